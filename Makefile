@@ -1,0 +1,87 @@
+# pinwall: build, demo, check, bench, install.
+# `make` builds into build/; skeletons and vmlinux.h are generated there.
+
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+BUILD    ?= build
+
+CC       ?= gcc
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-format-truncation -Iinclude -Ilib -I$(BUILD)
+LDLIBS   += -lbpf -lelf -lz -ljson-c -lcap -lm
+BPFFLAGS := -target bpf -g -O2 -D__TARGET_ARCH_$(ARCH) -Wall -Wextra -Werror \
+            -Iinclude -Ibpf -I$(BUILD)
+
+LIB_SRC  := $(wildcard lib/*.c)
+CLI_SRC  := $(wildcard src/*.c)
+LIB_OBJ  := $(LIB_SRC:lib/%.c=$(BUILD)/lib/%.o)
+CLI_OBJ  := $(CLI_SRC:src/%.c=$(BUILD)/src/%.o)
+SKELS    := $(BUILD)/pinwall.skel.h $(BUILD)/meta.skel.h
+TEST_OBJS := $(patsubst tests/objs/%.bpf.c,$(BUILD)/objs/%.o,$(wildcard tests/objs/*.bpf.c))
+HDRS     := $(wildcard include/pinwall/*.h lib/*.h src/*.h)
+
+.SECONDARY:
+.PHONY: all deps demo check test unit integration bench install clean
+all: $(BUILD)/pinwall $(BUILD)/pwgen
+
+deps:
+	@bash scripts/deps.sh
+
+$(BUILD)/vmlinux.h:
+	@mkdir -p $(@D)
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c bpf/*.h include/pinwall/abi.h $(BUILD)/vmlinux.h
+	$(CLANG) $(BPFFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $* > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/objs/%.o: tests/objs/%.bpf.c $(BUILD)/vmlinux.h
+	@mkdir -p $(@D)
+	$(CLANG) $(BPFFLAGS) -c $< -o $@
+
+$(BUILD)/lib/%.o: lib/%.c $(HDRS) $(SKELS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/src/%.o: src/%.c $(HDRS) $(SKELS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libpinwall.a: $(LIB_OBJ)
+	$(AR) rcs $@ $^
+
+$(BUILD)/pinwall: $(CLI_OBJ) $(BUILD)/libpinwall.a
+	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/pwgen: tools/pwgen.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< -o $@
+
+# BPF unit tests: BPF_PROG_TEST_RUN on packet tables, through the skeleton.
+$(BUILD)/test_prog: tests/unit/test_prog.c tests/unit/pktbuild.h $(SKELS)
+	$(CC) $(CFLAGS) -Itests/unit $< -lbpf -lelf -lz -lcmocka -o $@
+
+# The two set-up commands of the README: each installs and builds what it needs.
+demo: deps all
+	bash scripts/demo.sh
+
+check: deps all $(BUILD)/test_prog $(TEST_OBJS)
+	bash tests/run.sh
+
+test: check
+
+bench: deps all
+	bash bench/run.sh
+
+install: all
+	install -D -m 0755 $(BUILD)/pinwall $(DESTDIR)$(PREFIX)/sbin/pinwall
+	install -D -m 0644 docs/man/pinwall.8 $(DESTDIR)$(PREFIX)/share/man/man8/pinwall.8
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * libpinwall: the pin lifecycle (bpffs, layout, lock, map reuse), XDP
+ * attachment through pinned links, and stats reading. No argv parsing and
+ * no printing to the user here: every function returns 0 or a negative
+ * errno and leaves a one-line message (and optional detail lines) in the
+ * context for the caller to print.
+ */
+#ifndef PINWALL_H
+#define PINWALL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+#include "pinwall/abi.h"
+
+#define PW_DEFAULT_PIN_ROOT "/sys/fs/bpf/pinwall"
+#define PW_BPFFS_MOUNT      "/sys/fs/bpf"
+
+/* Layout below the pin root (see README "Pin layout"). */
+#define PW_DIR_SHARED   "shared"	/* maps pinned by name, shared by every interface */
+#define PW_DIR_MAPS     "maps"		/* per interface: the program's own maps */
+#define PW_PIN_LINK     "link"		/* per interface: the XDP bpf_link */
+#define PW_PIN_META     "meta"		/* per interface: the load record (struct pw_meta) */
+
+#define PW_ERR_LEN    1024
+#define PW_DETAIL_LEN 8192
+
+struct pw_ctx {
+	char pin_root[PW_PATH_LEN];
+	__u64 netns_ino;		/* network namespace the caller runs in */
+	bool debug;			/* pass libbpf's debug output through */
+	char err[PW_ERR_LEN];		/* the one-line error of the last failure */
+	char detail[PW_DETAIL_LEN];	/* further lines: property diffs, verifier log */
+};
+
+int pw_ctx_init(struct pw_ctx *ctx, const char *pin_root);
+
+/* Record an error: sets ctx->err, returns -abs(err) (or -EINVAL for 0). */
+int pw_fail(struct pw_ctx *ctx, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void pw_detail(struct pw_ctx *ctx, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Route libbpf's messages: kept for error reports, printed with debug. */
+void pw_log_setup(struct pw_ctx *ctx);
+/* Copy the tail of the last verifier log libbpf reported into detail. */
+void pw_log_verifier_tail(struct pw_ctx *ctx, int max_lines);
+
+/* ---- privileges, bpffs, layout, lock (pins.c) ---- */
+int pw_check_caps(struct pw_ctx *ctx);
+/* Make sure the pin root is on bpffs; mount bpffs at /sys/fs/bpf if that is
+ * where it belongs and nothing is mounted; create the root when @create. */
+int pw_bpffs_prepare(struct pw_ctx *ctx, bool create);
+int pw_iface_dir(const struct pw_ctx *ctx, __u64 netns_ino, const char *ifname,
+		 char *buf, size_t len);
+int pw_shared_dir(const struct pw_ctx *ctx, char *buf, size_t len);
+/* Exclusive lock on the pin root, held until pw_unlock(). */
+int pw_lock(struct pw_ctx *ctx, int *lock_fd);
+void pw_unlock(int lock_fd);
+
+enum pw_obj_kind { PW_OBJ_NONE, PW_OBJ_MAP, PW_OBJ_PROG, PW_OBJ_LINK, PW_OBJ_OTHER };
+enum pw_obj_kind pw_fd_kind(int fd);
+/* Open a pin that must hold a map; a missing pin gives -ENOENT quietly. */
+int pw_open_map_pin(struct pw_ctx *ctx, const char *path, bool rdonly);
+
+int pw_meta_read(const char *ifdir, struct pw_meta *meta);
+
+/* ---- XDP attachment (attach.c) ---- */
+const char *pw_mode_name(enum pw_mode mode);
+int pw_mode_parse(const char *s, enum pw_mode *mode);
+
+struct pw_xdp_state {
+	__u32 prog_id;		/* 0: nothing attached */
+	enum pw_mode mode;
+	bool hw;		/* an offloaded program is attached too */
+};
+int pw_xdp_state(int ifindex, struct pw_xdp_state *st);
+
+/* ---- load / reload / unload (lifecycle.c) ---- */
+struct pw_load_opts {
+	const char *ifname;
+	const char *obj_path;		/* NULL: the built-in program */
+	const char *prog_name;		/* NULL: the object's only/first XDP program */
+	enum pw_mode mode;
+	bool force;			/* replace a program attached by another tool */
+	bool keep_maps;			/* unload: leave the map pins */
+};
+
+struct pw_map_report {
+	char name[PW_NAME_LEN];
+	char path[PW_PATH_LEN];
+	__u32 id;
+	bool reused;			/* false: created and pinned by this call */
+	bool removed;			/* unload: the pin was removed */
+};
+
+#define PW_MAX_MAPS 64
+
+struct pw_load_report {
+	char ifdir[PW_PATH_LEN];
+	__u32 ifindex;
+	__u32 prog_id;
+	__u32 old_prog_id;		/* reload: the program replaced */
+	__u32 link_id;
+	enum pw_mode mode;
+	double elapsed_ms;		/* start of the call to the new program running */
+	int n_maps;
+	struct pw_map_report maps[PW_MAX_MAPS];
+};
+
+int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_report *r);
+int pw_reload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_report *r);
+int pw_unload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_report *r);
+
+/* ---- status (status.c) ---- */
+struct pw_status_map {
+	char name[PW_NAME_LEN];
+	char path[PW_PATH_LEN];
+	__u32 id;			/* 0: pin missing */
+	__u32 type;
+	__u32 max_entries;
+	bool shared;
+	bool in_prog;			/* used by the attached program */
+};
+
+#define PW_MAX_DRIFT 16
+
+struct pw_status {
+	char ifname[32];
+	char ifdir[PW_PATH_LEN];
+	__u64 netns_ino;
+	int ifindex;			/* 0: the interface does not exist (here) */
+	bool managed;			/* a pinwall pin directory exists */
+	bool have_meta;
+	struct pw_meta meta;
+	struct pw_xdp_state xdp;	/* what the kernel has attached */
+	char prog_name[PW_NAME_LEN];
+	char prog_tag[17];
+	__u32 link_id;			/* 0: no link pin */
+	__u32 link_prog_id;
+	__u32 link_ifindex;		/* 0: link detached (interface gone) */
+	int n_maps;
+	struct pw_status_map maps[PW_MAX_MAPS];
+	int n_drift;
+	char drift[PW_MAX_DRIFT][320];
+};
+
+/* One interface, or (ifname NULL) every managed or XDP-carrying interface of
+ * the current network namespace. Calls @cb for each; stops on non-zero. */
+int pw_status_walk(struct pw_ctx *ctx, const char *ifname,
+		   int (*cb)(const struct pw_status *st, void *arg), void *arg);
+
+/* ---- stats follower (stats.c) ---- */
+struct pw_counter { __u64 packets, bytes; };
+
+struct pw_stats_map {
+	char name[PW_NAME_LEN];
+	char path[PW_PATH_LEN];
+	int fd;				/* -1: not open (pin missing) */
+	__u32 id;
+	__u32 n;			/* entries read */
+	bool optional;			/* generic objects may not have it */
+	bool seen;			/* was open at least once */
+	bool waiting;			/* pin missing, reported */
+	bool have_cur;			/* cur holds a reading of this map */
+	bool have_prev;			/* prev too: a rate can be computed */
+	struct pw_counter cur[PW_CLASS_MAX];
+	struct pw_counter prev[PW_CLASS_MAX];
+};
+
+struct pw_stats_iface {
+	char ifname[32];
+	char ifdir[PW_PATH_LEN];
+	bool present;			/* the interface exists */
+	struct pw_stats_map actions;	/* per XDP action */
+	struct pw_stats_map classes;	/* per protocol class (built-in program) */
+};
+
+enum pw_stats_event_kind {
+	PW_EV_REPLACED,		/* id_old -> id_new */
+	PW_EV_WAITING,		/* pin missing */
+	PW_EV_RESUMED,		/* pin back */
+	PW_EV_IFACE_GONE,
+	PW_EV_IFACE_BACK,
+};
+
+struct pw_stats_event {
+	enum pw_stats_event_kind kind;
+	char ifname[32];
+	char map[PW_NAME_LEN];
+	char path[PW_PATH_LEN];
+	__u32 id_old, id_new;
+};
+
+typedef void (*pw_stats_event_cb)(const struct pw_stats_event *ev, void *arg);
+
+int pw_stats_iface_init(struct pw_ctx *ctx, struct pw_stats_iface *si, const char *ifname);
+/* Check pins for replacement (reopen, report through @cb) and read all
+ * counters into cur after moving the last reading to prev. */
+int pw_stats_iface_poll(struct pw_ctx *ctx, struct pw_stats_iface *si,
+			pw_stats_event_cb cb, void *arg);
+void pw_stats_iface_close(struct pw_stats_iface *si);
+
+#endif /* PINWALL_H */

@@ -1,0 +1,615 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * load, reload, unload: the steps that change pins and attachments, each
+ * under the pin-root lock. Order matters: everything that can be refused is
+ * checked before the first change, and every change after that is undone
+ * when a later step fails.
+ */
+#include <errno.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <sys/stat.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "internal.h"
+#include "pinwall.skel.h"
+
+struct pw_obj {
+	struct pinwall *skel;		/* the built-in program, or NULL */
+	struct bpf_object *obj;
+	struct bpf_program *prog;
+	char object[PW_PATH_LEN];	/* absolute path; empty for built-in */
+};
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static __u64 realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static void obj_close(struct pw_obj *o)
+{
+	if (o->skel)
+		pinwall__destroy(o->skel);
+	else
+		bpf_object__close(o->obj);
+	memset(o, 0, sizeof(*o));
+}
+
+static int obj_check_file(struct pw_ctx *ctx, const char *path)
+{
+	unsigned char magic[4];
+	struct stat st;
+	int fd;
+	ssize_t n;
+
+	if (stat(path, &st))
+		return pw_fail(ctx, errno, "object file '%s': %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return pw_fail(ctx, EINVAL, "object file '%s' is not a regular file", path);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return pw_fail(ctx, errno, "object file '%s': %s", path, strerror(errno));
+	n = read(fd, magic, sizeof(magic));
+	close(fd);
+	if (n != sizeof(magic) || memcmp(magic, "\177ELF", 4))
+		return pw_fail(ctx, ENOEXEC,
+			       "object file '%s' is not an ELF file: build it with clang -target bpf",
+			       path);
+	return 0;
+}
+
+/* Pick the XDP program; every other program in the object stays unloaded. */
+static int obj_pick_prog(struct pw_ctx *ctx, struct pw_obj *o, const char *name)
+{
+	const char *what = o->object[0] ? o->object : "the built-in object";
+	struct bpf_program *p;
+	char names[256] = "";
+	size_t used = 0;
+
+	bpf_object__for_each_program(p, o->obj) {
+		bool xdp = bpf_program__type(p) == BPF_PROG_TYPE_XDP;
+
+		if (xdp && used < sizeof(names))
+			used += snprintf(names + used, sizeof(names) - used, "%s'%s'",
+					 used ? ", " : "", bpf_program__name(p));
+		if (name && !strcmp(bpf_program__name(p), name)) {
+			if (!xdp)
+				return pw_fail(ctx, EINVAL, "program '%s' in '%s' is of type %s, not xdp",
+					       name, what,
+					       libbpf_bpf_prog_type_str(bpf_program__type(p)) ?: "?");
+			o->prog = p;
+		} else if (!name && xdp && !o->prog) {
+			o->prog = p;
+		}
+	}
+	if (!o->prog && name)
+		return pw_fail(ctx, ENOENT, "no program '%s' in '%s'%s%s", name, what,
+			       names[0] ? " (XDP programs: " : "", names[0] ? names : "");
+	if (!o->prog)
+		return pw_fail(ctx, ENOENT, "no XDP program in '%s' (programs need SEC(\"xdp\"))",
+			       what);
+	bpf_object__for_each_program(p, o->obj)
+		bpf_program__set_autoload(p, p == o->prog);
+	if (names[0] && !name && strchr(names, ','))
+		return pw_fail(ctx, EINVAL, "'%s' has several XDP programs (%s): choose one with --prog",
+			       what, names);
+	return 0;
+}
+
+static int obj_open(struct pw_ctx *ctx, const char *path, const char *prog, struct pw_obj *o)
+{
+	char shared[PW_PATH_LEN];
+	int err;
+
+	memset(o, 0, sizeof(*o));
+	pw_shared_dir(ctx, shared, sizeof(shared));
+	if (!path) {
+		o->skel = pinwall__open();
+		if (!o->skel)
+			return pw_fail(ctx, errno, "cannot open the built-in program: %s",
+				       strerror(errno));
+		o->obj = o->skel->obj;
+	} else {
+		LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = shared);
+
+		if ((err = obj_check_file(ctx, path)))
+			return err;
+		if (!realpath(path, o->object))
+			snprintf(o->object, sizeof(o->object), "%s", path);
+		o->obj = bpf_object__open_file(path, &opts);
+		if (!o->obj) {
+			err = -errno;
+			char msg[128];
+
+			libbpf_strerror(err, msg, sizeof(msg));
+			memset(o, 0, sizeof(*o));
+			return pw_fail(ctx, err, "object file '%s' is not a usable BPF object: %s",
+				       path, msg);
+		}
+	}
+	err = obj_pick_prog(ctx, o, prog);
+	if (err)
+		obj_close(o);
+	return err;
+}
+
+static int obj_load(struct pw_ctx *ctx, struct pw_obj *o)
+{
+	int err = bpf_object__load(o->obj);
+	char msg[128];
+
+	if (!err)
+		return 0;
+	libbpf_strerror(err, msg, sizeof(msg));
+	err = pw_fail(ctx, err, "the kernel rejected program '%s' from '%s': %s",
+		      bpf_program__name(o->prog),
+		      o->object[0] ? o->object : "the built-in object", msg);
+	pw_log_verifier_tail(ctx, 12);
+	return err;
+}
+
+/* Is a link pinned in @ifdir, and is it the one attached to @ifindex? */
+struct link_pin {
+	int fd;				/* -1: no pin */
+	struct bpf_link_info info;
+	char path[PW_PATH_LEN];
+};
+
+static int link_pin_open(struct pw_ctx *ctx, const char *ifdir, struct link_pin *lp)
+{
+	memset(lp, 0, sizeof(*lp));
+	lp->fd = -1;
+	pw_join(lp->path, sizeof(lp->path), ifdir, PW_PIN_LINK);
+	if (!pw_path_exists(lp->path))
+		return 0;
+	lp->fd = bpf_obj_get(lp->path);
+	if (lp->fd < 0)
+		return pw_fail(ctx, errno, "cannot open link pin '%s': %s", lp->path,
+			       strerror(errno));
+	if (pw_fd_kind(lp->fd) != PW_OBJ_LINK || pw_link_info(lp->fd, &lp->info) ||
+	    lp->info.type != BPF_LINK_TYPE_XDP) {
+		close(lp->fd);
+		lp->fd = -1;
+		return pw_fail(ctx, EEXIST, "pin path '%s' does not hold an XDP link: remove it",
+			       lp->path);
+	}
+	return 0;
+}
+
+static void link_pin_close(struct link_pin *lp)
+{
+	if (lp->fd >= 0)
+		close(lp->fd);
+	lp->fd = -1;
+}
+
+static void remove_empty_dirs(const struct pw_ctx *ctx, const char *ifdir)
+{
+	char path[PW_PATH_LEN], *slash;
+
+	pw_join(path, sizeof(path), ifdir, PW_DIR_MAPS);
+	rmdir(path);
+	snprintf(path, sizeof(path), "%s", ifdir);
+	/* ifdir, then its ns<ino> parent, never above the pin root */
+	for (int i = 0; i < 2; i++) {
+		if (rmdir(path))
+			break;
+		slash = strrchr(path, '/');
+		if (!slash || (size_t)(slash - path) <= strlen(ctx->pin_root))
+			break;
+		*slash = '\0';
+	}
+}
+
+static void fill_meta(struct pw_meta *m, const struct pw_obj *o, const struct pw_ctx *ctx,
+		      const char *ifname, int ifindex, enum pw_mode mode, __u32 prog_id)
+{
+	m->version = PW_META_VERSION;
+	m->mode = mode;
+	m->ifindex = ifindex;
+	m->prog_id = prog_id;
+	m->netns_ino = ctx->netns_ino;
+	m->builtin = o->skel != NULL;
+	snprintf(m->ifname, sizeof(m->ifname), "%s", ifname);
+	snprintf(m->prog, sizeof(m->prog), "%s", bpf_program__name(o->prog));
+	snprintf(m->object, sizeof(m->object), "%s", o->object);
+}
+
+static __u32 fd_prog_id(int fd)
+{
+	struct bpf_prog_info info;
+
+	return pw_prog_info(fd, &info) ? 0 : info.id;
+}
+
+int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_report *r)
+{
+	bool root_existed, detach_foreign = false;
+	struct pw_obj obj = {};
+	struct pw_plan plan = {};
+	struct link_pin lp = { .fd = -1 };
+	struct pw_xdp_state st;
+	struct pw_meta meta = {};
+	int ifindex, lock_fd = -1, link_fd = -1, err;
+	enum pw_mode used;
+	double t0 = now_ms();
+
+	memset(r, 0, sizeof(*r));
+	if ((err = pw_check_caps(ctx)))
+		return err;
+	if ((ifindex = pw_ifindex(ctx, o->ifname)) < 0)
+		return ifindex;
+	if ((err = obj_open(ctx, o->obj_path, o->prog_name, &obj)))
+		return err;
+	root_existed = pw_path_exists(ctx->pin_root);
+	if ((err = pw_bpffs_prepare(ctx, true)) || (err = pw_lock(ctx, &lock_fd)))
+		goto out;
+	pw_iface_dir(ctx, ctx->netns_ino, o->ifname, r->ifdir, sizeof(r->ifdir));
+	r->ifindex = ifindex;
+
+	if ((err = pw_xdp_state(ifindex, &st))) {
+		err = pw_fail(ctx, err, "cannot query XDP on '%s': %s", o->ifname, strerror(-err));
+		goto out;
+	}
+	if ((err = link_pin_open(ctx, r->ifdir, &lp)))
+		goto out;
+	if (lp.fd >= 0 && lp.info.xdp.ifindex == (__u32)ifindex && st.prog_id &&
+	    st.prog_id == lp.info.prog_id) {
+		err = pw_fail(ctx, EEXIST, "'%s' is already loaded by pinwall (program id %u): use 'pinwall reload %s'",
+			      o->ifname, st.prog_id, o->ifname);
+		goto out;
+	}
+	if (st.prog_id) {
+		struct bpf_prog_info pi = {};
+		int pfd = bpf_prog_get_fd_by_id(st.prog_id);
+
+		if (pfd >= 0) {
+			pw_prog_info(pfd, &pi);
+			close(pfd);
+		}
+		if (!o->force) {
+			err = pw_fail(ctx, EBUSY,
+				      "'%s' has XDP program '%s' (id %u) attached by another tool: refusing to replace it (use --force)",
+				      o->ifname, pi.name, st.prog_id);
+			goto out;
+		}
+		detach_foreign = true;
+	}
+
+	/* checks done: from here every change is undone on failure */
+	if ((err = pw_plan_maps(ctx, obj.obj, r->ifdir, &plan)))
+		goto out;
+	if ((err = obj_load(ctx, &obj)))
+		goto out;
+	if ((err = pw_plan_pin_new(ctx, &plan)))
+		goto out;
+	if (detach_foreign && (err = pw_detach_any(ctx, ifindex, o->ifname, &st)))
+		goto unpin;
+	if ((err = pw_attach_link(ctx, bpf_program__fd(obj.prog), ifindex, o->ifname,
+				  o->mode, &link_fd, &used)))
+		goto unpin;
+	r->elapsed_ms = now_ms() - t0;
+	/* a stale link (interface re-created, program gone) gives way */
+	if (lp.fd >= 0)
+		unlink(lp.path);
+	if (bpf_obj_pin(link_fd, lp.path)) {
+		err = pw_fail(ctx, errno, "cannot pin link at '%s': %s", lp.path, strerror(errno));
+		goto unpin;	/* closing link_fd detaches the program again */
+	}
+	r->prog_id = fd_prog_id(bpf_program__fd(obj.prog));
+	fill_meta(&meta, &obj, ctx, o->ifname, ifindex, used, r->prog_id);
+	meta.loaded_at = realtime_ns();
+	if ((err = pw_meta_write(ctx, r->ifdir, &meta))) {
+		/* the program runs and its pins are in place: report, keep going */
+		pw_detail(ctx, "warning: %s", ctx->err);
+		err = 0;
+	}
+	{
+		struct bpf_link_info li;
+
+		r->link_id = pw_link_info(link_fd, &li) ? 0 : li.id;
+	}
+	r->mode = used;
+	pw_plan_report(&plan, r);
+	goto out;
+
+unpin:
+	pw_plan_unpin_new(&plan);
+out:
+	if (link_fd >= 0)
+		close(link_fd);
+	link_pin_close(&lp);
+	pw_plan_free(&plan);
+	obj_close(&obj);
+	if (err && r->ifdir[0])
+		remove_empty_dirs(ctx, r->ifdir);
+	if (err && !root_existed)
+		rmdir(ctx->pin_root);
+	pw_unlock(lock_fd);
+	return err;
+}
+
+/* The pinned link of a managed interface, checked to be the attached one. */
+static int open_managed(struct pw_ctx *ctx, const char *ifname, int ifindex,
+			const char *ifdir, struct link_pin *lp, struct pw_xdp_state *st)
+{
+	int err;
+
+	if ((err = link_pin_open(ctx, ifdir, lp)))
+		return err;
+	if (lp->fd < 0)
+		return pw_fail(ctx, ENOENT, "'%s' is not loaded by pinwall (no link pinned at '%s'): use 'pinwall load %s'",
+			       ifname, lp->path, ifname);
+	if (lp->info.xdp.ifindex == 0)
+		return pw_fail(ctx, ENODEV, "the link pinned at '%s' is detached (interface re-created?): use 'pinwall load %s'",
+			       lp->path, ifname);
+	if (lp->info.xdp.ifindex != (__u32)ifindex)
+		return pw_fail(ctx, EINVAL, "the link pinned at '%s' belongs to ifindex %u, not '%s' (%d)",
+			       lp->path, lp->info.xdp.ifindex, ifname, ifindex);
+	if ((err = pw_xdp_state(ifindex, st)))
+		return pw_fail(ctx, err, "cannot query XDP on '%s': %s", ifname, strerror(-err));
+	if (st->prog_id != lp->info.prog_id)
+		return pw_fail(ctx, EBUSY, "'%s' runs program id %u, not pinwall's (id %u): see 'pinwall status %s'",
+			       ifname, st->prog_id, lp->info.prog_id, ifname);
+	return 0;
+}
+
+int pw_reload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_report *r)
+{
+	LIBBPF_OPTS(bpf_link_update_opts, uo, .flags = BPF_F_REPLACE);
+	struct link_pin lp = { .fd = -1 };
+	struct pw_obj obj = {};
+	struct pw_plan plan = {};
+	struct pw_xdp_state st;
+	struct pw_meta meta = {};
+	const char *path = o->obj_path, *prog = o->prog_name;
+	int ifindex, lock_fd = -1, old_fd = -1, err;
+	double t0 = now_ms();
+
+	memset(r, 0, sizeof(*r));
+	if ((err = pw_check_caps(ctx)))
+		return err;
+	if ((ifindex = pw_ifindex(ctx, o->ifname)) < 0)
+		return ifindex;
+	if ((err = pw_bpffs_prepare(ctx, false)) || (err = pw_lock(ctx, &lock_fd)))
+		return err;
+	pw_iface_dir(ctx, ctx->netns_ino, o->ifname, r->ifdir, sizeof(r->ifdir));
+	r->ifindex = ifindex;
+	if ((err = open_managed(ctx, o->ifname, ifindex, r->ifdir, &lp, &st)))
+		goto out;
+	/* without --obj: the same object again (re-read: it may be a new build) */
+	if (!pw_meta_read(r->ifdir, &meta) && !path && !meta.builtin) {
+		path = meta.object;
+		if (!prog)
+			prog = meta.prog;
+	}
+	if ((err = obj_open(ctx, path, prog, &obj)) ||
+	    (err = pw_plan_maps(ctx, obj.obj, r->ifdir, &plan)) ||
+	    (err = obj_load(ctx, &obj)) ||
+	    (err = pw_plan_pin_new(ctx, &plan)))
+		goto out;
+	old_fd = bpf_prog_get_fd_by_id(lp.info.prog_id);
+	if (old_fd < 0) {
+		err = pw_fail(ctx, errno, "cannot open the running program (id %u): %s",
+			      lp.info.prog_id, strerror(errno));
+		goto unpin;
+	}
+	uo.old_prog_fd = old_fd;
+	/* atomic: the interface runs the old program until this returns */
+	if (bpf_link_update(lp.fd, bpf_program__fd(obj.prog), &uo)) {
+		err = pw_fail(ctx, errno, "cannot replace the program on '%s': %s",
+			      o->ifname, strerror(errno));
+		goto unpin;
+	}
+	r->elapsed_ms = now_ms() - t0;
+	r->old_prog_id = lp.info.prog_id;
+	r->prog_id = fd_prog_id(bpf_program__fd(obj.prog));
+	r->link_id = lp.info.id;
+	r->mode = st.mode;
+	{
+		__u64 loaded = meta.loaded_at;
+		__u32 reloads = meta.reloads;
+
+		fill_meta(&meta, &obj, ctx, o->ifname, ifindex, st.mode, r->prog_id);
+		meta.loaded_at = loaded ?: realtime_ns();
+		meta.reloaded_at = realtime_ns();
+		meta.reloads = reloads + 1;
+	}
+	if (pw_meta_write(ctx, r->ifdir, &meta)) {
+		pw_detail(ctx, "warning: %s", ctx->err);
+	}
+	pw_plan_report(&plan, r);
+	goto out;
+unpin:
+	pw_plan_unpin_new(&plan);
+out:
+	if (old_fd >= 0)
+		close(old_fd);
+	link_pin_close(&lp);
+	pw_plan_free(&plan);
+	obj_close(&obj);
+	pw_unlock(lock_fd);
+	return err;
+}
+
+/* Map ids used by programs attached through pinwall links, other than @skip_dir. */
+static int used_map_ids(const struct pw_ctx *ctx, const char *skip_dir, __u32 *ids, int max)
+{
+	char nspath[PW_PATH_LEN];
+	DIR *root = opendir(ctx->pin_root);
+	struct dirent *ns, *ifd;
+	int n = 0;
+
+	if (!root)
+		return 0;
+	while ((ns = readdir(root))) {
+		DIR *d;
+
+		if (strncmp(ns->d_name, "ns", 2) || pw_join(nspath, sizeof(nspath), ctx->pin_root, ns->d_name))
+			continue;
+		if (!(d = opendir(nspath)))
+			continue;
+		while ((ifd = readdir(d))) {
+			char dir[PW_PATH_LEN], lpath[PW_PATH_LEN];
+			struct bpf_link_info li;
+			struct bpf_prog_info pi = {};
+			__u32 mids[PW_MAX_MAPS];
+			__u32 len = sizeof(pi);
+			int lfd, pfd;
+
+			if (ifd->d_name[0] == '.' || pw_join(dir, sizeof(dir), nspath, ifd->d_name) ||
+			    !strcmp(dir, skip_dir) || pw_join(lpath, sizeof(lpath), dir, PW_PIN_LINK))
+				continue;
+			if ((lfd = bpf_obj_get(lpath)) < 0)
+				continue;
+			if (!pw_link_info(lfd, &li) && (pfd = bpf_prog_get_fd_by_id(li.prog_id)) >= 0) {
+				pi.nr_map_ids = PW_MAX_MAPS;
+				pi.map_ids = (__u64)(unsigned long)mids;
+				if (!bpf_obj_get_info_by_fd(pfd, &pi, &len))
+					for (__u32 i = 0; i < pi.nr_map_ids && i < PW_MAX_MAPS && n < max; i++)
+						ids[n++] = mids[i];
+				close(pfd);
+			}
+			close(lfd);
+		}
+		closedir(d);
+	}
+	closedir(root);
+	return n;
+}
+
+int pw_unload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_report *r)
+{
+	struct link_pin lp = { .fd = -1 };
+	struct pw_meta meta;
+	__u32 prog_maps[PW_MAX_MAPS], other[1024];
+	int n_prog_maps = 0, n_other, lock_fd = -1, err, ifindex;
+	char path[PW_PATH_LEN];
+	DIR *d;
+	struct dirent *e;
+
+	memset(r, 0, sizeof(*r));
+	if ((err = pw_check_caps(ctx)))
+		return err;
+	if ((err = pw_bpffs_prepare(ctx, false)) || (err = pw_lock(ctx, &lock_fd)))
+		return err;
+	pw_iface_dir(ctx, ctx->netns_ino, o->ifname, r->ifdir, sizeof(r->ifdir));
+	if (!pw_path_exists(r->ifdir)) {
+		err = pw_fail(ctx, ENOENT, "'%s' is not loaded by pinwall (no pins at '%s')",
+			      o->ifname, r->ifdir);
+		goto out;
+	}
+	if ((err = link_pin_open(ctx, r->ifdir, &lp)))
+		goto out;
+	ifindex = (int)if_nametoindex(o->ifname);
+	r->ifindex = ifindex;
+
+	if (lp.fd >= 0) {
+		struct bpf_prog_info pi = {};
+		__u32 len = sizeof(pi);
+		int pfd = bpf_prog_get_fd_by_id(lp.info.prog_id);
+
+		if (pfd >= 0) {
+			pi.nr_map_ids = PW_MAX_MAPS;
+			pi.map_ids = (__u64)(unsigned long)prog_maps;
+			if (!bpf_obj_get_info_by_fd(pfd, &pi, &len))
+				n_prog_maps = pi.nr_map_ids < PW_MAX_MAPS ? pi.nr_map_ids : PW_MAX_MAPS;
+			close(pfd);
+		}
+		r->prog_id = lp.info.prog_id;
+		r->link_id = lp.info.id;
+		/* a detached link (interface gone) has nothing left to detach */
+		if (lp.info.xdp.ifindex && bpf_link_detach(lp.fd) && errno != EINVAL) {
+			err = pw_fail(ctx, errno, "cannot detach the program from '%s': %s",
+				      o->ifname, strerror(errno));
+			goto out;
+		}
+		unlink(lp.path);
+	} else if (!pw_meta_read(r->ifdir, &meta) && meta.prog_id && ifindex > 0) {
+		/* link pin lost, but the program pinwall attached still runs */
+		struct pw_xdp_state st;
+
+		if (!pw_xdp_state(ifindex, &st) && st.prog_id == meta.prog_id &&
+		    (err = pw_detach_any(ctx, ifindex, o->ifname, &st)))
+			goto out;
+		r->prog_id = meta.prog_id;
+	}
+
+	if (o->keep_maps) {
+		/* the record stays, marked as not attached; load reuses the maps */
+		if (!pw_meta_read(r->ifdir, &meta)) {
+			meta.prog_id = 0;
+			pw_meta_write(ctx, r->ifdir, &meta);
+		}
+		goto out;
+	}
+	pw_join(path, sizeof(path), r->ifdir, PW_DIR_MAPS);
+	if ((d = opendir(path))) {
+		while ((e = readdir(d)) && r->n_maps < PW_MAX_MAPS) {
+			struct pw_map_report *mr = &r->maps[r->n_maps];
+
+			if (e->d_name[0] == '.' || pw_join(mr->path, sizeof(mr->path), path, e->d_name))
+				continue;
+			snprintf(mr->name, sizeof(mr->name), "%.63s", e->d_name);
+			mr->removed = unlink(mr->path) == 0;
+			r->n_maps++;
+		}
+		closedir(d);
+	}
+	pw_join(path, sizeof(path), r->ifdir, PW_PIN_META);
+	unlink(path);
+	/* shared maps this program used that no other pinwall program uses */
+	n_other = used_map_ids(ctx, r->ifdir, other, 1024);
+	pw_shared_dir(ctx, path, sizeof(path));
+	if (n_prog_maps && (d = opendir(path))) {
+		while ((e = readdir(d)) && r->n_maps < PW_MAX_MAPS) {
+			struct pw_map_report *mr = &r->maps[r->n_maps];
+			struct bpf_map_info mi;
+			bool mine = false, others = false;
+			int fd;
+
+			if (e->d_name[0] == '.' || pw_join(mr->path, sizeof(mr->path), path, e->d_name))
+				continue;
+			if ((fd = bpf_obj_get(mr->path)) < 0)
+				continue;
+			if (!pw_map_info(fd, &mi)) {
+				for (int i = 0; i < n_prog_maps; i++)
+					mine |= prog_maps[i] == mi.id;
+				for (int i = 0; i < n_other; i++)
+					others |= other[i] == mi.id;
+			}
+			close(fd);
+			if (!mine)
+				continue;
+			snprintf(mr->name, sizeof(mr->name), "%.63s", e->d_name);
+			mr->id = mi.id;
+			mr->removed = !others && unlink(mr->path) == 0;
+			r->n_maps++;
+		}
+		closedir(d);
+		rmdir(path);
+	}
+	remove_empty_dirs(ctx, r->ifdir);
+out:
+	link_pin_close(&lp);
+	pw_unlock(lock_fd);
+	return err;
+}

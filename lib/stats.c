@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The stats follower's reading side: open counter maps by pin path only
+ * (read-only fds, plain bpf syscall wrappers, no object loaded), sum the
+ * per-CPU slots, and notice when the map behind a pin is another one.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "internal.h"
+
+static void map_init(struct pw_stats_map *m, const char *ifdir, const char *name)
+{
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+	snprintf(m->name, sizeof(m->name), "%s", name);
+	snprintf(m->path, sizeof(m->path), "%s/%s/%s", ifdir, PW_DIR_MAPS, name);
+}
+
+int pw_stats_iface_init(struct pw_ctx *ctx, struct pw_stats_iface *si, const char *ifname)
+{
+	int err;
+
+	memset(si, 0, sizeof(*si));
+	snprintf(si->ifname, sizeof(si->ifname), "%s", ifname);
+	if ((err = pw_iface_dir(ctx, ctx->netns_ino, ifname, si->ifdir, sizeof(si->ifdir))))
+		return pw_fail(ctx, err, "pin path for '%s' is too long", ifname);
+	si->present = true;
+	map_init(&si->actions, si->ifdir, PW_MAP_ACTIONS);
+	map_init(&si->classes, si->ifdir, PW_MAP_CLASSES);
+	si->classes.optional = true;
+	return 0;
+}
+
+static void emit(pw_stats_event_cb cb, void *arg, enum pw_stats_event_kind kind,
+		 const struct pw_stats_iface *si, const struct pw_stats_map *m,
+		 __u32 id_old, __u32 id_new)
+{
+	struct pw_stats_event ev = { .kind = kind, .id_old = id_old, .id_new = id_new };
+
+	if (!cb)
+		return;
+	snprintf(ev.ifname, sizeof(ev.ifname), "%s", si->ifname);
+	if (m) {
+		snprintf(ev.map, sizeof(ev.map), "%s", m->name);
+		snprintf(ev.path, sizeof(ev.path), "%s", m->path);
+	}
+	cb(&ev, arg);
+}
+
+/* Sum slots [0, n) over all possible CPUs: the first two u64 of each value
+ * are packets and bytes (struct pw_datarec, and the tutorial's datarec). */
+static int map_read(struct pw_stats_map *m, const struct bpf_map_info *info)
+{
+	bool percpu = info->type == BPF_MAP_TYPE_PERCPU_ARRAY;
+	int cpus = percpu ? libbpf_num_possible_cpus() : 1;
+	size_t stride = (info->value_size + 7) & ~7u;
+	__u32 n = info->max_entries < PW_CLASS_MAX ? info->max_entries : PW_CLASS_MAX;
+	unsigned char *buf;
+
+	if (cpus <= 0)
+		return -EINVAL;
+	if (info->key_size != 4 || info->value_size < 16 ||
+	    (info->type != BPF_MAP_TYPE_PERCPU_ARRAY && info->type != BPF_MAP_TYPE_ARRAY))
+		return -EPROTO;
+	buf = calloc(cpus, stride);
+	if (!buf)
+		return -ENOMEM;
+	for (__u32 k = 0; k < n; k++) {
+		struct pw_counter sum = {};
+
+		if (bpf_map_lookup_elem(m->fd, &k, buf)) {
+			free(buf);
+			return -errno;
+		}
+		for (int c = 0; c < cpus; c++) {
+			const __u64 *v = (const __u64 *)(buf + c * stride);
+
+			sum.packets += v[0];
+			sum.bytes += v[1];
+		}
+		m->cur[k] = sum;
+	}
+	m->n = n;
+	free(buf);
+	return 0;
+}
+
+static void map_poll(struct pw_ctx *ctx, struct pw_stats_iface *si, struct pw_stats_map *m,
+		     pw_stats_event_cb cb, void *arg)
+{
+	struct bpf_map_info info;
+	bool had = m->have_cur;
+	int fd = pw_open_map_pin(ctx, m->path, true);
+
+	if (fd < 0) {
+		/* missing (or not a map): wait for it to come back */
+		if (m->fd >= 0 || !m->waiting) {
+			if (!m->optional || m->fd >= 0)
+				emit(cb, arg, PW_EV_WAITING, si, m, m->id, 0);
+			m->waiting = true;
+		}
+		if (m->fd >= 0)
+			close(m->fd);
+		m->fd = -1;
+		m->have_cur = m->have_prev = false;
+		return;
+	}
+	if (pw_map_info(fd, &info)) {
+		close(fd);
+		return;
+	}
+	if (m->fd < 0) {
+		if (m->waiting && (!m->optional || m->seen))
+			emit(cb, arg, PW_EV_RESUMED, si, m, 0, info.id);
+		m->fd = fd;
+		m->id = info.id;
+		m->waiting = false;
+		had = false;
+	} else if (info.id != m->id) {
+		emit(cb, arg, PW_EV_REPLACED, si, m, m->id, info.id);
+		close(m->fd);
+		m->fd = fd;
+		m->id = info.id;
+		had = false;	/* counters of another map: no rate across the switch */
+	} else {
+		close(fd);
+	}
+	m->seen = true;
+	memcpy(m->prev, m->cur, sizeof(m->prev));
+	if (map_read(m, &info)) {
+		m->have_cur = m->have_prev = false;
+		return;
+	}
+	m->have_cur = true;
+	m->have_prev = had;
+	/* a counter that went down was reset under us: start over, never negative */
+	for (__u32 k = 0; m->have_prev && k < m->n; k++)
+		if (m->cur[k].packets < m->prev[k].packets || m->cur[k].bytes < m->prev[k].bytes)
+			m->have_prev = false;
+}
+
+int pw_stats_iface_poll(struct pw_ctx *ctx, struct pw_stats_iface *si,
+			pw_stats_event_cb cb, void *arg)
+{
+	bool present = if_nametoindex(si->ifname) != 0;
+
+	if (present != si->present)
+		emit(cb, arg, present ? PW_EV_IFACE_BACK : PW_EV_IFACE_GONE, si, NULL, 0, 0);
+	si->present = present;
+	map_poll(ctx, si, &si->actions, cb, arg);
+	map_poll(ctx, si, &si->classes, cb, arg);
+	return 0;
+}
+
+void pw_stats_iface_close(struct pw_stats_iface *si)
+{
+	if (si->actions.fd >= 0)
+		close(si->actions.fd);
+	if (si->classes.fd >= 0)
+		close(si->classes.fd);
+	si->actions.fd = si->classes.fd = -1;
+}

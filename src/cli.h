@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* The CLI's shared pieces: command table type, common options, output. */
+#ifndef PINWALL_CLI_H
+#define PINWALL_CLI_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <json-c/json.h>
+#include "pinwall/pinwall.h"
+
+#define PW_VERSION "0.1.0"
+
+struct cli {
+	struct pw_ctx ctx;
+	const char *prog;	/* argv[0] of the command, for messages */
+	bool json;
+	bool pretty;
+	const char *pin_root;
+	const char *netns;
+};
+
+struct cmd {
+	const char *name;
+	int (*fn)(struct cli *cli, int argc, char **argv);
+	const char *usage;	/* "IFACE [--mode ...]" */
+	const char *help;	/* one line */
+};
+
+/* Dispatch argv[0] among @cmds (unique prefixes accepted). */
+int cli_dispatch(struct cli *cli, const struct cmd *cmds, int argc, char **argv);
+
+/* Common options every subcommand takes; their table entries and handler. */
+#define CLI_COMMON_OPTS \
+	{ "json", no_argument, NULL, 'j' }, \
+	{ "pretty", no_argument, NULL, 'P' }, \
+	{ "debug", no_argument, NULL, 'd' }, \
+	{ "pin-root", required_argument, NULL, 'R' }, \
+	{ "netns", required_argument, NULL, 'n' }, \
+	{ "help", no_argument, NULL, 'h' }
+#define CLI_COMMON_SHORT "jdn:h"
+/* 0: handled; 1: not a common option; <0: error already reported */
+int cli_common_opt(struct cli *cli, int c, const char *arg);
+/* Enter the netns, set up the library context: after options are parsed. */
+int cli_setup(struct cli *cli);
+
+/* Errors: one line, "pinwall: error: ..." or {"error": ...}; exit status. */
+int cli_err(struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A library failure: ctx->err plus its detail lines. */
+int cli_lib_err(struct cli *cli);
+int cli_usage(struct cli *cli, const struct cmd *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void cli_print_json(struct cli *cli, struct json_object *o);
+/* Parse a positive integer or decimal; -1 on error. */
+int cli_parse_u32(const char *s, unsigned int *out);
+int cli_parse_double(const char *s, double *out);
+
+/* Report a getopt failure ('?' unknown, ':' missing argument) as usage. */
+int cli_opt_err(struct cli *cli, const struct cmd *cmd, int c, char **argv);
+const struct cmd *cli_cmd(const char *name);
+
+int do_load(struct cli *cli, int argc, char **argv);
+int do_reload(struct cli *cli, int argc, char **argv);
+int do_unload(struct cli *cli, int argc, char **argv);
+int do_status(struct cli *cli, int argc, char **argv);
+int do_stats(struct cli *cli, int argc, char **argv);
+
+extern const struct cmd pw_cmds[];
+
+#endif

@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* load, reload, unload: parse, call the library, report. */
+#include <stdio.h>
+#include <string.h>
+#include "cli.h"
+
+enum { OPT_MODE = 256, OPT_OBJ, OPT_PROG, OPT_FORCE, OPT_KEEP };
+
+struct load_args {
+	struct pw_load_opts o;
+	const char *mode;
+};
+
+/* One table for the three commands; each refuses what it does not take. */
+static int parse(struct cli *cli, const struct cmd *cmd, int argc, char **argv,
+		 struct load_args *a, const char *allowed)
+{
+	static const struct option opts[] = {
+		{ "mode", required_argument, NULL, OPT_MODE },
+		{ "obj", required_argument, NULL, OPT_OBJ },
+		{ "prog", required_argument, NULL, OPT_PROG },
+		{ "force", no_argument, NULL, OPT_FORCE },
+		{ "keep-maps", no_argument, NULL, OPT_KEEP },
+		CLI_COMMON_OPTS,
+		{ 0 },
+	};
+	static const char *const names[] = {
+		[OPT_MODE - 256] = "mode", [OPT_OBJ - 256] = "obj", [OPT_PROG - 256] = "prog",
+		[OPT_FORCE - 256] = "force", [OPT_KEEP - 256] = "keep-maps",
+	};
+	int c;
+
+	memset(a, 0, sizeof(*a));
+	while ((c = getopt_long(argc, argv, ":m:" CLI_COMMON_SHORT, opts, NULL)) != -1) {
+		if (c == 'm')
+			c = OPT_MODE;
+		if (c >= 256 && !strstr(allowed, names[c - 256]))
+			return cli_usage(cli, cmd, "'%s' does not take --%s", cmd->name, names[c - 256]);
+		switch (c) {
+		case OPT_MODE: a->mode = optarg; break;
+		case OPT_OBJ: a->o.obj_path = optarg; break;
+		case OPT_PROG: a->o.prog_name = optarg; break;
+		case OPT_FORCE: a->o.force = true; break;
+		case OPT_KEEP: a->o.keep_maps = true; break;
+		case '?': case ':': return cli_opt_err(cli, cmd, c, argv);
+		default:
+			if (cli_common_opt(cli, c, optarg))
+				return cli_opt_err(cli, cmd, '?', argv);
+		}
+	}
+	if (optind >= argc)
+		return cli_usage(cli, cmd, "missing interface name");
+	if (optind + 1 < argc)
+		return cli_usage(cli, cmd, "unexpected argument '%s'", argv[optind + 1]);
+	a->o.ifname = argv[optind];
+	if (a->mode && pw_mode_parse(a->mode, &a->o.mode))
+		return cli_usage(cli, cmd, "invalid mode '%s': use native, skb or auto", a->mode);
+	if (a->o.prog_name && !a->o.obj_path && strcmp(cmd->name, "reload"))
+		return cli_usage(cli, cmd, "--prog '%s' needs --obj FILE", a->o.prog_name);
+	return cli_setup(cli);
+}
+
+static void report(struct cli *cli, const char *verb, const struct pw_load_opts *o,
+		   const struct pw_load_report *r)
+{
+	if (cli->json) {
+		struct json_object *j = json_object_new_object(), *maps = json_object_new_array();
+
+		json_object_object_add(j, "ifname", json_object_new_string(o->ifname));
+		json_object_object_add(j, "action", json_object_new_string(verb));
+		json_object_object_add(j, "pin_dir", json_object_new_string(r->ifdir));
+		if (r->ifindex)
+			json_object_object_add(j, "ifindex", json_object_new_int(r->ifindex));
+		if (r->prog_id)
+			json_object_object_add(j, "prog_id", json_object_new_int64(r->prog_id));
+		if (r->old_prog_id)
+			json_object_object_add(j, "old_prog_id", json_object_new_int64(r->old_prog_id));
+		if (r->link_id)
+			json_object_object_add(j, "link_id", json_object_new_int64(r->link_id));
+		if (strcmp(verb, "unloaded")) {
+			json_object_object_add(j, "mode", json_object_new_string(pw_mode_name(r->mode)));
+			json_object_object_add(j, "elapsed_ms", json_object_new_double(r->elapsed_ms));
+		}
+		for (int i = 0; i < r->n_maps; i++) {
+			struct json_object *m = json_object_new_object();
+
+			json_object_object_add(m, "name", json_object_new_string(r->maps[i].name));
+			json_object_object_add(m, "path", json_object_new_string(r->maps[i].path));
+			if (r->maps[i].id)
+				json_object_object_add(m, "id", json_object_new_int64(r->maps[i].id));
+			if (!strcmp(verb, "unloaded"))
+				json_object_object_add(m, "removed", json_object_new_boolean(r->maps[i].removed));
+			else
+				json_object_object_add(m, "reused", json_object_new_boolean(r->maps[i].reused));
+			json_object_array_add(maps, m);
+		}
+		json_object_object_add(j, "maps", maps);
+		cli_print_json(cli, j);
+		json_object_put(j);
+		return;
+	}
+	if (!strcmp(verb, "unloaded")) {
+		printf("unloaded %s%s\n", o->ifname, o->keep_maps ? " (maps kept)" : "");
+		for (int i = 0; i < r->n_maps; i++)
+			printf("  map %-16s %s  %s\n", r->maps[i].name,
+			       r->maps[i].removed ? "removed" : "kept (used by another interface)",
+			       r->maps[i].path);
+	} else {
+		printf("%s %s in %s mode: program id %u", verb, o->ifname, pw_mode_name(r->mode),
+		       r->prog_id);
+		if (r->old_prog_id)
+			printf(" (was %u)", r->old_prog_id);
+		printf(", link id %u, %.1f ms\n", r->link_id, r->elapsed_ms);
+		for (int i = 0; i < r->n_maps; i++)
+			printf("  map %-16s id %-6u %-7s %s\n", r->maps[i].name, r->maps[i].id,
+			       r->maps[i].reused ? "reused" : "created", r->maps[i].path);
+	}
+	if (cli->ctx.detail[0])
+		fputs(cli->ctx.detail, stderr);
+}
+
+static int run(struct cli *cli, int argc, char **argv, const char *name, const char *allowed,
+	       int (*fn)(struct pw_ctx *, const struct pw_load_opts *, struct pw_load_report *),
+	       const char *verb)
+{
+	const struct cmd *cmd = cli_cmd(name);
+	struct pw_load_report r;
+	struct load_args a;
+	int ret = parse(cli, cmd, argc, argv, &a, allowed);
+
+	if (ret)
+		return ret;
+	if (fn(&cli->ctx, &a.o, &r))
+		return cli_lib_err(cli);
+	report(cli, verb, &a.o, &r);
+	return 0;
+}
+
+int do_load(struct cli *cli, int argc, char **argv)
+{
+	return run(cli, argc, argv, "load", "mode obj prog force", pw_load, "loaded");
+}
+
+int do_reload(struct cli *cli, int argc, char **argv)
+{
+	return run(cli, argc, argv, "reload", "obj prog", pw_reload, "reloaded");
+}
+
+int do_unload(struct cli *cli, int argc, char **argv)
+{
+	return run(cli, argc, argv, "unload", "keep-maps", pw_unload, "unloaded");
+}

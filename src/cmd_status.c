@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* status: per interface, what is attached and pinned, and drift. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <bpf/libbpf.h>
+#include "cli.h"
+
+struct status_out {
+	struct cli *cli;
+	struct json_object *arr;
+	int n;
+};
+
+static void fmt_time(__u64 ns, char *buf, size_t len)
+{
+	time_t t = (time_t)(ns / 1000000000ull);
+	struct tm tm;
+
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%S%z", localtime_r(&t, &tm));
+}
+
+static struct json_object *status_json(const struct pw_status *st)
+{
+	struct json_object *j = json_object_new_object(), *maps = json_object_new_array(),
+			   *drift = json_object_new_array();
+	char tbuf[64];
+
+	json_object_object_add(j, "ifname", json_object_new_string(st->ifname));
+	json_object_object_add(j, "ifindex", json_object_new_int(st->ifindex));
+	json_object_object_add(j, "netns_ino", json_object_new_int64((int64_t)st->netns_ino));
+	json_object_object_add(j, "managed", json_object_new_boolean(st->managed));
+	if (st->managed)
+		json_object_object_add(j, "pin_dir", json_object_new_string(st->ifdir));
+	if (st->xdp.prog_id) {
+		json_object_object_add(j, "mode", json_object_new_string(pw_mode_name(st->xdp.mode)));
+		json_object_object_add(j, "prog_id", json_object_new_int64(st->xdp.prog_id));
+		json_object_object_add(j, "prog_name", json_object_new_string(st->prog_name));
+		json_object_object_add(j, "prog_tag", json_object_new_string(st->prog_tag));
+	}
+	if (st->link_id) {
+		json_object_object_add(j, "link_id", json_object_new_int64(st->link_id));
+		json_object_object_add(j, "link_prog_id", json_object_new_int64(st->link_prog_id));
+		json_object_object_add(j, "link_attached", json_object_new_boolean(st->link_ifindex != 0));
+	}
+	if (st->have_meta) {
+		json_object_object_add(j, "object", st->meta.builtin ? json_object_new_string("built-in")
+								      : json_object_new_string(st->meta.object));
+		json_object_object_add(j, "program", json_object_new_string(st->meta.prog));
+		json_object_object_add(j, "requested_mode", json_object_new_string(pw_mode_name(st->meta.mode)));
+		fmt_time(st->meta.loaded_at, tbuf, sizeof(tbuf));
+		json_object_object_add(j, "loaded_at", json_object_new_string(tbuf));
+		json_object_object_add(j, "reloads", json_object_new_int(st->meta.reloads));
+		if (st->meta.reloaded_at) {
+			fmt_time(st->meta.reloaded_at, tbuf, sizeof(tbuf));
+			json_object_object_add(j, "reloaded_at", json_object_new_string(tbuf));
+		}
+	}
+	for (int i = 0; i < st->n_maps; i++) {
+		const struct pw_status_map *m = &st->maps[i];
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "name", json_object_new_string(m->name));
+		json_object_object_add(o, "path", json_object_new_string(m->path));
+		json_object_object_add(o, "id", json_object_new_int64(m->id));
+		json_object_object_add(o, "type", json_object_new_string(
+			libbpf_bpf_map_type_str(m->type) ?: "unknown"));
+		json_object_object_add(o, "max_entries", json_object_new_int64(m->max_entries));
+		json_object_object_add(o, "shared", json_object_new_boolean(m->shared));
+		json_object_object_add(o, "in_program", json_object_new_boolean(m->in_prog));
+		json_object_array_add(maps, o);
+	}
+	json_object_object_add(j, "maps", maps);
+	for (int i = 0; i < st->n_drift; i++)
+		json_object_array_add(drift, json_object_new_string(st->drift[i]));
+	json_object_object_add(j, "drift", drift);
+	return j;
+}
+
+static void status_text(const struct pw_status *st)
+{
+	char tbuf[64];
+
+	printf("%s", st->ifname);
+	if (st->ifindex)
+		printf(" (ifindex %d)", st->ifindex);
+	else
+		printf(" (absent)");
+	printf(": %s\n", st->managed ? (st->n_drift ? "pinwall, drift" : "pinwall") : "not pinwall's");
+	if (st->xdp.prog_id)
+		printf("  program  %s id %u tag %s, %s mode\n", st->prog_name, st->xdp.prog_id,
+		       st->prog_tag, pw_mode_name(st->xdp.mode));
+	else
+		printf("  program  none attached\n");
+	if (st->link_id)
+		printf("  link     id %u, program id %u%s\n", st->link_id, st->link_prog_id,
+		       st->link_ifindex ? "" : ", detached");
+	if (st->have_meta) {
+		printf("  object   %s, program %s\n", st->meta.builtin ? "built-in" : st->meta.object,
+		       st->meta.prog);
+		fmt_time(st->meta.loaded_at, tbuf, sizeof(tbuf));
+		printf("  loaded   %s", tbuf);
+		if (st->meta.reloads) {
+			fmt_time(st->meta.reloaded_at, tbuf, sizeof(tbuf));
+			printf(", reloaded %u time(s), last %s", st->meta.reloads, tbuf);
+		}
+		if (!st->meta.prog_id)
+			printf(", unloaded with maps kept");
+		printf("\n");
+	}
+	if (st->managed)
+		printf("  pin dir  %s\n", st->ifdir);
+	for (int i = 0; i < st->n_maps; i++) {
+		const struct pw_status_map *m = &st->maps[i];
+
+		printf("  map      %-16s id %-6u %-14s %6u entries%s  %s\n", m->name, m->id,
+		       libbpf_bpf_map_type_str(m->type) ?: "unknown", m->max_entries,
+		       m->shared ? " shared" : "", m->path);
+	}
+	for (int i = 0; i < st->n_drift; i++)
+		printf("  drift    %s\n", st->drift[i]);
+}
+
+static int one(const struct pw_status *st, void *arg)
+{
+	struct status_out *out = arg;
+
+	out->n++;
+	if (out->cli->json)
+		json_object_array_add(out->arr, status_json(st));
+	else
+		status_text(st);
+	return 0;
+}
+
+int do_status(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = { CLI_COMMON_OPTS, { 0 } };
+	const struct cmd *cmd = cli_cmd("status");
+	struct status_out out = { .cli = cli };
+	int c, ret;
+
+	while ((c = getopt_long(argc, argv, ":" CLI_COMMON_SHORT, opts, NULL)) != -1) {
+		if (c == '?' || c == ':' || cli_common_opt(cli, c, optarg))
+			return cli_opt_err(cli, cmd, c == ':' ? c : '?', argv);
+	}
+	if (optind + 1 < argc)
+		return cli_usage(cli, cmd, "unexpected argument '%s'", argv[optind + 1]);
+	if ((ret = cli_setup(cli)))
+		return ret;
+	out.arr = json_object_new_array();
+	ret = pw_status_walk(&cli->ctx, optind < argc ? argv[optind] : NULL, one, &out);
+	if (ret) {
+		json_object_put(out.arr);
+		return cli_lib_err(cli);
+	}
+	if (cli->json)
+		cli_print_json(cli, out.arr);
+	else if (!out.n)
+		printf("nothing loaded in this network namespace (pin root %s)\n", cli->ctx.pin_root);
+	json_object_put(out.arr);
+	return 0;
+}

@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * pinwall: the command table, common options and the one error path.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "cli.h"
+
+static int do_help(struct cli *cli, int argc, char **argv);
+
+const struct cmd pw_cmds[] = {
+	{ "load", do_load, "IFACE [--mode native|skb|auto] [--obj FILE [--prog NAME]] [--force]",
+	  "attach the XDP program through a pinned link, reusing pinned maps" },
+	{ "reload", do_reload, "IFACE [--obj FILE [--prog NAME]]",
+	  "replace the program atomically; maps and counters carry over" },
+	{ "unload", do_unload, "IFACE [--keep-maps]",
+	  "detach and remove the interface's pins" },
+	{ "status", do_status, "[IFACE]",
+	  "what is loaded, pinned and attached, and any drift between them" },
+	{ "stats", do_stats, "[IFACE...] [--interval SEC] [--count N]",
+	  "follow the pinned counters: packets, bytes, pps, Mbit/s" },
+	{ "help", do_help, "", "this text" },
+	{ 0 },
+};
+
+static void print_help(FILE *f)
+{
+	fprintf(f, "Usage: pinwall [OPTIONS] COMMAND [ARGS]\n\nCommands:\n");
+	for (const struct cmd *c = pw_cmds; c->name; c++)
+		fprintf(f, "  %-7s %s\n          %s\n", c->name, c->usage, c->help);
+	fprintf(f,
+		"\nOptions (before or after the command):\n"
+		"  -j, --json          machine-readable output (JSON; stats: JSON Lines)\n"
+		"      --pretty        indented JSON\n"
+		"  -d, --debug         show libbpf's messages\n"
+		"      --pin-root DIR  pin root on bpffs (default %s)\n"
+		"  -n, --netns NAME    act in network namespace NAME (/run/netns/NAME),\n"
+		"                      keeping this mount namespace and its bpffs\n"
+		"  -h, --help          this text;  -V, --version  the version\n"
+		"\nSee pinwall(8).\n", PW_DEFAULT_PIN_ROOT);
+}
+
+static int do_help(struct cli *cli, int argc, char **argv)
+{
+	(void)cli; (void)argc; (void)argv;
+	print_help(stdout);
+	return 0;
+}
+
+void cli_print_json(struct cli *cli, struct json_object *o)
+{
+	int flags = JSON_C_TO_STRING_NOSLASHESCAPE |
+		    (cli->pretty ? JSON_C_TO_STRING_PRETTY : JSON_C_TO_STRING_PLAIN);
+
+	puts(json_object_to_json_string_ext(o, flags));
+	fflush(stdout);
+}
+
+static int verr(struct cli *cli, int status, const char *detail, const char *fmt, va_list ap)
+{
+	char msg[PW_ERR_LEN + 256];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (cli->json) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "error", json_object_new_string(msg));
+		if (detail && *detail) {
+			struct json_object *a = json_object_new_array();
+			char *copy = strdup(detail), *save = NULL;
+
+			for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+				json_object_array_add(a, json_object_new_string(l));
+			free(copy);
+			json_object_object_add(o, "detail", a);
+		}
+		cli_print_json(cli, o);
+		json_object_put(o);
+	} else {
+		fprintf(stderr, "pinwall: error: %s\n", msg);
+		if (detail && *detail)
+			fputs(detail, stderr);
+	}
+	return status;
+}
+
+int cli_err(struct cli *cli, const char *fmt, ...)
+{
+	va_list ap;
+	int ret;
+
+	va_start(ap, fmt);
+	ret = verr(cli, 1, NULL, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+static int lib_err_fmt(struct cli *cli, const char *fmt, ...)
+{
+	va_list ap;
+	int ret;
+
+	va_start(ap, fmt);
+	ret = verr(cli, 1, cli->ctx.detail, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+int cli_lib_err(struct cli *cli)
+{
+	return lib_err_fmt(cli, "%s", cli->ctx.err);
+}
+
+int cli_usage(struct cli *cli, const struct cmd *cmd, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (cmd)
+		return cli_err(cli, "%s (usage: pinwall %s %s)", msg, cmd->name, cmd->usage) + 1;
+	return cli_err(cli, "%s (see 'pinwall help')", msg) + 1;
+}
+
+int cli_parse_u32(const char *s, unsigned int *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v > 0xffffffffUL || *s == '-')
+		return -1;
+	*out = (unsigned int)v;
+	return 0;
+}
+
+int cli_parse_double(const char *s, double *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtod(s, &end);
+	return errno || end == s || *end ? -1 : 0;
+}
+
+int cli_opt_err(struct cli *cli, const struct cmd *cmd, int c, char **argv)
+{
+	if (c == ':')
+		return cli_usage(cli, cmd, "option '%s' needs an argument", argv[optind - 1]);
+	if (optopt)
+		return cli_usage(cli, cmd, "unknown option '-%c'", optopt);
+	return cli_usage(cli, cmd, "unknown option '%s'", argv[optind - 1]);
+}
+
+const struct cmd *cli_cmd(const char *name)
+{
+	for (const struct cmd *c = pw_cmds; c->name; c++)
+		if (!strcmp(c->name, name))
+			return c;
+	return NULL;
+}
+
+int cli_common_opt(struct cli *cli, int c, const char *arg)
+{
+	switch (c) {
+	case 'j': cli->json = true; return 0;
+	case 'P': cli->json = cli->pretty = true; return 0;
+	case 'd': cli->ctx.debug = true; return 0;
+	case 'R': cli->pin_root = arg; return 0;
+	case 'n': cli->netns = arg; return 0;
+	case 'h': print_help(stdout); exit(0);
+	default: return 1;
+	}
+}
+
+/* Only the network namespace changes: unlike 'ip netns exec', the mounts
+ * (and so the bpffs holding the pins) stay those of the caller. */
+static int enter_netns(struct cli *cli)
+{
+	char path[PW_PATH_LEN];
+	int fd;
+
+	if (strchr(cli->netns, '/'))
+		snprintf(path, sizeof(path), "%s", cli->netns);
+	else
+		snprintf(path, sizeof(path), "/run/netns/%s", cli->netns);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return cli_err(cli, "network namespace '%s': %s: %s (see 'ip netns list')",
+			       cli->netns, path, strerror(errno));
+	if (setns(fd, CLONE_NEWNET)) {
+		int err = errno;
+
+		close(fd);
+		return cli_err(cli, "cannot enter network namespace '%s': %s", cli->netns,
+			       strerror(err));
+	}
+	close(fd);
+	return 0;
+}
+
+int cli_setup(struct cli *cli)
+{
+	bool debug = cli->ctx.debug;
+
+	if (cli->netns && enter_netns(cli))
+		return 1;
+	if (pw_ctx_init(&cli->ctx, cli->pin_root))
+		return cli_lib_err(cli);
+	cli->ctx.debug = debug;
+	pw_log_setup(&cli->ctx);
+	return 0;
+}
+
+int cli_dispatch(struct cli *cli, const struct cmd *cmds, int argc, char **argv)
+{
+	const struct cmd *match = NULL;
+	size_t len = strlen(argv[0]);
+
+	for (const struct cmd *c = cmds; c->name; c++) {
+		if (!strcmp(c->name, argv[0]))
+			return c->fn(cli, argc, argv);
+		if (!strncmp(c->name, argv[0], len)) {
+			if (match)
+				return cli_usage(cli, NULL, "command '%s' is ambiguous", argv[0]);
+			match = c;
+		}
+	}
+	if (!match)
+		return cli_usage(cli, NULL, "unknown command '%s'", argv[0]);
+	return match->fn(cli, argc, argv);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CLI_COMMON_OPTS,
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	struct cli cli = { 0 };
+	int c;
+
+	/* '+': stop at the command; its own options are parsed by it */
+	opterr = 0;	/* our own messages, through cli_err */
+	while ((c = getopt_long(argc, argv, "+:" CLI_COMMON_SHORT "V", opts, NULL)) != -1) {
+		if (c == '?' || c == ':')
+			return cli_opt_err(&cli, NULL, c, argv);
+		if (c == 'V') {
+			printf("pinwall %s\n", PW_VERSION);
+			return 0;
+		}
+		if (cli_common_opt(&cli, c, optarg))
+			return cli_usage(&cli, NULL, "unknown option '%s'", argv[optind - 1]);
+	}
+	if (optind >= argc) {
+		print_help(stderr);
+		return 2;
+	}
+	argc -= optind;
+	argv += optind;
+	optind = 0;	/* reset getopt for the subcommand */
+	return cli_dispatch(&cli, pw_cmds, argc, argv);
+}
