@@ -347,6 +347,17 @@ out:
 	return err;
 }
 
+/* reload/unload work on what load made: no pin root means nothing loaded. */
+static int prepare_existing(struct pw_ctx *ctx, const char *ifname)
+{
+	int err = pw_bpffs_prepare(ctx, false);
+
+	if (!err && !pw_path_exists(ctx->pin_root))
+		err = pw_fail(ctx, ENOENT, "'%s' is not loaded by pinwall (no pin root '%s')",
+			      ifname, ctx->pin_root);
+	return err;
+}
+
 /* The pinned link of a managed interface, checked to be the attached one. */
 static int open_managed(struct pw_ctx *ctx, const char *ifname, int ifindex,
 			const char *ifdir, struct link_pin *lp, struct pw_xdp_state *st)
@@ -389,7 +400,7 @@ int pw_reload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_r
 		return err;
 	if ((ifindex = pw_ifindex(ctx, o->ifname)) < 0)
 		return ifindex;
-	if ((err = pw_bpffs_prepare(ctx, false)) || (err = pw_lock(ctx, &lock_fd)))
+	if ((err = prepare_existing(ctx, o->ifname)) || (err = pw_lock(ctx, &lock_fd)))
 		return err;
 	pw_iface_dir(ctx, ctx->netns_ino, o->ifname, r->ifdir, sizeof(r->ifdir));
 	r->ifindex = ifindex;
@@ -509,7 +520,7 @@ int pw_unload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_r
 	memset(r, 0, sizeof(*r));
 	if ((err = pw_check_caps(ctx)))
 		return err;
-	if ((err = pw_bpffs_prepare(ctx, false)) || (err = pw_lock(ctx, &lock_fd)))
+	if ((err = prepare_existing(ctx, o->ifname)) || (err = pw_lock(ctx, &lock_fd)))
 		return err;
 	pw_iface_dir(ctx, ctx->netns_ino, o->ifname, r->ifdir, sizeof(r->ifdir));
 	if (!pw_path_exists(r->ifdir)) {

@@ -116,7 +116,10 @@ static void map_poll(struct pw_ctx *ctx, struct pw_stats_iface *si, struct pw_st
 		return;
 	}
 	if (m->fd < 0) {
-		if (m->waiting && (!m->optional || m->seen))
+		/* back after a gap: the same map, or another one (unload + load) */
+		if (m->seen && m->id && m->id != info.id)
+			emit(cb, arg, PW_EV_REPLACED, si, m, m->id, info.id);
+		else if (m->waiting && (!m->optional || m->seen))
 			emit(cb, arg, PW_EV_RESUMED, si, m, 0, info.id);
 		m->fd = fd;
 		m->id = info.id;

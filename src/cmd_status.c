@@ -47,7 +47,6 @@ static struct json_object *status_json(const struct pw_status *st)
 		json_object_object_add(j, "object", st->meta.builtin ? json_object_new_string("built-in")
 								      : json_object_new_string(st->meta.object));
 		json_object_object_add(j, "program", json_object_new_string(st->meta.prog));
-		json_object_object_add(j, "requested_mode", json_object_new_string(pw_mode_name(st->meta.mode)));
 		fmt_time(st->meta.loaded_at, tbuf, sizeof(tbuf));
 		json_object_object_add(j, "loaded_at", json_object_new_string(tbuf));
 		json_object_object_add(j, "reloads", json_object_new_int(st->meta.reloads));

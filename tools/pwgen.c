@@ -7,7 +7,9 @@
  * one interface through an AF_PACKET SOCK_RAW socket, over the normal transmit
  * path (no PACKET_QDISC_BYPASS). Frames are paced against CLOCK_MONOTONIC
  * deadlines (frame k is due at start + k / rate) and sent in sendmmsg()
- * batches of whatever is due. Only frames the kernel accepted are counted;
+ * batches of whatever is due; above 1 / WAKE_NS (20 kpps) a paced sender
+ * wakes every WAKE_NS and sends what is due then, so the rate holds over time
+ * but arrives in short bursts. Only frames the kernel accepted are counted;
  * ENOBUFS/EAGAIN are retried with a short back-off.
  *
  * Per frame only the source port (ICMP: echo identifier) and, for ICMP, the
@@ -46,6 +48,7 @@
 #define MAX_FRAME       1514		/* without FCS */
 #define DEFAULT_SIZE    64
 #define MAX_SLEEP_NS    100000000LL	/* re-check for signals at least this often */
+#define END_GRACE_NS    5000000LL	/* paced: late frames still sent after --duration */
 #ifndef WAKE_NS
 #define WAKE_NS         50000		/* paced: wake up at most this often (ns) */
 #endif
@@ -737,7 +740,6 @@ int main(int argc, char **argv)
 	int64_t t_last = t0;
 	uint64_t sent = 0;
 	unsigned int retries = 0;
-	bool flushed = false;
 	/*
 	 * Frames per wake-up when paced: one for rates up to 1 / WAKE_NS,
 	 * above that what is due every WAKE_NS (at most a batch), so high
@@ -752,19 +754,19 @@ int main(int argc, char **argv)
 		uint64_t n = BATCH;
 
 		if (cfg.rate > 0) {
-			/*
-			 * Frame k is due at t0 + k / rate; send what is due now.
-			 * Frames due before the end of --duration still go out
-			 * if we get there a little late.
-			 */
+			/* Frame k is due at t0 + k / rate; send what is due now. */
 			int64_t t = now < end ? now : end - 1;
 			double due = (double)(t - t0) * 1e-9 * cfg.rate + 1 - (double)sent;
 
 			if (due < 1) {
 				if (now >= end)
 					break;
-				/* Sleep until `burst` more frames are due. */
-				double next = ((double)sent + burst - 1) / cfg.rate * 1e9;
+				/* Sleep until `burst` more frames (or the last ones) are due. */
+				double last = (double)sent + burst - 1;
+
+				if (cfg.count && last > (double)(cfg.count - 1))
+					last = (double)(cfg.count - 1);
+				double next = last / cfg.rate * 1e9;
 				int64_t wake = now + MAX_SLEEP_NS;
 
 				if (next < (double)(wake - t0))
@@ -776,10 +778,9 @@ int main(int argc, char **argv)
 			}
 			if (due < BATCH)
 				n = (uint64_t)due;	/* truncation: due >= 1 */
-			/* Past the end, flush at most one batch that was due before it. */
-			if (now >= end && (due > BATCH || flushed))
+			/* Frames due before the end may go out up to END_GRACE_NS late. */
+			if (now >= end && now - end >= END_GRACE_NS)
 				break;
-			flushed = now >= end;
 		} else if (now >= end) {
 			break;
 		}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Install the Debian packages pinwall's build, demo and tests need, when missing.
+set -euo pipefail
+
+pkgs=(
+	clang llvm make gcc pkg-config	# BPF and user-space builds
+	libbpf-dev libelf-dev zlib1g-dev libjson-c-dev libcap-dev libcmocka-dev
+	bpftool				# vmlinux.h and skeletons
+	iproute2 jq libcap2-bin util-linux	# tests: netns, JSON checks, capsh, setpriv
+	xdp-tools nftables iptables ethtool	# peers and baselines for tests and benchmarks
+)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "deps: missing packages: ${missing[*]} (run as root to install them)" >&2
+		exit 1
+	fi
+	echo "deps: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q
+	apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+if [ ! -r /sys/kernel/btf/vmlinux ]; then
+	echo "deps: /sys/kernel/btf/vmlinux missing: the kernel needs CONFIG_DEBUG_INFO_BTF" >&2
+	exit 1
+fi
