@@ -233,6 +233,15 @@ static void fill_meta(struct pw_meta *m, const struct pw_obj *o, const struct pw
 	snprintf(m->object, sizeof(m->object), "%s", o->object);
 }
 
+static void meta_shared(struct pw_meta *m, const struct pw_plan *plan)
+{
+	m->n_shared = 0;
+	for (int i = 0; i < plan->n && m->n_shared < PW_META_SHARED; i++)
+		if (plan->m[i].shared)
+			snprintf(m->shared[m->n_shared++], PW_MAP_NAME_LEN, "%s",
+				 bpf_map__name(plan->m[i].map));
+}
+
 static __u32 fd_prog_id(int fd)
 {
 	struct bpf_prog_info info;
@@ -285,12 +294,19 @@ int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_rep
 			pw_prog_info(pfd, &pi);
 			close(pfd);
 		}
+		if (!o->force && !pw_meta_read(r->ifdir, &meta) && meta.prog_id == st.prog_id) {
+			err = pw_fail(ctx, EBUSY,
+				      "'%s' runs pinwall's program (id %u) but its link pin is missing: 'pinwall unload %s' detaches it (or use --force)",
+				      o->ifname, st.prog_id, o->ifname);
+			goto out;
+		}
 		if (!o->force) {
 			err = pw_fail(ctx, EBUSY,
 				      "'%s' has XDP program '%s' (id %u) attached by another tool: refusing to replace it (use --force)",
 				      o->ifname, pi.name, st.prog_id);
 			goto out;
 		}
+		memset(&meta, 0, sizeof(meta));
 		detach_foreign = true;
 	}
 
@@ -316,6 +332,7 @@ int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_rep
 	}
 	r->prog_id = fd_prog_id(bpf_program__fd(obj.prog));
 	fill_meta(&meta, &obj, ctx, o->ifname, ifindex, used, r->prog_id);
+	meta_shared(&meta, &plan);
 	meta.loaded_at = realtime_ns();
 	if ((err = pw_meta_write(ctx, r->ifdir, &meta))) {
 		/* the program runs and its pins are in place: report, keep going */
@@ -440,6 +457,7 @@ int pw_reload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_r
 		__u32 reloads = meta.reloads;
 
 		fill_meta(&meta, &obj, ctx, o->ifname, ifindex, st.mode, r->prog_id);
+		meta_shared(&meta, &plan);
 		meta.loaded_at = loaded ?: realtime_ns();
 		meta.reloaded_at = realtime_ns();
 		meta.reloads = reloads + 1;
@@ -461,59 +479,43 @@ out:
 	return err;
 }
 
-/* Map ids used by programs attached through pinwall links, other than @skip_dir. */
-static int used_map_ids(const struct pw_ctx *ctx, const char *skip_dir, __u32 *ids, int max)
+/* Is shared map @name recorded by an interface other than @skip_dir? */
+static bool shared_in_use(const struct pw_ctx *ctx, const char *skip_dir, const char *name)
 {
-	char nspath[PW_PATH_LEN];
-	DIR *root = opendir(ctx->pin_root);
+	char nspath[PW_PATH_LEN], dir[PW_PATH_LEN];
+	DIR *root = opendir(ctx->pin_root), *d;
 	struct dirent *ns, *ifd;
-	int n = 0;
+	bool used = false;
 
 	if (!root)
-		return 0;
-	while ((ns = readdir(root))) {
-		DIR *d;
-
-		if (strncmp(ns->d_name, "ns", 2) || pw_join(nspath, sizeof(nspath), ctx->pin_root, ns->d_name))
+		return false;
+	while (!used && (ns = readdir(root))) {
+		if (strncmp(ns->d_name, "ns", 2) ||
+		    pw_join(nspath, sizeof(nspath), ctx->pin_root, ns->d_name) ||
+		    !(d = opendir(nspath)))
 			continue;
-		if (!(d = opendir(nspath)))
-			continue;
-		while ((ifd = readdir(d))) {
-			char dir[PW_PATH_LEN], lpath[PW_PATH_LEN];
-			struct bpf_link_info li;
-			struct bpf_prog_info pi = {};
-			__u32 mids[PW_MAX_MAPS];
-			__u32 len = sizeof(pi);
-			int lfd, pfd;
+		while (!used && (ifd = readdir(d))) {
+			struct pw_meta m;
 
 			if (ifd->d_name[0] == '.' || pw_join(dir, sizeof(dir), nspath, ifd->d_name) ||
-			    !strcmp(dir, skip_dir) || pw_join(lpath, sizeof(lpath), dir, PW_PIN_LINK))
+			    !strcmp(dir, skip_dir) || pw_meta_read(dir, &m))
 				continue;
-			if ((lfd = bpf_obj_get(lpath)) < 0)
-				continue;
-			if (!pw_link_info(lfd, &li) && (pfd = bpf_prog_get_fd_by_id(li.prog_id)) >= 0) {
-				pi.nr_map_ids = PW_MAX_MAPS;
-				pi.map_ids = (__u64)(unsigned long)mids;
-				if (!bpf_obj_get_info_by_fd(pfd, &pi, &len))
-					for (__u32 i = 0; i < pi.nr_map_ids && i < PW_MAX_MAPS && n < max; i++)
-						ids[n++] = mids[i];
-				close(pfd);
-			}
-			close(lfd);
+			for (__u32 i = 0; i < m.n_shared && i < PW_META_SHARED; i++)
+				used |= !strncmp(m.shared[i], name, PW_MAP_NAME_LEN);
 		}
 		closedir(d);
 	}
 	closedir(root);
-	return n;
+	return used;
 }
 
 int pw_unload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_report *r)
 {
 	struct link_pin lp = { .fd = -1 };
 	struct pw_meta meta;
-	__u32 prog_maps[PW_MAX_MAPS], other[1024];
-	int n_prog_maps = 0, n_other, lock_fd = -1, err, ifindex;
-	char path[PW_PATH_LEN];
+	bool have_meta;
+	int lock_fd = -1, err, ifindex;
+	char path[PW_PATH_LEN], shared[PW_PATH_LEN];
 	DIR *d;
 	struct dirent *e;
 
@@ -532,19 +534,9 @@ int pw_unload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_r
 		goto out;
 	ifindex = (int)if_nametoindex(o->ifname);
 	r->ifindex = ifindex;
+	have_meta = !pw_meta_read(r->ifdir, &meta);
 
 	if (lp.fd >= 0) {
-		struct bpf_prog_info pi = {};
-		__u32 len = sizeof(pi);
-		int pfd = bpf_prog_get_fd_by_id(lp.info.prog_id);
-
-		if (pfd >= 0) {
-			pi.nr_map_ids = PW_MAX_MAPS;
-			pi.map_ids = (__u64)(unsigned long)prog_maps;
-			if (!bpf_obj_get_info_by_fd(pfd, &pi, &len))
-				n_prog_maps = pi.nr_map_ids < PW_MAX_MAPS ? pi.nr_map_ids : PW_MAX_MAPS;
-			close(pfd);
-		}
 		r->prog_id = lp.info.prog_id;
 		r->link_id = lp.info.id;
 		/* a detached link (interface gone) has nothing left to detach */
@@ -554,7 +546,7 @@ int pw_unload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_r
 			goto out;
 		}
 		unlink(lp.path);
-	} else if (!pw_meta_read(r->ifdir, &meta) && meta.prog_id && ifindex > 0) {
+	} else if (have_meta && meta.prog_id && ifindex > 0) {
 		/* link pin lost, but the program pinwall attached still runs */
 		struct pw_xdp_state st;
 
@@ -566,7 +558,7 @@ int pw_unload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_r
 
 	if (o->keep_maps) {
 		/* the record stays, marked as not attached; load reuses the maps */
-		if (!pw_meta_read(r->ifdir, &meta)) {
+		if (have_meta) {
 			meta.prog_id = 0;
 			pw_meta_write(ctx, r->ifdir, &meta);
 		}
@@ -587,37 +579,21 @@ int pw_unload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_r
 	}
 	pw_join(path, sizeof(path), r->ifdir, PW_PIN_META);
 	unlink(path);
-	/* shared maps this program used that no other pinwall program uses */
-	n_other = used_map_ids(ctx, r->ifdir, other, 1024);
-	pw_shared_dir(ctx, path, sizeof(path));
-	if (n_prog_maps && (d = opendir(path))) {
-		while ((e = readdir(d)) && r->n_maps < PW_MAX_MAPS) {
-			struct pw_map_report *mr = &r->maps[r->n_maps];
-			struct bpf_map_info mi;
-			bool mine = false, others = false;
-			int fd;
+	/* shared maps this interface recorded that no other interface records */
+	pw_shared_dir(ctx, shared, sizeof(shared));
+	for (__u32 i = 0; have_meta && i < meta.n_shared && i < PW_META_SHARED &&
+			  r->n_maps < PW_MAX_MAPS; i++) {
+		struct pw_map_report *mr = &r->maps[r->n_maps];
+		char name[PW_MAP_NAME_LEN + 1];
 
-			if (e->d_name[0] == '.' || pw_join(mr->path, sizeof(mr->path), path, e->d_name))
-				continue;
-			if ((fd = bpf_obj_get(mr->path)) < 0)
-				continue;
-			if (!pw_map_info(fd, &mi)) {
-				for (int i = 0; i < n_prog_maps; i++)
-					mine |= prog_maps[i] == mi.id;
-				for (int i = 0; i < n_other; i++)
-					others |= other[i] == mi.id;
-			}
-			close(fd);
-			if (!mine)
-				continue;
-			snprintf(mr->name, sizeof(mr->name), "%.63s", e->d_name);
-			mr->id = mi.id;
-			mr->removed = !others && unlink(mr->path) == 0;
-			r->n_maps++;
-		}
-		closedir(d);
-		rmdir(path);
+		snprintf(name, sizeof(name), "%.*s", PW_MAP_NAME_LEN, meta.shared[i]);
+		if (pw_join(mr->path, sizeof(mr->path), shared, name) || !pw_path_exists(mr->path))
+			continue;
+		snprintf(mr->name, sizeof(mr->name), "%s", name);
+		mr->removed = !shared_in_use(ctx, r->ifdir, name) && unlink(mr->path) == 0;
+		r->n_maps++;
 	}
+	rmdir(shared);
 	remove_empty_dirs(ctx, r->ifdir);
 out:
 	link_pin_close(&lp);

@@ -74,9 +74,16 @@ static void list_maps(struct pw_status *st, const char *dir, bool shared,
 
 		for (int i = 0; i < n_prog_maps; i++)
 			m->in_prog |= prog_maps[i] == m->id;
-		/* shared maps belong to this interface only if its program uses them */
-		if (shared && !m->in_prog)
-			st->n_maps--;
+		/* shared maps belong to this interface if its program uses them or
+		 * its record names them (unloaded with --keep-maps) */
+		if (shared && !m->in_prog) {
+			bool named = false;
+
+			for (__u32 i = 0; st->have_meta && i < st->meta.n_shared && i < PW_META_SHARED; i++)
+				named |= !strncmp(st->meta.shared[i], e->d_name, PW_MAP_NAME_LEN);
+			if (!named)
+				st->n_maps--;
+		}
 	}
 	closedir(d);
 }

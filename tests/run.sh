@@ -10,11 +10,11 @@ start=$(date +%s)
 log=$(mktemp -d /tmp/pinwall-check.XXXXXX)
 
 leaks() {
-	local l=""
-	l+=$(ip netns list 2>/dev/null | awk '$1 ~ /^pwt[0-9]/ {print "netns " $1}')
-	l+=$(ls -d /sys/fs/bpf/pwt[0-9]* 2>/dev/null | sed 's/^/pins /')
-	l+=$(ls -d /tmp/pwt[0-9]*.* 2>/dev/null | sed 's/^/tmp /')
-	echo "$l"
+	{
+		ip netns list 2>/dev/null | awk '$1 ~ /^pwt[0-9]/ {print "netns " $1}'
+		ls -d /sys/fs/bpf/pwt[0-9]* 2>/dev/null | sed 's/^/pins /'
+		ls -d /tmp/pwt[0-9]*.* 2>/dev/null | sed 's/^/tmp /'
+	} | paste -sd, - | sed 's/,/, /g'
 }
 
 if [ -z "${1:-}" ] || [ "$1" = unit ]; then

@@ -58,6 +58,8 @@ enum pw_class {
 #define PW_META_VERSION  1
 #define PW_PATH_LEN      256
 #define PW_NAME_LEN      64
+#define PW_META_SHARED   8	/* shared maps recorded per interface */
+#define PW_MAP_NAME_LEN  32
 
 enum pw_mode {
 	PW_MODE_AUTO = 0,
@@ -78,6 +80,10 @@ struct pw_meta {
 	char ifname[16];
 	char prog[PW_NAME_LEN];
 	char object[PW_PATH_LEN];
+	/* shared (pinned-by-name) maps this interface's program uses: they stay
+	 * while any interface, loaded or unloaded with --keep-maps, names them */
+	__u32 n_shared;
+	char shared[PW_META_SHARED][PW_MAP_NAME_LEN];
 };
 
 #endif /* PINWALL_ABI_H */
