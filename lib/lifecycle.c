@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <net/if.h>
 #include <sys/stat.h>
+#include <linux/if_link.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "internal.h"
@@ -101,8 +102,8 @@ static int obj_pick_prog(struct pw_ctx *ctx, struct pw_obj *o, const char *name)
 		}
 	}
 	if (!o->prog && name)
-		return pw_fail(ctx, ENOENT, "no program '%s' in '%s'%s%s", name, what,
-			       names[0] ? " (XDP programs: " : "", names[0] ? names : "");
+		return pw_fail(ctx, ENOENT, "no program '%s' in '%s'%s%s%s", name, what,
+			       names[0] ? " (XDP programs: " : "", names, names[0] ? ")" : "");
 	if (!o->prog)
 		return pw_fail(ctx, ENOENT, "no XDP program in '%s' (programs need SEC(\"xdp\"))",
 			       what);
@@ -219,6 +220,34 @@ static void remove_empty_dirs(const struct pw_ctx *ctx, const char *ifdir)
 	}
 }
 
+/* The directories a load may create, and whether each existed before, so a
+ * failed load removes exactly what it made. */
+struct made_dirs {
+	int n;
+	char path[16][PW_PATH_LEN];
+};
+
+static void note_missing(struct made_dirs *md, const char *path, const char *stop)
+{
+	char buf[PW_PATH_LEN], *slash;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	/* deepest first, up to the first directory that exists */
+	while (md->n < 16 && !pw_path_exists(buf) && strcmp(buf, stop)) {
+		snprintf(md->path[md->n++], PW_PATH_LEN, "%s", buf);
+		slash = strrchr(buf, '/');
+		if (!slash || slash == buf)
+			break;
+		*slash = '\0';
+	}
+}
+
+static void remove_made(const struct made_dirs *md)
+{
+	for (int i = 0; i < md->n; i++)
+		rmdir(md->path[i]);	/* only empty ones go */
+}
+
 static void fill_meta(struct pw_meta *m, const struct pw_obj *o, const struct pw_ctx *ctx,
 		      const char *ifname, int ifindex, enum pw_mode mode, __u32 prog_id)
 {
@@ -251,13 +280,15 @@ static __u32 fd_prog_id(int fd)
 
 int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_report *r)
 {
-	bool root_existed, detach_foreign = false;
+	bool detach_foreign = false;
+	struct made_dirs made = { 0 };
+	char shared[PW_PATH_LEN], maps[PW_PATH_LEN];
 	struct pw_obj obj = {};
 	struct pw_plan plan = {};
 	struct link_pin lp = { .fd = -1 };
 	struct pw_xdp_state st;
 	struct pw_meta meta = {};
-	int ifindex, lock_fd = -1, link_fd = -1, err;
+	int ifindex, lock_fd = -1, link_fd = -1, foreign_fd = -1, err;
 	enum pw_mode used;
 	double t0 = now_ms();
 
@@ -268,10 +299,13 @@ int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_rep
 		return ifindex;
 	if ((err = obj_open(ctx, o->obj_path, o->prog_name, &obj)))
 		return err;
-	root_existed = pw_path_exists(ctx->pin_root);
+	pw_iface_dir(ctx, ctx->netns_ino, o->ifname, r->ifdir, sizeof(r->ifdir));
+	pw_shared_dir(ctx, shared, sizeof(shared));
+	snprintf(maps, sizeof(maps), "%s/%s", r->ifdir, PW_DIR_MAPS);
+	note_missing(&made, maps, "/");
+	note_missing(&made, shared, "/");
 	if ((err = pw_bpffs_prepare(ctx, true)) || (err = pw_lock(ctx, &lock_fd)))
 		goto out;
-	pw_iface_dir(ctx, ctx->netns_ino, o->ifname, r->ifdir, sizeof(r->ifdir));
 	r->ifindex = ifindex;
 
 	if ((err = pw_xdp_state(ifindex, &st))) {
@@ -317,11 +351,24 @@ int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_rep
 		goto out;
 	if ((err = pw_plan_pin_new(ctx, &plan)))
 		goto out;
-	if (detach_foreign && (err = pw_detach_any(ctx, ifindex, o->ifname, &st)))
-		goto unpin;
+	if (detach_foreign) {
+		/* held so it can be put back if our attach fails */
+		foreign_fd = bpf_prog_get_fd_by_id(st.prog_id);
+		if ((err = pw_detach_any(ctx, ifindex, o->ifname, &st)))
+			goto unpin;
+	}
 	if ((err = pw_attach_link(ctx, bpf_program__fd(obj.prog), ifindex, o->ifname,
-				  o->mode, &link_fd, &used)))
+				  o->mode, &link_fd, &used))) {
+		if (foreign_fd >= 0) {
+			__u32 flags = st.mode == PW_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+
+			/* put back through netlink: the other tool's link is gone */
+			if (bpf_xdp_attach(ifindex, foreign_fd, flags, NULL))
+				pw_detail(ctx, "could not put program %u back on '%s': %s", st.prog_id,
+					  o->ifname, strerror(errno));
+		}
 		goto unpin;
+	}
 	r->elapsed_ms = now_ms() - t0;
 	/* a stale link (interface re-created, program gone) gives way */
 	if (lp.fd >= 0)
@@ -353,13 +400,16 @@ unpin:
 out:
 	if (link_fd >= 0)
 		close(link_fd);
+	if (foreign_fd >= 0)
+		close(foreign_fd);
 	link_pin_close(&lp);
 	pw_plan_free(&plan);
 	obj_close(&obj);
-	if (err && r->ifdir[0])
-		remove_empty_dirs(ctx, r->ifdir);
-	if (err && !root_existed)
-		rmdir(ctx->pin_root);
+	if (err) {
+		/* twice: shared/ and maps/ may share parents made by this call */
+		remove_made(&made);
+		remove_made(&made);
+	}
 	pw_unlock(lock_fd);
 	return err;
 }

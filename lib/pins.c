@@ -53,6 +53,23 @@ int pw_check_caps(struct pw_ctx *ctx)
 	return 0;
 }
 
+int pw_check_caps_read(struct pw_ctx *ctx)
+{
+	cap_flag_value_t bpf = CAP_CLEAR, admin = CAP_CLEAR;
+	cap_t caps = cap_get_proc();
+
+	if (!caps)
+		return pw_fail(ctx, errno, "cannot read capabilities: %s", strerror(errno));
+	cap_get_flag(caps, CAP_BPF, CAP_EFFECTIVE, &bpf);
+	cap_get_flag(caps, CAP_SYS_ADMIN, CAP_EFFECTIVE, &admin);
+	cap_free(caps);
+	/* with unprivileged BPF off (the default) every bpf() call needs it */
+	if (bpf != CAP_SET && admin != CAP_SET)
+		return pw_fail(ctx, EPERM,
+			       "missing capabilities: reading pins needs CAP_BPF (run it as root)");
+	return 0;
+}
+
 static bool on_bpffs(const char *path)
 {
 	struct statfs sfs;
@@ -106,8 +123,8 @@ int pw_bpffs_prepare(struct pw_ctx *ctx, bool create)
 
 		if (!under_default)
 			return pw_fail(ctx, ENOTSUP,
-				       "pin root '%s' is not on bpffs: choose a --pin-root below a bpffs mount, or mount one with 'mount -t bpf bpf %s'",
-				       ctx->pin_root, probe);
+				       "pin root '%s' is not on bpffs: choose a --pin-root below %s, or mount one there with 'mkdir -p %s && mount -t bpf bpf %s'",
+				       ctx->pin_root, PW_BPFFS_MOUNT, ctx->pin_root, ctx->pin_root);
 		if (!create)
 			return pw_fail(ctx, ENOENT,
 				       "bpffs not mounted at %s: nothing is loaded (pinwall load mounts it, or run 'mount -t bpf bpf %s')",
@@ -216,8 +233,12 @@ int pw_open_map_pin(struct pw_ctx *ctx, const char *path, bool rdonly)
 	struct stat st;
 	int fd;
 
-	if (lstat(path, &st))
-		return -ENOENT;
+	if (lstat(path, &st)) {
+		if (errno == ENOENT)
+			return -ENOENT;
+		return pw_fail(ctx, errno, "cannot look at pin '%s': %s%s", path, strerror(errno),
+			       errno == EACCES ? " (run as root)" : "");
+	}
 	if (S_ISDIR(st.st_mode))
 		return pw_fail(ctx, EISDIR, "pin path '%s' is a directory, not a map", path);
 	fd = bpf_obj_get_opts(path, &opts);

@@ -30,7 +30,7 @@ int pw_stats_iface_init(struct pw_ctx *ctx, struct pw_stats_iface *si, const cha
 	snprintf(si->ifname, sizeof(si->ifname), "%s", ifname);
 	if ((err = pw_iface_dir(ctx, ctx->netns_ino, ifname, si->ifdir, sizeof(si->ifdir))))
 		return pw_fail(ctx, err, "pin path for '%s' is too long", ifname);
-	si->present = true;
+	si->present = if_nametoindex(ifname) != 0;
 	map_init(&si->actions, si->ifdir, PW_MAP_ACTIONS);
 	map_init(&si->classes, si->ifdir, PW_MAP_CLASSES);
 	si->classes.optional = true;

@@ -204,13 +204,21 @@ int pw_status_walk(struct pw_ctx *ctx, const char *ifname,
 	struct pw_status *st = calloc(1, sizeof(*st));
 	char nsdir[PW_PATH_LEN];
 	struct if_nameindex *ifs = NULL;
-	bool bpffs = pw_bpffs_prepare(ctx, false) == 0;
-	int err = 0, found = 0;
+	int err = pw_bpffs_prepare(ctx, false), found = 0;
+	/* bpffs not mounted: nothing loaded; a bad pin root is an error */
+	bool bpffs = err == 0;
 	DIR *d = NULL;
 	struct dirent *e;
 
-	if (!st)
-		return pw_fail(ctx, ENOMEM, "out of memory");
+	if (err && err != -ENOENT) {
+		free(st);
+		return err;
+	}
+	err = pw_check_caps_read(ctx);
+	if (err || !st) {
+		free(st);
+		return err ?: pw_fail(ctx, ENOMEM, "out of memory");
+	}
 	if (ifname) {
 		snprintf(st->ifname, sizeof(st->ifname), "%s", ifname);
 		pw_iface_dir(ctx, ctx->netns_ino, ifname, st->ifdir, sizeof(st->ifdir));

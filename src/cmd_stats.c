@@ -297,7 +297,7 @@ int do_stats(struct cli *cli, int argc, char **argv)
 	}
 	if ((ret = cli_setup(cli)))
 		return ret;
-	if (pw_bpffs_prepare(&cli->ctx, false))
+	if (pw_check_caps_read(&cli->ctx) || pw_bpffs_prepare(&cli->ctx, false))
 		return cli_lib_err(cli);
 	if (optind < argc) {
 		names = &argv[optind];

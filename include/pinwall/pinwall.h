@@ -48,7 +48,8 @@ void pw_log_setup(struct pw_ctx *ctx);
 void pw_log_verifier_tail(struct pw_ctx *ctx, int max_lines);
 
 /* ---- privileges, bpffs, layout, lock (pins.c) ---- */
-int pw_check_caps(struct pw_ctx *ctx);
+int pw_check_caps(struct pw_ctx *ctx);		/* load, reload, unload */
+int pw_check_caps_read(struct pw_ctx *ctx);	/* status, stats */
 /* Make sure the pin root is on bpffs; mount bpffs at /sys/fs/bpf if that is
  * where it belongs and nothing is mounted; create the root when @create. */
 int pw_bpffs_prepare(struct pw_ctx *ctx, bool create);

@@ -21,7 +21,17 @@ T_SUB_FAILED=0
 cleanup() {
 	local pid ns
 	for pid in "${T_PIDS[@]}"; do
-		kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+		kill "$pid" 2>/dev/null
+	done
+	# a signal sent right after the fork can be lost before exec: insist
+	for pid in "${T_PIDS[@]}"; do
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+			kill "$pid" 2>/dev/null
+		done
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
 	done
 	T_PIDS=()
 	# deleting a namespace deletes its veths, which detaches their XDP links

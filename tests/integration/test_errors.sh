@@ -158,7 +158,7 @@ test_bpffs_cannot_mount() {
 
 test_bpffs_mounted_by_load() {
 	setup || { fail setup; return; }
-	local out i
+	local out
 	# with all capabilities, load mounts bpffs itself in the private mount
 	# namespace; the pins live and die with that bpffs instance
 	out=$(nobpffs "$NS" "stat -f -c %T /sys/fs/bpf; '$PW' --pin-root '$ROOT' load veth0 >/dev/null || exit 1;
@@ -170,7 +170,7 @@ test_bpffs_mounted_by_load() {
 	ASSERT_EQ "$(sed -n 3p <<<"$out" | jq -r '.[0].drift | length')" 0 "no drift inside"
 	[ -e "$ROOT" ] && fail "pins appeared on the host bpffs at $ROOT"
 	# the mount namespace is gone, so is its bpffs and the link pin in it
-	for i in $(seq 1 50); do
+	for _ in $(seq 1 50); do
 		[ -z "$(xdp_id "$NS" veth0)" ] && break
 		sleep 0.1
 	done
@@ -186,9 +186,9 @@ test_pin_root_not_bpffs() {
 	setup || { fail setup; return; }
 	local x="/tmp/$T_ID-x" c
 	for c in "load veth0" "load veth0 --obj $OBJS/tutorial.o" "reload veth0" "unload veth0" \
-		"stats veth0 --count 1"; do
+		"stats veth0 --count 1" "status" "status veth0"; do
 		# shellcheck disable=SC2086
-		ERR1 "pin root '$x' is not on bpffs: choose a --pin-root below a bpffs mount, or mount one with 'mount -t bpf bpf [^']+'" \
+		ERR1 "pin root '$x' is not on bpffs: choose a --pin-root below /sys/fs/bpf, or mount one there with 'mkdir -p $x && mount -t bpf bpf $x'" \
 			pwr "$x" "$NS" $c
 	done
 	[ -e "$x" ] && fail "$x created"
@@ -460,7 +460,7 @@ test_failed_load_leaves_no_dirs() {
 		pwr "$ROOT/sub/pins" "$NS" load lo --mode native
 	ASSERT_ERR "the kernel rejected program 'xdp_unchecked'" \
 		pwr "$ROOT/sub/pins" "$NS" load veth0 --obj "$OBJS/rejected.o"
-	[ -e "$ROOT" ] && fail "left behind: $(find "$ROOT" | tr '\n' ' ')"
+	[ -e "$ROOT" ] && fail "failed loads did not remove what they created: $(find "$ROOT" | tr '\n' ' ')"
 }
 
 # --force replaces only when the new program attaches: a failed attach must
