@@ -6,7 +6,7 @@ pkgs=(
 	clang llvm make gcc pkg-config	# BPF and user-space builds
 	libbpf-dev libelf-dev zlib1g-dev libjson-c-dev libcap-dev libcmocka-dev
 	bpftool				# vmlinux.h and skeletons
-	iproute2 jq libcap2-bin util-linux	# tests: netns, JSON checks, capsh, setpriv
+	iproute2 jq libcap2-bin util-linux procps	# tests: netns, JSON, capsh, setpriv, sysctl
 	xdp-tools nftables iptables ethtool	# peers and baselines for tests and benchmarks
 )
 missing=()
