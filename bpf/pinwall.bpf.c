@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * pinwall's XDP program: parse -> classify -> verdict -> count.
+ * pinwall's XDP program: parse -> classify (rules) -> verdict -> count.
  * Every frame, however short or broken, is counted and gets a verdict; the
  * program never returns XDP_ABORTED.
  */
@@ -9,6 +9,7 @@
 #include <bpf/bpf_endian.h>
 #include "pinwall/abi.h"
 #include "parse.h"
+#include "rules.h"
 
 /*
  * The verdict for frames no rule decides. Read-only data, fixed at load;
@@ -31,6 +32,8 @@ struct {
 	__type(key, __u32);
 	__type(value, struct pw_datarec);
 } pw_classes SEC(".maps");
+
+#define READ_ONCE_ACTIVE(cfg) (*(volatile __u32 *)&(cfg)->active)
 
 static __always_inline void pw_count(void *map, __u32 idx, __u64 bytes)
 {
@@ -65,6 +68,27 @@ int pinwall_xdp(struct xdp_md *ctx)
 	verdict = pw_default_verdict;
 	if (verdict == XDP_ABORTED || verdict >= PW_ACTION_MAX)
 		verdict = XDP_PASS;
+
+	/* rules and the policy apply to IP traffic; other frames take the default */
+	if (!pkt.malformed && pkt.l3 != PW_C_L3_OTHER) {
+		__u32 zero = 0, rule;
+		struct pw_config *cfg = bpf_map_lookup_elem(&pw_config, &zero);
+		struct pw_rule *r;
+
+		if (cfg) {
+			/* read once: the whole packet sees one set */
+			__u32 set = READ_ONCE_ACTIVE(cfg) & 1;
+
+			rule = pw_classify(set, &pkt);
+			r = rule ? bpf_map_lookup_elem(&pw_rules, &rule) : NULL;
+			if (r && (r->action == XDP_DROP || r->action == XDP_PASS)) {
+				verdict = r->action;
+				pw_count(&pw_rule_stats, rule, bytes);
+			} else if (cfg->policy == PW_POLICY_DENY) {
+				verdict = XDP_DROP;
+			}
+		}
+	}
 
 	pw_count(&xdp_stats_map, verdict, bytes);
 	return verdict;

@@ -29,7 +29,7 @@ bool pw_path_exists(const char *path);
 int pw_plan_maps(struct pw_ctx *ctx, struct bpf_object *obj, const char *ifdir,
 		 struct pw_plan *plan);
 /* After load: pin the maps that were created; undone on failure. */
-int pw_plan_pin_new(struct pw_ctx *ctx, struct pw_plan *plan);
+int pw_plan_pin_new(struct pw_ctx *ctx, struct pw_plan *plan, bool shared_only);
 void pw_plan_unpin_new(struct pw_plan *plan);
 void pw_plan_free(struct pw_plan *plan);
 void pw_plan_report(const struct pw_plan *plan, struct pw_load_report *r);

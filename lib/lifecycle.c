@@ -349,7 +349,7 @@ int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_rep
 		goto out;
 	if ((err = obj_load(ctx, &obj)))
 		goto out;
-	if ((err = pw_plan_pin_new(ctx, &plan)))
+	if ((err = pw_plan_pin_new(ctx, &plan, false)))
 		goto out;
 	if (detach_foreign) {
 		/* held so it can be put back if our attach fails */
@@ -482,7 +482,7 @@ int pw_reload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_r
 	if ((err = obj_open(ctx, path, prog, &obj)) ||
 	    (err = pw_plan_maps(ctx, obj.obj, r->ifdir, &plan)) ||
 	    (err = obj_load(ctx, &obj)) ||
-	    (err = pw_plan_pin_new(ctx, &plan)))
+	    (err = pw_plan_pin_new(ctx, &plan, false)))
 		goto out;
 	old_fd = bpf_prog_get_fd_by_id(lp.info.prog_id);
 	if (old_fd < 0) {
@@ -640,7 +640,9 @@ int pw_unload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_r
 		if (pw_join(mr->path, sizeof(mr->path), shared, name) || !pw_path_exists(mr->path))
 			continue;
 		snprintf(mr->name, sizeof(mr->name), "%s", name);
-		mr->removed = !shared_in_use(ctx, r->ifdir, name) && unlink(mr->path) == 0;
+		/* pinwall's rule maps are configuration: they outlive every load */
+		mr->removed = strncmp(name, "pw_", 3) && !shared_in_use(ctx, r->ifdir, name) &&
+			      unlink(mr->path) == 0;
 		r->n_maps++;
 	}
 	rmdir(shared);

@@ -426,7 +426,7 @@ fail:
 	return err;
 }
 
-int pw_plan_pin_new(struct pw_ctx *ctx, struct pw_plan *plan)
+int pw_plan_pin_new(struct pw_ctx *ctx, struct pw_plan *plan, bool shared_only)
 {
 	int err;
 
@@ -434,7 +434,7 @@ int pw_plan_pin_new(struct pw_ctx *ctx, struct pw_plan *plan)
 		struct pw_plan_map *pm = &plan->m[i];
 		char dir[PW_PATH_LEN];
 
-		if (pm->pinned_fd >= 0)
+		if (pm->pinned_fd >= 0 || (shared_only && !pm->shared))
 			continue;
 		snprintf(dir, sizeof(dir), "%s", pm->path);
 		*strrchr(dir, '/') = '\0';

@@ -26,6 +26,8 @@ const struct cmd pw_cmds[] = {
 	  "what is loaded, pinned and attached, and any drift between them" },
 	{ "stats", do_stats, "[IFACE...] [--interval SEC] [--count N]",
 	  "follow the pinned counters: packets, bytes, pps, Mbit/s" },
+	{ "rule", do_rule, "add|del|list|apply|flush|policy ...",
+	  "the rules shared by every interface: see 'pinwall rule'" },
 	{ "help", do_help, "", "this text" },
 	{ 0 },
 };

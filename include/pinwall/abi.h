@@ -52,13 +52,98 @@ enum pw_class {
 #define PW_MAX_V6_EXT    8
 
 /*
+ * Rules (shared by every interface; pinned by name under the shared dir).
+ *
+ * A rule has a stable id (1..PW_MAX_RULES-1; 0 means "no rule") that indexes
+ * pw_rules (its action) and pw_rule_stats (its per-CPU hit counters). The
+ * lookup tables are double-buffered: pw_config.active names the set (0/1)
+ * the program reads, read once per packet, so a packet sees the old set or
+ * the new one, never a mix. `rule apply` fills the other set and flips.
+ *
+ * Address lookup (per family, per direction): the top 16 bits of the
+ * address index a chunk entry holding the best rule among prefixes of
+ * length <= 16 covering the chunk, and a bitmap of the longer prefix lengths
+ * present in the chunk; those are probed longest first in a hash keyed by
+ * (set, dir, len, masked address). The first hit is the longest match.
+ */
+#define PW_MAX_RULES      262144
+#define PW_MAX_LONG       524288	/* long-prefix entries, both sets */
+
+#define PW_MAP_RULES      "pw_rules"
+#define PW_MAP_RULE_STATS "pw_rule_stats"
+#define PW_MAP_CONFIG     "pw_config"
+#define PW_MAP_V4_TOP     "pw_v4_top"
+#define PW_MAP_V6_TOP     "pw_v6_top"
+#define PW_MAP_V4_LONG    "pw_v4_long"
+#define PW_MAP_V6_LONG    "pw_v6_long"
+#define PW_MAP_PORTS      "pw_ports"
+#define PW_MAP_PROTOS     "pw_protos"
+
+enum pw_dir { PW_DIR_SRC = 0, PW_DIR_DST = 1 };
+enum pw_policy { PW_POLICY_ALLOW = 0, PW_POLICY_DENY = 1 };
+
+#define PW_CHUNKS         65536	/* top-16-bit chunks per (set, dir) */
+#define PW_TOP_INDEX(set, dir, chunk) ((((set) * 2 + (dir)) << 16) | (chunk))
+/* ports: (set, dir, udp?) -> 65536 entries; dir SRC = sport, DST = dport */
+#define PW_PORT_INDEX(set, dir, udp, port) \
+	(((((set) * 2 + (dir)) * 2 + (udp)) << 16) | (port))
+#define PW_PROTO_INDEX(set, proto) (((set) << 8) | (proto))
+
+struct pw_top {
+	__u32 rule;		/* best prefix of length <= 16 covering the chunk, or 0 */
+	__u32 pad;
+	__u64 bits[2];		/* bit i: a prefix of length 17 + i exists here */
+};
+
+/* meta: set << 16 | dir << 8 | prefix length */
+#define PW_LONG_META(set, dir, len) (((set) << 16) | ((dir) << 8) | (len))
+
+struct pw_v4_key {
+	__u32 meta;
+	__u32 addr;		/* network byte order, masked to len */
+};
+
+struct pw_v6_key {
+	__u32 meta;
+	__u32 addr[4];
+};
+
+/* A rule as stored: the program reads only the action; the rest is what
+ * the rule matches, so the pinned state alone says what is configured. */
+struct pw_rule {
+	__u32 action;		/* XDP_DROP or XDP_PASS */
+	__u32 kind;		/* enum pw_rule_kind; PW_RK_NONE: free id */
+	__u32 family;		/* address rules: 4 or 6 */
+	__u32 len;		/* address rules: prefix length */
+	__u32 proto;		/* proto rules: IP protocol; port rules: 0 (tcp and udp), 6, 17 */
+	__u32 port_lo, port_hi;	/* port rules, inclusive */
+	__u32 addr[4];		/* address rules: network byte order, masked */
+};
+
+enum pw_rule_kind {
+	PW_RK_NONE = 0,
+	PW_RK_SRC,
+	PW_RK_DST,
+	PW_RK_PROTO,
+	PW_RK_SPORT,
+	PW_RK_DPORT,
+};
+
+struct pw_config {
+	__u32 active;		/* set the packet path reads: 0 or 1 */
+	__u32 policy;		/* enum pw_policy: verdict for IP traffic no rule decides */
+	__u32 generation;	/* bumped by every apply */
+	__u32 n_rules;
+};
+
+/*
  * What pinwall recorded about a load, kept in a one-entry array map pinned
  * next to the link (bpffs holds only BPF objects, so the record is a map).
  */
 #define PW_META_VERSION  1
 #define PW_PATH_LEN      256
 #define PW_NAME_LEN      64
-#define PW_META_SHARED   8	/* shared maps recorded per interface */
+#define PW_META_SHARED   16	/* shared maps recorded per interface */
 #define PW_MAP_NAME_LEN  32
 
 enum pw_mode {

@@ -179,9 +179,13 @@ static int run_prog(struct pinwall *s, const void *data, size_t len, int repeat,
 static struct pinwall *open_load(__u32 default_verdict)
 {
 	struct pinwall *s = pinwall__open();
+	struct bpf_map *m;
 
 	if (!s)
 		return NULL;
+	/* private maps: nothing pinned by name on the host's bpffs */
+	bpf_object__for_each_map(m, s->obj)
+		bpf_map__set_pin_path(m, NULL);
 	s->rodata->pw_default_verdict = default_verdict;
 	if (pinwall__load(s)) {
 		pinwall__destroy(s);

@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Rule maps and the lookup. All rule maps are pinned by name (shared by
+ * every interface, kept across reloads). See abi.h for the layout.
+ */
+#ifndef PINWALL_RULES_H
+#define PINWALL_RULES_H
+
+#define PW_SHARED __uint(pinning, LIBBPF_PIN_BY_NAME)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PW_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct pw_rule);
+	PW_SHARED;
+} pw_rules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PW_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct pw_datarec);
+	PW_SHARED;
+} pw_rule_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pw_config);
+	PW_SHARED;
+} pw_config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 4 * PW_CHUNKS);
+	__type(key, __u32);
+	__type(value, struct pw_top);
+	PW_SHARED;
+} pw_v4_top SEC(".maps"), pw_v6_top SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PW_MAX_LONG);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct pw_v4_key);
+	__type(value, __u32);
+	PW_SHARED;
+} pw_v4_long SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PW_MAX_LONG);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct pw_v6_key);
+	__type(value, __u32);
+	PW_SHARED;
+} pw_v6_long SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 8 * 65536);
+	__type(key, __u32);
+	__type(value, __u32);
+	PW_SHARED;
+} pw_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * 256);
+	__type(key, __u32);
+	__type(value, __u32);
+	PW_SHARED;
+} pw_protos SEC(".maps");
+
+/* Index of the highest set bit; x != 0. No clz in BPF: six compares. */
+static __always_inline __u32 pw_fls64(__u64 x)
+{
+	__u32 r = 0;
+
+	if (x >> 32) { x >>= 32; r += 32; }
+	if (x >> 16) { x >>= 16; r += 16; }
+	if (x >> 8) { x >>= 8; r += 8; }
+	if (x >> 4) { x >>= 4; r += 4; }
+	if (x >> 2) { x >>= 2; r += 2; }
+	if (x >> 1) r += 1;
+	return r;
+}
+
+static __always_inline __u32 pw_mask_be(__u32 word_be, int bits)
+{
+	if (bits >= 32)
+		return word_be;
+	if (bits <= 0)
+		return 0;
+	return bpf_htonl(bpf_ntohl(word_be) & ~(0xffffffffu >> bits));
+}
+
+/*
+ * Probing the lengths present in a chunk, longest first. The loop runs
+ * through bpf_loop so the verifier checks its body once, not once per
+ * combination of bits; it runs once per present length and stops at a hit.
+ */
+struct pw_probe {
+	__u64 bits;		/* lengths still to try: bit i = length base + i */
+	__u32 base;
+	__u32 set, dir;
+	__u32 rule;		/* out */
+	__u32 addr[4];		/* network byte order; IPv4 in [0] */
+	__u32 v6;
+};
+
+static long pw_probe_one(__u32 i, void *arg)
+{
+	struct pw_probe *pp = arg;
+	__u32 b, len, *r;
+
+	(void)i;
+	if (!pp->bits)
+		return 1;
+	b = pw_fls64(pp->bits);
+	pp->bits &= ~(1ULL << (b & 63));
+	len = pp->base + b;
+	if (pp->v6) {
+		struct pw_v6_key k = {
+			.meta = PW_LONG_META(pp->set, pp->dir, len),
+			.addr = {
+				pw_mask_be(pp->addr[0], len),
+				pw_mask_be(pp->addr[1], (int)len - 32),
+				pw_mask_be(pp->addr[2], (int)len - 64),
+				pw_mask_be(pp->addr[3], (int)len - 96),
+			},
+		};
+
+		r = bpf_map_lookup_elem(&pw_v6_long, &k);
+	} else {
+		struct pw_v4_key k = {
+			.meta = PW_LONG_META(pp->set, pp->dir, len),
+			.addr = pw_mask_be(pp->addr[0], len),
+		};
+
+		r = bpf_map_lookup_elem(&pw_v4_long, &k);
+	}
+	if (!r)
+		return 0;
+	pp->rule = *r;
+	return 1;
+}
+
+static __always_inline __u32 pw_lpm(__u32 set, __u32 dir, const __u32 *a, bool v6)
+{
+	__u32 idx = PW_TOP_INDEX(set, dir, bpf_ntohl(a[0]) >> 16);
+	struct pw_top *t = bpf_map_lookup_elem(v6 ? (void *)&pw_v6_top : (void *)&pw_v4_top, &idx);
+	struct pw_probe pp;
+
+	if (!t)
+		return 0;
+	if (!t->bits[0] && !t->bits[1])
+		return t->rule;		/* the common case: nothing longer than /16 here */
+	pp.set = set;
+	pp.dir = dir;
+	pp.rule = 0;
+	pp.v6 = v6;
+	pp.addr[0] = a[0];
+	if (v6) {
+		pp.addr[1] = a[1];
+		pp.addr[2] = a[2];
+		pp.addr[3] = a[3];
+		/* bits[1]: lengths 81..128, then bits[0]: 17..80 */
+		pp.bits = t->bits[1];
+		pp.base = 81;
+		if (pp.bits)
+			bpf_loop(48, pw_probe_one, &pp, 0);
+		if (pp.rule)
+			return pp.rule;
+	}
+	pp.bits = t->bits[0];
+	pp.base = 17;
+	if (pp.bits)
+		bpf_loop(64, pw_probe_one, &pp, 0);
+	return pp.rule ?: t->rule;
+}
+
+static __always_inline __u32 pw_lookup_u32(void *map, __u32 idx)
+{
+	__u32 *r = bpf_map_lookup_elem(map, &idx);
+
+	return r ? *r : 0;
+}
+
+/*
+ * The rule deciding an IP packet, 0 for none. Precedence (README): source
+ * address, destination address (longest prefix within each), destination
+ * port, source port (narrowest range within each), protocol.
+ */
+__noinline __u32 pw_classify(__u32 set, const struct pw_pkt *p)
+{
+	__u32 rule;
+
+	/* a global function: verified once, not once per parser path */
+	if (!p)
+		return 0;
+	set &= 1;
+
+	if (p->l3 == PW_C_IPV4) {
+		rule = pw_lpm(set, PW_DIR_SRC, p->saddr, false);
+		if (!rule)
+			rule = pw_lpm(set, PW_DIR_DST, p->daddr, false);
+	} else {
+		rule = pw_lpm(set, PW_DIR_SRC, p->saddr, true);
+		if (!rule)
+			rule = pw_lpm(set, PW_DIR_DST, p->daddr, true);
+	}
+	if (!rule && p->has_ports) {
+		__u32 udp = p->l4 == PW_C_UDP;
+
+		rule = pw_lookup_u32(&pw_ports, PW_PORT_INDEX(set, PW_DIR_DST, udp, p->dport));
+		if (!rule)
+			rule = pw_lookup_u32(&pw_ports, PW_PORT_INDEX(set, PW_DIR_SRC, udp, p->sport));
+	}
+	if (!rule)
+		rule = pw_lookup_u32(&pw_protos, PW_PROTO_INDEX(set, p->l4_proto));
+	return rule;
+}
+
+#endif /* PINWALL_RULES_H */

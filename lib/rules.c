@@ -1,0 +1,1102 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Rules: parsing, the rule set kept in the pinned pw_rules map, compiling a
+ * set into the lookup tables, and the atomic apply (fill the inactive set,
+ * flip pw_config.active, wait for running programs, clean up).
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "internal.h"
+#include "pinwall/rules.h"
+#include "pinwall.skel.h"
+
+/* ---- parsing and printing ---- */
+
+static const struct { const char *name; int num; } proto_names[] = {
+	{ "icmp", 1 }, { "igmp", 2 }, { "tcp", 6 }, { "udp", 17 }, { "gre", 47 },
+	{ "esp", 50 }, { "ah", 51 }, { "icmpv6", 58 }, { "ipv6-icmp", 58 },
+	{ "sctp", 132 }, { "udplite", 136 },
+};
+
+static int proto_parse(const char *s)
+{
+	unsigned long v;
+	char *end;
+
+	for (size_t i = 0; i < sizeof(proto_names) / sizeof(proto_names[0]); i++)
+		if (!strcasecmp(s, proto_names[i].name))
+			return proto_names[i].num;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (*s && !*end && !errno && v <= 255 && isdigit((unsigned char)*s))
+		return (int)v;
+	return -1;
+}
+
+static const char *proto_name(int num)
+{
+	for (size_t i = 0; i < sizeof(proto_names) / sizeof(proto_names[0]); i++)
+		if (proto_names[i].num == num)
+			return proto_names[i].name;
+	return NULL;
+}
+
+static int port_parse(const char *s, __u32 *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (*end || errno || v > 65535)
+		return -1;
+	*out = (__u32)v;
+	return 0;
+}
+
+static void mask_addr(__u32 *a, int family, __u32 len)
+{
+	int words = family == 4 ? 1 : 4;
+
+	for (int w = 0; w < words; w++) {
+		int bits = (int)len - 32 * w;
+
+		if (bits >= 32)
+			continue;
+		a[w] = bits <= 0 ? 0 : htonl(ntohl(a[w]) & ~(0xffffffffu >> bits));
+	}
+}
+
+int pw_rule_parse(const char *text, struct pw_rule *r, char *err, size_t errlen)
+{
+	char buf[256], *tok[8], *save = NULL;
+	int n = 0, i = 0;
+
+	memset(r, 0, sizeof(*r));
+	snprintf(buf, sizeof(buf), "%s", text);
+	for (char *t = strtok_r(buf, " \t\r\n", &save); t; t = strtok_r(NULL, " \t\r\n", &save)) {
+		if (n == 8) {
+			snprintf(err, errlen, "too many words in rule '%s'", text);
+			return -EINVAL;
+		}
+		tok[n++] = t;
+	}
+	if (n < 3) {
+		snprintf(err, errlen, "incomplete rule '%s': expected ACTION src|dst|proto|sport|dport VALUE", text);
+		return -EINVAL;
+	}
+	if (!strcmp(tok[0], "drop"))
+		r->action = XDP_DROP;
+	else if (!strcmp(tok[0], "pass"))
+		r->action = XDP_PASS;
+	else {
+		snprintf(err, errlen, "unknown action '%s': use drop or pass", tok[0]);
+		return -EINVAL;
+	}
+	i = 1;
+	if (!strcmp(tok[i], "src") || !strcmp(tok[i], "dst")) {
+		char *slash, *p = tok[i + 1];
+		unsigned long len;
+
+		if (n != 3) {
+			snprintf(err, errlen, "unexpected '%s' after the prefix", tok[3]);
+			return -EINVAL;
+		}
+		r->kind = !strcmp(tok[i], "src") ? PW_RK_SRC : PW_RK_DST;
+		slash = strchr(p, '/');
+		if (slash)
+			*slash = '\0';
+		if (inet_pton(AF_INET, p, r->addr) == 1)
+			r->family = 4;
+		else if (inet_pton(AF_INET6, p, r->addr) == 1)
+			r->family = 6;
+		else {
+			snprintf(err, errlen, "invalid address '%s' in '%s'", p, tok[i + 1] - 0);
+			return -EINVAL;
+		}
+		len = r->family == 4 ? 32 : 128;
+		if (slash) {
+			char *end;
+
+			errno = 0;
+			len = strtoul(slash + 1, &end, 10);
+			if (!isdigit((unsigned char)slash[1]) || *end || errno ||
+			    len > (r->family == 4 ? 32u : 128u)) {
+				snprintf(err, errlen, "invalid prefix length '/%s': IPv%u takes /0 to /%u",
+					 slash + 1, r->family, r->family == 4 ? 32 : 128);
+				return -EINVAL;
+			}
+		}
+		r->len = (__u32)len;
+		{
+			__u32 masked[4];
+			char want[INET6_ADDRSTRLEN];
+
+			memcpy(masked, r->addr, sizeof(masked));
+			mask_addr(masked, r->family, r->len);
+			if (memcmp(masked, r->addr, r->family == 4 ? 4 : 16)) {
+				inet_ntop(r->family == 4 ? AF_INET : AF_INET6, masked, want, sizeof(want));
+				snprintf(err, errlen, "host bits set in '%s/%u': did you mean %s/%u?",
+					 p, r->len, want, r->len);
+				return -EINVAL;
+			}
+		}
+		return 0;
+	}
+	if (!strcmp(tok[i], "proto")) {
+		int proto = proto_parse(tok[i + 1]);
+
+		if (proto < 0) {
+			snprintf(err, errlen, "unknown protocol '%s': a name (tcp, udp, icmp, ...) or 0-255",
+				 tok[i + 1]);
+			return -EINVAL;
+		}
+		if (n == 3) {
+			r->kind = PW_RK_PROTO;
+			r->proto = (__u32)proto;
+			return 0;
+		}
+		if (proto != 6 && proto != 17) {
+			snprintf(err, errlen, "port rules take proto tcp or udp, not '%s'", tok[i + 1]);
+			return -EINVAL;
+		}
+		r->proto = (__u32)proto;
+		i += 2;
+	}
+	if (i + 1 >= n || (strcmp(tok[i], "sport") && strcmp(tok[i], "dport"))) {
+		snprintf(err, errlen, "unknown match '%s': use src, dst, proto, sport or dport",
+			 i < n ? tok[i] : "");
+		return -EINVAL;
+	}
+	if (i + 2 != n) {
+		snprintf(err, errlen, "unexpected '%s' after the port", tok[i + 2]);
+		return -EINVAL;
+	}
+	r->kind = !strcmp(tok[i], "sport") ? PW_RK_SPORT : PW_RK_DPORT;
+	{
+		char *dash = strchr(tok[i + 1], '-');
+
+		if (dash)
+			*dash = '\0';
+		if (port_parse(tok[i + 1], &r->port_lo) ||
+		    port_parse(dash ? dash + 1 : tok[i + 1], &r->port_hi)) {
+			snprintf(err, errlen, "invalid port '%s%s%s': 0-65535 or LOW-HIGH", tok[i + 1],
+				 dash ? "-" : "", dash ? dash + 1 : "");
+			return -EINVAL;
+		}
+		if (r->port_lo > r->port_hi) {
+			snprintf(err, errlen, "reversed port range '%u-%u': write %u-%u",
+				 r->port_lo, r->port_hi, r->port_hi, r->port_lo);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+void pw_rule_format(const struct pw_rule *r, char *buf, size_t len)
+{
+	const char *act = r->action == XDP_DROP ? "drop" : "pass";
+	char a[INET6_ADDRSTRLEN];
+	const char *pn;
+
+	switch (r->kind) {
+	case PW_RK_SRC:
+	case PW_RK_DST:
+		inet_ntop(r->family == 4 ? AF_INET : AF_INET6, r->addr, a, sizeof(a));
+		snprintf(buf, len, "%s %s %s/%u", act, r->kind == PW_RK_SRC ? "src" : "dst", a, r->len);
+		break;
+	case PW_RK_PROTO:
+		pn = proto_name((int)r->proto);
+		if (pn)
+			snprintf(buf, len, "%s proto %s", act, pn);
+		else
+			snprintf(buf, len, "%s proto %u", act, r->proto);
+		break;
+	case PW_RK_SPORT:
+	case PW_RK_DPORT: {
+		char ports[16];
+
+		if (r->port_lo == r->port_hi)
+			snprintf(ports, sizeof(ports), "%u", r->port_lo);
+		else
+			snprintf(ports, sizeof(ports), "%u-%u", r->port_lo, r->port_hi);
+		snprintf(buf, len, "%s%s%s %s %s", act, r->proto ? " proto " : "",
+			 r->proto ? (r->proto == 6 ? "tcp" : "udp") : "",
+			 r->kind == PW_RK_SPORT ? "sport" : "dport", ports);
+		break;
+	}
+	default:
+		snprintf(buf, len, "(none)");
+	}
+}
+
+/* Same match (action aside)? */
+bool pw_rule_same_match(const struct pw_rule *a, const struct pw_rule *b)
+{
+	struct pw_rule x = *a, y = *b;
+
+	x.action = y.action = 0;
+	return !memcmp(&x, &y, sizeof(x));
+}
+
+/* Do two port rules overlap on a port and protocol? */
+static bool ports_overlap(const struct pw_rule *a, const struct pw_rule *b)
+{
+	return a->kind == b->kind && (a->proto == b->proto || !a->proto || !b->proto) &&
+	       a->port_lo <= b->port_hi && b->port_lo <= a->port_hi;
+}
+
+void pw_ruleset_free(struct pw_ruleset *rs)
+{
+	free(rs->r);
+	free(rs->ids);
+	memset(rs, 0, sizeof(*rs));
+}
+
+static int rs_push(struct pw_ruleset *rs, const struct pw_rule *r, __u32 id)
+{
+	if (rs->n == rs->cap) {
+		int cap = rs->cap ? rs->cap * 2 : 256;
+		struct pw_rule *nr = realloc(rs->r, cap * sizeof(*nr));
+		__u32 *ni = nr ? realloc(rs->ids, cap * sizeof(*ni)) : NULL;
+
+		if (!nr || !ni) {
+			if (nr)
+				rs->r = nr;
+			return -ENOMEM;
+		}
+		rs->r = nr;
+		rs->ids = ni;
+		rs->cap = cap;
+	}
+	rs->r[rs->n] = *r;
+	rs->ids[rs->n++] = id;
+	return 0;
+}
+
+/* Hash of the match, for duplicate detection in large files. */
+static __u64 match_hash(const struct pw_rule *r)
+{
+	struct pw_rule x = *r;
+	const unsigned char *p = (const unsigned char *)&x;
+	__u64 h = 1469598103934665603ull;
+
+	x.action = 0;
+	for (size_t i = 0; i < sizeof(x); i++)
+		h = (h ^ p[i]) * 1099511628211ull;
+	return h;
+}
+
+/*
+ * Check a whole set: no duplicate or conflicting rule, and ranges of port
+ * rules nest or are disjoint (the narrowest wins, so a partial overlap would
+ * have no clear winner). @where names each rule for messages ("FILE:LINE").
+ */
+int pw_ruleset_check(struct pw_ctx *ctx, const struct pw_ruleset *rs, const char *const *where)
+{
+	size_t cap = 1;
+	struct slot { __u64 h; int idx; } *tab;
+	int err = 0;
+
+	while (cap < (size_t)rs->n * 2 + 2)
+		cap <<= 1;
+	tab = calloc(cap, sizeof(*tab));
+	if (!tab)
+		return pw_fail(ctx, ENOMEM, "out of memory");
+	for (int i = 0; i < rs->n && !err; i++) {
+		__u64 h = match_hash(&rs->r[i]) | 1;
+		size_t s = h & (cap - 1);
+
+		for (; tab[s].h; s = (s + 1) & (cap - 1)) {
+			const struct pw_rule *o = &rs->r[tab[s].idx];
+			char a[128];
+
+			if (tab[s].h != h || !pw_rule_same_match(o, &rs->r[i]))
+				continue;
+			pw_rule_format(&rs->r[i], a, sizeof(a));
+			err = pw_fail(ctx, EEXIST, "%s: %s rule '%s' (first at %s)",
+				      where ? where[i] : "rule", o->action == rs->r[i].action ?
+				      "duplicate" : "conflicting", a, where ? where[tab[s].idx] : "earlier");
+			break;
+		}
+		tab[s].h = h;
+		tab[s].idx = i;
+	}
+	free(tab);
+	if (err)
+		return err;
+	/* port rules are few: pairwise */
+	for (int i = 0; i < rs->n; i++) {
+		const struct pw_rule *a = &rs->r[i];
+
+		if (a->kind != PW_RK_SPORT && a->kind != PW_RK_DPORT)
+			continue;
+		for (int j = i + 1; j < rs->n; j++) {
+			const struct pw_rule *b = &rs->r[j];
+			bool nested;
+			char x[128], y[128];
+
+			if (!ports_overlap(a, b))
+				continue;
+			nested = (a->port_lo <= b->port_lo && b->port_hi <= a->port_hi) ||
+				 (b->port_lo <= a->port_lo && a->port_hi <= b->port_hi);
+			if (nested && !(a->port_lo == b->port_lo && a->port_hi == b->port_hi))
+				continue;
+			if (nested && a->proto != b->proto)
+				continue;	/* tcp-only vs both: the protocol-specific one wins */
+			pw_rule_format(b, x, sizeof(x));
+			pw_rule_format(a, y, sizeof(y));
+			return pw_fail(ctx, EEXIST,
+				       "%s: conflicting rule '%s': its ports partly overlap '%s' (%s); ranges must nest or be disjoint",
+				       where ? where[j] : "rule", x, y, where ? where[i] : "earlier");
+		}
+	}
+	return 0;
+}
+
+int pw_ruleset_parse_file(struct pw_ctx *ctx, const char *path, struct pw_ruleset *rs)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
+	char line[512], err[256];
+	char **where = NULL;
+	int lineno = 0, ret = 0, wcap = 0;
+
+	memset(rs, 0, sizeof(*rs));
+	rs->policy = -1;
+	if (!f)
+		return pw_fail(ctx, errno, "rule file '%s': %s", path, strerror(errno));
+	while (fgets(line, sizeof(line), f)) {
+		struct pw_rule r;
+		char *p = line, *hash;
+
+		lineno++;
+		if (!strchr(line, '\n') && !feof(f)) {
+			ret = pw_fail(ctx, EINVAL, "%s:%d: line too long", path, lineno);
+			goto out;
+		}
+		if ((hash = strchr(p, '#')))
+			*hash = '\0';
+		while (isspace((unsigned char)*p))
+			p++;
+		if (!*p)
+			continue;
+		if (!strncmp(p, "policy", 6) && isspace((unsigned char)p[6])) {
+			char word[32] = "";
+
+			sscanf(p + 6, "%31s", word);
+			if (!strcmp(word, "allow"))
+				rs->policy = PW_POLICY_ALLOW;
+			else if (!strcmp(word, "deny"))
+				rs->policy = PW_POLICY_DENY;
+			else {
+				ret = pw_fail(ctx, EINVAL, "%s:%d: unknown policy '%s': use allow or deny",
+					      path, lineno, word);
+				goto out;
+			}
+			continue;
+		}
+		if (pw_rule_parse(p, &r, err, sizeof(err))) {
+			ret = pw_fail(ctx, EINVAL, "%s:%d: %s", path, lineno, err);
+			goto out;
+		}
+		if (rs->n >= PW_MAX_RULES - 1) {
+			ret = pw_fail(ctx, ENOSPC, "%s:%d: table full: at most %d rules",
+				      path, lineno, PW_MAX_RULES - 1);
+			goto out;
+		}
+		if (rs_push(rs, &r, 0)) {
+			ret = pw_fail(ctx, ENOMEM, "out of memory");
+			goto out;
+		}
+		if (rs->n > wcap) {
+			wcap = wcap ? wcap * 2 : 256;
+			where = realloc(where, wcap * sizeof(*where));
+		}
+		if (asprintf(&where[rs->n - 1], "%s:%d", path, lineno) < 0)
+			where[rs->n - 1] = NULL;
+	}
+	ret = pw_ruleset_check(ctx, rs, (const char *const *)where);
+out:
+	for (int i = 0; where && i < rs->n; i++)
+		free(where[i]);
+	free(where);
+	if (f != stdin)
+		fclose(f);
+	if (ret)
+		pw_ruleset_free(rs);
+	return ret;
+}
+
+/* ---- the reference classifier: a plain scan, independent of the tables ---- */
+
+static bool prefix_match(const struct pw_rule *r, const __u32 *addr)
+{
+	__u32 a[4];
+
+	memcpy(a, addr, sizeof(a));
+	mask_addr(a, (int)r->family, r->len);
+	return !memcmp(a, r->addr, r->family == 4 ? 4 : 16);
+}
+
+__u32 pw_ruleset_classify(const struct pw_ruleset *rs, const struct pw_ref_pkt *p, int *rule_idx)
+{
+	int best[6] = { -1, -1, -1, -1, -1, -1 };
+	__u32 width[6] = { 0 };
+
+	for (int i = 0; i < rs->n; i++) {
+		const struct pw_rule *r = &rs->r[i];
+
+		switch (r->kind) {
+		case PW_RK_SRC:
+		case PW_RK_DST:
+			if ((int)r->family != p->family ||
+			    !prefix_match(r, r->kind == PW_RK_SRC ? p->saddr : p->daddr))
+				break;
+			if (best[r->kind] < 0 || r->len > rs->r[best[r->kind]].len)
+				best[r->kind] = i;
+			break;
+		case PW_RK_SPORT:
+		case PW_RK_DPORT: {
+			__u32 port = r->kind == PW_RK_SPORT ? p->sport : p->dport;
+			__u32 w = r->port_hi - r->port_lo;
+
+			if (!p->has_ports || (r->proto && r->proto != p->proto) ||
+			    port < r->port_lo || port > r->port_hi)
+				break;
+			/* narrowest wins; equal ranges: the protocol-specific one */
+			if (best[r->kind] < 0 || w < width[r->kind] ||
+			    (w == width[r->kind] && r->proto))
+				best[r->kind] = i, width[r->kind] = w;
+			break;
+		}
+		case PW_RK_PROTO:
+			if (r->proto == p->proto)
+				best[PW_RK_PROTO] = i;
+			break;
+		}
+	}
+	{
+		static const int order[] = { PW_RK_SRC, PW_RK_DST, PW_RK_DPORT, PW_RK_SPORT, PW_RK_PROTO };
+
+		for (size_t k = 0; k < 5; k++) {
+			if (best[order[k]] >= 0) {
+				if (rule_idx)
+					*rule_idx = best[order[k]];
+				return rs->r[best[order[k]]].action;
+			}
+		}
+	}
+	if (rule_idx)
+		*rule_idx = -1;
+	return rs->policy == PW_POLICY_DENY ? XDP_DROP : XDP_PASS;
+}
+
+/* ---- the pinned rule maps ---- */
+
+static const char *const map_names[PW_RM_COUNT] = {
+	[PW_RM_RULES] = PW_MAP_RULES, [PW_RM_STATS] = PW_MAP_RULE_STATS,
+	[PW_RM_CONFIG] = PW_MAP_CONFIG, [PW_RM_V4_TOP] = PW_MAP_V4_TOP,
+	[PW_RM_V6_TOP] = PW_MAP_V6_TOP, [PW_RM_V4_LONG] = PW_MAP_V4_LONG,
+	[PW_RM_V6_LONG] = PW_MAP_V6_LONG, [PW_RM_PORTS] = PW_MAP_PORTS,
+	[PW_RM_PROTOS] = PW_MAP_PROTOS,
+};
+
+void pw_rules_close(struct pw_rules_maps *m)
+{
+	for (int i = 0; i < PW_RM_COUNT; i++)
+		if (m->fd[i] > 0)
+			close(m->fd[i]);
+	memset(m, 0, sizeof(*m));
+}
+
+/* Create the rule maps (no program is loaded) and pin them by name. */
+static int rules_create(struct pw_ctx *ctx)
+{
+	struct pinwall *skel = pinwall__open();
+	struct pw_plan plan;
+	int err;
+
+	if (!skel)
+		return pw_fail(ctx, errno, "cannot open the built-in object: %s", strerror(errno));
+	bpf_program__set_autoload(skel->progs.pinwall_xdp, false);
+	err = pw_plan_maps(ctx, skel->obj, ctx->pin_root, &plan);
+	if (!err) {
+		err = bpf_object__load(skel->obj);
+		if (err)
+			err = pw_fail(ctx, err, "cannot create the rule maps: %s", strerror(-err));
+		else
+			err = pw_plan_pin_new(ctx, &plan, true);
+		pw_plan_free(&plan);
+	}
+	pinwall__destroy(skel);
+	return err;
+}
+
+int pw_rules_open(struct pw_ctx *ctx, struct pw_rules_maps *m, bool create, bool rdonly)
+{
+	char shared[PW_PATH_LEN], path[PW_PATH_LEN];
+	int err;
+
+	memset(m, 0, sizeof(*m));
+	pw_shared_dir(ctx, shared, sizeof(shared));
+	pw_join(path, sizeof(path), shared, PW_MAP_RULES);
+	if (!pw_path_exists(path)) {
+		if (!create)
+			return pw_fail(ctx, ENOENT, "no rules configured (no pin at '%s')", path);
+		if ((err = rules_create(ctx)))
+			return err;
+	}
+	for (int i = 0; i < PW_RM_COUNT; i++) {
+		pw_join(path, sizeof(path), shared, map_names[i]);
+		m->fd[i] = pw_open_map_pin(ctx, path, rdonly);
+		if (m->fd[i] < 0) {
+			err = m->fd[i] == -ENOENT ?
+				pw_fail(ctx, ENOENT, "rule map '%s' is missing: the rule state is incomplete",
+					path) : m->fd[i];
+			m->fd[i] = 0;
+			pw_rules_close(m);
+			return err;
+		}
+	}
+	return 0;
+}
+
+int pw_rules_read(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_ruleset *rs,
+		  struct pw_config *cfg)
+{
+	__u32 zero = 0, count = PW_MAX_RULES, *keys;
+	struct pw_rule *vals;
+	int err = 0;
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	__u32 out_batch;
+
+	memset(rs, 0, sizeof(*rs));
+	if (bpf_map_lookup_elem(m->fd[PW_RM_CONFIG], &zero, cfg))
+		return pw_fail(ctx, errno, "cannot read the rule config: %s", strerror(errno));
+	rs->policy = (int)cfg->policy;
+	keys = calloc(PW_MAX_RULES, sizeof(*keys));
+	vals = calloc(PW_MAX_RULES, sizeof(*vals));
+	if (!keys || !vals) {
+		err = pw_fail(ctx, ENOMEM, "out of memory");
+		goto out;
+	}
+	/* one batch syscall for the whole array */
+	if (bpf_map_lookup_batch(m->fd[PW_RM_RULES], NULL, &out_batch, keys, vals, &count, &bo) &&
+	    errno != ENOENT) {
+		err = pw_fail(ctx, errno, "cannot read the rules: %s", strerror(errno));
+		goto out;
+	}
+	for (__u32 i = 0; i < count; i++) {
+		if (vals[i].kind == PW_RK_NONE)
+			continue;
+		if (rs_push(rs, &vals[i], keys[i])) {
+			err = pw_fail(ctx, ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+out:
+	free(keys);
+	free(vals);
+	if (err)
+		pw_ruleset_free(rs);
+	return err;
+}
+
+int pw_rules_counters(struct pw_ctx *ctx, const struct pw_rules_maps *m,
+		      const struct pw_ruleset *rs, struct pw_counter *out)
+{
+	int cpus = libbpf_num_possible_cpus();
+	__u32 count = PW_MAX_RULES, out_batch, *keys;
+	struct pw_datarec *vals;
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	int err = 0;
+
+	if (cpus <= 0)
+		return pw_fail(ctx, EINVAL, "cannot count CPUs");
+	keys = calloc(PW_MAX_RULES, sizeof(*keys));
+	vals = calloc((size_t)PW_MAX_RULES * cpus, sizeof(*vals));
+	if (!keys || !vals) {
+		err = pw_fail(ctx, ENOMEM, "out of memory");
+		goto out;
+	}
+	if (bpf_map_lookup_batch(m->fd[PW_RM_STATS], NULL, &out_batch, keys, vals, &count, &bo) &&
+	    errno != ENOENT) {
+		err = pw_fail(ctx, errno, "cannot read the rule counters: %s", strerror(errno));
+		goto out;
+	}
+	for (int i = 0; i < rs->n; i++) {
+		__u32 id = rs->ids[i];
+
+		out[i].packets = out[i].bytes = 0;
+		if (id >= count)
+			continue;
+		for (int c = 0; c < cpus; c++) {
+			out[i].packets += vals[(size_t)id * cpus + c].rx_packets;
+			out[i].bytes += vals[(size_t)id * cpus + c].rx_bytes;
+		}
+	}
+out:
+	free(keys);
+	free(vals);
+	return err;
+}
+
+/* ---- compiling a set into tables, and the atomic apply ---- */
+
+struct tables {
+	struct pw_top *top4, *top6;	/* [2 dirs][65536] */
+	__u32 *ports;			/* [2 dirs][2 protos][65536] */
+	__u32 protos[256];
+	int n4, n6;
+	struct pw_v4_key *k4;
+	struct pw_v6_key *k6;
+	__u32 *v4, *v6;
+};
+
+static void tables_free(struct tables *t)
+{
+	free(t->top4); free(t->top6); free(t->ports);
+	free(t->k4); free(t->k6); free(t->v4); free(t->v6);
+}
+
+static int cmp_len(const void *a, const void *b)
+{
+	const struct pw_rule *x = *(const struct pw_rule *const *)a, *y = *(const struct pw_rule *const *)b;
+
+	return (int)x->len - (int)y->len;
+}
+
+static int cmp_width_desc(const void *a, const void *b)
+{
+	const struct pw_rule *x = *(const struct pw_rule *const *)a, *y = *(const struct pw_rule *const *)b;
+	__u32 wx = x->port_hi - x->port_lo, wy = y->port_hi - y->port_lo;
+
+	if (wx != wy)
+		return wx > wy ? -1 : 1;
+	return (int)(x->proto != 0) - (int)(y->proto != 0);	/* both-protocols first */
+}
+
+static int tables_build(const struct pw_ruleset *rs, __u32 set, struct tables *t)
+{
+	const struct pw_rule **sorted = calloc(rs->n + 1, sizeof(*sorted));
+	int n = 0;
+
+	memset(t, 0, sizeof(*t));
+	t->top4 = calloc(2 * PW_CHUNKS, sizeof(*t->top4));
+	t->top6 = calloc(2 * PW_CHUNKS, sizeof(*t->top6));
+	t->ports = calloc(4 * 65536, sizeof(*t->ports));
+	t->k4 = calloc(rs->n + 1, sizeof(*t->k4));
+	t->k6 = calloc(rs->n + 1, sizeof(*t->k6));
+	t->v4 = calloc(rs->n + 1, sizeof(*t->v4));
+	t->v6 = calloc(rs->n + 1, sizeof(*t->v6));
+	if (!sorted || !t->top4 || !t->top6 || !t->ports || !t->k4 || !t->k6 || !t->v4 || !t->v6) {
+		free(sorted);
+		tables_free(t);
+		return -ENOMEM;
+	}
+	/* address rules, shortest first so longer prefixes overwrite chunks */
+	for (int i = 0; i < rs->n; i++)
+		if (rs->r[i].kind == PW_RK_SRC || rs->r[i].kind == PW_RK_DST)
+			sorted[n++] = &rs->r[i];
+	qsort(sorted, n, sizeof(*sorted), cmp_len);
+	for (int i = 0; i < n; i++) {
+		const struct pw_rule *r = sorted[i];
+		__u32 id = rs->ids[r - rs->r];
+		__u32 dir = r->kind == PW_RK_SRC ? PW_DIR_SRC : PW_DIR_DST;
+		struct pw_top *top = (r->family == 4 ? t->top4 : t->top6) + dir * PW_CHUNKS;
+		__u32 chunk = ntohl(r->addr[0]) >> 16;
+
+		if (r->len <= 16) {
+			__u32 span = 1u << (16 - r->len);
+
+			for (__u32 c = chunk; c < chunk + span; c++)
+				top[c].rule = id;
+			continue;
+		}
+		top[chunk].bits[(r->len - 17) / 64] |= 1ull << ((r->len - 17) % 64);
+		if (r->family == 4) {
+			t->k4[t->n4] = (struct pw_v4_key){ PW_LONG_META(set, dir, r->len), r->addr[0] };
+			t->v4[t->n4++] = id;
+		} else {
+			t->k6[t->n6].meta = PW_LONG_META(set, dir, r->len);
+			memcpy(t->k6[t->n6].addr, r->addr, 16);
+			t->v6[t->n6++] = id;
+		}
+	}
+	/* port rules, widest first so narrower ranges overwrite */
+	n = 0;
+	for (int i = 0; i < rs->n; i++)
+		if (rs->r[i].kind == PW_RK_SPORT || rs->r[i].kind == PW_RK_DPORT)
+			sorted[n++] = &rs->r[i];
+	qsort(sorted, n, sizeof(*sorted), cmp_width_desc);
+	for (int i = 0; i < n; i++) {
+		const struct pw_rule *r = sorted[i];
+		__u32 id = rs->ids[r - rs->r];
+		__u32 dir = r->kind == PW_RK_SPORT ? PW_DIR_SRC : PW_DIR_DST;
+
+		for (__u32 udp = 0; udp < 2; udp++) {
+			if (r->proto && r->proto != (udp ? 17u : 6u))
+				continue;
+			for (__u32 p = r->port_lo; p <= r->port_hi; p++)
+				t->ports[((dir * 2 + udp) << 16) | p] = id;
+		}
+	}
+	for (int i = 0; i < rs->n; i++)
+		if (rs->r[i].kind == PW_RK_PROTO)
+			t->protos[rs->r[i].proto] = rs->ids[i];
+	free(sorted);
+	return 0;
+}
+
+static int write_array(int fd, __u32 first, const void *vals, __u32 n)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	__u32 *keys = malloc(n * sizeof(*keys)), count = n;
+	int err;
+
+	if (!keys)
+		return -ENOMEM;
+	for (__u32 i = 0; i < n; i++)
+		keys[i] = first + i;
+	err = bpf_map_update_batch(fd, keys, vals, &count, &bo) ? -errno : 0;
+	free(keys);
+	return err;
+}
+
+/* Delete every key of @set from a long-prefix hash (left from the last use). */
+static int clear_long(int fd, __u32 set, size_t ksize)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	size_t cap = 65536;
+	char *keys = malloc(cap * ksize), *del = malloc(cap * ksize);
+	__u32 *vals = malloc(cap * sizeof(__u32));
+	__u32 in, out, count;
+	bool first = true;
+	int err = 0;
+
+	if (!keys || !del || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		__u32 ndel = 0;
+
+		count = (__u32)cap;
+		err = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals, &count, &bo);
+		err = err ? -errno : 0;
+		if (err && err != -ENOENT)
+			goto out;
+		for (__u32 i = 0; i < count; i++) {
+			__u32 meta;
+
+			memcpy(&meta, keys + i * ksize, sizeof(meta));
+			if ((meta >> 16) == set)
+				memcpy(del + (ndel++) * ksize, keys + i * ksize, ksize);
+		}
+		if (ndel) {
+			__u32 c = ndel;
+
+			if (bpf_map_delete_batch(fd, del, &c, &bo)) {
+				err = -errno;
+				goto out;
+			}
+		}
+		if (err == -ENOENT) {
+			err = 0;
+			break;
+		}
+		in = out;
+		first = false;
+	}
+out:
+	free(keys);
+	free(del);
+	free(vals);
+	return err;
+}
+
+static int write_hash(int fd, const void *keys, const __u32 *vals, int n)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	__u32 count = (__u32)n;
+
+	if (!n)
+		return 0;
+	return bpf_map_update_batch(fd, keys, vals, &count, &bo) ? -errno : 0;
+}
+
+/* Wait until no program still runs with what it read before: an update of a
+ * map-in-map makes the kernel wait for running BPF programs to finish. */
+static int wait_for_programs(void)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o);
+	int inner, outer, err = 0;
+	__u32 zero = 0;
+
+	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, NULL, 4, 4, 1, NULL);
+	if (inner < 0)
+		return -errno;
+	o.inner_map_fd = inner;
+	outer = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, NULL, 4, 4, 1, &o);
+	if (outer < 0)
+		err = -errno;
+	else if (bpf_map_update_elem(outer, &zero, &inner, BPF_ANY))
+		err = -errno;
+	if (outer >= 0)
+		close(outer);
+	close(inner);
+	return err;
+}
+
+static int zero_ids(const struct pw_rules_maps *m, const __u32 *ids, int n)
+{
+	int cpus = libbpf_num_possible_cpus();
+	struct pw_datarec *zs = calloc(cpus > 0 ? cpus : 1, sizeof(*zs));
+	struct pw_rule none = { 0 };
+	int err = 0;
+
+	if (!zs)
+		return -ENOMEM;
+	for (int i = 0; i < n && !err; i++) {
+		if (bpf_map_update_elem(m->fd[PW_RM_RULES], &ids[i], &none, BPF_ANY) ||
+		    bpf_map_update_elem(m->fd[PW_RM_STATS], &ids[i], zs, BPF_ANY))
+			err = -errno;
+	}
+	free(zs);
+	return err;
+}
+
+static double mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+int pw_rules_apply(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_ruleset *want,
+		   int policy, struct pw_apply_report *rep)
+{
+	struct pw_ruleset cur;
+	struct pw_config cfg, next;
+	struct tables t;
+	__u32 set, zero = 0, *removed = NULL, next_free = 1;
+	unsigned char *used = NULL;
+	int err, n_removed = 0;
+	double t0 = mono_ms();
+
+	memset(rep, 0, sizeof(*rep));
+	if ((err = pw_rules_read(ctx, m, &cur, &cfg)))
+		return err;
+	used = calloc(PW_MAX_RULES, 1);
+	removed = calloc(cur.n + 1, sizeof(*removed));
+	if (!used || !removed) {
+		err = pw_fail(ctx, ENOMEM, "out of memory");
+		goto out;
+	}
+	/* kept rules keep their ids (and counters); the rest get free ids that
+	 * no packet can still be counting into */
+	for (int i = 0; i < cur.n; i++)
+		used[cur.ids[i]] = 1;
+	for (int i = 0; i < want->n; i++)
+		want->ids[i] = 0;
+	{
+		/* match current rules by content through a hash of the full rule */
+		size_t cap = 1;
+		struct { __u64 h; int idx; } *tab;
+
+		while (cap < (size_t)cur.n * 2 + 2)
+			cap <<= 1;
+		tab = calloc(cap, sizeof(*tab));
+		if (!tab) {
+			err = pw_fail(ctx, ENOMEM, "out of memory");
+			goto out;
+		}
+		for (int i = 0; i < cur.n; i++) {
+			__u64 h = (match_hash(&cur.r[i]) ^ cur.r[i].action) | 1;
+			size_t s = h & (cap - 1);
+
+			while (tab[s].h)
+				s = (s + 1) & (cap - 1);
+			tab[s].h = h;
+			tab[s].idx = i;
+		}
+		for (int i = 0; i < want->n; i++) {
+			__u64 h = (match_hash(&want->r[i]) ^ want->r[i].action) | 1;
+
+			for (size_t s = h & (cap - 1); tab[s].h; s = (s + 1) & (cap - 1)) {
+				struct pw_rule *c = &cur.r[tab[s].idx];
+
+				if (tab[s].h == h && c->action == want->r[i].action &&
+				    pw_rule_same_match(c, &want->r[i]) && cur.ids[tab[s].idx]) {
+					want->ids[i] = cur.ids[tab[s].idx];
+					cur.ids[tab[s].idx] = 0;	/* taken */
+					rep->kept++;
+					break;
+				}
+			}
+		}
+		free(tab);
+	}
+	for (int i = 0; i < cur.n; i++)
+		if (cur.ids[i])
+			removed[n_removed++] = cur.ids[i];
+	rep->removed = n_removed;
+	rep->added = want->n - rep->kept;
+	rep->policy_changed = policy != (int)cfg.policy;
+	if (!rep->added && !rep->removed && !rep->policy_changed) {
+		rep->unchanged = true;
+		goto out;
+	}
+	for (int i = 0; i < want->n; i++) {
+		if (want->ids[i])
+			continue;
+		while (next_free < PW_MAX_RULES && used[next_free])
+			next_free++;
+		if (next_free >= PW_MAX_RULES) {
+			err = pw_fail(ctx, ENOSPC, "table full: no free rule id (at most %d rules)",
+				      PW_MAX_RULES - 1);
+			goto out;
+		}
+		want->ids[i] = next_free;
+		used[next_free] = 1;
+	}
+
+	/* 1. the inactive set gets the new tables */
+	set = (cfg.active & 1) ^ 1;
+	if ((err = tables_build(want, set, &t))) {
+		err = pw_fail(ctx, err, "cannot build the rule tables: %s", strerror(-err));
+		goto out;
+	}
+	err = write_array(m->fd[PW_RM_V4_TOP], PW_TOP_INDEX(set, 0, 0), t.top4, 2 * PW_CHUNKS);
+	if (!err)
+		err = write_array(m->fd[PW_RM_V6_TOP], PW_TOP_INDEX(set, 0, 0), t.top6, 2 * PW_CHUNKS);
+	if (!err)
+		err = write_array(m->fd[PW_RM_PORTS], PW_PORT_INDEX(set, 0, 0, 0), t.ports, 4 * 65536);
+	if (!err)
+		err = write_array(m->fd[PW_RM_PROTOS], PW_PROTO_INDEX(set, 0), t.protos, 256);
+	if (!err)
+		err = clear_long(m->fd[PW_RM_V4_LONG], set, sizeof(struct pw_v4_key));
+	if (!err)
+		err = clear_long(m->fd[PW_RM_V6_LONG], set, sizeof(struct pw_v6_key));
+	if (!err)
+		err = write_hash(m->fd[PW_RM_V4_LONG], t.k4, t.v4, t.n4);
+	if (!err)
+		err = write_hash(m->fd[PW_RM_V6_LONG], t.k6, t.v6, t.n6);
+	tables_free(&t);
+	if (err) {
+		err = pw_fail(ctx, err, err == -E2BIG || err == -ENOSPC ?
+			      "table full: the rule tables have no room (%s)" :
+			      "cannot write the rule tables: %s", strerror(-err));
+		goto out;
+	}
+	/* 2. actions of new rules, before any packet can reach them */
+	for (int i = 0; i < want->n; i++) {
+		struct pw_rule r = want->r[i];
+
+		if (bpf_map_update_elem(m->fd[PW_RM_RULES], &want->ids[i], &r, BPF_ANY)) {
+			err = pw_fail(ctx, errno, "cannot write rule %u: %s", want->ids[i], strerror(errno));
+			goto out;
+		}
+	}
+	/* 3. the switch: one write; each packet reads the set index once */
+	next = cfg;
+	next.active = set;
+	next.policy = (__u32)policy;
+	next.generation = cfg.generation + 1;
+	next.n_rules = (__u32)want->n;
+	if (bpf_map_update_elem(m->fd[PW_RM_CONFIG], &zero, &next, BPF_ANY)) {
+		err = pw_fail(ctx, errno, "cannot switch the rule set: %s", strerror(errno));
+		goto out;
+	}
+	rep->switch_ms = mono_ms() - t0;
+	/* 4. once no packet can still use the old set, removed rules go */
+	if ((err = wait_for_programs())) {
+		err = pw_fail(ctx, err, "cannot wait for running programs: %s", strerror(-err));
+		goto out;
+	}
+	if ((err = zero_ids(m, removed, n_removed)))
+		err = pw_fail(ctx, err, "cannot clear removed rules: %s", strerror(-err));
+out:
+	rep->total_ms = mono_ms() - t0;
+	free(used);
+	free(removed);
+	pw_ruleset_free(&cur);
+	return err;
+}
+
+/* ---- the lock-out guard ---- */
+
+int pw_rules_ssh_guard(struct pw_ctx *ctx, const struct pw_ruleset *rs, char *why, size_t len)
+{
+	const char *env = getenv("SSH_CONNECTION");
+	char cip[64], sip[64], ifname[IF_NAMESIZE] = "";
+	unsigned int cport, sport;
+	struct pw_ref_pkt p = { 0 };
+	struct ifaddrs *ifa = NULL;
+	int idx;
+	__u32 verdict;
+
+	if (!env || sscanf(env, "%63s %u %63s %u", cip, &cport, sip, &sport) != 4)
+		return 0;
+	if (inet_pton(AF_INET, cip, p.saddr) == 1 && inet_pton(AF_INET, sip, p.daddr) == 1)
+		p.family = 4;
+	else if (inet_pton(AF_INET6, cip, p.saddr) == 1 && inet_pton(AF_INET6, sip, p.daddr) == 1)
+		p.family = 6;
+	else
+		return 0;
+	p.proto = 6;
+	p.has_ports = true;
+	p.sport = cport;
+	p.dport = sport;
+	verdict = pw_ruleset_classify(rs, &p, &idx);
+	if (verdict != XDP_DROP)
+		return 0;
+	/* only if the session arrives on an interface pinwall runs on here */
+	if (getifaddrs(&ifa) == 0) {
+		for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
+			char dir[PW_PATH_LEN];
+			const void *a;
+
+			if (!i->ifa_addr || i->ifa_addr->sa_family != (p.family == 4 ? AF_INET : AF_INET6))
+				continue;
+			a = p.family == 4 ? (const void *)&((struct sockaddr_in *)i->ifa_addr)->sin_addr
+					  : (const void *)&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+			if (memcmp(a, p.daddr, p.family == 4 ? 4 : 16))
+				continue;
+			pw_iface_dir(ctx, ctx->netns_ino, i->ifa_name, dir, sizeof(dir));
+			if (pw_path_exists(dir))
+				snprintf(ifname, sizeof(ifname), "%s", i->ifa_name);
+		}
+		freeifaddrs(ifa);
+	}
+	if (!ifname[0])
+		return 0;
+	if (idx >= 0) {
+		char r[128];
+
+		pw_rule_format(&rs->r[idx], r, sizeof(r));
+		snprintf(why, len, "rule '%s' would drop your SSH session (%s port %u -> %s port %u on '%s')",
+			 r, cip, cport, sip, sport, ifname);
+	} else {
+		snprintf(why, len, "policy deny would drop your SSH session (%s port %u -> %s port %u on '%s')",
+			 cip, cport, sip, sport, ifname);
+	}
+	return 1;
+}
