@@ -67,16 +67,35 @@ $(BUILD)/pwgen: tools/pwgen.c
 $(BUILD)/test_prog: tests/unit/test_prog.c tests/unit/pktbuild.h $(SKELS)
 	$(CC) $(CFLAGS) -Itests/unit $< -lbpf -lelf -lz -lcmocka -o $@
 
+# Rule tests: the packet path against the reference classifier in libpinwall.
+$(BUILD)/test_rules: tests/unit/test_rules.c tests/unit/pktbuild.h $(BUILD)/libpinwall.a $(SKELS)
+	$(CC) $(CFLAGS) -Itests/unit $< $(BUILD)/libpinwall.a $(LDLIBS) -lcmocka -o $@
+
+# Benchmarks: bench/NAME.c (+ optional bench/NAME.bpf.c, as a skeleton).
+BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(filter-out %.bpf.c,$(wildcard bench/*.c)))
+BENCH_SKELS := $(patsubst bench/%.bpf.c,$(BUILD)/bench/%.skel.h,$(wildcard bench/*.bpf.c))
+
+$(BUILD)/bench/%.bpf.o: bench/%.bpf.c $(BUILD)/vmlinux.h
+	@mkdir -p $(@D)
+	$(CLANG) $(BPFFLAGS) -c $< -o $@
+
+$(BUILD)/bench/%.skel.h: $(BUILD)/bench/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $* > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libpinwall.a $(SKELS) $(BENCH_SKELS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -I$(BUILD)/bench -Itests/unit $< $(BUILD)/libpinwall.a $(LDLIBS) -o $@
+
 # The two set-up commands of the README: each installs and builds what it needs.
 demo: deps all
 	bash scripts/demo.sh
 
-check: deps all $(BUILD)/test_prog $(TEST_OBJS)
+check: deps all $(BUILD)/test_prog $(BUILD)/test_rules $(TEST_OBJS)
 	bash tests/run.sh
 
 test: check
 
-bench: deps all
+bench: deps all $(BENCH_BIN) $(TEST_OBJS)
 	bash bench/run.sh
 
 install: all

@@ -17,18 +17,20 @@ leaks() {
 	} | paste -sd, - | sed 's/,/, /g'
 }
 
-if [ -z "${1:-}" ] || [ "$1" = unit ]; then
-	echo "== unit: BPF_PROG_TEST_RUN packet tables"
-	./build/test_prog >"$log/unit" 2>&1
+for u in test_prog test_rules; do
+	[ -n "${1:-}" ] && [ "$1" != unit ] && [ "$1" != all ] && [ "$1" != "$u" ] && continue
+	[ -x "./build/$u" ] || continue
+	echo "== unit: $u (BPF_PROG_TEST_RUN)"
+	"./build/$u" >"$log/$u" 2>&1
 	rc=$?
-	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log/unit")
-	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log/unit" | head -n1)
-	grep -E '^\[  (FAILED|  ERROR) \]|not ok|FAIL' "$log/unit" | head -n 40
+	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log/$u")
+	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log/$u" | head -n1)
+	grep -E '^\[  (FAILED|  ERROR) \]|not ok|FAIL' "$log/$u" | head -n 40
 	passed=$((passed + ${p:-0}))
 	failed=$((failed + ${f:-0}))
 	if [ $rc -ne 0 ] && [ "${f:-0}" -eq 0 ]; then failed=$((failed + 1)); fi
-	echo "unit: ${p:-0} passed, ${f:-0} failed"
-fi
+	echo "$u: ${p:-0} passed, ${f:-0} failed"
+done
 
 for t in tests/integration/test_*.sh; do
 	name=$(basename "$t" .sh)
