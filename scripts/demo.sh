@@ -2,7 +2,8 @@
 # make demo: pinwall end to end in a throwaway network namespace.
 # A veth pair demo0 <-> demo1; pinwall on demo0; pwgen sends from demo1; the
 # stats follower runs as a separate process through a reload (counters
-# continue) and an unload + load (fresh maps: it reports the replacement).
+# continue), a drop rule, and an unload + load (fresh counter maps: it reports
+# the replacement; the rules stay).
 # Everything it creates is removed on exit, Ctrl-C included.
 set -u
 cd "$(dirname "$0")/.."
@@ -36,8 +37,8 @@ step "pinwall load demo0 (pins below $ROOT)"
 "${PW[@]}" load demo0 || exit 1
 "${PW[@]}" status demo0
 
-step "traffic: 20000 frames/s from demo1 for 13 s; follower every second"
-nsenter --net="/run/netns/$NS" ./build/pwgen -i demo1 -c 0 -r 20000 -d 13 -q &
+step "traffic: 20000 frames/s from demo1 for 16 s; follower every second"
+nsenter --net="/run/netns/$NS" ./build/pwgen -i demo1 -c 0 -r 20000 -d 16 -q &
 pids+=($!)
 "${PW[@]}" stats demo0 --interval 1 &
 pids+=($!)
@@ -47,7 +48,12 @@ step "pinwall reload demo0: atomic program swap, maps reused, counters continue"
 "${PW[@]}" reload demo0
 sleep 4
 
-step "pinwall unload demo0 + load demo0: fresh maps; the follower notices the new map ID"
+step "pinwall rule add drop src 10.11.0.0/16: the traffic moves from XDP_PASS to XDP_DROP"
+"${PW[@]}" rule add drop src 10.11.0.0/16
+sleep 2.5
+"${PW[@]}" rule list
+
+step "pinwall unload demo0 + load demo0: fresh counter maps (the follower notices the new map IDs); the rules stay"
 "${PW[@]}" unload demo0 && "${PW[@]}" load demo0
 sleep 4.5
 
