@@ -641,7 +641,8 @@ int pw_unload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_r
 			continue;
 		snprintf(mr->name, sizeof(mr->name), "%s", name);
 		/* pinwall's rule maps are configuration: they outlive every load */
-		mr->removed = strncmp(name, "pw_", 3) && !shared_in_use(ctx, r->ifdir, name) &&
+		mr->config = !strncmp(name, "pw_", 3);
+		mr->removed = !mr->config && !shared_in_use(ctx, r->ifdir, name) &&
 			      unlink(mr->path) == 0;
 		r->n_maps++;
 	}

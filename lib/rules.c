@@ -111,8 +111,10 @@ int pw_rule_parse(const char *text, struct pw_rule *r, char *err, size_t errlen)
 	}
 	i = 1;
 	if (!strcmp(tok[i], "src") || !strcmp(tok[i], "dst")) {
-		char *slash, *p = tok[i + 1];
+		char *slash, *p = tok[i + 1], orig[128];
 		unsigned long len;
+
+		snprintf(orig, sizeof(orig), "%s", p);
 
 		if (n != 3) {
 			snprintf(err, errlen, "unexpected '%s' after the prefix", tok[3]);
@@ -127,7 +129,7 @@ int pw_rule_parse(const char *text, struct pw_rule *r, char *err, size_t errlen)
 		else if (inet_pton(AF_INET6, p, r->addr) == 1)
 			r->family = 6;
 		else {
-			snprintf(err, errlen, "invalid address '%s' in '%s'", p, tok[i + 1] - 0);
+			snprintf(err, errlen, "invalid address '%s' in '%s'", p, orig);
 			return -EINVAL;
 		}
 		len = r->family == 4 ? 32 : 128;

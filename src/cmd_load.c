@@ -88,8 +88,10 @@ static void report(struct cli *cli, const char *verb, const struct pw_load_opts 
 			json_object_object_add(m, "path", json_object_new_string(r->maps[i].path));
 			if (r->maps[i].id)
 				json_object_object_add(m, "id", json_object_new_int64(r->maps[i].id));
-			if (!strcmp(verb, "unloaded"))
+			if (!strcmp(verb, "unloaded")) {
 				json_object_object_add(m, "removed", json_object_new_boolean(r->maps[i].removed));
+				json_object_object_add(m, "config", json_object_new_boolean(r->maps[i].config));
+			}
 			else
 				json_object_object_add(m, "reused", json_object_new_boolean(r->maps[i].reused));
 			json_object_array_add(maps, m);
@@ -103,7 +105,8 @@ static void report(struct cli *cli, const char *verb, const struct pw_load_opts 
 		printf("unloaded %s%s\n", o->ifname, o->keep_maps ? " (maps kept)" : "");
 		for (int i = 0; i < r->n_maps; i++)
 			printf("  map %-16s %s  %s\n", r->maps[i].name,
-			       r->maps[i].removed ? "removed" : "kept (used by another interface)",
+			       r->maps[i].removed ? "removed" : r->maps[i].config ?
+			       "kept (rule configuration)" : "kept (named by another interface)",
 			       r->maps[i].path);
 	} else {
 		printf("%s %s in %s mode: program id %u", verb, o->ifname, pw_mode_name(r->mode),

@@ -94,6 +94,7 @@ struct pw_map_report {
 	__u32 id;
 	bool reused;			/* false: created and pinned by this call */
 	bool removed;			/* unload: the pin was removed */
+	bool config;			/* unload: kept as configuration (rule maps) */
 };
 
 #define PW_MAX_MAPS 64
