@@ -84,7 +84,7 @@ int pinwall_xdp(struct xdp_md *ctx)
 			if (r && (r->action == XDP_DROP || r->action == XDP_PASS)) {
 				verdict = r->action;
 				pw_count(&pw_rule_stats, rule, bytes);
-			} else if (cfg->policy == PW_POLICY_DENY) {
+			} else if (cfg->policy[set] == PW_POLICY_DENY) {
 				verdict = XDP_DROP;
 			}
 		}

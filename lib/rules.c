@@ -582,7 +582,7 @@ int pw_rules_open(struct pw_ctx *ctx, struct pw_rules_maps *m, bool create, bool
 int pw_rules_read(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_ruleset *rs,
 		  struct pw_config *cfg)
 {
-	__u32 zero = 0, count = PW_MAX_RULES, *keys;
+	__u32 zero = 0, count, *keys;
 	struct pw_rule *vals;
 	int err = 0;
 	LIBBPF_OPTS(bpf_map_batch_opts, bo);
@@ -591,7 +591,8 @@ int pw_rules_read(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_r
 	memset(rs, 0, sizeof(*rs));
 	if (bpf_map_lookup_elem(m->fd[PW_RM_CONFIG], &zero, cfg))
 		return pw_fail(ctx, errno, "cannot read the rule config: %s", strerror(errno));
-	rs->policy = (int)cfg->policy;
+	rs->policy = (int)PW_CFG_POLICY(cfg);
+	count = cfg->max_id < PW_MAX_RULES ? cfg->max_id + 1 : PW_MAX_RULES;
 	keys = calloc(PW_MAX_RULES, sizeof(*keys));
 	vals = calloc(PW_MAX_RULES, sizeof(*vals));
 	if (!keys || !vals) {
@@ -624,15 +625,19 @@ int pw_rules_counters(struct pw_ctx *ctx, const struct pw_rules_maps *m,
 		      const struct pw_ruleset *rs, struct pw_counter *out)
 {
 	int cpus = libbpf_num_possible_cpus();
-	__u32 count = PW_MAX_RULES, out_batch, *keys;
+	__u32 count = 1, out_batch, *keys;
 	struct pw_datarec *vals;
 	LIBBPF_OPTS(bpf_map_batch_opts, bo);
 	int err = 0;
 
 	if (cpus <= 0)
 		return pw_fail(ctx, EINVAL, "cannot count CPUs");
-	keys = calloc(PW_MAX_RULES, sizeof(*keys));
-	vals = calloc((size_t)PW_MAX_RULES * cpus, sizeof(*vals));
+	/* only up to the highest id in use */
+	for (int i = 0; i < rs->n; i++)
+		if (rs->ids[i] >= count)
+			count = rs->ids[i] + 1;
+	keys = calloc(count, sizeof(*keys));
+	vals = calloc((size_t)count * cpus, sizeof(*vals));
 	if (!keys || !vals) {
 		err = pw_fail(ctx, ENOMEM, "out of memory");
 		goto out;
@@ -866,21 +871,29 @@ static int wait_for_programs(void)
 	return err;
 }
 
-static int zero_ids(const struct pw_rules_maps *m, const __u32 *ids, int n)
+/* Free removed rule ids: action and counters back to zero, in two batches. */
+static int zero_ids(const struct pw_rules_maps *m, __u32 *ids, int n)
 {
 	int cpus = libbpf_num_possible_cpus();
-	struct pw_datarec *zs = calloc(cpus > 0 ? cpus : 1, sizeof(*zs));
-	struct pw_rule none = { 0 };
+	struct pw_datarec *zs;
+	struct pw_rule *none;
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	__u32 count = (__u32)n;
 	int err = 0;
 
-	if (!zs)
-		return -ENOMEM;
-	for (int i = 0; i < n && !err; i++) {
-		if (bpf_map_update_elem(m->fd[PW_RM_RULES], &ids[i], &none, BPF_ANY) ||
-		    bpf_map_update_elem(m->fd[PW_RM_STATS], &ids[i], zs, BPF_ANY))
-			err = -errno;
-	}
+	if (!n)
+		return 0;
+	zs = calloc((size_t)n * (cpus > 0 ? cpus : 1), sizeof(*zs));
+	none = calloc(n, sizeof(*none));
+	if (!zs || !none)
+		err = -ENOMEM;
+	else if (bpf_map_update_batch(m->fd[PW_RM_RULES], ids, none, &count, &bo))
+		err = -errno;
+	count = (__u32)n;
+	if (!err && bpf_map_update_batch(m->fd[PW_RM_STATS], ids, zs, &count, &bo))
+		err = -errno;
 	free(zs);
+	free(none);
 	return err;
 }
 
@@ -961,7 +974,7 @@ int pw_rules_apply(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_
 			removed[n_removed++] = cur.ids[i];
 	rep->removed = n_removed;
 	rep->added = want->n - rep->kept;
-	rep->policy_changed = policy != (int)cfg.policy;
+	rep->policy_changed = policy != (int)PW_CFG_POLICY(&cfg);
 	if (!rep->added && !rep->removed && !rep->policy_changed) {
 		rep->unchanged = true;
 		goto out;
@@ -972,12 +985,14 @@ int pw_rules_apply(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_
 		while (next_free < PW_MAX_RULES && used[next_free])
 			next_free++;
 		if (next_free >= PW_MAX_RULES) {
-			err = pw_fail(ctx, ENOSPC, "table full: no free rule id (at most %d rules)",
-				      PW_MAX_RULES - 1);
+			/* removed rules keep their ids until the switch is done */
+			err = pw_fail(ctx, ENOSPC,
+				      "table full: %d rules in force and %d new ones exceed %d rule ids; apply the change in smaller steps",
+				      cur.n, rep->added, PW_MAX_RULES - 1);
 			goto out;
 		}
 		want->ids[i] = next_free;
-		used[next_free] = 1;
+		used[next_free] = 2;	/* new in this apply */
 	}
 
 	/* 1. the inactive set gets the new tables */
@@ -1008,21 +1023,45 @@ int pw_rules_apply(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_
 			      "cannot write the rule tables: %s", strerror(-err));
 		goto out;
 	}
-	/* 2. actions of new rules, before any packet can reach them */
-	for (int i = 0; i < want->n; i++) {
-		struct pw_rule r = want->r[i];
+	/* 2. actions of new rules, before any packet can reach them (kept
+	 * rules are already there); their counters start from zero */
+	{
+		struct pw_rule *nr = calloc(rep->added + 1, sizeof(*nr));
+		__u32 *nid = calloc(rep->added + 1, sizeof(*nid)), count = 0;
+		LIBBPF_OPTS(bpf_map_batch_opts, bo);
 
-		if (bpf_map_update_elem(m->fd[PW_RM_RULES], &want->ids[i], &r, BPF_ANY)) {
-			err = pw_fail(ctx, errno, "cannot write rule %u: %s", want->ids[i], strerror(errno));
+		for (int i = 0; nr && nid && i < want->n; i++) {
+			if (used[want->ids[i]] != 2)
+				continue;
+			nr[count] = want->r[i];
+			nid[count++] = want->ids[i];
+		}
+		if (!nr || !nid)
+			err = -ENOMEM;
+		else if (count && bpf_map_update_batch(m->fd[PW_RM_RULES], nid, nr, &count, &bo))
+			err = -errno;
+		free(nr);
+		free(nid);
+		if (err) {
+			err = pw_fail(ctx, err, "cannot write the new rules: %s", strerror(-err));
 			goto out;
 		}
 	}
 	/* 3. the switch: one write; each packet reads the set index once */
 	next = cfg;
+	next.policy[set] = (__u32)policy;
+	/* the inactive set's policy first: no packet reads it yet */
+	if (bpf_map_update_elem(m->fd[PW_RM_CONFIG], &zero, &next, BPF_ANY)) {
+		err = pw_fail(ctx, errno, "cannot write the policy: %s", strerror(errno));
+		goto out;
+	}
 	next.active = set;
-	next.policy = (__u32)policy;
 	next.generation = cfg.generation + 1;
 	next.n_rules = (__u32)want->n;
+	next.max_id = 0;
+	for (int i = 0; i < want->n; i++)
+		if (want->ids[i] > next.max_id)
+			next.max_id = want->ids[i];
 	if (bpf_map_update_elem(m->fd[PW_RM_CONFIG], &zero, &next, BPF_ANY)) {
 		err = pw_fail(ctx, errno, "cannot switch the rule set: %s", strerror(errno));
 		goto out;

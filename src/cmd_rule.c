@@ -271,11 +271,11 @@ static int do_rule_apply(struct cli *cli, int argc, char **argv)
 		want.policy = a.policy;
 	}
 	if (want.policy < 0)
-		want.policy = (int)tx.cfg.policy;
+		want.policy = (int)PW_CFG_POLICY(&tx.cfg);
 	/* never flip a kept rule set between allow and deny by accident */
-	if (want.policy != (int)tx.cfg.policy && tx.cur.n && !a.change_policy) {
+	if (want.policy != (int)PW_CFG_POLICY(&tx.cfg) && tx.cur.n && !a.change_policy) {
 		ret = cli_err(cli, "'%s' sets policy %s but the %d rules in force use policy %s: add --change-policy to change it",
-			      a.argv[0], policy_name(want.policy), tx.cur.n, policy_name((int)tx.cfg.policy));
+			      a.argv[0], policy_name(want.policy), tx.cur.n, policy_name((int)PW_CFG_POLICY(&tx.cfg)));
 		goto out;
 	}
 	ret = commit(cli, &tx, &want, a.force, a.argv[0]);
@@ -299,7 +299,7 @@ static int do_rule_flush(struct cli *cli, int argc, char **argv)
 		return cli_usage(cli, cmd, "unexpected argument '%s'", a.argv[0]);
 	if ((ret = tx_begin(cli, &tx)))
 		return ret;
-	want.policy = (int)tx.cfg.policy;
+	want.policy = (int)PW_CFG_POLICY(&tx.cfg);
 	ret = commit(cli, &tx, &want, a.force, "flush");
 	tx_end(&tx);
 	return ret;
@@ -326,11 +326,11 @@ static int do_rule_policy(struct cli *cli, int argc, char **argv)
 		if (cli->json) {
 			struct json_object *j = json_object_new_object();
 
-			json_object_object_add(j, "policy", json_object_new_string(policy_name((int)cfg.policy)));
+			json_object_object_add(j, "policy", json_object_new_string(policy_name((int)PW_CFG_POLICY(&cfg))));
 			cli_print_json(cli, j);
 			json_object_put(j);
 		} else {
-			printf("policy %s\n", policy_name((int)cfg.policy));
+			printf("policy %s\n", policy_name((int)PW_CFG_POLICY(&cfg)));
 		}
 		pw_ruleset_free(&cur);
 		pw_rules_close(&m);
@@ -341,9 +341,9 @@ static int do_rule_policy(struct cli *cli, int argc, char **argv)
 	policy = !strcmp(a.argv[0], "deny") ? PW_POLICY_DENY : PW_POLICY_ALLOW;
 	if ((ret = tx_begin(cli, &tx)))
 		return ret;
-	if (policy != (int)tx.cfg.policy && tx.cur.n && !a.change_policy) {
+	if (policy != (int)PW_CFG_POLICY(&tx.cfg) && tx.cur.n && !a.change_policy) {
 		ret = cli_err(cli, "the %d rules in force use policy %s: add --change-policy to change it to %s",
-			      tx.cur.n, policy_name((int)tx.cfg.policy), a.argv[0]);
+			      tx.cur.n, policy_name((int)PW_CFG_POLICY(&tx.cfg)), a.argv[0]);
 		goto out;
 	}
 	if (copy_set(&want, &tx.cur, 0)) {
@@ -447,7 +447,7 @@ static int do_rule_list(struct cli *cli, int argc, char **argv)
 	if (cli->json) {
 		struct json_object *j = json_object_new_object(), *arr = json_object_new_array(), *t;
 
-		json_object_object_add(j, "policy", json_object_new_string(policy_name((int)cfg.policy)));
+		json_object_object_add(j, "policy", json_object_new_string(policy_name((int)PW_CFG_POLICY(&cfg))));
 		for (int i = 0; i < n; i++) {
 			struct json_object *o = json_object_new_object();
 
@@ -467,7 +467,7 @@ static int do_rule_list(struct cli *cli, int argc, char **argv)
 		cli_print_json(cli, j);
 		json_object_put(j);
 	} else {
-		printf("policy %s, %d rule(s)%s\n", policy_name((int)cfg.policy), n,
+		printf("policy %s, %d rule(s)%s\n", policy_name((int)PW_CFG_POLICY(&cfg)), n,
 		       a.prefix ? " in the prefix" : "");
 		printf("%-7s %-44s %14s %16s\n", "id", "rule", "packets", "bytes");
 		for (int i = 0; i < n; i++) {

@@ -81,6 +81,7 @@ enum pw_class {
 
 enum pw_dir { PW_DIR_SRC = 0, PW_DIR_DST = 1 };
 enum pw_policy { PW_POLICY_ALLOW = 0, PW_POLICY_DENY = 1 };
+#define PW_CFG_POLICY(cfg) ((cfg)->policy[(cfg)->active & 1])
 
 #define PW_CHUNKS         65536	/* top-16-bit chunks per (set, dir) */
 #define PW_TOP_INDEX(set, dir, chunk) ((((set) * 2 + (dir)) << 16) | (chunk))
@@ -131,9 +132,12 @@ enum pw_rule_kind {
 
 struct pw_config {
 	__u32 active;		/* set the packet path reads: 0 or 1 */
-	__u32 policy;		/* enum pw_policy: verdict for IP traffic no rule decides */
+	/* per set, enum pw_policy: the verdict for IP traffic no rule decides.
+	 * Part of the set, so the switch changes tables and policy at once. */
+	__u32 policy[2];
 	__u32 generation;	/* bumped by every apply */
 	__u32 n_rules;
+	__u32 max_id;		/* highest rule id in use: readers stop there */
 };
 
 /*
