@@ -1,6 +1,20 @@
 #!/usr/bin/env bash
-# make bench: every benchmark, each printing its numbers and the command.
+# make bench: every benchmark, each printing its numbers and the command that
+# produced them; JSON lines for the plot go to build/bench/results/.
 set -eu
 cd "$(dirname "$0")/.."
+out=build/bench/results
+mkdir -p "$out"
 echo "== lifecycle"
-bash bench/lifecycle.sh 20 1
+bash bench/lifecycle.sh 20 1 | tee "$out/lifecycle.txt"
+echo
+bash bench/cost.sh --json "$out/cost.jsonl" | tee "$out/cost.txt"
+echo
+bash bench/controlplane.sh | tee "$out/controlplane.txt"
+echo
+bash bench/ladder.sh "$out/ladder.jsonl" | tee "$out/ladder.txt"
+if python3 -c 'import matplotlib' 2>/dev/null; then
+	python3 bench/plot.py "$out" docs/bench.png && echo "plot: docs/bench.png"
+else
+	echo "plot skipped: install python3-matplotlib (apt-get install python3-matplotlib)"
+fi

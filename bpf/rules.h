@@ -171,8 +171,13 @@ static __always_inline __u32 pw_lpm(__u32 set, __u32 dir, const __u32 *a, bool v
 
 	if (!t)
 		return 0;
-	if (!t->bits[0] && !t->bits[1])
-		return t->rule;		/* the common case: nothing longer than /16 here */
+	{
+		__u32 b3 = (bpf_ntohl(a[0]) >> 8) & 0xff;
+
+		/* nothing longer than /16 covers this address: no probe */
+		if (!(t->b3[(b3 >> 6) & 3] & (1ULL << (b3 & 63))))
+			return t->rule;
+	}
 	pp.set = set;
 	pp.dir = dir;
 	pp.rule = 0;

@@ -737,6 +737,14 @@ static int tables_build(const struct pw_ruleset *rs, __u32 set, struct tables *t
 			continue;
 		}
 		top[chunk].bits[(r->len - 17) / 64] |= 1ull << ((r->len - 17) % 64);
+		{
+			/* the third bytes (address bits 16..23) this prefix covers */
+			__u32 b3 = (ntohl(r->addr[0]) >> 8) & 0xff;
+			__u32 span = r->len >= 24 ? 1 : 1u << (24 - r->len);
+
+			for (__u32 b = b3 & ~(span - 1); b < (b3 & ~(span - 1)) + span; b++)
+				top[chunk].b3[b >> 6] |= 1ull << (b & 63);
+		}
 		if (r->family == 4) {
 			t->k4[t->n4] = (struct pw_v4_key){ PW_LONG_META(set, dir, r->len), r->addr[0] };
 			t->v4[t->n4++] = id;

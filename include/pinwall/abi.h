@@ -63,8 +63,10 @@ enum pw_class {
  * Address lookup (per family, per direction): the top 16 bits of the
  * address index a chunk entry holding the best rule among prefixes of
  * length <= 16 covering the chunk, and a bitmap of the longer prefix lengths
- * present in the chunk; those are probed longest first in a hash keyed by
- * (set, dir, len, masked address). The first hit is the longest match.
+ * present in the chunk, and a bitmap of the third address bytes those longer
+ * prefixes cover; for a packet whose third byte is covered, the lengths are
+ * probed longest first in a hash keyed by (set, dir, len, masked address).
+ * The first hit is the longest match.
  */
 #define PW_MAX_RULES      262144
 #define PW_MAX_LONG       524288	/* long-prefix entries, both sets */
@@ -94,6 +96,9 @@ struct pw_top {
 	__u32 rule;		/* best prefix of length <= 16 covering the chunk, or 0 */
 	__u32 pad;
 	__u64 bits[2];		/* bit i: a prefix of length 17 + i exists here */
+	/* bit b: some prefix longer than /16 here covers third byte b (address
+	 * bits 16..23); a packet whose third byte is clear needs no probe */
+	__u64 b3[4];
 };
 
 /* meta: set << 16 | dir << 8 | prefix length */
