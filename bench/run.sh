@@ -13,8 +13,8 @@ echo
 bash bench/controlplane.sh | tee "$out/controlplane.txt"
 echo
 bash bench/ladder.sh "$out/ladder.jsonl" | tee "$out/ladder.txt"
-if python3 -c 'import matplotlib' 2>/dev/null; then
-	python3 bench/plot.py "$out" docs/bench.png && echo "plot: docs/bench.png"
+if /usr/bin/python3 -c "import matplotlib" 2>/dev/null; then
+	/usr/bin/python3 bench/plot.py "$out" docs/bench.png && echo "plot: docs/bench.png"
 else
 	echo "plot skipped: install python3-matplotlib (apt-get install python3-matplotlib)"
 fi
