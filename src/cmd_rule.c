@@ -158,24 +158,34 @@ static int copy_set(struct pw_ruleset *dst, const struct pw_ruleset *src, int ex
 	return 0;
 }
 
+/* add/del: options, the one rule from the words, then the transaction. */
+static int begin_one_rule(struct cli *cli, const struct cmd *cmd, int argc, char **argv,
+			  struct rule_args *a, struct pw_rule *r, struct rule_tx *tx)
+{
+	char text[512], err[256];
+	int ret;
+
+	if ((ret = parse(cli, cmd, argc, argv, a)))
+		return ret;
+	if (!a->argc)
+		return cli_usage(cli, cmd, "missing rule");
+	join(text, sizeof(text), a->argc, a->argv);
+	if (pw_rule_parse(text, r, err, sizeof(err)))
+		return cli_err(cli, "%s", err);
+	return tx_begin(cli, tx);
+}
+
 static int do_rule_add(struct cli *cli, int argc, char **argv)
 {
 	const struct cmd *cmd = rule_cmd("add");
-	char text[512], err[256], name[128];
+	char text[512], name[128];
 	struct pw_ruleset want;
 	struct rule_args a;
 	struct rule_tx tx;
 	struct pw_rule r;
 	int ret;
 
-	if ((ret = parse(cli, cmd, argc, argv, &a)))
-		return ret;
-	if (!a.argc)
-		return cli_usage(cli, cmd, "missing rule");
-	join(text, sizeof(text), a.argc, a.argv);
-	if (pw_rule_parse(text, &r, err, sizeof(err)))
-		return cli_err(cli, "%s", err);
-	if ((ret = tx_begin(cli, &tx)))
+	if ((ret = begin_one_rule(cli, cmd, argc, argv, &a, &r, &tx)))
 		return ret;
 	pw_rule_format(&r, name, sizeof(name));
 	for (int i = 0; i < tx.cur.n; i++) {
@@ -207,21 +217,14 @@ out:
 static int do_rule_del(struct cli *cli, int argc, char **argv)
 {
 	const struct cmd *cmd = rule_cmd("del");
-	char text[512], err[256], name[128];
+	char name[128];
 	struct pw_ruleset want;
 	struct rule_args a;
 	struct rule_tx tx;
 	struct pw_rule r;
 	int ret, found = -1;
 
-	if ((ret = parse(cli, cmd, argc, argv, &a)))
-		return ret;
-	if (!a.argc)
-		return cli_usage(cli, cmd, "missing rule");
-	join(text, sizeof(text), a.argc, a.argv);
-	if (pw_rule_parse(text, &r, err, sizeof(err)))
-		return cli_err(cli, "%s", err);
-	if ((ret = tx_begin(cli, &tx)))
+	if ((ret = begin_one_rule(cli, cmd, argc, argv, &a, &r, &tx)))
 		return ret;
 	pw_rule_format(&r, name, sizeof(name));
 	for (int i = 0; i < tx.cur.n && found < 0; i++)

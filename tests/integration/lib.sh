@@ -158,6 +158,16 @@ ASSERT_ERR() {
 	LAST_ERR=$err
 }
 
+nlines() { printf '%s\n' "$1" | wc -l; }
+
+# ERR1 REGEX CMD...: ASSERT_ERR, and stderr is that one line, stdout is empty
+ERR1() {
+	ASSERT_ERR "$@"
+	shift
+	ASSERT_EQ "$(nlines "$LAST_ERR")" 1 "stderr line count of '$*' (stderr: $LAST_ERR)"
+	ASSERT_EQ "$(cat "$T_TMP/out")" "" "stdout of '$*'"
+}
+
 # counters of IFACE's per-action map, as "packets bytes" of one action
 action_count() { # NS IFACE ACTION(XDP_PASS...)
 	pw "$1" stats "$2" --count 1 --interval 0.05 --json |

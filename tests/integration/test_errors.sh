@@ -17,16 +17,6 @@ xdp_id() {
 	jq -r '.[0].xdp.prog.id // (.[0].xdp.attached // [] | .[0].prog.id) // empty' <<<"$j"
 }
 
-nlines() { printf '%s\n' "$1" | wc -l; }
-
-# ERR1 REGEX CMD...: ASSERT_ERR, and stderr is that one line, stdout is empty
-ERR1() {
-	ASSERT_ERR "$@"
-	shift
-	ASSERT_EQ "$(nlines "$LAST_ERR")" 1 "stderr line count of '$*' (stderr: $LAST_ERR)"
-	ASSERT_EQ "$(cat "$T_TMP/out")" "" "stdout of '$*'"
-}
-
 # USAGE REGEX CMD...: a usage error: one line, exit status 2
 USAGE() {
 	ERR1 "$@"

@@ -73,16 +73,6 @@ state() {
 	pw "$1" rule list --json | jq -c .
 }
 
-nlines() { printf '%s\n' "$1" | wc -l; }
-
-# ERR1 REGEX CMD...: ASSERT_ERR, and stderr is that one line, stdout is empty
-ERR1() {
-	ASSERT_ERR "$@"
-	shift
-	ASSERT_EQ "$(nlines "$LAST_ERR")" 1 "stderr line count of '$*' (stderr: $LAST_ERR)"
-	ASSERT_EQ "$(cat "$T_TMP/out")" "" "stdout of '$*'"
-}
-
 # REFUSED REGEX CMD...: like ERR1, but (cheaper, for runs of refusals that
 # the caller brackets with 'state') only the rule set generation must not move
 REFUSED() {
