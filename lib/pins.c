@@ -156,6 +156,23 @@ static void escape_ifname(const char *in, char *out, size_t len)
 	out[o] = '\0';
 }
 
+void pw_ifname_unescape(const char *in, char *out, size_t len)
+{
+	size_t o = 0;
+
+	while (*in && o + 1 < len) {
+		unsigned int c;
+
+		if (in[0] == '%' && sscanf(in + 1, "%2x", &c) == 1) {
+			out[o++] = (char)c;
+			in += 3;
+		} else {
+			out[o++] = *in++;
+		}
+	}
+	out[o] = '\0';
+}
+
 int pw_iface_dir(const struct pw_ctx *ctx, __u64 netns_ino, const char *ifname,
 		 char *buf, size_t len)
 {

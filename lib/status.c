@@ -181,23 +181,6 @@ static void fill_status(struct pw_ctx *ctx, struct pw_status *st)
 	}
 }
 
-static void unescape(const char *in, char *out, size_t len)
-{
-	size_t o = 0;
-
-	while (*in && o + 1 < len) {
-		unsigned int c;
-
-		if (in[0] == '%' && sscanf(in + 1, "%2x", &c) == 1) {
-			out[o++] = (char)c;
-			in += 3;
-		} else {
-			out[o++] = *in++;
-		}
-	}
-	out[o] = '\0';
-}
-
 int pw_status_walk(struct pw_ctx *ctx, const char *ifname,
 		   int (*cb)(const struct pw_status *st, void *arg), void *arg)
 {
@@ -240,7 +223,7 @@ int pw_status_walk(struct pw_ctx *ctx, const char *ifname,
 			if (e->d_name[0] == '.')
 				continue;
 			memset(st, 0, sizeof(*st));
-			unescape(e->d_name, st->ifname, sizeof(st->ifname));
+			pw_ifname_unescape(e->d_name, st->ifname, sizeof(st->ifname));
 			pw_join(st->ifdir, sizeof(st->ifdir), nsdir, e->d_name);
 			st->netns_ino = ctx->netns_ino;
 			st->managed = true;

@@ -234,24 +234,13 @@ static int list_managed(struct cli *cli, char ***names, int *n)
 	*n = 0;
 	*names = NULL;
 	while ((e = readdir(d))) {
-		char *name, *o;
+		char *name;
 
 		if (e->d_name[0] == '.')
 			continue;
-		name = strdup(e->d_name);
-		/* undo the '.'/'%' escaping of the pin directory name */
-		o = name;
-		for (const char *p = e->d_name; *p; o++) {
-			unsigned int c;
-
-			if (*p == '%' && sscanf(p + 1, "%2x", &c) == 1) {
-				*o = (char)c;
-				p += 3;
-			} else {
-				*o = *p++;
-			}
-		}
-		*o = '\0';
+		name = calloc(1, strlen(e->d_name) + 1);
+		if (name)
+			pw_ifname_unescape(e->d_name, name, strlen(e->d_name) + 1);
 		*names = realloc(*names, (*n + 1) * sizeof(char *));
 		(*names)[(*n)++] = name;
 	}

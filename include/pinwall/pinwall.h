@@ -56,6 +56,8 @@ int pw_bpffs_prepare(struct pw_ctx *ctx, bool create);
 int pw_iface_dir(const struct pw_ctx *ctx, __u64 netns_ino, const char *ifname,
 		 char *buf, size_t len);
 int pw_shared_dir(const struct pw_ctx *ctx, char *buf, size_t len);
+/* The interface name of a pin directory name ('.' and '%' are escaped). */
+void pw_ifname_unescape(const char *in, char *out, size_t len);
 /* Exclusive lock on the pin root, held until pw_unlock(). */
 int pw_lock(struct pw_ctx *ctx, int *lock_fd);
 void pw_unlock(int lock_fd);
@@ -203,5 +205,20 @@ int pw_stats_iface_init(struct pw_ctx *ctx, struct pw_stats_iface *si, const cha
 int pw_stats_iface_poll(struct pw_ctx *ctx, struct pw_stats_iface *si,
 			pw_stats_event_cb cb, void *arg);
 void pw_stats_iface_close(struct pw_stats_iface *si);
+
+/* ---- stale pins (clean.c) ---- */
+struct pw_clean_item {
+	char path[PW_PATH_LEN];
+	char ifname[32];
+	__u64 netns_ino;
+	bool stale;		/* namespace or interface gone, or link detached */
+	bool removed;
+	char why[128];
+};
+
+/* Walk every interface directory below the pin root; with @remove, delete
+ * the stale ones (under the lock). Never touches anything live or kept. */
+int pw_clean(struct pw_ctx *ctx, bool remove,
+	     int (*cb)(const struct pw_clean_item *it, void *arg), void *arg);
 
 #endif /* PINWALL_H */

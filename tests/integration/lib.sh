@@ -40,6 +40,7 @@ cleanup() {
 	done
 	T_NETNS=()
 	[ -d "$ROOT" ] && rm -rf "$ROOT"
+	rm -rf "$ROOT"-*	# helper pins a test keeps beside the pin root
 	rm -rf "$T_TMP"
 }
 trap cleanup EXIT

@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * clean: find (and with @remove, delete) pin directories whose network
+ * namespace or interface is gone, or whose link is detached. Live pins,
+ * directories unloaded with --keep-maps, rule maps, and anything outside the
+ * pin root are never touched.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <sys/stat.h>
+#include <bpf/bpf.h>
+#include "internal.h"
+
+/* Inodes of every network namespace some process or /run/netns holds. */
+static int live_netns(__u64 *ino, int max)
+{
+	const char *dirs[] = { "/proc", "/run/netns" };
+	int n = 0;
+
+	for (int d = 0; d < 2; d++) {
+		DIR *dir = opendir(dirs[d]);
+		struct dirent *e;
+
+		if (!dir)
+			continue;
+		while ((e = readdir(dir)) && n < max) {
+			char path[PW_PATH_LEN];
+			struct stat st;
+			bool seen = false;
+
+			if (d == 0 && (e->d_name[0] < '0' || e->d_name[0] > '9'))
+				continue;
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), d ? "%s/%s" : "%s/%s/ns/net", dirs[d], e->d_name);
+			if (stat(path, &st))
+				continue;
+			for (int i = 0; i < n && !seen; i++)
+				seen = ino[i] == st.st_ino;
+			if (!seen)
+				ino[n++] = st.st_ino;
+		}
+		closedir(dir);
+	}
+	return n;
+}
+
+static int rm_tree(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	int err = 0;
+
+	if (!d)
+		return unlink(path) ? -errno : 0;
+	while ((e = readdir(d))) {
+		char sub[PW_PATH_LEN];
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (pw_join(sub, sizeof(sub), path, e->d_name))
+			continue;
+		if (rm_tree(sub))
+			err = -errno;
+	}
+	closedir(d);
+	if (rmdir(path))
+		err = -errno;
+	return err;
+}
+
+int pw_clean(struct pw_ctx *ctx, bool remove,
+	     int (*cb)(const struct pw_clean_item *it, void *arg), void *arg)
+{
+	__u64 *live = calloc(65536, sizeof(*live));
+	int n_live, lock_fd = -1, err = 0;
+	DIR *root = NULL;
+	struct dirent *ns;
+
+	if (!live)
+		return pw_fail(ctx, ENOMEM, "out of memory");
+	if ((err = pw_check_caps(ctx)) || (err = pw_bpffs_prepare(ctx, false)))
+		goto out;
+	if (!pw_path_exists(ctx->pin_root))
+		goto out;	/* nothing pinned: nothing stale */
+	if (remove && (err = pw_lock(ctx, &lock_fd)))
+		goto out;
+	n_live = live_netns(live, 65536);
+	root = opendir(ctx->pin_root);
+	while (root && !err && (ns = readdir(root))) {
+		char nsdir[PW_PATH_LEN];
+		unsigned long long ino;
+		bool ns_live = false, here;
+		DIR *d;
+		struct dirent *ifd;
+
+		if (sscanf(ns->d_name, "ns%llu", &ino) != 1 ||
+		    pw_join(nsdir, sizeof(nsdir), ctx->pin_root, ns->d_name) || !(d = opendir(nsdir)))
+			continue;
+		for (int i = 0; i < n_live; i++)
+			ns_live |= live[i] == ino;
+		here = ino == ctx->netns_ino;
+		while (!err && (ifd = readdir(d))) {
+			struct pw_clean_item it = { 0 };
+			struct pw_meta meta;
+			char lpath[PW_PATH_LEN];
+			int fd;
+
+			if (ifd->d_name[0] == '.')
+				continue;
+			pw_join(it.path, sizeof(it.path), nsdir, ifd->d_name);
+			pw_ifname_unescape(ifd->d_name, it.ifname, sizeof(it.ifname));
+			it.netns_ino = ino;
+			/* an attached link is live whatever else we think we know */
+			pw_join(lpath, sizeof(lpath), it.path, PW_PIN_LINK);
+			fd = pw_path_exists(lpath) ? bpf_obj_get(lpath) : -1;
+			if (fd >= 0) {
+				struct bpf_link_info li;
+				bool attached = !pw_link_info(fd, &li) && li.xdp.ifindex != 0;
+
+				close(fd);
+				if (attached && (!ns_live || !here)) {
+					snprintf(it.why, sizeof(it.why), "live: its link is attached");
+					goto report;
+				}
+			}
+			if (!ns_live) {
+				it.stale = true;
+				snprintf(it.why, sizeof(it.why), "network namespace %llu is gone", ino);
+			} else if (!here) {
+				snprintf(it.why, sizeof(it.why), "in another network namespace: not checked (use -n)");
+			} else if (!if_nametoindex(it.ifname)) {
+				it.stale = true;
+				snprintf(it.why, sizeof(it.why), "interface '%s' is gone", it.ifname);
+			} else {
+				struct bpf_link_info li;
+
+				pw_join(lpath, sizeof(lpath), it.path, PW_PIN_LINK);
+				fd = pw_path_exists(lpath) ? bpf_obj_get(lpath) : -1;
+				if (fd >= 0 && !pw_link_info(fd, &li) && li.xdp.ifindex == 0) {
+					it.stale = true;
+					snprintf(it.why, sizeof(it.why), "link %u is detached: its program is gone", li.id);
+				} else if (fd >= 0) {
+					snprintf(it.why, sizeof(it.why), "live");
+				} else if (!pw_meta_read(it.path, &meta) && !meta.prog_id) {
+					snprintf(it.why, sizeof(it.why), "unloaded with --keep-maps: kept");
+				} else {
+					snprintf(it.why, sizeof(it.why), "no link pin: see 'pinwall status %s'", it.ifname);
+				}
+				if (fd >= 0)
+					close(fd);
+			}
+report:
+			if (it.stale && remove) {
+				it.removed = rm_tree(it.path) == 0;
+				if (!it.removed)
+					err = pw_fail(ctx, errno, "cannot remove '%s': %s", it.path, strerror(errno));
+			}
+			if (!err)
+				err = cb(&it, arg);
+		}
+		closedir(d);
+		if (remove)
+			rmdir(nsdir);	/* only if now empty */
+	}
+out:
+	if (root)
+		closedir(root);
+	pw_unlock(lock_fd);
+	free(live);
+	return err;
+}
