@@ -167,8 +167,8 @@ static void fill_status(struct pw_ctx *ctx, struct pw_status *st)
 				continue;
 			/* .rodata, .bss & co. are never pinned */
 			if (!pinned && !pw_map_info(fd, &mi) && !strchr(mi.name, '.'))
-				drift(st, "map '%s' (id %u) of the attached program is not pinned",
-				      mi.name, mi.id);
+				drift(st, "map '%s' (id %u) of the attached program is not pinned (pinwall repin %s)",
+				      mi.name, mi.id, st->ifname);
 			close(fd);
 		}
 		for (int j = 0; j < st->n_maps; j++) {

@@ -28,6 +28,8 @@ const struct cmd pw_cmds[] = {
 	  "follow the pinned counters: packets, bytes, pps, Mbit/s" },
 	{ "rule", do_rule, "add|del|list|apply|flush|policy ...",
 	  "the rules shared by every interface: see 'pinwall rule'" },
+	{ "repin", do_repin, "IFACE",
+	  "restore lost pins of pinwall's running program from the kernel" },
 	{ "clean", do_clean, "[--yes]",
 	  "list (or remove) pins whose namespace, interface or program is gone" },
 	{ "help", do_help, "", "this text" },

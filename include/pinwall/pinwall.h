@@ -116,6 +116,9 @@ struct pw_load_report {
 int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_report *r);
 int pw_reload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_report *r);
 int pw_unload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_report *r);
+/* Re-create lost pins of pinwall's running program from its link and map
+ * IDs (maps[].reused: the pin was already there). */
+int pw_repin(struct pw_ctx *ctx, const char *ifname, struct pw_load_report *r);
 
 /* ---- status (status.c) ---- */
 struct pw_status_map {

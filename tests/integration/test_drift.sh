@@ -103,13 +103,13 @@ test_map_pin_removed() {
 	rm "$d/maps/xdp_stats_map"
 	ASSERT_NE "$(xdp_prog "$NS" veth0)" "" "program still runs"
 	ASSERT_EQ "$(drift_of "$NS" veth0)" \
-		"map 'xdp_stats_map' (id $id) of the attached program is not pinned" "drift"
+		"map 'xdp_stats_map' (id $id) of the attached program is not pinned (pinwall repin veth0)" "drift"
 	assert_text_drift "$NS" veth0 "map 'xdp_stats_map' .* is not pinned"
 	# the built-in program: one of its two maps
 	veth_new "$NS" veth2 veth3 || fail "second veth"
 	ASSERT_OK pw "$NS" load veth2
 	rm "$(ifdir "$NS" veth2)/maps/pw_classes"
-	ASSERT_MATCH "$(drift_of "$NS" veth2)" "^map 'pw_classes' \(id [0-9]+\) of the attached program is not pinned$" \
+	ASSERT_MATCH "$(drift_of "$NS" veth2)" "^map 'pw_classes' \(id [0-9]+\) of the attached program is not pinned \(pinwall repin veth2\)$" \
 		"built-in drift"
 	ASSERT_EQ "$(drift_of "$NS" veth2 | wc -l)" 1 "only that one"
 	ASSERT_OK pw "$NS" unload veth0

@@ -559,12 +559,12 @@ test_usage_unknown_command() {
 test_usage_ambiguous_prefix() {
 	setup || { fail setup; return; }
 	local p
-	for p in s st stat; do
+	for p in s st stat re; do
 		USAGE "command '$p' is ambiguous \(see 'pinwall help'\)$" pw "$NS" $p
 	done
-	# unique prefixes run their command: 're' is reload, 'statu' is status
-	ERR1 "'veth0' is not loaded by pinwall" pw "$NS" re veth0
-	ASSERT_EQ "$LAST_RC" 1 "exit status of 're veth0'"
+	# unique prefixes run their command: 'rel' is reload, 'statu' is status
+	ERR1 "'veth0' is not loaded by pinwall" pw "$NS" rel veth0
+	ASSERT_EQ "$LAST_RC" 1 "exit status of 'rel veth0'"
 	ASSERT_MATCH "$(pw "$NS" statu veth0)" "^veth0 \(ifindex [0-9]+\): not pinwall's" "'statu' runs status"
 }
 
