@@ -173,16 +173,21 @@ void pw_ifname_unescape(const char *in, char *out, size_t len)
 	out[o] = '\0';
 }
 
+int pw_ns_dir(const struct pw_ctx *ctx, __u64 netns_ino, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s/ns%llu", ctx->pin_root, (unsigned long long)netns_ino);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
 int pw_iface_dir(const struct pw_ctx *ctx, __u64 netns_ino, const char *ifname,
 		 char *buf, size_t len)
 {
-	char esc[3 * IFNAMSIZ + 1];
-	int n;
+	char esc[3 * IFNAMSIZ + 1], ns[PW_PATH_LEN];
+	int err = pw_ns_dir(ctx, netns_ino, ns, sizeof(ns));
 
 	escape_ifname(ifname, esc, sizeof(esc));
-	n = snprintf(buf, len, "%s/ns%llu/%s", ctx->pin_root,
-		     (unsigned long long)netns_ino, esc);
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+	return err ?: pw_join(buf, len, ns, esc);
 }
 
 int pw_shared_dir(const struct pw_ctx *ctx, char *buf, size_t len)

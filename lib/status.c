@@ -216,8 +216,7 @@ int pw_status_walk(struct pw_ctx *ctx, const char *ifname,
 		goto out;
 	}
 	/* managed interfaces first, then others that carry an XDP program */
-	snprintf(nsdir, sizeof(nsdir), "%s/ns%llu", ctx->pin_root,
-		 (unsigned long long)ctx->netns_ino);
+	pw_ns_dir(ctx, ctx->netns_ino, nsdir, sizeof(nsdir));
 	if (bpffs && (d = opendir(nsdir))) {
 		while (!err && (e = readdir(d))) {
 			if (e->d_name[0] == '.')

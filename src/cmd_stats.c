@@ -225,8 +225,7 @@ static int list_managed(struct cli *cli, char ***names, int *n)
 	struct dirent *e;
 	DIR *d;
 
-	snprintf(dir, sizeof(dir), "%s/ns%llu", cli->ctx.pin_root,
-		 (unsigned long long)cli->ctx.netns_ino);
+	pw_ns_dir(&cli->ctx, cli->ctx.netns_ino, dir, sizeof(dir));
 	d = opendir(dir);
 	if (!d)
 		return cli_err(cli, "nothing loaded in this network namespace (no pins at '%s'): name an interface to wait for it",

@@ -53,6 +53,8 @@ int pw_check_caps_read(struct pw_ctx *ctx);	/* status, stats */
 /* Make sure the pin root is on bpffs; mount bpffs at /sys/fs/bpf if that is
  * where it belongs and nothing is mounted; create the root when @create. */
 int pw_bpffs_prepare(struct pw_ctx *ctx, bool create);
+/* PINROOT/ns<INODE>: the interface directories of one network namespace. */
+int pw_ns_dir(const struct pw_ctx *ctx, __u64 netns_ino, char *buf, size_t len);
 int pw_iface_dir(const struct pw_ctx *ctx, __u64 netns_ino, const char *ifname,
 		 char *buf, size_t len);
 int pw_shared_dir(const struct pw_ctx *ctx, char *buf, size_t len);
