@@ -593,13 +593,13 @@ int pw_rules_read(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_r
 		return pw_fail(ctx, errno, "cannot read the rule config: %s", strerror(errno));
 	rs->policy = (int)PW_CFG_POLICY(cfg);
 	count = cfg->max_id < PW_MAX_RULES ? cfg->max_id + 1 : PW_MAX_RULES;
-	keys = calloc(PW_MAX_RULES, sizeof(*keys));
-	vals = calloc(PW_MAX_RULES, sizeof(*vals));
+	keys = calloc(count, sizeof(*keys));
+	vals = calloc(count, sizeof(*vals));
 	if (!keys || !vals) {
 		err = pw_fail(ctx, ENOMEM, "out of memory");
 		goto out;
 	}
-	/* one batch syscall for the whole array */
+	/* one batch syscall, up to the highest id in use */
 	if (bpf_map_lookup_batch(m->fd[PW_RM_RULES], NULL, &out_batch, keys, vals, &count, &bo) &&
 	    errno != ENOENT) {
 		err = pw_fail(ctx, errno, "cannot read the rules: %s", strerror(errno));
