@@ -18,22 +18,57 @@
  */
 const volatile __u32 pw_default_verdict = XDP_PASS;
 
+#ifdef PW_TEST_V2
+/*
+ * A second version of this program, built only for the upgrade tests
+ * (tests/objs/pinwall_v2.bpf.c): its counter record is reordered and grown,
+ * and it has one more map. Upgrading to it must migrate every counter.
+ */
+struct pw_ifrec {
+	__u64 rx_bytes;
+	__u64 rx_packets;
+	__u64 rx_large;		/* frames over 1000 bytes */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 4);
+	__type(key, __u32);
+	__type(value, __u64);
+} pw_sizes SEC(".maps");
+#else
+#define pw_ifrec pw_datarec
+#endif
+
 /* Per-interface maps: pinned in the interface's pin directory. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, PW_ACTION_MAX);
 	__type(key, __u32);
-	__type(value, struct pw_datarec);
+	__type(value, struct pw_ifrec);
 } xdp_stats_map SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, PW_CLASS_MAX);
 	__type(key, __u32);
-	__type(value, struct pw_datarec);
+	__type(value, struct pw_ifrec);
 } pw_classes SEC(".maps");
 
 #define READ_ONCE_ACTIVE(cfg) (*(volatile __u32 *)&(cfg)->active)
+
+static __always_inline void pw_count_if(void *map, __u32 idx, __u64 bytes)
+{
+	struct pw_ifrec *rec = bpf_map_lookup_elem(map, &idx);
+
+	if (rec) {
+		rec->rx_packets++;
+		rec->rx_bytes += bytes;
+#ifdef PW_TEST_V2
+		rec->rx_large += bytes > 1000;
+#endif
+	}
+}
 
 static __always_inline void pw_count(void *map, __u32 idx, __u64 bytes)
 {
@@ -58,12 +93,21 @@ int pinwall_xdp(struct xdp_md *ctx)
 	pw_parse(data, data_end, &pkt);
 
 	if (pkt.malformed) {
-		pw_count(&pw_classes, PW_C_MALFORMED, bytes);
+		pw_count_if(&pw_classes, PW_C_MALFORMED, bytes);
 	} else {
-		pw_count(&pw_classes, pkt.l3, bytes);
+		pw_count_if(&pw_classes, pkt.l3, bytes);
 		if (pkt.l3 != PW_C_L3_OTHER)
-			pw_count(&pw_classes, pkt.l4, bytes);
+			pw_count_if(&pw_classes, pkt.l4, bytes);
 	}
+#ifdef PW_TEST_V2
+	{
+		__u32 b = bytes < 128 ? 0 : bytes < 512 ? 1 : bytes < 1024 ? 2 : 3;
+		__u64 *n = bpf_map_lookup_elem(&pw_sizes, &b);
+
+		if (n)
+			(*n)++;
+	}
+#endif
 
 	verdict = pw_default_verdict;
 	if (verdict == XDP_ABORTED || verdict >= PW_ACTION_MAX)
@@ -90,7 +134,7 @@ int pinwall_xdp(struct xdp_md *ctx)
 		}
 	}
 
-	pw_count(&xdp_stats_map, verdict, bytes);
+	pw_count_if(&xdp_stats_map, verdict, bytes);
 	return verdict;
 }
 

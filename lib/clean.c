@@ -139,10 +139,15 @@ int pw_clean(struct pw_ctx *ctx, bool remove,
 				snprintf(it.why, sizeof(it.why), "interface '%s' is gone", it.ifname);
 			} else {
 				struct bpf_link_info li;
+				struct pw_intent in;
 
 				pw_join(lpath, sizeof(lpath), it.path, PW_PIN_LINK);
 				fd = pw_path_exists(lpath) ? bpf_obj_get(lpath) : -1;
-				if (fd >= 0 && !pw_link_info(fd, &li) && li.xdp.ifindex == 0) {
+				if (!pw_intent_read(it.path, &in)) {
+					/* a killed operation: recover decides, not clean */
+					snprintf(it.why, sizeof(it.why), "interrupted %s: run 'pinwall recover %s'",
+						 pw_op_name(in.op), it.ifname);
+				} else if (fd >= 0 && !pw_link_info(fd, &li) && li.xdp.ifindex == 0) {
 					it.stale = true;
 					snprintf(it.why, sizeof(it.why), "link %u is detached: its program is gone", li.id);
 				} else if (fd >= 0) {

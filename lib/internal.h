@@ -6,18 +6,105 @@
 #include <bpf/libbpf.h>
 #include "pinwall/pinwall.h"
 
+/* ---- map layouts and migration (migrate.c) ---- */
+#define PW_MAX_LEAVES 256
+
+enum pw_leaf_kind { PW_LEAF_INT, PW_LEAF_FLOAT, PW_LEAF_PTR, PW_LEAF_BYTES };
+
+/* One scalar of a key or value, named by its member path. */
+struct pw_leaf {
+	char name[96];
+	__u32 off, size;
+	__u8 kind;		/* enum pw_leaf_kind */
+	bool sign;
+};
+
+struct pw_layout {
+	bool btf;		/* false: no BTF, nothing known beyond sizes */
+	__u32 size;
+	int n;
+	struct pw_leaf leaf[PW_MAX_LEAVES];
+};
+
+struct btf;
+int pw_layout_from_btf(const struct btf *btf, __u32 type_id, struct pw_layout *l);
+bool pw_layout_same(const struct pw_layout *a, const struct pw_layout *b);
+const struct pw_leaf *pw_layout_find(const struct pw_layout *l, const char *name);
+void pw_layout_str(const struct pw_layout *l, char *buf, size_t len);
+
+struct pw_copy {
+	__u32 old_off, old_size, new_off, new_size;
+	__u8 kind;
+	bool sign;
+};
+
+/* How the entries of a pinned map go into the new program's map. */
+struct pw_migration {
+	__u32 type, key_size, old_vsize, new_vsize, old_max, new_max, old_flags;
+	int n_copy, n_added, n_dropped;
+	struct pw_copy copy[PW_MAX_LEAVES];
+	char dropped[256];	/* names of fields the new layout drops */
+	char why[400];		/* what changed, for the report */
+};
+
+enum pw_map_decision { PW_MAP_REUSE, PW_MAP_MIGRATE, PW_MAP_REFUSE };
+
+/* What the decision compares: properties and BTF layouts of key and value. */
+struct pw_map_desc {
+	__u32 type, key_size, value_size, max_entries, flags;
+	struct pw_layout key, value;
+};
+
+int pw_map_desc_from_info(const struct bpf_map_info *info, struct pw_map_desc *d);
+int pw_map_desc_from_map(const struct bpf_map *map, const struct btf *btf,
+			 struct pw_map_desc *d);
+/* Compare a pinned map with its successor: reuse as it is, migrate (*out
+ * set), or refuse (one detail line per differing property). */
+int pw_map_decide(struct pw_ctx *ctx, const char *name, const char *path,
+		  const struct pw_map_desc *pin, const struct pw_map_desc *nw,
+		  struct pw_migration **out);
+int pw_migration_overflow(const struct pw_migration *mg, int old_fd, __u32 *live);
+int pw_migration_snapshot_create(const struct pw_migration *mg);
+int pw_migration_copy(const struct pw_migration *mg, int old_fd, int snap_fd, int new_fd);
+int pw_migration_merge(const struct pw_migration *mg, int old_fd, int snap_fd, int new_fd);
+
 /* What happens to each map of an object being loaded. */
+enum pw_map_fate {
+	PW_FATE_CREATE,		/* no pin: created, pinned */
+	PW_FATE_REUSE,		/* pin reused as it is */
+	PW_FATE_MIGRATE,	/* new map, entries copied, pin replaced */
+	PW_FATE_FRESH,		/* new empty map, pin replaced (--fresh) */
+};
+
 struct pw_plan_map {
 	struct bpf_map *map;
 	char path[PW_PATH_LEN];
-	int pinned_fd;		/* reused pin, or -1 */
+	char side[PW_PATH_LEN];	/* pending pin of a replacing map */
+	char snap[PW_PATH_LEN];	/* pending pin of the migration snapshot */
+	enum pw_map_fate fate;
+	int pinned_fd;		/* the pin's map (reused or replaced), or -1 */
+	int snap_fd;		/* migration snapshot, or -1 */
+	struct pw_migration *mig;
 	bool shared;		/* pinned by name below shared/ */
 	bool pinned_now;	/* created and pinned by this call */
 };
 
 struct pw_plan {
 	int n;
+	int n_replace;		/* maps migrated or started fresh */
 	struct pw_plan_map m[PW_MAX_MAPS];
+};
+
+#define PW_DIR_PENDING "pending"	/* per interface: pins of an operation under way */
+#define PW_DIR_SNAP    "snap"		/* pending/snap: migration snapshots */
+#define PW_PIN_PROG    "prog"		/* pending/prog: the program being switched to */
+#define PW_PIN_INTENT  "intent"		/* per interface: the operation under way */
+
+struct pw_plan_opts {
+	bool migrate;			/* allow migrations that drop fields */
+	const char *const *fresh;	/* maps to start empty */
+	int n_fresh;
+	const char *ifdir;		/* the interface (shared-map users are others) */
 };
 
 int pw_join(char *buf, size_t len, const char *a, const char *b);
@@ -27,14 +114,22 @@ bool pw_path_exists(const char *path);
 /* Decide reuse or creation for every map of @obj (before load); any
  * incompatible pin fails the whole plan with one detail line per property. */
 int pw_plan_maps(struct pw_ctx *ctx, struct bpf_object *obj, const char *ifdir,
-		 struct pw_plan *plan);
+		 const struct pw_plan_opts *po, struct pw_plan *plan);
 /* After load: pin the maps that were created; undone on failure. */
+/* Pin every map the new program brings below pending/ and run the first
+ * copy of each migration (with snapshots when @old_runs). */
+int pw_plan_stage(struct pw_ctx *ctx, struct pw_plan *plan, bool old_runs);
+bool pw_shared_in_use(const struct pw_ctx *ctx, const char *skip_dir, const char *name,
+		      char *user, size_t len);
 int pw_plan_pin_new(struct pw_ctx *ctx, struct pw_plan *plan, bool shared_only);
 void pw_plan_unpin_new(struct pw_plan *plan);
 void pw_plan_free(struct pw_plan *plan);
 void pw_plan_report(const struct pw_plan *plan, struct pw_load_report *r);
 
 int pw_meta_write(struct pw_ctx *ctx, const char *ifdir, const struct pw_meta *meta);
+int pw_intent_write(struct pw_ctx *ctx, const char *ifdir, const struct pw_intent *in);
+/* Returns once every BPF program run that started before has ended. */
+int pw_wait_for_programs(void);
 
 int pw_map_info(int fd, struct bpf_map_info *info);
 int pw_prog_info(int fd, struct bpf_prog_info *info);
@@ -46,5 +141,18 @@ int pw_attach_link(struct pw_ctx *ctx, int prog_fd, int ifindex, const char *ifn
 int pw_find_xdp_link(int ifindex, __u32 prog_id);
 int pw_detach_any(struct pw_ctx *ctx, int ifindex, const char *ifname,
 		  const struct pw_xdp_state *st);
+
+/* ---- crash safety (intent.c) ---- */
+void pw_step(__u32 op, const char *step);
+void pw_intent_init(struct pw_intent *in, __u32 op);
+int pw_intent_step(struct pw_ctx *ctx, const char *ifdir, struct pw_intent *in, __u32 step);
+void pw_intent_clear(const char *ifdir);
+int pw_intent_finish(struct pw_ctx *ctx, const char *ifdir, struct pw_intent *in);
+/* With the lock held: finish or roll back what an intent record describes. */
+int pw_recover_locked(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
+		      struct pw_recovery *rec);
+int pw_unload_core(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
+		   struct pw_intent *in, struct pw_load_report *r);
+void pw_remove_empty_dirs(const struct pw_ctx *ctx, const char *ifdir);
 
 #endif

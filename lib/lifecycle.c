@@ -202,11 +202,13 @@ static void link_pin_close(struct link_pin *lp)
 	lp->fd = -1;
 }
 
-static void remove_empty_dirs(const struct pw_ctx *ctx, const char *ifdir)
+void pw_remove_empty_dirs(const struct pw_ctx *ctx, const char *ifdir)
 {
 	char path[PW_PATH_LEN], *slash;
 
 	pw_join(path, sizeof(path), ifdir, PW_DIR_MAPS);
+	rmdir(path);
+	pw_join(path, sizeof(path), ifdir, PW_DIR_PENDING);
 	rmdir(path);
 	snprintf(path, sizeof(path), "%s", ifdir);
 	/* ifdir, then its ns<ino> parent, never above the pin root */
@@ -278,6 +280,30 @@ static __u32 fd_prog_id(int fd)
 	return pw_prog_info(fd, &info) ? 0 : info.id;
 }
 
+static int pin_staged_prog(struct pw_ctx *ctx, const char *ifdir, int prog_fd)
+{
+	char path[PW_PATH_LEN];
+	int err;
+
+	pw_join(path, sizeof(path), ifdir, PW_DIR_PENDING);
+	if ((err = pw_mkdirs(ctx, path)))
+		return err;
+	pw_join(path, sizeof(path), ifdir, PW_DIR_PENDING "/" PW_PIN_PROG);
+	unlink(path);
+	if (bpf_obj_pin(prog_fd, path))
+		return pw_fail(ctx, errno, "cannot pin the new program at '%s': %s", path,
+			       strerror(errno));
+	return 0;
+}
+
+static void plan_opts(const struct pw_load_opts *o, const char *ifdir, struct pw_plan_opts *po)
+{
+	po->migrate = o->migrate;
+	po->fresh = o->fresh;
+	po->n_fresh = o->n_fresh;
+	po->ifdir = ifdir;
+}
+
 int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_report *r)
 {
 	bool detach_foreign = false;
@@ -285,9 +311,12 @@ int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_rep
 	char shared[PW_PATH_LEN], maps[PW_PATH_LEN];
 	struct pw_obj obj = {};
 	struct pw_plan plan = {};
+	struct pw_plan_opts po;
 	struct link_pin lp = { .fd = -1 };
 	struct pw_xdp_state st;
 	struct pw_meta meta = {};
+	struct pw_intent in;
+	bool intent = false;
 	int ifindex, lock_fd = -1, link_fd = -1, foreign_fd = -1, err;
 	enum pw_mode used;
 	double t0 = now_ms();
@@ -307,6 +336,18 @@ int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_rep
 	if ((err = pw_bpffs_prepare(ctx, true)) || (err = pw_lock(ctx, &lock_fd)))
 		goto out;
 	r->ifindex = ifindex;
+	if ((err = pw_recover_locked(ctx, o->ifname, r->ifdir, &r->recovered)))
+		goto out;
+	if (r->recovered.op == PW_OP_LOAD && r->recovered.completed) {
+		/* a load was interrupted: finishing it was this load */
+		struct pw_meta m;
+
+		if (!pw_meta_read(r->ifdir, &m)) {
+			r->prog_id = m.prog_id;
+			r->mode = m.mode;
+		}
+		goto out;
+	}
 
 	if ((err = pw_xdp_state(ifindex, &st))) {
 		err = pw_fail(ctx, err, "cannot query XDP on '%s': %s", o->ifname, strerror(-err));
@@ -344,18 +385,34 @@ int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_rep
 		detach_foreign = true;
 	}
 
-	/* checks done: from here every change is undone on failure */
-	if ((err = pw_plan_maps(ctx, obj.obj, r->ifdir, &plan)))
+	plan_opts(o, r->ifdir, &po);
+	if ((err = pw_plan_maps(ctx, obj.obj, r->ifdir, &po, &plan)))
 		goto out;
-	if ((err = obj_load(ctx, &obj)))
+	/* checks done: from here every change is recorded, and undone on failure */
+	pw_intent_init(&in, PW_OP_LOAD);
+	in.mode = o->mode;
+	in.foreign_prog_id = detach_foreign ? st.prog_id : 0;
+	if ((err = pw_intent_write(ctx, r->ifdir, &in)))
 		goto out;
-	if ((err = pw_plan_pin_new(ctx, &plan, false)))
+	intent = true;
+	pw_step(in.op, "planned");
+	if ((err = obj_load(ctx, &obj)) ||
+	    (err = pin_staged_prog(ctx, r->ifdir, bpf_program__fd(obj.prog))) ||
+	    (err = pw_plan_stage(ctx, &plan, false)))
 		goto out;
+	in.new_prog_id = fd_prog_id(bpf_program__fd(obj.prog));
+	fill_meta(&in.next, &obj, ctx, o->ifname, ifindex, o->mode, in.new_prog_id);
+	meta_shared(&in.next, &plan);
+	in.next.loaded_at = realtime_ns();
+	if ((err = pw_intent_step(ctx, r->ifdir, &in, PW_STEP_STAGED)))
+		goto out;
+	pw_step(in.op, "staged");
 	if (detach_foreign) {
 		/* held so it can be put back if our attach fails */
 		foreign_fd = bpf_prog_get_fd_by_id(st.prog_id);
 		if ((err = pw_detach_any(ctx, ifindex, o->ifname, &st)))
-			goto unpin;
+			goto out;
+		pw_step(in.op, "detached");
 	}
 	if ((err = pw_attach_link(ctx, bpf_program__fd(obj.prog), ifindex, o->ifname,
 				  o->mode, &link_fd, &used))) {
@@ -367,25 +424,28 @@ int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_rep
 				pw_detail(ctx, "could not put program %u back on '%s': %s", st.prog_id,
 					  o->ifname, strerror(errno));
 		}
-		goto unpin;
+		goto out;
 	}
+	pw_step(in.op, "attached");
 	r->elapsed_ms = now_ms() - t0;
 	/* a stale link (interface re-created, program gone) gives way */
 	if (lp.fd >= 0)
 		unlink(lp.path);
 	if (bpf_obj_pin(link_fd, lp.path)) {
 		err = pw_fail(ctx, errno, "cannot pin link at '%s': %s", lp.path, strerror(errno));
-		goto unpin;	/* closing link_fd detaches the program again */
+		goto out;	/* closing link_fd detaches the program again */
 	}
-	r->prog_id = fd_prog_id(bpf_program__fd(obj.prog));
-	fill_meta(&meta, &obj, ctx, o->ifname, ifindex, used, r->prog_id);
-	meta_shared(&meta, &plan);
-	meta.loaded_at = realtime_ns();
-	if ((err = pw_meta_write(ctx, r->ifdir, &meta))) {
-		/* the program runs and its pins are in place: report, keep going */
-		pw_detail(ctx, "warning: %s", ctx->err);
-		err = 0;
+	in.next.mode = used;
+	pw_step(in.op, "switched");
+	if ((err = pw_intent_step(ctx, r->ifdir, &in, PW_STEP_SWITCHED)) ||
+	    (err = pw_intent_finish(ctx, r->ifdir, &in))) {
+		/* the program runs and its link is pinned: the next command finishes */
+		pw_detail(ctx, "the program runs; 'pinwall recover %s' finishes the pins", o->ifname);
+		intent = false;
+		goto out;
 	}
+	intent = false;
+	r->prog_id = in.new_prog_id;
 	{
 		struct bpf_link_info li;
 
@@ -393,11 +453,12 @@ int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_rep
 	}
 	r->mode = used;
 	pw_plan_report(&plan, r);
-	goto out;
 
-unpin:
-	pw_plan_unpin_new(&plan);
 out:
+	if (err && intent) {
+		pw_intent_clear(r->ifdir);
+		pw_remove_empty_dirs(ctx, r->ifdir);
+	}
 	if (link_fd >= 0)
 		close(link_fd);
 	if (foreign_fd >= 0)
@@ -456,10 +517,13 @@ int pw_reload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_r
 	struct link_pin lp = { .fd = -1 };
 	struct pw_obj obj = {};
 	struct pw_plan plan = {};
+	struct pw_plan_opts po;
 	struct pw_xdp_state st;
 	struct pw_meta meta = {};
+	struct pw_intent in;
 	const char *path = o->obj_path, *prog = o->prog_name;
 	int ifindex, lock_fd = -1, old_fd = -1, err;
+	bool intent = false;
 	double t0 = now_ms();
 
 	memset(r, 0, sizeof(*r));
@@ -471,7 +535,8 @@ int pw_reload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_r
 		return err;
 	pw_iface_dir(ctx, ctx->netns_ino, o->ifname, r->ifdir, sizeof(r->ifdir));
 	r->ifindex = ifindex;
-	if ((err = open_managed(ctx, o->ifname, ifindex, r->ifdir, &lp, &st)))
+	if ((err = pw_recover_locked(ctx, o->ifname, r->ifdir, &r->recovered)) ||
+	    (err = open_managed(ctx, o->ifname, ifindex, r->ifdir, &lp, &st)))
 		goto out;
 	/* without --obj: the same object again (re-read: it may be a new build) */
 	if (!pw_meta_read(r->ifdir, &meta) && !path && !meta.builtin) {
@@ -479,47 +544,59 @@ int pw_reload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_r
 		if (!prog)
 			prog = meta.prog;
 	}
+	plan_opts(o, r->ifdir, &po);
 	if ((err = obj_open(ctx, path, prog, &obj)) ||
-	    (err = pw_plan_maps(ctx, obj.obj, r->ifdir, &plan)) ||
-	    (err = obj_load(ctx, &obj)) ||
-	    (err = pw_plan_pin_new(ctx, &plan, false)))
+	    (err = pw_plan_maps(ctx, obj.obj, r->ifdir, &po, &plan)))
 		goto out;
 	old_fd = bpf_prog_get_fd_by_id(lp.info.prog_id);
 	if (old_fd < 0) {
 		err = pw_fail(ctx, errno, "cannot open the running program (id %u): %s",
 			      lp.info.prog_id, strerror(errno));
-		goto unpin;
+		goto out;
 	}
+	pw_intent_init(&in, PW_OP_RELOAD);
+	in.old_prog_id = lp.info.prog_id;
+	if ((err = pw_intent_write(ctx, r->ifdir, &in)))
+		goto out;
+	intent = true;
+	pw_step(in.op, "planned");
+	if ((err = obj_load(ctx, &obj)) ||
+	    (err = pin_staged_prog(ctx, r->ifdir, bpf_program__fd(obj.prog))) ||
+	    (err = pw_plan_stage(ctx, &plan, true)))
+		goto out;
+	in.new_prog_id = fd_prog_id(bpf_program__fd(obj.prog));
+	fill_meta(&in.next, &obj, ctx, o->ifname, ifindex, st.mode, in.new_prog_id);
+	meta_shared(&in.next, &plan);
+	in.next.loaded_at = meta.loaded_at ?: realtime_ns();
+	in.next.reloaded_at = realtime_ns();
+	in.next.reloads = meta.reloads + 1;
+	if ((err = pw_intent_step(ctx, r->ifdir, &in, PW_STEP_STAGED)))
+		goto out;
+	pw_step(in.op, "staged");
 	uo.old_prog_fd = old_fd;
 	/* atomic: the interface runs the old program until this returns */
 	if (bpf_link_update(lp.fd, bpf_program__fd(obj.prog), &uo)) {
 		err = pw_fail(ctx, errno, "cannot replace the program on '%s': %s",
 			      o->ifname, strerror(errno));
-		goto unpin;
+		goto out;
 	}
 	r->elapsed_ms = now_ms() - t0;
+	pw_step(in.op, "switched");
+	intent = false;		/* switched: from here on, only forward */
+	if ((err = pw_intent_step(ctx, r->ifdir, &in, PW_STEP_SWITCHED)) ||
+	    (err = pw_intent_finish(ctx, r->ifdir, &in))) {
+		pw_detail(ctx, "the new program runs; 'pinwall recover %s' finishes the pins",
+			  o->ifname);
+		goto out;
+	}
 	r->old_prog_id = lp.info.prog_id;
-	r->prog_id = fd_prog_id(bpf_program__fd(obj.prog));
+	r->prog_id = in.new_prog_id;
 	r->link_id = lp.info.id;
 	r->mode = st.mode;
-	{
-		__u64 loaded = meta.loaded_at;
-		__u32 reloads = meta.reloads;
-
-		fill_meta(&meta, &obj, ctx, o->ifname, ifindex, st.mode, r->prog_id);
-		meta_shared(&meta, &plan);
-		meta.loaded_at = loaded ?: realtime_ns();
-		meta.reloaded_at = realtime_ns();
-		meta.reloads = reloads + 1;
-	}
-	if (pw_meta_write(ctx, r->ifdir, &meta)) {
-		pw_detail(ctx, "warning: %s", ctx->err);
-	}
 	pw_plan_report(&plan, r);
-	goto out;
-unpin:
-	pw_plan_unpin_new(&plan);
 out:
+	if (err && intent)
+		pw_intent_clear(r->ifdir);	/* nothing outside pending/ changed */
 	if (old_fd >= 0)
 		close(old_fd);
 	link_pin_close(&lp);
@@ -529,92 +606,59 @@ out:
 	return err;
 }
 
-/* Is shared map @name recorded by an interface other than @skip_dir? */
-static bool shared_in_use(const struct pw_ctx *ctx, const char *skip_dir, const char *name)
+/* The steps of unload, each safe to run again after a kill. @in carries the
+ * load record as it was when the unload began. */
+int pw_unload_core(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
+		   struct pw_intent *in, struct pw_load_report *rep)
 {
-	char nspath[PW_PATH_LEN], dir[PW_PATH_LEN];
-	DIR *root = opendir(ctx->pin_root), *d;
-	struct dirent *ns, *ifd;
-	bool used = false;
-
-	if (!root)
-		return false;
-	while (!used && (ns = readdir(root))) {
-		if (strncmp(ns->d_name, "ns", 2) ||
-		    pw_join(nspath, sizeof(nspath), ctx->pin_root, ns->d_name) ||
-		    !(d = opendir(nspath)))
-			continue;
-		while (!used && (ifd = readdir(d))) {
-			struct pw_meta m;
-
-			if (ifd->d_name[0] == '.' || pw_join(dir, sizeof(dir), nspath, ifd->d_name) ||
-			    !strcmp(dir, skip_dir) || pw_meta_read(dir, &m))
-				continue;
-			for (__u32 i = 0; i < m.n_shared && i < PW_META_SHARED; i++)
-				used |= !strncmp(m.shared[i], name, PW_MAP_NAME_LEN);
-		}
-		closedir(d);
-	}
-	closedir(root);
-	return used;
-}
-
-int pw_unload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_report *r)
-{
+	struct pw_load_report *r = rep ?: calloc(1, sizeof(*r));
 	struct link_pin lp = { .fd = -1 };
-	struct pw_meta meta;
-	bool have_meta;
-	int lock_fd = -1, err, ifindex;
+	struct pw_meta *meta = &in->next;
+	bool have_meta = meta->version != 0;
 	char path[PW_PATH_LEN], shared[PW_PATH_LEN];
+	int err, ifindex;
 	DIR *d;
 	struct dirent *e;
 
-	memset(r, 0, sizeof(*r));
-	if ((err = pw_check_caps(ctx)))
-		return err;
-	if ((err = prepare_existing(ctx, o->ifname)) || (err = pw_lock(ctx, &lock_fd)))
-		return err;
-	pw_iface_dir(ctx, ctx->netns_ino, o->ifname, r->ifdir, sizeof(r->ifdir));
-	if (!pw_path_exists(r->ifdir)) {
-		err = pw_fail(ctx, ENOENT, "'%s' is not loaded by pinwall (no pins at '%s')",
-			      o->ifname, r->ifdir);
+	if (!r)
+		return pw_fail(ctx, ENOMEM, "out of memory");
+	if ((err = link_pin_open(ctx, ifdir, &lp)))
 		goto out;
-	}
-	if ((err = link_pin_open(ctx, r->ifdir, &lp)))
-		goto out;
-	ifindex = (int)if_nametoindex(o->ifname);
+	ifindex = (int)if_nametoindex(ifname);
 	r->ifindex = ifindex;
-	have_meta = !pw_meta_read(r->ifdir, &meta);
-
 	if (lp.fd >= 0) {
 		r->prog_id = lp.info.prog_id;
 		r->link_id = lp.info.id;
 		/* a detached link (interface gone) has nothing left to detach */
 		if (lp.info.xdp.ifindex && bpf_link_detach(lp.fd) && errno != EINVAL) {
 			err = pw_fail(ctx, errno, "cannot detach the program from '%s': %s",
-				      o->ifname, strerror(errno));
+				      ifname, strerror(errno));
 			goto out;
 		}
+		pw_step(PW_OP_UNLOAD, "detached");
 		unlink(lp.path);
-	} else if (have_meta && meta.prog_id && ifindex > 0) {
+	} else if (have_meta && meta->prog_id && ifindex > 0) {
 		/* link pin lost, but the program pinwall attached still runs */
 		struct pw_xdp_state st;
 
-		if (!pw_xdp_state(ifindex, &st) && st.prog_id == meta.prog_id &&
-		    (err = pw_detach_any(ctx, ifindex, o->ifname, &st)))
+		if (!pw_xdp_state(ifindex, &st) && st.prog_id == meta->prog_id &&
+		    (err = pw_detach_any(ctx, ifindex, ifname, &st)))
 			goto out;
-		r->prog_id = meta.prog_id;
+		r->prog_id = meta->prog_id;
 	}
 
-	if (o->keep_maps) {
+	if (in->keep_maps) {
 		/* the record stays, marked as not attached; load reuses the maps */
 		if (have_meta) {
-			meta.prog_id = 0;
-			pw_meta_write(ctx, r->ifdir, &meta);
+			struct pw_meta m = *meta;
+
+			m.prog_id = 0;
+			pw_meta_write(ctx, ifdir, &m);
 		}
+		pw_intent_clear(ifdir);
 		goto out;
 	}
-	pw_join(path, sizeof(path), r->ifdir, PW_DIR_MAPS);
+	pw_join(path, sizeof(path), ifdir, PW_DIR_MAPS);
 	if ((d = opendir(path))) {
 		while ((e = readdir(d)) && r->n_maps < PW_MAX_MAPS) {
 			struct pw_map_report *mr = &r->maps[r->n_maps];
@@ -627,29 +671,74 @@ int pw_unload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_r
 		}
 		closedir(d);
 	}
-	pw_join(path, sizeof(path), r->ifdir, PW_PIN_META);
+	pw_step(PW_OP_UNLOAD, "unpinned");
+	pw_join(path, sizeof(path), ifdir, PW_PIN_META);
 	unlink(path);
 	/* shared maps this interface recorded that no other interface records */
 	pw_shared_dir(ctx, shared, sizeof(shared));
-	for (__u32 i = 0; have_meta && i < meta.n_shared && i < PW_META_SHARED &&
+	for (__u32 i = 0; have_meta && i < meta->n_shared && i < PW_META_SHARED &&
 			  r->n_maps < PW_MAX_MAPS; i++) {
 		struct pw_map_report *mr = &r->maps[r->n_maps];
 		char name[PW_MAP_NAME_LEN + 1];
 
-		snprintf(name, sizeof(name), "%.*s", PW_MAP_NAME_LEN, meta.shared[i]);
+		snprintf(name, sizeof(name), "%.*s", PW_MAP_NAME_LEN, meta->shared[i]);
 		if (pw_join(mr->path, sizeof(mr->path), shared, name) || !pw_path_exists(mr->path))
 			continue;
 		snprintf(mr->name, sizeof(mr->name), "%s", name);
 		/* pinwall's rule maps are configuration: they outlive every load */
 		mr->config = !strncmp(name, "pw_", 3);
-		mr->removed = !mr->config && !shared_in_use(ctx, r->ifdir, name) &&
+		mr->removed = !mr->config &&
+			      !pw_shared_in_use(ctx, ifdir, name, NULL, 0) &&
 			      unlink(mr->path) == 0;
 		r->n_maps++;
 	}
 	rmdir(shared);
-	remove_empty_dirs(ctx, r->ifdir);
+	pw_intent_clear(ifdir);
+	pw_remove_empty_dirs(ctx, ifdir);
 out:
 	link_pin_close(&lp);
+	if (!rep)
+		free(r);
+	return err;
+}
+
+int pw_unload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_report *r)
+{
+	struct link_pin lp = { .fd = -1 };
+	struct pw_intent in;
+	int lock_fd = -1, err;
+
+	memset(r, 0, sizeof(*r));
+	if ((err = pw_check_caps(ctx)))
+		return err;
+	if ((err = prepare_existing(ctx, o->ifname)) || (err = pw_lock(ctx, &lock_fd)))
+		return err;
+	pw_iface_dir(ctx, ctx->netns_ino, o->ifname, r->ifdir, sizeof(r->ifdir));
+	if ((err = pw_recover_locked(ctx, o->ifname, r->ifdir, &r->recovered)))
+		goto out;
+	if (r->recovered.found && r->recovered.op == PW_OP_UNLOAD) {
+		/* an unload was interrupted: finishing it was this unload */
+		r->ifindex = if_nametoindex(o->ifname);
+		goto out;
+	}
+	if (!pw_path_exists(r->ifdir)) {
+		err = pw_fail(ctx, ENOENT, "'%s' is not loaded by pinwall (no pins at '%s')",
+			      o->ifname, r->ifdir);
+		goto out;
+	}
+	/* refuse before the first change: a link pin holding something else */
+	if ((err = link_pin_open(ctx, r->ifdir, &lp)))
+		goto out;
+	link_pin_close(&lp);
+	pw_intent_init(&in, PW_OP_UNLOAD);
+	in.keep_maps = o->keep_maps;
+	if (pw_meta_read(r->ifdir, &in.next))
+		memset(&in.next, 0, sizeof(in.next));
+	if ((err = pw_intent_write(ctx, r->ifdir, &in)))
+		goto out;
+	pw_step(in.op, "planned");
+	err = pw_unload_core(ctx, o->ifname, r->ifdir, &in, r);
+out:
 	pw_unlock(lock_fd);
 	return err;
 }

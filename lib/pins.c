@@ -3,6 +3,8 @@
  * Pins: privileges, bpffs, the layout below the pin root, the lock, and the
  * reuse-or-create decision for every map of an object.
  */
+#define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -313,81 +315,119 @@ int pw_ifindex(struct pw_ctx *ctx, const char *ifname)
 	return (int)idx;
 }
 
-/* ---- reuse or create ---- */
+/* ---- reuse, migrate or create ---- */
 
-static __u32 expected_max_entries(const struct bpf_map *map)
+/* Is shared map @name recorded by an interface other than @skip_dir? */
+bool pw_shared_in_use(const struct pw_ctx *ctx, const char *skip_dir, const char *name,
+		      char *user, size_t len)
 {
-	__u32 n = bpf_map__max_entries(map);
+	char nspath[PW_PATH_LEN], dir[PW_PATH_LEN];
+	DIR *root = opendir(ctx->pin_root), *d;
+	struct dirent *ns, *ifd;
+	bool used = false;
 
-	/* libbpf sizes a perf event array with 0 entries to the CPU count */
-	if (bpf_map__type(map) == BPF_MAP_TYPE_PERF_EVENT_ARRAY && n == 0) {
-		int cpus = libbpf_num_possible_cpus();
-
-		n = cpus > 0 ? (__u32)cpus : 0;
-	}
-	return n;
-}
-
-/* One detail line per differing property; returns the number of them. */
-static int compat_diff(struct pw_ctx *ctx, const char *name, const char *path,
-		       const struct bpf_map_info *pin, const struct bpf_map *map)
-{
-	struct {
-		const char *what;
-		__u32 pinned, wanted;
-	} props[] = {
-		{ "type", pin->type, bpf_map__type(map) },
-		{ "key_size", pin->key_size, bpf_map__key_size(map) },
-		{ "value_size", pin->value_size, bpf_map__value_size(map) },
-		{ "max_entries", pin->max_entries, expected_max_entries(map) },
-		{ "flags", pin->map_flags, bpf_map__map_flags(map) },
-	};
-	int diffs = 0;
-
-	for (size_t i = 0; i < sizeof(props) / sizeof(props[0]); i++) {
-		if (props[i].pinned == props[i].wanted)
+	if (!root)
+		return false;
+	while (!used && (ns = readdir(root))) {
+		if (strncmp(ns->d_name, "ns", 2) ||
+		    pw_join(nspath, sizeof(nspath), ctx->pin_root, ns->d_name) ||
+		    !(d = opendir(nspath)))
 			continue;
-		if (!strcmp(props[i].what, "type"))
-			pw_detail(ctx, "map '%s' (%s): type pinned %s, new %s", name, path,
-				  libbpf_bpf_map_type_str(props[i].pinned) ?: "?",
-				  libbpf_bpf_map_type_str(props[i].wanted) ?: "?");
-		else if (!strcmp(props[i].what, "flags"))
-			pw_detail(ctx, "map '%s' (%s): flags pinned 0x%x, new 0x%x", name, path,
-				  props[i].pinned, props[i].wanted);
-		else
-			pw_detail(ctx, "map '%s' (%s): %s pinned %u, new %u", name, path,
-				  props[i].what, props[i].pinned, props[i].wanted);
-		diffs++;
+		while (!used && (ifd = readdir(d))) {
+			struct pw_meta m;
+
+			if (ifd->d_name[0] == '.' || pw_join(dir, sizeof(dir), nspath, ifd->d_name) ||
+			    (skip_dir && !strcmp(dir, skip_dir)) || pw_meta_read(dir, &m))
+				continue;
+			for (__u32 i = 0; i < m.n_shared && i < PW_META_SHARED; i++)
+				used |= !strncmp(m.shared[i], name, PW_MAP_NAME_LEN);
+			if (used && user)
+				snprintf(user, len, "%s", m.ifname);
+		}
+		closedir(d);
 	}
-	return diffs;
+	closedir(root);
+	return used;
 }
 
 void pw_plan_free(struct pw_plan *plan)
 {
 	for (int i = 0; i < plan->n; i++) {
-		if (plan->m[i].pinned_fd >= 0)
-			close(plan->m[i].pinned_fd);
-		plan->m[i].pinned_fd = -1;
+		struct pw_plan_map *pm = &plan->m[i];
+
+		if (pm->pinned_fd >= 0)
+			close(pm->pinned_fd);
+		if (pm->snap_fd >= 0)
+			close(pm->snap_fd);
+		pm->pinned_fd = pm->snap_fd = -1;
+		free(pm->mig);
+		pm->mig = NULL;
 	}
 }
 
-int pw_plan_maps(struct pw_ctx *ctx, struct bpf_object *obj, const char *ifdir,
-		 struct pw_plan *plan)
+static bool in_list(const char *const *list, int n, const char *name)
 {
-	char shared[PW_PATH_LEN], maps[PW_PATH_LEN];
+	for (int i = 0; i < n; i++)
+		if (!strcmp(list[i], name))
+			return true;
+	return false;
+}
+
+/* The first detail line written since @from, without its "map 'X' (PATH): ". */
+static void first_reason(const struct pw_ctx *ctx, size_t from, char *buf, size_t len)
+{
+	const char *p = ctx->detail + from, *colon = strstr(p, "): ");
+	size_t n;
+
+	if (colon && colon < strchrnul(p, '\n'))
+		p = colon + 3;
+	n = strchrnul(p, '\n') - p;
+	snprintf(buf, len, "%.*s", (int)n, p);
+}
+
+int pw_plan_maps(struct pw_ctx *ctx, struct bpf_object *obj, const char *ifdir,
+		 const struct pw_plan_opts *po, struct pw_plan *plan)
+{
+	static const struct pw_plan_opts none = { 0 };
+	char shared[PW_PATH_LEN], maps[PW_PATH_LEN], pending[PW_PATH_LEN];
+	char first[PW_NAME_LEN] = "", reason[400] = "", names[256] = "";
+	const struct btf *btf = bpf_object__btf(obj);
+	struct pw_map_desc *pin = calloc(2, sizeof(*pin)), *nw = pin + 1;
 	struct bpf_map *map;
-	int err, bad = 0, incompatible = 0;
+	int err, refused = 0, lossy = 0;
+	bool fresh_ok = true;		/* the first refused pin holds a map */
+	size_t used = 0;
 
 	memset(plan, 0, sizeof(*plan));
+	if (!po)
+		po = &none;
+	if (!pin)
+		return pw_fail(ctx, ENOMEM, "out of memory");
 	if ((err = pw_shared_dir(ctx, shared, sizeof(shared))) ||
-	    (err = pw_join(maps, sizeof(maps), ifdir, PW_DIR_MAPS)))
+	    (err = pw_join(maps, sizeof(maps), ifdir, PW_DIR_MAPS)) ||
+	    (err = pw_join(pending, sizeof(pending), ifdir, PW_DIR_PENDING))) {
+		free(pin);
 		return pw_fail(ctx, err, "pin root '%s' is too long", ctx->pin_root);
+	}
+	bpf_object__for_each_map(map, obj)
+		if (!bpf_map__is_internal(map) && used < sizeof(names))
+			used += snprintf(names + used, sizeof(names) - used, "%s'%s'",
+					 used ? ", " : "", bpf_map__name(map));
+	for (int i = 0; i < po->n_fresh; i++) {
+		map = bpf_object__find_map_by_name(obj, po->fresh[i]);
+		if (!map || bpf_map__is_internal(map)) {
+			free(pin);
+			return pw_fail(ctx, ENOENT, "--fresh '%s': the program has no such map (its maps: %s); nothing was changed",
+				       po->fresh[i], names);
+		}
+	}
 
 	bpf_object__for_each_map(map, obj) {
 		struct pw_plan_map *pm;
 		struct bpf_map_info info;
 		const char *name = bpf_map__name(map);
-		int fd;
+		size_t mark = strlen(ctx->detail);
+		int fd, d;
 
 		/* .rodata/.bss/.data/.kconfig belong to one load, not to the pins */
 		if (bpf_map__is_internal(map))
@@ -398,21 +438,33 @@ int pw_plan_maps(struct pw_ctx *ctx, struct bpf_object *obj, const char *ifdir,
 		}
 		pm = &plan->m[plan->n++];
 		pm->map = map;
-		pm->pinned_fd = -1;
+		pm->pinned_fd = pm->snap_fd = -1;
 		/* LIBBPF_PIN_BY_NAME keeps its meaning: one map per name, shared */
 		pm->shared = bpf_map__pin_path(map) != NULL;
 		bpf_map__set_pin_path(map, NULL);	/* we pin, not libbpf */
 		err = pw_join(pm->path, sizeof(pm->path), pm->shared ? shared : maps, name);
+		if (!err)
+			err = snprintf(pm->side, sizeof(pm->side), "%s/%s/%s", pending,
+				       pm->shared ? PW_DIR_SHARED : PW_DIR_MAPS, name) >=
+			      (int)sizeof(pm->side) ? -ENAMETOOLONG : 0;
+		if (!err)
+			err = snprintf(pm->snap, sizeof(pm->snap), "%s/%s/%s", pending,
+				       PW_DIR_SNAP, name) >= (int)sizeof(pm->snap) ? -ENAMETOOLONG : 0;
 		if (err) {
 			err = pw_fail(ctx, err, "pin path for map '%s' is too long", name);
 			goto fail;
 		}
+		pm->fate = PW_FATE_CREATE;
 		fd = pw_open_map_pin(ctx, pm->path, false);
 		if (fd == -ENOENT)
 			continue;		/* new in this version: created at load */
 		if (fd < 0) {
 			pw_detail(ctx, "%s", ctx->err);
-			bad++;
+			if (!refused++) {
+				snprintf(first, sizeof(first), "%s", name);
+				snprintf(reason, sizeof(reason), "%s", ctx->err);
+				fresh_ok = false;
+			}
 			continue;
 		}
 		pm->pinned_fd = fd;
@@ -421,19 +473,88 @@ int pw_plan_maps(struct pw_ctx *ctx, struct bpf_object *obj, const char *ifdir,
 				      pm->path, strerror(-err));
 			goto fail;
 		}
-		if (compat_diff(ctx, name, pm->path, &info, map))
-			incompatible++;
+		if (in_list(po->fresh, po->n_fresh, name)) {
+			pm->fate = PW_FATE_FRESH;
+			d = PW_MAP_MIGRATE;
+		} else {
+			pw_map_desc_from_info(&info, pin);
+			pw_map_desc_from_map(map, btf, nw);
+			d = pw_map_decide(ctx, name, pm->path, pin, nw, &pm->mig);
+			if (d < 0) {
+				err = pw_fail(ctx, d, "out of memory");
+				goto fail;
+			}
+			if (d == PW_MAP_REUSE) {
+				pm->fate = PW_FATE_REUSE;
+				continue;
+			}
+			if (d == PW_MAP_MIGRATE && po == &none) {
+				/* rule commands create maps, they never migrate them */
+				pw_detail(ctx, "map '%s' (%s): %s: reload an interface to migrate it",
+					  name, pm->path, pm->mig->why);
+				d = PW_MAP_REFUSE;
+			}
+			if (d == PW_MAP_MIGRATE) {
+				__u32 live = 0;
+				int over = pw_migration_overflow(pm->mig, fd, &live);
+
+				pm->fate = PW_FATE_MIGRATE;
+				if (over > 0) {
+					pw_detail(ctx, "map '%s' (%s): max_entries pinned %u, new %u: %u entries in use would not fit",
+						  name, pm->path, pm->mig->old_max, pm->mig->new_max,
+						  live);
+					d = PW_MAP_REFUSE;
+				} else if (pm->mig->n_dropped && !po->migrate) {
+					pw_detail(ctx, "map '%s' (%s): fields pinned but not in the new layout would be dropped: %s",
+						  name, pm->path, pm->mig->dropped);
+					if (!lossy++ && !refused) {
+						snprintf(first, sizeof(first), "%s", name);
+						first_reason(ctx, mark, reason, sizeof(reason));
+					}
+					continue;
+				}
+			}
+			if (d == PW_MAP_REFUSE) {
+				if (!refused++) {
+					snprintf(first, sizeof(first), "%s", name);
+					first_reason(ctx, mark, reason, sizeof(reason));
+				}
+				continue;
+			}
+		}
+		if (pm->shared) {
+			char user[32] = "";
+
+			if (pw_shared_in_use(ctx, po->ifdir ?: ifdir, name, user, sizeof(user))) {
+				pw_detail(ctx, "map '%s' (%s): shared with the program on '%s', which would keep the old map",
+					  name, pm->path, user);
+				if (!refused++) {
+					snprintf(first, sizeof(first), "%s", name);
+					first_reason(ctx, mark, reason, sizeof(reason));
+				}
+				continue;
+			}
+		}
+		plan->n_replace++;
 	}
-	if (bad || incompatible) {
+	if (refused) {
 		err = pw_fail(ctx, EEXIST,
-			      "%d pinned map(s) cannot be reused by this program; nothing was changed",
-			      bad + incompatible);
+			      "pinned map '%s' cannot be reused by this program: %s; nothing was changed%s%s%s%s",
+			      first, reason, fresh_ok ? " (start it empty with --fresh " : "",
+			      fresh_ok ? first : "", fresh_ok ? ")" : "",
+			      refused + lossy > 1 ? " (more maps below)" : "");
+		goto fail;
+	}
+	if (lossy) {
+		err = pw_fail(ctx, EEXIST,
+			      "pinned map '%s' would lose data in migration: %s; nothing was changed (allow it with --migrate, or start it empty with --fresh %s)%s",
+			      first, reason, first, lossy > 1 ? " (more maps below)" : "");
 		goto fail;
 	}
 	for (int i = 0; i < plan->n; i++) {
 		struct pw_plan_map *pm = &plan->m[i];
 
-		if (pm->pinned_fd < 0)
+		if (pm->fate != PW_FATE_REUSE)
 			continue;
 		err = bpf_map__reuse_fd(pm->map, pm->pinned_fd);
 		if (err) {
@@ -442,10 +563,27 @@ int pw_plan_maps(struct pw_ctx *ctx, struct bpf_object *obj, const char *ifdir,
 			goto fail;
 		}
 	}
+	free(pin);
 	return 0;
 fail:
+	free(pin);
 	pw_plan_free(plan);
 	return err;
+}
+
+static int pin_at(struct pw_ctx *ctx, int fd, const char *name, const char *path)
+{
+	char dir[PW_PATH_LEN];
+	int err;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	*strrchr(dir, '/') = '\0';
+	if ((err = pw_mkdirs(ctx, dir)))
+		return err;
+	if (bpf_obj_pin(fd, path))
+		return pw_fail(ctx, errno, "cannot pin map '%s' at '%s': %s", name, path,
+			       strerror(errno));
+	return 0;
 }
 
 int pw_plan_pin_new(struct pw_ctx *ctx, struct pw_plan *plan, bool shared_only)
@@ -454,19 +592,11 @@ int pw_plan_pin_new(struct pw_ctx *ctx, struct pw_plan *plan, bool shared_only)
 
 	for (int i = 0; i < plan->n; i++) {
 		struct pw_plan_map *pm = &plan->m[i];
-		char dir[PW_PATH_LEN];
 
-		if (pm->pinned_fd >= 0 || (shared_only && !pm->shared))
+		if (pm->fate != PW_FATE_CREATE || (shared_only && !pm->shared))
 			continue;
-		snprintf(dir, sizeof(dir), "%s", pm->path);
-		*strrchr(dir, '/') = '\0';
-		if ((err = pw_mkdirs(ctx, dir)))
+		if ((err = pin_at(ctx, bpf_map__fd(pm->map), bpf_map__name(pm->map), pm->path)))
 			goto undo;
-		if (bpf_obj_pin(bpf_map__fd(pm->map), pm->path)) {
-			err = pw_fail(ctx, errno, "cannot pin map '%s' at '%s': %s",
-				      bpf_map__name(pm->map), pm->path, strerror(errno));
-			goto undo;
-		}
 		pm->pinned_now = true;
 	}
 	return 0;
@@ -484,6 +614,48 @@ void pw_plan_unpin_new(struct pw_plan *plan)
 	}
 }
 
+/*
+ * Every map the new program brings (created, migrated, fresh) pinned below
+ * pending/, and the first copy of every migration (with a snapshot when an
+ * old program still runs). Nothing outside pending/ changes here.
+ */
+int pw_plan_stage(struct pw_ctx *ctx, struct pw_plan *plan, bool old_runs)
+{
+	int err;
+
+	for (int i = 0; i < plan->n; i++) {
+		struct pw_plan_map *pm = &plan->m[i];
+		const char *name = bpf_map__name(pm->map);
+		int nfd = bpf_map__fd(pm->map);
+
+		if (pm->fate == PW_FATE_REUSE)
+			continue;
+		if (pm->fate == PW_FATE_MIGRATE) {
+			if (old_runs) {
+				pm->snap_fd = pw_migration_snapshot_create(pm->mig);
+				if (pm->snap_fd < 0)
+					return pw_fail(ctx, pm->snap_fd,
+						       "cannot create a snapshot of map '%s': %s",
+						       name, strerror(-pm->snap_fd));
+				if ((err = pin_at(ctx, pm->snap_fd, name, pm->snap)))
+					return err;
+			}
+			err = pw_migration_copy(pm->mig, pm->pinned_fd, pm->snap_fd, nfd);
+			if (err)
+				return pw_fail(ctx, err, "cannot copy the entries of map '%s' (%s): %s; nothing was changed",
+					       name, pm->path, strerror(-err));
+		}
+		if ((err = pin_at(ctx, nfd, name, pm->side)))
+			return err;
+	}
+	return 0;
+}
+
+static const char *const fate_names[] = {
+	[PW_FATE_CREATE] = "created", [PW_FATE_REUSE] = "reused",
+	[PW_FATE_MIGRATE] = "migrated", [PW_FATE_FRESH] = "fresh",
+};
+
 void pw_plan_report(const struct pw_plan *plan, struct pw_load_report *r)
 {
 	r->n_maps = 0;
@@ -494,53 +666,58 @@ void pw_plan_report(const struct pw_plan *plan, struct pw_load_report *r)
 
 		snprintf(mr->name, sizeof(mr->name), "%s", bpf_map__name(pm->map));
 		snprintf(mr->path, sizeof(mr->path), "%s", pm->path);
-		mr->reused = pm->pinned_fd >= 0;
+		mr->reused = pm->fate == PW_FATE_REUSE;
+		snprintf(mr->fate, sizeof(mr->fate), "%s", fate_names[pm->fate]);
+		if (pm->mig)
+			snprintf(mr->why, sizeof(mr->why), "%s", pm->mig->why);
 		mr->id = pw_map_info(bpf_map__fd(pm->map), &info) ? 0 : info.id;
 	}
 }
 
-/* ---- the load record ---- */
+/* ---- the load record and the intent record ---- */
 
-int pw_meta_read(const char *ifdir, struct pw_meta *meta)
+static int record_read(const char *ifdir, const char *pin, void *val, size_t size)
 {
 	char path[PW_PATH_LEN];
 	struct bpf_map_info info;
 	__u32 zero = 0;
 	int fd, err;
 
-	if (pw_join(path, sizeof(path), ifdir, PW_PIN_META))
+	if (pw_join(path, sizeof(path), ifdir, pin))
 		return -ENAMETOOLONG;
 	fd = bpf_obj_get_opts(path, &(struct bpf_obj_get_opts){
 		.sz = sizeof(struct bpf_obj_get_opts), .file_flags = BPF_F_RDONLY });
 	if (fd < 0)
 		return -errno;
 	err = pw_fd_kind(fd) != PW_OBJ_MAP ? -EPROTO : pw_map_info(fd, &info);
-	if (!err && info.value_size != sizeof(*meta))
+	if (!err && info.value_size != size)
 		err = -EPROTO;		/* written by another pinwall version */
-	if (!err && bpf_map_lookup_elem(fd, &zero, meta))
+	if (!err && bpf_map_lookup_elem(fd, &zero, val))
 		err = -errno;
 	close(fd);
 	return err;
 }
 
-int pw_meta_write(struct pw_ctx *ctx, const char *ifdir, const struct pw_meta *meta)
+static int record_write(struct pw_ctx *ctx, const char *ifdir, const char *pin,
+			const void *val)
 {
+	bool intent = !strcmp(pin, PW_PIN_INTENT);
 	struct meta *skel = NULL;
 	char path[PW_PATH_LEN];
 	__u32 zero = 0;
-	int fd, err;
+	int fd, err = 0;
 
-	if ((err = pw_join(path, sizeof(path), ifdir, PW_PIN_META)))
+	if ((err = pw_join(path, sizeof(path), ifdir, pin)))
 		return pw_fail(ctx, err, "pin path in '%s' is too long", ifdir);
 	fd = pw_open_map_pin(ctx, path, false);
 	if (fd == -ENOENT) {
 		skel = meta__open_and_load();
 		if (!skel)
-			return pw_fail(ctx, errno, "cannot create the load record map: %s",
+			return pw_fail(ctx, errno, "cannot create the record map '%s': %s", pin,
 				       strerror(errno));
-		fd = dup(bpf_map__fd(skel->maps.pw_meta));
-		if (fd >= 0 && bpf_obj_pin(fd, path)) {
-			err = pw_fail(ctx, errno, "cannot pin '%s': %s", path, strerror(errno));
+		fd = dup(bpf_map__fd(intent ? skel->maps.pw_intent : skel->maps.pw_meta));
+		if (fd >= 0 && ((err = pw_mkdirs(ctx, ifdir)) || bpf_obj_pin(fd, path))) {
+			err = err ?: pw_fail(ctx, errno, "cannot pin '%s': %s", path, strerror(errno));
 			goto out;
 		}
 	}
@@ -548,11 +725,54 @@ int pw_meta_write(struct pw_ctx *ctx, const char *ifdir, const struct pw_meta *m
 		err = fd;
 		goto out;
 	}
-	if (bpf_map_update_elem(fd, &zero, meta, BPF_ANY))
+	if (bpf_map_update_elem(fd, &zero, val, BPF_ANY))
 		err = pw_fail(ctx, errno, "cannot write '%s': %s", path, strerror(errno));
 out:
 	if (fd >= 0)
 		close(fd);
 	meta__destroy(skel);
+	return err;
+}
+
+int pw_meta_read(const char *ifdir, struct pw_meta *meta)
+{
+	return record_read(ifdir, PW_PIN_META, meta, sizeof(*meta));
+}
+
+int pw_meta_write(struct pw_ctx *ctx, const char *ifdir, const struct pw_meta *meta)
+{
+	return record_write(ctx, ifdir, PW_PIN_META, meta);
+}
+
+int pw_intent_read(const char *ifdir, struct pw_intent *in)
+{
+	return record_read(ifdir, PW_PIN_INTENT, in, sizeof(*in));
+}
+
+int pw_intent_write(struct pw_ctx *ctx, const char *ifdir, const struct pw_intent *in)
+{
+	return record_write(ctx, ifdir, PW_PIN_INTENT, in);
+}
+
+/* Wait until no program still runs with what it read before: an update of a
+ * map-in-map makes the kernel wait for running BPF programs to finish. */
+int pw_wait_for_programs(void)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o);
+	int inner, outer, err = 0;
+	__u32 zero = 0;
+
+	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, NULL, 4, 4, 1, NULL);
+	if (inner < 0)
+		return -errno;
+	o.inner_map_fd = inner;
+	outer = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, NULL, 4, 4, 1, &o);
+	if (outer < 0)
+		err = -errno;
+	else if (bpf_map_update_elem(outer, &zero, &inner, BPF_ANY))
+		err = -errno;
+	if (outer >= 0)
+		close(outer);
+	close(inner);
 	return err;
 }

@@ -537,7 +537,7 @@ static int rules_create(struct pw_ctx *ctx)
 	if (!skel)
 		return pw_fail(ctx, errno, "cannot open the built-in object: %s", strerror(errno));
 	bpf_program__set_autoload(skel->progs.pinwall_xdp, false);
-	err = pw_plan_maps(ctx, skel->obj, ctx->pin_root, &plan);
+	err = pw_plan_maps(ctx, skel->obj, ctx->pin_root, NULL, &plan);
 	if (!err) {
 		err = bpf_object__load(skel->obj);
 		if (err)
@@ -856,29 +856,6 @@ static int write_hash(int fd, const void *keys, const __u32 *vals, int n)
 	return bpf_map_update_batch(fd, keys, vals, &count, &bo) ? -errno : 0;
 }
 
-/* Wait until no program still runs with what it read before: an update of a
- * map-in-map makes the kernel wait for running BPF programs to finish. */
-static int wait_for_programs(void)
-{
-	LIBBPF_OPTS(bpf_map_create_opts, o);
-	int inner, outer, err = 0;
-	__u32 zero = 0;
-
-	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, NULL, 4, 4, 1, NULL);
-	if (inner < 0)
-		return -errno;
-	o.inner_map_fd = inner;
-	outer = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, NULL, 4, 4, 1, &o);
-	if (outer < 0)
-		err = -errno;
-	else if (bpf_map_update_elem(outer, &zero, &inner, BPF_ANY))
-		err = -errno;
-	if (outer >= 0)
-		close(outer);
-	close(inner);
-	return err;
-}
-
 /* Free removed rule ids: action and counters back to zero, in two batches. */
 static int zero_ids(const struct pw_rules_maps *m, __u32 *ids, int n)
 {
@@ -1076,7 +1053,7 @@ int pw_rules_apply(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_
 	}
 	rep->switch_ms = mono_ms() - t0;
 	/* 4. once no packet can still use the old set, removed rules go */
-	if ((err = wait_for_programs())) {
+	if ((err = pw_wait_for_programs())) {
 		err = pw_fail(ctx, err, "cannot wait for running programs: %s", strerror(-err));
 		goto out;
 	}

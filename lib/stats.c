@@ -53,8 +53,31 @@ static void emit(pw_stats_event_cb cb, void *arg, enum pw_stats_event_kind kind,
 	cb(&ev, arg);
 }
 
-/* Sum slots [0, n) over all possible CPUs: the first two u64 of each value
- * are packets and bytes (struct pw_datarec, and the tutorial's datarec). */
+/* Where packets and bytes sit in a value: by BTF field name (rx_packets,
+ * rx_bytes), so a record whose layout changed in an upgrade reads right;
+ * without BTF, the first two u64 (struct pw_datarec, the tutorial's). */
+static void find_fields(struct pw_stats_map *m, const struct bpf_map_info *info)
+{
+	struct pw_map_desc *d = calloc(1, sizeof(*d));
+	const struct pw_leaf *p, *b;
+
+	m->layout_id = info->id;
+	m->off_packets = 0;
+	m->off_bytes = 8;
+	if (!d)
+		return;
+	pw_map_desc_from_info(info, d);
+	p = pw_layout_find(&d->value, "rx_packets");
+	b = pw_layout_find(&d->value, "rx_bytes");
+	if (p && b && p->kind == PW_LEAF_INT && b->kind == PW_LEAF_INT && p->size == 8 &&
+	    b->size == 8) {
+		m->off_packets = p->off;
+		m->off_bytes = b->off;
+	}
+	free(d);
+}
+
+/* Sum slots [0, n) over all possible CPUs. */
 static int map_read(struct pw_stats_map *m, const struct bpf_map_info *info)
 {
 	bool percpu = info->type == BPF_MAP_TYPE_PERCPU_ARRAY;
@@ -68,6 +91,10 @@ static int map_read(struct pw_stats_map *m, const struct bpf_map_info *info)
 	if (info->key_size != 4 || info->value_size < 16 ||
 	    (info->type != BPF_MAP_TYPE_PERCPU_ARRAY && info->type != BPF_MAP_TYPE_ARRAY))
 		return -EPROTO;
+	if (m->layout_id != info->id)
+		find_fields(m, info);
+	if (m->off_packets + 8 > info->value_size || m->off_bytes + 8 > info->value_size)
+		return -EPROTO;
 	buf = calloc(cpus, stride);
 	if (!buf)
 		return -ENOMEM;
@@ -79,10 +106,12 @@ static int map_read(struct pw_stats_map *m, const struct bpf_map_info *info)
 			return -errno;
 		}
 		for (int c = 0; c < cpus; c++) {
-			const __u64 *v = (const __u64 *)(buf + c * stride);
+			__u64 p, b;
 
-			sum.packets += v[0];
-			sum.bytes += v[1];
+			memcpy(&p, buf + c * stride + m->off_packets, 8);
+			memcpy(&b, buf + c * stride + m->off_bytes, 8);
+			sum.packets += p;
+			sum.bytes += b;
 		}
 		m->cur[k] = sum;
 	}

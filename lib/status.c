@@ -4,6 +4,8 @@
  * drift between the two. Read-only: takes no lock, changes nothing.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <stdarg.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -99,6 +101,16 @@ static void fill_status(struct pw_ctx *ctx, struct pw_status *st)
 	if (st->ifindex)
 		pw_xdp_state(st->ifindex, &st->xdp);
 	st->have_meta = st->managed && !pw_meta_read(st->ifdir, &st->meta);
+	st->have_intent = st->managed && !pw_intent_read(st->ifdir, &st->intent);
+	if (st->have_intent) {
+		/* a writer holds the root's lock while it works; never wait for it */
+		int lfd = open(ctx->pin_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		st->intent_running = lfd >= 0 && flock(lfd, LOCK_SH | LOCK_NB) &&
+				     errno == EWOULDBLOCK;
+		if (lfd >= 0)
+			close(lfd);	/* drops a shared lock taken */
+	}
 
 	if (st->managed && !pw_join(path, sizeof(path), st->ifdir, PW_PIN_LINK) &&
 	    (fd = bpf_obj_get(path)) >= 0) {
@@ -138,6 +150,10 @@ static void fill_status(struct pw_ctx *ctx, struct pw_status *st)
 	pw_shared_dir(ctx, path, sizeof(path));
 	list_maps(st, path, true, prog_maps, n_prog_maps);
 
+	if (st->have_intent && !st->intent_running)
+		drift(st, "interrupted %s (stopped after step '%s', pid %u): 'pinwall recover %s' finishes or rolls it back",
+		      pw_op_name(st->intent.op), pw_step_name(st->intent.step), st->intent.pid,
+		      st->ifname);
 	link_alive = st->link_id && st->link_ifindex;
 	if (!st->ifindex)
 		drift(st, "interface '%s' does not exist: pins are stale (pinwall unload %s removes them)",

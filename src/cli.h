@@ -66,6 +66,7 @@ int do_stats(struct cli *cli, int argc, char **argv);
 int do_rule(struct cli *cli, int argc, char **argv);
 int do_clean(struct cli *cli, int argc, char **argv);
 int do_repin(struct cli *cli, int argc, char **argv);
+int do_recover(struct cli *cli, int argc, char **argv);
 
 extern const struct cmd pw_cmds[];
 

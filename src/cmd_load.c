@@ -4,11 +4,14 @@
 #include <string.h>
 #include "cli.h"
 
-enum { OPT_MODE = 256, OPT_OBJ, OPT_PROG, OPT_FORCE, OPT_KEEP };
+enum { OPT_MODE = 256, OPT_OBJ, OPT_PROG, OPT_FORCE, OPT_KEEP, OPT_MIGRATE, OPT_FRESH };
+
+#define MAX_FRESH 16
 
 struct load_args {
 	struct pw_load_opts o;
 	const char *mode;
+	const char *fresh[MAX_FRESH];
 };
 
 /* One table for the three commands; each refuses what it does not take. */
@@ -21,12 +24,15 @@ static int parse(struct cli *cli, const struct cmd *cmd, int argc, char **argv,
 		{ "prog", required_argument, NULL, OPT_PROG },
 		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "keep-maps", no_argument, NULL, OPT_KEEP },
+		{ "migrate", no_argument, NULL, OPT_MIGRATE },
+		{ "fresh", required_argument, NULL, OPT_FRESH },
 		CLI_COMMON_OPTS,
 		{ 0 },
 	};
 	static const char *const names[] = {
 		[OPT_MODE - 256] = "mode", [OPT_OBJ - 256] = "obj", [OPT_PROG - 256] = "prog",
 		[OPT_FORCE - 256] = "force", [OPT_KEEP - 256] = "keep-maps",
+		[OPT_MIGRATE - 256] = "migrate", [OPT_FRESH - 256] = "fresh",
 	};
 	int c;
 
@@ -42,6 +48,13 @@ static int parse(struct cli *cli, const struct cmd *cmd, int argc, char **argv,
 		case OPT_PROG: a->o.prog_name = optarg; break;
 		case OPT_FORCE: a->o.force = true; break;
 		case OPT_KEEP: a->o.keep_maps = true; break;
+		case OPT_MIGRATE: a->o.migrate = true; break;
+		case OPT_FRESH:
+			if (a->o.n_fresh == MAX_FRESH)
+				return cli_usage(cli, cmd, "more than %d --fresh maps", MAX_FRESH);
+			a->fresh[a->o.n_fresh++] = optarg;
+			a->o.fresh = a->fresh;
+			break;
 		case '?': case ':': return cli_opt_err(cli, cmd, c, argv);
 		default:
 			if (cli_common_opt(cli, c, optarg))
@@ -60,6 +73,27 @@ static int parse(struct cli *cli, const struct cmd *cmd, int argc, char **argv,
 	return cli_setup(cli);
 }
 
+/* An interrupted operation this command finished or rolled back first. */
+static void recovered_text(const struct pw_recovery *rc, const char *ifname)
+{
+	if (rc->found)
+		printf("%s the interrupted %s of %s first (it stopped after step '%s', pid %u)\n",
+		       rc->completed ? "finished" : "rolled back", pw_op_name(rc->op), ifname,
+		       pw_step_name(rc->step), rc->pid);
+}
+
+static struct json_object *recovered_json(const struct pw_recovery *rc)
+{
+	struct json_object *j = json_object_new_object();
+
+	json_object_object_add(j, "op", json_object_new_string(pw_op_name(rc->op)));
+	json_object_object_add(j, "step", json_object_new_string(pw_step_name(rc->step)));
+	json_object_object_add(j, "pid", json_object_new_int64(rc->pid));
+	json_object_object_add(j, "result",
+			       json_object_new_string(rc->completed ? "completed" : "rolled back"));
+	return j;
+}
+
 static void report(struct cli *cli, const char *verb, const struct pw_load_opts *o,
 		   const struct pw_load_report *r)
 {
@@ -68,6 +102,8 @@ static void report(struct cli *cli, const char *verb, const struct pw_load_opts 
 
 		json_object_object_add(j, "ifname", json_object_new_string(o->ifname));
 		json_object_object_add(j, "action", json_object_new_string(verb));
+		if (r->recovered.found)
+			json_object_object_add(j, "recovered", recovered_json(&r->recovered));
 		json_object_object_add(j, "pin_dir", json_object_new_string(r->ifdir));
 		if (r->ifindex)
 			json_object_object_add(j, "ifindex", json_object_new_int(r->ifindex));
@@ -92,8 +128,13 @@ static void report(struct cli *cli, const char *verb, const struct pw_load_opts 
 				json_object_object_add(m, "removed", json_object_new_boolean(r->maps[i].removed));
 				json_object_object_add(m, "config", json_object_new_boolean(r->maps[i].config));
 			}
-			else
+			else {
 				json_object_object_add(m, "reused", json_object_new_boolean(r->maps[i].reused));
+				if (r->maps[i].fate[0])
+					json_object_object_add(m, "fate", json_object_new_string(r->maps[i].fate));
+				if (r->maps[i].why[0])
+					json_object_object_add(m, "why", json_object_new_string(r->maps[i].why));
+			}
 			json_object_array_add(maps, m);
 		}
 		json_object_object_add(j, "maps", maps);
@@ -101,6 +142,7 @@ static void report(struct cli *cli, const char *verb, const struct pw_load_opts 
 		json_object_put(j);
 		return;
 	}
+	recovered_text(&r->recovered, o->ifname);
 	if (!strcmp(verb, "unloaded")) {
 		printf("unloaded %s%s\n", o->ifname, o->keep_maps ? " (maps kept)" : "");
 		for (int i = 0; i < r->n_maps; i++)
@@ -114,10 +156,14 @@ static void report(struct cli *cli, const char *verb, const struct pw_load_opts 
 		if (r->old_prog_id)
 			printf(" (was %u)", r->old_prog_id);
 		printf(", link id %u, %.1f ms\n", r->link_id, r->elapsed_ms);
-		for (int i = 0; i < r->n_maps; i++)
-			printf("  map %-16s id %-6u %-7s %s\n", r->maps[i].name, r->maps[i].id,
+		for (int i = 0; i < r->n_maps; i++) {
+			printf("  map %-16s id %-6u %-8s %s\n", r->maps[i].name, r->maps[i].id,
 			       !strcmp(verb, "repinned") ? (r->maps[i].reused ? "present" : "pinned") :
+			       r->maps[i].fate[0] ? r->maps[i].fate :
 			       r->maps[i].reused ? "reused" : "created", r->maps[i].path);
+			if (r->maps[i].why[0])
+				printf("    (%s)\n", r->maps[i].why);
+		}
 	}
 	if (cli->ctx.detail[0])
 		fputs(cli->ctx.detail, stderr);
@@ -142,12 +188,12 @@ static int run(struct cli *cli, int argc, char **argv, const char *name, const c
 
 int do_load(struct cli *cli, int argc, char **argv)
 {
-	return run(cli, argc, argv, "load", "mode obj prog force", pw_load, "loaded");
+	return run(cli, argc, argv, "load", "mode obj prog force migrate fresh", pw_load, "loaded");
 }
 
 int do_reload(struct cli *cli, int argc, char **argv)
 {
-	return run(cli, argc, argv, "reload", "obj prog", pw_reload, "reloaded");
+	return run(cli, argc, argv, "reload", "obj prog migrate fresh", pw_reload, "reloaded");
 }
 
 static int repin(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_report *r)
@@ -163,4 +209,42 @@ int do_repin(struct cli *cli, int argc, char **argv)
 int do_unload(struct cli *cli, int argc, char **argv)
 {
 	return run(cli, argc, argv, "unload", "keep-maps", pw_unload, "unloaded");
+}
+
+static int recover(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_report *r)
+{
+	memset(r, 0, sizeof(*r));
+	return pw_recover(ctx, o->ifname, &r->recovered);
+}
+
+int do_recover(struct cli *cli, int argc, char **argv)
+{
+	const struct cmd *cmd = cli_cmd("recover");
+	struct pw_load_report r;
+	struct load_args a;
+	int ret = parse(cli, cmd, argc, argv, &a, "");
+
+	if (ret)
+		return ret;
+	if (recover(&cli->ctx, &a.o, &r))
+		return cli_lib_err(cli);
+	if (cli->json) {
+		struct json_object *j = json_object_new_object();
+
+		json_object_object_add(j, "ifname", json_object_new_string(a.o.ifname));
+		json_object_object_add(j, "recovered", r.recovered.found ?
+				       recovered_json(&r.recovered) : NULL);
+		cli_print_json(cli, j);
+		json_object_put(j);
+	} else if (r.recovered.found) {
+		printf("%s the interrupted %s of %s (it stopped after step '%s', pid %u)\n",
+		       r.recovered.completed ? "finished" : "rolled back",
+		       pw_op_name(r.recovered.op), a.o.ifname, pw_step_name(r.recovered.step),
+		       r.recovered.pid);
+	} else {
+		printf("%s: no interrupted operation\n", a.o.ifname);
+	}
+	if (cli->ctx.detail[0])
+		fputs(cli->ctx.detail, stderr);
+	return 0;
 }

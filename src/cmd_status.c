@@ -55,6 +55,17 @@ static struct json_object *status_json(const struct pw_status *st)
 			json_object_object_add(j, "reloaded_at", json_object_new_string(tbuf));
 		}
 	}
+	if (st->have_intent) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "op", json_object_new_string(pw_op_name(st->intent.op)));
+		json_object_object_add(o, "step", json_object_new_string(pw_step_name(st->intent.step)));
+		json_object_object_add(o, "pid", json_object_new_int64(st->intent.pid));
+		fmt_time(st->intent.started_at, tbuf, sizeof(tbuf));
+		json_object_object_add(o, "started_at", json_object_new_string(tbuf));
+		json_object_object_add(o, "running", json_object_new_boolean(st->intent_running));
+		json_object_object_add(j, "operation", o);
+	}
 	for (int i = 0; i < st->n_maps; i++) {
 		const struct pw_status_map *m = &st->maps[i];
 		struct json_object *o = json_object_new_object();
@@ -109,6 +120,9 @@ static void status_text(const struct pw_status *st)
 	}
 	if (st->managed)
 		printf("  pin dir  %s\n", st->ifdir);
+	if (st->have_intent && st->intent_running)
+		printf("  running  %s (step '%s', pid %u)\n", pw_op_name(st->intent.op),
+		       pw_step_name(st->intent.step), st->intent.pid);
 	for (int i = 0; i < st->n_maps; i++) {
 		const struct pw_status_map *m = &st->maps[i];
 

@@ -16,10 +16,11 @@
 static int do_help(struct cli *cli, int argc, char **argv);
 
 const struct cmd pw_cmds[] = {
-	{ "load", do_load, "IFACE [--mode native|skb|auto] [--obj FILE [--prog NAME]] [--force]",
+	{ "load", do_load, "IFACE [--mode M] [--obj FILE [--prog NAME]] [--force] [--migrate] [--fresh MAP]...",
 	  "attach the XDP program through a pinned link, reusing pinned maps" },
-	{ "reload", do_reload, "IFACE [--obj FILE [--prog NAME]]",
-	  "replace the program atomically; maps and counters carry over" },
+	{ "reload", do_reload, "IFACE [--obj FILE [--prog NAME]] [--migrate] [--fresh MAP]...",
+	  "replace the program atomically; maps and counters carry over\n"
+	  "          (changed layouts are migrated; see pinwall(8))" },
 	{ "unload", do_unload, "IFACE [--keep-maps]",
 	  "detach and remove the interface's pins" },
 	{ "status", do_status, "[IFACE]",
@@ -30,6 +31,8 @@ const struct cmd pw_cmds[] = {
 	  "the rules shared by every interface: see 'pinwall rule'" },
 	{ "repin", do_repin, "IFACE",
 	  "restore lost pins of pinwall's running program from the kernel" },
+	{ "recover", do_recover, "IFACE",
+	  "finish or roll back an operation on IFACE that was killed halfway" },
 	{ "clean", do_clean, "[--yes]",
 	  "list (or remove) pins whose namespace, interface or program is gone" },
 	{ "help", do_help, "", "this text" },

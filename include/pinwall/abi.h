@@ -180,4 +180,56 @@ struct pw_meta {
 	char shared[PW_META_SHARED][PW_MAP_NAME_LEN];
 };
 
+/*
+ * An operation under way on an interface (load, reload, unload), kept in a
+ * one-entry array map pinned as "intent" in the interface directory while
+ * it runs; the pins it makes wait below "pending/" until the switch. A
+ * killed operation leaves both behind, and the next pinwall command on the
+ * interface (or `pinwall recover`) completes or rolls it back.
+ */
+#define PW_INTENT_VERSION 1
+
+enum pw_op { PW_OP_NONE = 0, PW_OP_LOAD, PW_OP_RELOAD, PW_OP_UNLOAD };
+
+enum pw_step {
+	PW_STEP_PLANNED = 1,	/* checks passed; nothing outside pending/ changed */
+	PW_STEP_STAGED,		/* new program and maps pinned below pending/, first copy done */
+	PW_STEP_SWITCHED,	/* the interface runs the new program */
+	PW_STEP_MERGED,		/* the old program's late counts are folded in */
+};
+
+struct pw_intent {
+	__u32 version;
+	__u32 op;		/* enum pw_op */
+	__u32 step;		/* enum pw_step: the last one completed */
+	__u32 pid;
+	__u64 started_at;	/* CLOCK_REALTIME, ns */
+	__u32 old_prog_id;	/* reload: the program being replaced */
+	__u32 new_prog_id;	/* load/reload: set once staged */
+	__u32 foreign_prog_id;	/* load --force: the other tool's program */
+	__u32 mode;		/* load: the mode asked for (enum pw_mode) */
+	__u32 keep_maps;	/* unload --keep-maps */
+	__u32 pad;
+	struct pw_meta next;	/* load/reload: the record once done; unload: the old one */
+};
+
+/* Arguments of the merge helper (bpf/merge.bpf.c): for one key, add to
+ * (or set) up to PW_MERGE_OPS integer fields of its value. */
+#define PW_MERGE_OPS     64
+#define PW_MERGE_KEY_MAX 256
+
+struct pw_merge_op {
+	__u32 off;
+	__u16 size;		/* 4 or 8 (BPF has no smaller atomics) */
+	__u16 set;		/* 1: store val; 0: add val */
+	__u64 val;
+};
+
+struct pw_merge_args {
+	__u32 n_ops;
+	__u32 pad;
+	__u8 key[PW_MERGE_KEY_MAX];
+	struct pw_merge_op ops[PW_MERGE_OPS];
+};
+
 #endif /* PINWALL_ABI_H */

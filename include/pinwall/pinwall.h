@@ -70,6 +70,8 @@ enum pw_obj_kind pw_fd_kind(int fd);
 int pw_open_map_pin(struct pw_ctx *ctx, const char *path, bool rdonly);
 
 int pw_meta_read(const char *ifdir, struct pw_meta *meta);
+/* The record of an operation under way (or interrupted) on an interface. */
+int pw_intent_read(const char *ifdir, struct pw_intent *in);
 
 /* ---- XDP attachment (attach.c) ---- */
 const char *pw_mode_name(enum pw_mode mode);
@@ -90,6 +92,16 @@ struct pw_load_opts {
 	enum pw_mode mode;
 	bool force;			/* replace a program attached by another tool */
 	bool keep_maps;			/* unload: leave the map pins */
+	bool migrate;			/* allow migrations that drop fields */
+	const char *const *fresh;	/* maps to start empty */
+	int n_fresh;
+};
+
+/* What the recovery of an interrupted operation found and did. */
+struct pw_recovery {
+	bool found;			/* an intent record was there */
+	bool completed;			/* finished; false: rolled back */
+	__u32 op, step, pid;		/* from the record */
 };
 
 struct pw_map_report {
@@ -97,6 +109,8 @@ struct pw_map_report {
 	char path[PW_PATH_LEN];
 	__u32 id;
 	bool reused;			/* false: created and pinned by this call */
+	char fate[12];			/* created, reused, migrated, fresh */
+	char why[400];			/* migrated: what changed */
 	bool removed;			/* unload: the pin was removed */
 	bool config;			/* unload: kept as configuration (rule maps) */
 };
@@ -108,6 +122,7 @@ struct pw_load_report {
 	__u32 ifindex;
 	__u32 prog_id;
 	__u32 old_prog_id;		/* reload: the program replaced */
+	struct pw_recovery recovered;	/* an interrupted operation finished first */
 	__u32 link_id;
 	enum pw_mode mode;
 	double elapsed_ms;		/* start of the call to the new program running */
@@ -115,12 +130,18 @@ struct pw_load_report {
 	struct pw_map_report maps[PW_MAX_MAPS];
 };
 
+const char *pw_op_name(__u32 op);
+const char *pw_step_name(__u32 step);
+
 int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_report *r);
 int pw_reload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_report *r);
 int pw_unload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_report *r);
 /* Re-create lost pins of pinwall's running program from its link and map
  * IDs (maps[].reused: the pin was already there). */
 int pw_repin(struct pw_ctx *ctx, const char *ifname, struct pw_load_report *r);
+
+/* Finish or roll back an operation on @ifname that was killed halfway. */
+int pw_recover(struct pw_ctx *ctx, const char *ifname, struct pw_recovery *rec);
 
 /* ---- status (status.c) ---- */
 struct pw_status_map {
@@ -153,6 +174,9 @@ struct pw_status {
 	struct pw_status_map maps[PW_MAX_MAPS];
 	int n_drift;
 	char drift[PW_MAX_DRIFT][320];
+	bool have_intent;		/* an operation is under way or was interrupted */
+	bool intent_running;		/* its process still holds the lock */
+	struct pw_intent intent;
 };
 
 /* One interface, or (ifname NULL) every managed or XDP-carrying interface of
@@ -169,6 +193,8 @@ struct pw_stats_map {
 	int fd;				/* -1: not open (pin missing) */
 	__u32 id;
 	__u32 n;			/* entries read */
+	__u32 layout_id;		/* map id the offsets below were read for */
+	__u32 off_packets, off_bytes;	/* of the u64 counters in a value */
 	bool optional;			/* generic objects may not have it */
 	bool seen;			/* was open at least once */
 	bool waiting;			/* pin missing, reported */

@@ -227,10 +227,9 @@ test_map_pin_holds_program() {
 	mkdir -p "$d/maps"
 	bpftool prog load "$OBJS/tutorial.o" "$p" || { fail "bpftool prog load"; return; }
 	pid=$(bpftool -j prog show pinned "$p" | jq .id)
-	ASSERT_ERR "1 pinned map\(s\) cannot be reused by this program; nothing was changed" pw "$NS" load veth0
-	ASSERT_EQ "$LAST_ERR" "pinwall: error: 1 pinned map(s) cannot be reused by this program; nothing was changed
-pin path '$p' holds a program, not a map: remove it or choose another --pin-root" "stderr"
-	ASSERT_ERR "1 pinned map\(s\) cannot be reused" pw "$NS" load veth0 --obj "$OBJS/tutorial.o"
+	ASSERT_ERR "pinned map 'xdp_stats_map' cannot be reused by this program: pin path '$p' holds a program, not a map: remove it or choose another --pin-root; nothing was changed$" pw "$NS" load veth0
+	ASSERT_EQ "$(sed -n '2,$p' <<<"$LAST_ERR")" "pin path '$p' holds a program, not a map: remove it or choose another --pin-root" "detail"
+	ASSERT_ERR "pinned map .* cannot be reused" pw "$NS" load veth0 --obj "$OBJS/tutorial.o"
 	ASSERT_MATCH "$(sed -n 2p <<<"$LAST_ERR")" "^pin path '$p' holds a program, not a map" "detail line"
 	ASSERT_EQ "$(bpftool -j prog show pinned "$p" | jq .id)" "$pid" "pinned program untouched"
 	ASSERT_EQ "$(xdp_id "$NS" veth0)" "" "nothing attached"
@@ -242,9 +241,9 @@ test_map_pin_is_directory() {
 	d=$(ifdir "$NS" veth0)
 	p="$d/maps/xdp_stats_map"
 	mkdir -p "$p"
-	ASSERT_ERR "1 pinned map\(s\) cannot be reused by this program; nothing was changed" pw "$NS" load veth0
+	ASSERT_ERR "pinned map 'xdp_stats_map' cannot be reused by this program: pin path '$p' is a directory, not a map; nothing was changed$" pw "$NS" load veth0
 	ASSERT_EQ "$(sed -n '2,$p' <<<"$LAST_ERR")" "pin path '$p' is a directory, not a map" "detail"
-	ASSERT_ERR "1 pinned map\(s\) cannot be reused" pw "$NS" load veth0 --obj "$OBJS/tutorial.o"
+	ASSERT_ERR "pinned map .* cannot be reused" pw "$NS" load veth0 --obj "$OBJS/tutorial.o"
 	ASSERT_EQ "$(xdp_id "$NS" veth0)" "" "nothing attached"
 }
 
@@ -257,17 +256,17 @@ test_map_pin_wrong_kind() {
 	# only the type differs: one detail line
 	bpftool map create "$p" type hash key 4 value 16 entries 5 name x || { fail "bpftool map create"; return; }
 	id=$(bpftool -j map show pinned "$p" | jq .id)
-	ASSERT_ERR "1 pinned map\(s\) cannot be reused by this program; nothing was changed" \
+	ASSERT_ERR "pinned map 'xdp_stats_map' cannot be reused by this program: type pinned hash, new percpu_array; nothing was changed \(start it empty with --fresh xdp_stats_map\)$" \
 		pw "$NS" load veth0 --obj "$OBJS/tutorial.o"
 	ASSERT_EQ "$(sed -n '2,$p' <<<"$LAST_ERR")" \
 		"map 'xdp_stats_map' ($p): type pinned hash, new percpu_array" "detail"
-	ASSERT_ERR "1 pinned map\(s\) cannot be reused" pw "$NS" load veth0
+	ASSERT_ERR "pinned map .* cannot be reused" pw "$NS" load veth0
 	ASSERT_MATCH "$(sed -n '2,$p' <<<"$LAST_ERR")" "type pinned hash, new percpu_array" "detail (built-in)"
 	ASSERT_EQ "$(bpftool -j map show pinned "$p" | jq .id)" "$id" "pinned map untouched"
 	rm -f "$p"
 	# everything differs: one line per property
 	bpftool map create "$p" type hash key 8 value 8 entries 7 name x flags 1 || { fail "bpftool map create"; return; }
-	ASSERT_ERR "1 pinned map\(s\) cannot be reused" pw "$NS" load veth0 --obj "$OBJS/tutorial.o"
+	ASSERT_ERR "pinned map .* cannot be reused" pw "$NS" load veth0 --obj "$OBJS/tutorial.o"
 	ASSERT_EQ "$(sed -n '2,$p' <<<"$LAST_ERR")" "map 'xdp_stats_map' ($p): type pinned hash, new percpu_array
 map 'xdp_stats_map' ($p): key_size pinned 8, new 4
 map 'xdp_stats_map' ($p): value_size pinned 8, new 16
@@ -297,7 +296,7 @@ test_shared_pin_holds_program() {
 	setup || { fail setup; return; }
 	mkdir -p "$ROOT/shared"
 	bpftool prog load "$OBJS/tutorial.o" "$ROOT/shared/shared_hits" || { fail "bpftool prog load"; return; }
-	ASSERT_ERR "1 pinned map\(s\) cannot be reused by this program; nothing was changed" \
+	ASSERT_ERR "pinned map .* cannot be reused by this program: .*; nothing was changed" \
 		pw "$NS" load veth0 --obj "$OBJS/byname.o" --prog xdp_count_pass
 	ASSERT_EQ "$(sed -n '2,$p' <<<"$LAST_ERR")" \
 		"pin path '$ROOT/shared/shared_hits' holds a program, not a map: remove it or choose another --pin-root" "detail"
@@ -313,10 +312,10 @@ test_incompatible_pinned_map() {
 	ASSERT_OK pw "$NS" load veth0 --obj "$OBJS/tutorial.o"
 	ASSERT_OK pw "$NS" unload veth0 --keep-maps
 	id=$(bpftool -j map show pinned "$d/maps/xdp_stats_map" | jq .id)
-	ASSERT_ERR "1 pinned map\(s\) cannot be reused by this program; nothing was changed" \
-		pw "$NS" load veth0 --obj "$OBJS/tutorial_wide.o"
+	ASSERT_ERR "pinned map .* cannot be reused by this program: .*; nothing was changed" \
+		pw "$NS" load veth0 --obj "$OBJS/tutorial_hash.o"
 	ASSERT_EQ "$(sed -n '2,$p' <<<"$LAST_ERR")" \
-		"map 'xdp_stats_map' ($d/maps/xdp_stats_map): value_size pinned 16, new 24" "detail"
+		"map 'xdp_stats_map' ($d/maps/xdp_stats_map): type pinned percpu_array, new percpu_hash" "detail"
 	ASSERT_EQ "$(bpftool -j map show pinned "$d/maps/xdp_stats_map" | jq .id)" "$id" "map id"
 	ASSERT_EQ "$(xdp_id "$NS" veth0)" "" "nothing attached"
 	ASSERT_EQ "$(pw "$NS" status veth0 --json | jq -r '.[0].prog_id // "none"')" none "status: no program"
@@ -332,10 +331,10 @@ test_reload_incompatible_keeps_old() {
 	ASSERT_OK pw "$NS" load veth0 --obj "$OBJS/tutorial.o"
 	pid=$(xdp_id "$NS" veth0)
 	id=$(bpftool -j map show pinned "$d/maps/xdp_stats_map" | jq .id)
-	ASSERT_ERR "1 pinned map\(s\) cannot be reused by this program; nothing was changed" \
-		pw "$NS" reload veth0 --obj "$OBJS/tutorial_wide.o"
+	ASSERT_ERR "pinned map .* cannot be reused by this program: .*; nothing was changed" \
+		pw "$NS" reload veth0 --obj "$OBJS/tutorial_hash.o"
 	ASSERT_EQ "$(sed -n '2,$p' <<<"$LAST_ERR")" \
-		"map 'xdp_stats_map' ($d/maps/xdp_stats_map): value_size pinned 16, new 24" "detail"
+		"map 'xdp_stats_map' ($d/maps/xdp_stats_map): type pinned percpu_array, new percpu_hash" "detail"
 	ASSERT_EQ "$(xdp_id "$NS" veth0)" "$pid" "old program still attached"
 	ASSERT_EQ "$(bpftool -j map show pinned "$d/maps/xdp_stats_map" | jq .id)" "$id" "map id"
 	j=$(pw "$NS" status veth0 --json)
@@ -520,7 +519,7 @@ test_foreign_program_iproute2() {
 test_usage_unknown_option() {
 	setup || { fail setup; return; }
 	USAGE "unknown option '--bogus' \(see 'pinwall help'\)$" pw "$NS" --bogus status
-	USAGE "unknown option '--bogus' \(usage: pinwall load IFACE \[--mode native\|skb\|auto\] \[--obj FILE \[--prog NAME\]\] \[--force\]\)$" \
+	USAGE "unknown option '--bogus' \(usage: pinwall load IFACE \[--mode M\] \[--obj FILE \[--prog NAME\]\] \[--force\] \[--migrate\] \[--fresh MAP\]...\)$" \
 		pw "$NS" load veth0 --bogus
 	USAGE "unknown option '-x' \(usage: pinwall load " pw "$NS" load veth0 -x
 	USAGE "unknown option '--bogus' \(usage: pinwall stats " pw "$NS" stats --bogus
@@ -667,10 +666,10 @@ test_json_errors() {
 	ASSERT_MATCH "$(jq -r '.detail[0]' <<<"$LAST_JSON")" "^verifier log" "verifier detail"
 	ASSERT_MATCH "$(jq -r '.detail[]' <<<"$LAST_JSON")" "invalid access to packet" "verifier reason"
 	ASSERT_OK pw "$NS" load veth0 --obj "$OBJS/tutorial.o"
-	JSON_ERR 1 "^1 pinned map\(s\) cannot be reused by this program; nothing was changed$" \
-		pw "$NS" --json reload veth0 --obj "$OBJS/tutorial_wide.o"
+	JSON_ERR 1 "^pinned map 'xdp_stats_map' cannot be reused by this program: type pinned percpu_array, new percpu_hash; nothing was changed \(start it empty with --fresh xdp_stats_map\)$" \
+		pw "$NS" --json reload veth0 --obj "$OBJS/tutorial_hash.o"
 	ASSERT_EQ "$(jq -c '.detail' <<<"$LAST_JSON")" \
-		"[\"map 'xdp_stats_map' ($d/maps/xdp_stats_map): value_size pinned 16, new 24\"]" "incompatibility detail"
+		"[\"map 'xdp_stats_map' ($d/maps/xdp_stats_map): type pinned percpu_array, new percpu_hash\"]" "incompatibility detail"
 	ASSERT_EQ "$(pw "$NS" status veth0 --json | jq -r '.[0].prog_name')" xdp_stats_func "old program kept"
 }
 

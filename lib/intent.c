@@ -1,0 +1,411 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Crash safety of load, reload and unload. Each writes an intent record
+ * before its first change and advances its step as it goes; everything the
+ * new program brings waits below pending/ until the interface runs it. If
+ * the process dies, the next command on the interface (or `pinwall
+ * recover`) reads the record and finishes the operation once the switch
+ * happened, or removes pending/ when it did not: the interface keeps the
+ * program it had, or gets the one asked for, never neither (see
+ * docs/LIFECYCLE.md for the one window a kill cannot be made safe).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <bpf/bpf.h>
+#include "internal.h"
+
+const char *pw_op_name(__u32 op)
+{
+	switch (op) {
+	case PW_OP_LOAD: return "load";
+	case PW_OP_RELOAD: return "reload";
+	case PW_OP_UNLOAD: return "unload";
+	default: return "unknown";
+	}
+}
+
+const char *pw_step_name(__u32 step)
+{
+	switch (step) {
+	case PW_STEP_PLANNED: return "planned";
+	case PW_STEP_STAGED: return "staged";
+	case PW_STEP_SWITCHED: return "switched";
+	case PW_STEP_MERGED: return "merged";
+	default: return "unknown";
+	}
+}
+
+/* Test hook: PINWALL_TEST_KILL_AT=OP:STEP kills this process right there,
+ * the way an operator's kill -9 or a crash would. */
+void pw_step(__u32 op, const char *step)
+{
+	const char *at = getenv("PINWALL_TEST_KILL_AT");
+	char here[64];
+
+	if (!at)
+		return;
+	snprintf(here, sizeof(here), "%s:%s", pw_op_name(op), step);
+	if (!strcmp(at, here))
+		raise(SIGKILL);
+}
+
+void pw_intent_init(struct pw_intent *in, __u32 op)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	memset(in, 0, sizeof(*in));
+	in->version = PW_INTENT_VERSION;
+	in->op = op;
+	in->step = PW_STEP_PLANNED;
+	in->pid = (__u32)getpid();
+	in->started_at = (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+int pw_intent_step(struct pw_ctx *ctx, const char *ifdir, struct pw_intent *in, __u32 step)
+{
+	in->step = step;
+	return pw_intent_write(ctx, ifdir, in);
+}
+
+static void rm_dir_pins(const char *dir)
+{
+	char path[PW_PATH_LEN];
+	struct dirent *e;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.' && !pw_join(path, sizeof(path), dir, e->d_name))
+			unlink(path);
+	closedir(d);
+	rmdir(dir);
+}
+
+/* Drop pending/ (what an operation staged) and the intent record. */
+void pw_intent_clear(const char *ifdir)
+{
+	static const char *const subs[] = { PW_DIR_MAPS, PW_DIR_SHARED, PW_DIR_SNAP };
+	char pending[PW_PATH_LEN], path[PW_PATH_LEN];
+
+	if (!pw_join(pending, sizeof(pending), ifdir, PW_DIR_PENDING)) {
+		for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
+			if (!pw_join(path, sizeof(path), pending, subs[i]))
+				rm_dir_pins(path);
+		rm_dir_pins(pending);
+	}
+	if (!pw_join(path, sizeof(path), ifdir, PW_PIN_INTENT))
+		unlink(path);
+}
+
+/* Fold the old program's late changes of one migrated map into its successor. */
+static int merge_one(struct pw_ctx *ctx, const char *name, const char *old_path,
+		     const char *snap_path, const char *new_path)
+{
+	struct pw_map_desc *d = calloc(2, sizeof(*d));
+	struct pw_migration *mg = NULL;
+	struct bpf_map_info oi, ni;
+	int ofd = -1, sfd = -1, nfd = -1, err;
+
+	if (!d)
+		return pw_fail(ctx, ENOMEM, "out of memory");
+	ofd = bpf_obj_get(old_path);
+	sfd = bpf_obj_get(snap_path);
+	nfd = bpf_obj_get(new_path);
+	if (ofd < 0 || sfd < 0 || nfd < 0) {
+		err = pw_fail(ctx, errno, "cannot open map '%s' to merge its late counts (%s): %s",
+			      name, ofd < 0 ? old_path : sfd < 0 ? snap_path : new_path,
+			      strerror(errno));
+		goto out;
+	}
+	if ((err = pw_map_info(ofd, &oi)) || (err = pw_map_info(nfd, &ni))) {
+		err = pw_fail(ctx, err, "cannot read map '%s': %s", name, strerror(-err));
+		goto out;
+	}
+	pw_map_desc_from_info(&oi, &d[0]);
+	pw_map_desc_from_info(&ni, &d[1]);
+	err = pw_map_decide(ctx, name, old_path, &d[0], &d[1], &mg);
+	if (err == PW_MAP_REUSE) {
+		/* same layout: all of the value maps onto itself */
+		mg = calloc(1, sizeof(*mg));
+		if (mg) {
+			*mg = (struct pw_migration){
+				.type = oi.type, .key_size = oi.key_size, .old_vsize = oi.value_size,
+				.new_vsize = ni.value_size, .old_max = oi.max_entries,
+				.new_max = ni.max_entries, .n_copy = 1,
+			};
+			mg->copy[0] = (struct pw_copy){ .old_size = oi.value_size,
+							.new_size = oi.value_size,
+							.kind = PW_LEAF_BYTES };
+		}
+	}
+	if (!mg) {
+		err = pw_fail(ctx, EPROTO, "map '%s' at '%s' no longer matches the one staged: cannot merge",
+			      name, old_path);
+		goto out;
+	}
+	err = pw_migration_merge(mg, ofd, sfd, nfd);
+	if (err)
+		err = pw_fail(ctx, err, "cannot merge the late counts of map '%s': %s", name,
+			      strerror(-err));
+out:
+	free(mg);
+	free(d);
+	if (ofd >= 0)
+		close(ofd);
+	if (sfd >= 0)
+		close(sfd);
+	if (nfd >= 0)
+		close(nfd);
+	return err;
+}
+
+/* pending/maps/NAME -> IFDIR/maps/NAME, pending/shared/NAME -> ROOT/shared/NAME */
+static int real_path(const struct pw_ctx *ctx, const char *ifdir, const char *sub,
+		     const char *name, char *buf, size_t len)
+{
+	char dir[PW_PATH_LEN];
+
+	if (!strcmp(sub, PW_DIR_SHARED))
+		pw_shared_dir(ctx, dir, sizeof(dir));
+	else
+		pw_join(dir, sizeof(dir), ifdir, PW_DIR_MAPS);
+	return pw_join(buf, len, dir, name);
+}
+
+/*
+ * Everything after the switch, from the pins alone (so recovery runs the
+ * same code): merge the late counts of migrated maps, move the staged pins
+ * over the old ones (rename replaces a pin atomically), write the load
+ * record, drop the intent.
+ */
+int pw_intent_finish(struct pw_ctx *ctx, const char *ifdir, struct pw_intent *in)
+{
+	static const char *const subs[] = { PW_DIR_MAPS, PW_DIR_SHARED };
+	char pending[PW_PATH_LEN], dir[PW_PATH_LEN], side[PW_PATH_LEN], real[PW_PATH_LEN];
+	struct dirent *e;
+	DIR *d;
+	int err;
+
+	pw_join(pending, sizeof(pending), ifdir, PW_DIR_PENDING);
+	if (in->step < PW_STEP_MERGED) {
+		char snap[PW_PATH_LEN];
+
+		/* the old program may still be running on another CPU */
+		if ((err = pw_wait_for_programs()))
+			return pw_fail(ctx, err, "cannot wait for the old program to finish: %s",
+				       strerror(-err));
+		pw_join(dir, sizeof(dir), pending, PW_DIR_SNAP);
+		if ((d = opendir(dir))) {
+			while ((e = readdir(d))) {
+				const char *sub = NULL;
+
+				if (e->d_name[0] == '.')
+					continue;
+				for (size_t i = 0; i < 2 && !sub; i++) {
+					snprintf(side, sizeof(side), "%s/%s/%s", pending, subs[i], e->d_name);
+					if (pw_path_exists(side))
+						sub = subs[i];
+				}
+				snprintf(snap, sizeof(snap), "%s/%s", dir, e->d_name);
+				if (sub && !real_path(ctx, ifdir, sub, e->d_name, real, sizeof(real)) &&
+				    (err = merge_one(ctx, e->d_name, real, snap, side))) {
+					closedir(d);
+					return err;
+				}
+				unlink(snap);	/* merged: a rerun skips it */
+			}
+			closedir(d);
+			rmdir(dir);
+		}
+		pw_step(in->op, "merged");
+		if ((err = pw_intent_step(ctx, ifdir, in, PW_STEP_MERGED)))
+			return err;
+	}
+	for (size_t i = 0; i < 2; i++) {
+		pw_join(dir, sizeof(dir), pending, subs[i]);
+		if (!(d = opendir(dir)))
+			continue;
+		while ((e = readdir(d))) {
+			char parent[PW_PATH_LEN];
+
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(side, sizeof(side), "%s/%s", dir, e->d_name);
+			real_path(ctx, ifdir, subs[i], e->d_name, real, sizeof(real));
+			snprintf(parent, sizeof(parent), "%s", real);
+			*strrchr(parent, '/') = '\0';
+			if ((err = pw_mkdirs(ctx, parent)))
+				break;
+			if (rename(side, real)) {
+				err = pw_fail(ctx, errno, "cannot move pin '%s' to '%s': %s", side, real,
+					      strerror(errno));
+				break;
+			}
+		}
+		closedir(d);
+		if (err)
+			return err;
+	}
+	pw_step(in->op, "repinned");
+	in->next.prog_id = in->new_prog_id;
+	if ((err = pw_meta_write(ctx, ifdir, &in->next)))
+		return err;
+	pw_step(in->op, "recorded");
+	pw_intent_clear(ifdir);
+	return 0;
+}
+
+static __u32 link_pin_prog(const char *ifdir, __u32 *ifindex)
+{
+	struct bpf_link_info li;
+	char path[PW_PATH_LEN];
+	int fd;
+
+	*ifindex = 0;
+	if (pw_join(path, sizeof(path), ifdir, PW_PIN_LINK) || (fd = bpf_obj_get(path)) < 0)
+		return 0;
+	if (pw_fd_kind(fd) != PW_OBJ_LINK || pw_link_info(fd, &li)) {
+		close(fd);
+		return 0;
+	}
+	close(fd);
+	*ifindex = li.xdp.ifindex;
+	return li.prog_id;
+}
+
+/* load: attach the staged program (the attach itself was lost with the
+ * process: a link dies with its last file descriptor). */
+static int load_attach_staged(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
+			      struct pw_intent *in)
+{
+	char path[PW_PATH_LEN];
+	struct pw_xdp_state st;
+	enum pw_mode used;
+	int ifindex = (int)if_nametoindex(ifname), pfd, lfd = -1, err;
+
+	if (ifindex <= 0)
+		return pw_fail(ctx, ENODEV, "cannot finish the interrupted load of '%s': the interface is gone (run 'pinwall clean --yes')",
+			       ifname);
+	if ((err = pw_xdp_state(ifindex, &st)))
+		return pw_fail(ctx, err, "cannot query XDP on '%s': %s", ifname, strerror(-err));
+	if (st.prog_id && st.prog_id != in->new_prog_id) {
+		if (st.prog_id != in->foreign_prog_id)
+			return pw_fail(ctx, EBUSY, "cannot finish the interrupted load of '%s': program id %u was attached meanwhile",
+				       ifname, st.prog_id);
+		/* the load had --force: finish what it started */
+		if ((err = pw_detach_any(ctx, ifindex, ifname, &st)))
+			return err;
+	}
+	pw_join(path, sizeof(path), ifdir, PW_DIR_PENDING "/" PW_PIN_PROG);
+	pfd = bpf_obj_get(path);
+	if (pfd < 0)
+		return pw_fail(ctx, errno, "cannot open the staged program '%s': %s", path,
+			       strerror(errno));
+	if (!st.prog_id || st.prog_id != in->new_prog_id)
+		err = pw_attach_link(ctx, pfd, ifindex, ifname, in->mode, &lfd, &used);
+	close(pfd);
+	if (err)
+		return err;
+	if (lfd >= 0) {
+		pw_join(path, sizeof(path), ifdir, PW_PIN_LINK);
+		unlink(path);	/* a stale link gives way */
+		if (bpf_obj_pin(lfd, path)) {
+			err = pw_fail(ctx, errno, "cannot pin link at '%s': %s", path, strerror(errno));
+			close(lfd);
+			return err;
+		}
+		close(lfd);
+		in->next.mode = used;
+		in->next.ifindex = ifindex;
+	}
+	return pw_intent_step(ctx, ifdir, in, PW_STEP_SWITCHED);
+}
+
+int pw_recover_locked(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
+		      struct pw_recovery *rec)
+{
+	struct pw_intent in;
+	__u32 ifindex, prog;
+	int err = pw_intent_read(ifdir, &in);
+
+	memset(rec, 0, sizeof(*rec));
+	if (err == -ENOENT)
+		return 0;
+	if (err)
+		return pw_fail(ctx, err, "cannot read the intent record in '%s': %s", ifdir,
+			       strerror(-err));
+	rec->found = true;
+	rec->op = in.op;
+	rec->step = in.step;
+	rec->pid = in.pid;
+	switch (in.op) {
+	case PW_OP_RELOAD:
+		prog = link_pin_prog(ifdir, &ifindex);
+		if (in.step < PW_STEP_SWITCHED &&
+		    !(in.step == PW_STEP_STAGED && in.new_prog_id && prog == in.new_prog_id)) {
+			/* never switched: the old program runs on its own maps */
+			pw_intent_clear(ifdir);
+			rec->completed = false;
+			return 0;
+		}
+		if (in.step < PW_STEP_SWITCHED &&
+		    (err = pw_intent_step(ctx, ifdir, &in, PW_STEP_SWITCHED)))
+			return err;
+		rec->completed = true;
+		return pw_intent_finish(ctx, ifdir, &in);
+	case PW_OP_LOAD:
+		if (in.step < PW_STEP_STAGED) {
+			pw_intent_clear(ifdir);
+			pw_remove_empty_dirs(ctx, ifdir);
+			rec->completed = false;
+			return 0;
+		}
+		rec->completed = true;
+		if (in.step < PW_STEP_SWITCHED) {
+			prog = link_pin_prog(ifdir, &ifindex);
+			if (prog != in.new_prog_id || !ifindex ||
+			    ifindex != if_nametoindex(ifname)) {
+				if ((err = load_attach_staged(ctx, ifname, ifdir, &in)))
+					return err;
+			} else if ((err = pw_intent_step(ctx, ifdir, &in, PW_STEP_SWITCHED))) {
+				return err;
+			}
+		}
+		return pw_intent_finish(ctx, ifdir, &in);
+	case PW_OP_UNLOAD:
+		rec->completed = true;
+		return pw_unload_core(ctx, ifname, ifdir, &in, NULL);
+	default:
+		return pw_fail(ctx, EPROTO, "intent record in '%s' names unknown operation %u: remove '%s/%s' by hand",
+			       ifdir, in.op, ifdir, PW_PIN_INTENT);
+	}
+}
+
+int pw_recover(struct pw_ctx *ctx, const char *ifname, struct pw_recovery *rec)
+{
+	char ifdir[PW_PATH_LEN];
+	int lock_fd = -1, err;
+
+	memset(rec, 0, sizeof(*rec));
+	if ((err = pw_check_caps(ctx)))
+		return err;
+	if ((err = pw_bpffs_prepare(ctx, false)))
+		return err;
+	if (!pw_path_exists(ctx->pin_root))
+		return 0;
+	if ((err = pw_lock(ctx, &lock_fd)))
+		return err;
+	pw_iface_dir(ctx, ctx->netns_ino, ifname, ifdir, sizeof(ifdir));
+	err = pw_recover_locked(ctx, ifname, ifdir, rec);
+	pw_unlock(lock_fd);
+	return err;
+}

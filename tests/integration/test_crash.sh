@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# Crash safety: load, reload (with migrations) and unload are killed with
+# SIGKILL at every step (PINWALL_TEST_KILL_AT=OP:STEP, a test-only hook);
+# status shows the interrupted operation, the next command or `pinwall
+# recover` finishes or rolls it back, the interface keeps a program, and no
+# counted frame is lost.
+. "$(dirname "$0")/lib.sh"
+
+RELOAD_STEPS="planned staged switched merged repinned recorded"
+LOAD_STEPS="planned staged attached switched merged repinned recorded"
+UNLOAD_STEPS="planned detached unpinned"
+# the step each kill point leaves in the intent record (status shows it):
+# hooks sit between the record's coarser steps
+declare -A RECORDED=(
+	[reload:planned]=planned [reload:staged]=staged [reload:switched]=staged
+	[reload:merged]=switched [reload:repinned]=merged [reload:recorded]=merged
+	[load:planned]=planned [load:staged]=staged [load:attached]=staged
+	[load:switched]=staged [load:merged]=switched [load:repinned]=merged
+	[load:recorded]=merged
+	[unload:planned]=planned [unload:detached]=planned [unload:unpinned]=planned
+)
+
+setup() {
+	ns_new NS k && veth_new "$NS" veth0 veth1
+}
+
+xdp_id() {
+	ip -n "$1" -j link show dev "$2" |
+		jq -r '.[0].xdp.prog.id // (.[0].xdp.attached // [] | .[0].prog.id) // empty'
+}
+
+# killed_at OP:STEP ARGS...: pinwall with the hook; must die of SIGKILL
+killed_at() {
+	local at=$1 rc
+	shift
+	PINWALL_TEST_KILL_AT=$at pw "$NS" "$@" >/dev/null 2>&1
+	rc=$?
+	ASSERT_EQ "$rc" 137 "exit status of '$*' killed at $at"
+	KILLS=$((KILLS + 1))
+}
+
+interrupted() { # -> "op step" of the interface's intent record, per status
+	pw "$NS" status veth0 --json | jq -r '.[0].operation | "\(.op) \(.step) \(.running)"'
+}
+
+no_leftovers() { # what
+	local d
+	d=$(ifdir "$NS" veth0)
+	[ -e "$d/pending" ] && fail "$1: pending/ left behind"
+	[ -e "$d/intent" ] && fail "$1: intent record left behind"
+	ASSERT_EQ "$(pw "$NS" status veth0 --json | jq -r '.[0].operation // "none"')" none "$1: no operation in status"
+}
+
+test_reload_killed_at_every_step() {
+	setup || { fail setup; return; }
+	local step next sent n=0 out
+	KILLS=0
+	for step in $RELOAD_STEPS; do
+		ASSERT_OK pw "$NS" load veth0
+		gen "$NS" -i veth1 -c 0 -d 1.6 -r 20000 --json >"$T_TMP/gen" &
+		local genpid=$!
+		sleep 0.4
+		killed_at "reload:$step" reload veth0 --obj "$OBJS/pinwall_v2.o"
+		ASSERT_EQ "$(interrupted)" "reload ${RECORDED[reload:$step]} false" "status shows the interrupted reload ($step)"
+		ASSERT_MATCH "$(pw "$NS" status veth0)" "drift +interrupted reload \(stopped after step '${RECORDED[reload:$step]}', pid [0-9]+\): 'pinwall recover veth0' finishes or rolls it back" "text status ($step)"
+		ASSERT_NE "$(xdp_id "$NS" veth0)" "" "a program runs after the kill at $step"
+		# the next command finishes it: recover, or a plain reload
+		if [ $((n % 2)) -eq 0 ]; then
+			out=$(pw "$NS" recover veth0) || fail "recover after $step: $out"
+			ASSERT_MATCH "$out" "^(finished|rolled back) the interrupted reload of veth0" "recover says what it did ($step)"
+		else
+			out=$(pw "$NS" reload veth0) || fail "reload after $step: $out"
+			ASSERT_MATCH "$out" "^(finished|rolled back) the interrupted reload of veth0 first" "reload finished it first ($step)"
+		fi
+		case $step in
+		planned|staged) ASSERT_MATCH "$out" "rolled back" "before the switch: rolled back ($step)" ;;
+		*) ASSERT_MATCH "$out" "finished" "after the switch: finished ($step)" ;;
+		esac
+		no_leftovers "reload killed at $step"
+		wait $genpid
+		sent=$(jq .sent "$T_TMP/gen")
+		ASSERT_EQ "$(action_count "$NS" veth0 XDP_PASS | cut -d' ' -f1)" "$sent" "counted == sent, reload killed at $step"
+		ASSERT_EQ "$(pw "$NS" status veth0 --json | jq '.[0].drift | length')" 0 "no drift after $step"
+		ASSERT_OK pw "$NS" unload veth0
+		n=$((n + 1))
+	done
+	ASSERT_EQ "$KILLS" 6 "kills injected"
+	echo "    reload: $KILLS kills, $n recoveries"
+}
+
+test_load_killed_at_every_step() {
+	setup || { fail setup; return; }
+	local step out d
+	d=$(ifdir "$NS" veth0)
+	KILLS=0
+	for step in $LOAD_STEPS; do
+		killed_at "load:$step" load veth0
+		ASSERT_EQ "$(interrupted)" "load ${RECORDED[load:$step]} false" "status shows the interrupted load ($step)"
+		out=$(pw "$NS" recover veth0) || fail "recover after $step: $out"
+		no_leftovers "load killed at $step"
+		if [ "$step" = planned ]; then
+			ASSERT_MATCH "$out" "^rolled back the interrupted load" "nothing staged: rolled back"
+			ASSERT_EQ "$(xdp_id "$NS" veth0)" "" "nothing attached"
+			[ -e "$d" ] && fail "interface directory left after the rollback"
+			continue
+		fi
+		ASSERT_MATCH "$out" "^finished the interrupted load" "staged: finished ($step)"
+		ASSERT_EQ "$(xdp_id "$NS" veth0)" "$(pw "$NS" status veth0 --json | jq -r '.[0].link_prog_id')" "attached through the pinned link ($step)"
+		ASSERT_EQ "$(pw "$NS" status veth0 --json | jq '.[0].drift | length')" 0 "no drift ($step)"
+		gen "$NS" -i veth1 -c 100 -q
+		ASSERT_EQ "$(action_count "$NS" veth0 XDP_PASS | cut -d' ' -f1)" 100 "counts after the load killed at $step"
+		ASSERT_OK pw "$NS" unload veth0
+	done
+	ASSERT_EQ "$KILLS" 7 "kills injected"
+}
+
+# --force over another tool's program: killed after detaching it, the next
+# command finishes the load (the one window where the interface has no
+# program until then: a link dies with the process that made it)
+test_forced_load_killed() {
+	setup || { fail setup; return; }
+	local step
+	KILLS=0
+	for step in detached attached; do
+		ip -n "$NS" link set dev veth0 xdpdrv obj "$OBJS/tutorial.o" sec xdp || { fail "ip link xdp"; return; }
+		killed_at "load:$step" load veth0 --force
+		ASSERT_MATCH "$(pw "$NS" load veth0 2>&1)" "^finished the interrupted load of veth0 first" "next load finishes it ($step)"
+		ASSERT_EQ "$(pw "$NS" status veth0 --json | jq -r '.[0].prog_name')" pinwall_xdp "pinwall's program runs ($step)"
+		no_leftovers "forced load killed at $step"
+		ASSERT_OK pw "$NS" unload veth0
+	done
+}
+
+test_unload_killed_at_every_step() {
+	setup || { fail setup; return; }
+	local step out d
+	d=$(ifdir "$NS" veth0)
+	KILLS=0
+	for step in $UNLOAD_STEPS; do
+		ASSERT_OK pw "$NS" load veth0
+		killed_at "unload:$step" unload veth0
+		ASSERT_EQ "$(interrupted)" "unload ${RECORDED[unload:$step]} false" "status shows the interrupted unload ($step)"
+		out=$(pw "$NS" unload veth0) || fail "unload after $step: $out"
+		ASSERT_MATCH "$out" "^finished the interrupted unload of veth0 first" "the next unload finishes it ($step)"
+		ASSERT_EQ "$(xdp_id "$NS" veth0)" "" "detached ($step)"
+		[ -e "$d" ] && fail "interface directory left ($step)"
+		ASSERT_EQ "$(ls "$ROOT/shared" | grep -c '^pw_')" 9 "rule maps kept ($step)"
+	done
+	ASSERT_EQ "$KILLS" 3 "kills injected"
+}
+
+# a migration killed between the switch and the merge, while the old
+# program still counted: the recovery folds every late count in
+test_migration_recovery_exact_under_load() {
+	setup || { fail setup; return; }
+	local sent d
+	d=$(ifdir "$NS" veth0)
+	ASSERT_OK pw "$NS" load veth0 --obj "$OBJS/tutorial.o"
+	gen "$NS" -i veth1 -c 0 -d 2 -r 30000 --json >"$T_TMP/gen" &
+	local genpid=$!
+	sleep 0.5
+	KILLS=0
+	killed_at "reload:switched" reload veth0 --obj "$OBJS/tutorial_swapped.o"
+	[ -e "$d/pending/snap/xdp_stats_map" ] || fail "snapshot pinned while the merge is due"
+	sleep 0.3
+	ASSERT_OK pw "$NS" recover veth0
+	wait $genpid
+	sent=$(jq .sent "$T_TMP/gen")
+	ASSERT_EQ "$(action_count "$NS" veth0 XDP_PASS | cut -d' ' -f1)" "$sent" "counted == sent"
+	ASSERT_EQ "$(pw "$NS" status veth0 --json | jq -r '.[0].object')" "$OBJS/tutorial_swapped.o" "the new object recorded"
+}
+
+run_tests
