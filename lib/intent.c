@@ -9,7 +9,9 @@
  * program it had, or gets the one asked for, never neither (see
  * docs/LIFECYCLE.md for the one window a kill cannot be made safe).
  */
+#define _GNU_SOURCE
 #include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +22,7 @@
 #include <net/if.h>
 #include <bpf/bpf.h>
 #include "internal.h"
+#include "pinwall/rules.h"
 
 const char *pw_op_name(__u32 op)
 {
@@ -27,6 +30,7 @@ const char *pw_op_name(__u32 op)
 	case PW_OP_LOAD: return "load";
 	case PW_OP_RELOAD: return "reload";
 	case PW_OP_UNLOAD: return "unload";
+	case PW_OP_APPLY: return "apply";
 	default: return "unknown";
 	}
 }
@@ -93,7 +97,8 @@ static void rm_dir_pins(const char *dir)
 /* Drop pending/ (what an operation staged) and the intent record. */
 void pw_intent_clear(const char *ifdir)
 {
-	static const char *const subs[] = { PW_DIR_MAPS, PW_DIR_SHARED, PW_DIR_SNAP };
+	static const char *const subs[] = { PW_DIR_MAPS, PW_DIR_SHARED, PW_DIR_MAPS_NEW,
+					    PW_DIR_SHARED_NEW, PW_DIR_SNAP };
 	char pending[PW_PATH_LEN], path[PW_PATH_LEN];
 
 	if (!pw_join(pending, sizeof(pending), ifdir, PW_DIR_PENDING)) {
@@ -174,7 +179,7 @@ static int real_path(const struct pw_ctx *ctx, const char *ifdir, const char *su
 {
 	char dir[PW_PATH_LEN];
 
-	if (!strcmp(sub, PW_DIR_SHARED))
+	if (!strcmp(sub, PW_DIR_SHARED) || !strcmp(sub, PW_DIR_SHARED_NEW))
 		pw_shared_dir(ctx, dir, sizeof(dir));
 	else
 		pw_join(dir, sizeof(dir), ifdir, PW_DIR_MAPS);
@@ -187,13 +192,40 @@ static int real_path(const struct pw_ctx *ctx, const char *ifdir, const char *su
  * over the old ones (rename replaces a pin atomically), write the load
  * record, drop the intent.
  */
+/* A map staged as new whose pin path was taken since (another command made
+ * it while this operation lay killed): renaming would hide that map. */
+static bool staged_conflict(const struct pw_ctx *ctx, const char *ifdir, char *what, size_t len)
+{
+	static const char *const subs[] = { PW_DIR_MAPS_NEW, PW_DIR_SHARED_NEW };
+	char dir[PW_PATH_LEN], real[PW_PATH_LEN];
+	bool taken = false;
+	struct dirent *e;
+	DIR *d;
+
+	for (size_t i = 0; i < 2 && !taken; i++) {
+		snprintf(dir, sizeof(dir), "%s/%s/%s", ifdir, PW_DIR_PENDING, subs[i]);
+		if (!(d = opendir(dir)))
+			continue;
+		while (!taken && (e = readdir(d))) {
+			if (e->d_name[0] == '.' ||
+			    real_path(ctx, ifdir, subs[i], e->d_name, real, sizeof(real)))
+				continue;
+			if ((taken = pw_path_exists(real)))
+				snprintf(what, len, "%s", real);
+		}
+		closedir(d);
+	}
+	return taken;
+}
+
 int pw_intent_finish(struct pw_ctx *ctx, const char *ifdir, struct pw_intent *in)
 {
-	static const char *const subs[] = { PW_DIR_MAPS, PW_DIR_SHARED };
+	static const char *const subs[] = { PW_DIR_MAPS, PW_DIR_SHARED, PW_DIR_MAPS_NEW,
+					    PW_DIR_SHARED_NEW };
 	char pending[PW_PATH_LEN], dir[PW_PATH_LEN], side[PW_PATH_LEN], real[PW_PATH_LEN];
 	struct dirent *e;
 	DIR *d;
-	int err;
+	int err = 0;
 
 	pw_join(pending, sizeof(pending), ifdir, PW_DIR_PENDING);
 	if (in->step < PW_STEP_MERGED) {
@@ -230,7 +262,9 @@ int pw_intent_finish(struct pw_ctx *ctx, const char *ifdir, struct pw_intent *in
 		if ((err = pw_intent_step(ctx, ifdir, in, PW_STEP_MERGED)))
 			return err;
 	}
-	for (size_t i = 0; i < 2; i++) {
+	for (size_t i = 0; i < 4; i++) {
+		bool fresh = i >= 2;	/* *_new: only to a free path */
+
 		pw_join(dir, sizeof(dir), pending, subs[i]);
 		if (!(d = opendir(dir)))
 			continue;
@@ -245,9 +279,12 @@ int pw_intent_finish(struct pw_ctx *ctx, const char *ifdir, struct pw_intent *in
 			*strrchr(parent, '/') = '\0';
 			if ((err = pw_mkdirs(ctx, parent)))
 				break;
-			if (rename(side, real)) {
-				err = pw_fail(ctx, errno, "cannot move pin '%s' to '%s': %s", side, real,
-					      strerror(errno));
+			if (renameat2(AT_FDCWD, side, AT_FDCWD, real, fresh ? RENAME_NOREPLACE : 0)) {
+				err = errno == EEXIST ?
+					pw_fail(ctx, EEXIST, "'%s' was pinned by another command while this %s lay interrupted: the program runs with its own '%s' (staged at '%s'); remove one of the two and run 'pinwall recover' again",
+						real, pw_op_name(in->op), e->d_name, side) :
+					pw_fail(ctx, errno, "cannot move pin '%s' to '%s': %s", side, real,
+						strerror(errno));
 				break;
 			}
 		}
@@ -331,8 +368,9 @@ static int load_attach_staged(struct pw_ctx *ctx, const char *ifname, const char
 }
 
 int pw_recover_locked(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
-		      struct pw_recovery *rec)
+		      struct pw_recovery *rec, bool undo_load)
 {
+	char taken[PW_PATH_LEN];
 	struct pw_intent in;
 	__u32 ifindex, prog;
 	int err = pw_intent_read(ifdir, &in);
@@ -363,7 +401,17 @@ int pw_recover_locked(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
 		rec->completed = true;
 		return pw_intent_finish(ctx, ifdir, &in);
 	case PW_OP_LOAD:
-		if (in.step < PW_STEP_STAGED) {
+		prog = link_pin_prog(ifdir, &ifindex);
+		if (in.step < PW_STEP_SWITCHED && prog == in.new_prog_id && in.new_prog_id &&
+		    ifindex && ifindex == if_nametoindex(ifname) &&
+		    (err = pw_intent_step(ctx, ifdir, &in, PW_STEP_SWITCHED)))
+			return err;
+		/* not attached yet: roll back when nothing was staged, when an
+		 * unload asks (finishing would detach another tool's program only
+		 * to detach pinwall's), or when a staged map's path was taken */
+		if (in.step < PW_STEP_SWITCHED &&
+		    (in.step < PW_STEP_STAGED || undo_load ||
+		     staged_conflict(ctx, ifdir, taken, sizeof(taken)))) {
 			pw_intent_clear(ifdir);
 			pw_remove_empty_dirs(ctx, ifdir);
 			rec->completed = false;
@@ -371,14 +419,17 @@ int pw_recover_locked(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
 		}
 		rec->completed = true;
 		if (in.step < PW_STEP_SWITCHED) {
-			prog = link_pin_prog(ifdir, &ifindex);
-			if (prog != in.new_prog_id || !ifindex ||
-			    ifindex != if_nametoindex(ifname)) {
-				if ((err = load_attach_staged(ctx, ifname, ifdir, &in)))
-					return err;
-			} else if ((err = pw_intent_step(ctx, ifdir, &in, PW_STEP_SWITCHED))) {
-				return err;
+			err = load_attach_staged(ctx, ifname, ifdir, &in);
+			if (err == -EBUSY) {
+				/* someone attached a program meanwhile: leave it, undo ours */
+				pw_detail(ctx, "%s", ctx->err);
+				pw_intent_clear(ifdir);
+				pw_remove_empty_dirs(ctx, ifdir);
+				rec->completed = false;
+				return 0;
 			}
+			if (err)
+				return err;
 		}
 		return pw_intent_finish(ctx, ifdir, &in);
 	case PW_OP_UNLOAD:
@@ -405,7 +456,53 @@ int pw_recover(struct pw_ctx *ctx, const char *ifname, struct pw_recovery *rec)
 	if ((err = pw_lock(ctx, &lock_fd)))
 		return err;
 	pw_iface_dir(ctx, ctx->netns_ino, ifname, ifdir, sizeof(ifdir));
-	err = pw_recover_locked(ctx, ifname, ifdir, rec);
+	err = pw_recover_locked(ctx, ifname, ifdir, rec, false);
+	pw_unlock(lock_fd);
+	return err;
+}
+
+int pw_recover_all(struct pw_ctx *ctx, struct pw_recovery *recs, char (*names)[32], int max,
+		   int *n)
+{
+	char nsdir[PW_PATH_LEN], ifdir[PW_PATH_LEN], ifname[32];
+	struct pw_rules_maps m;
+	struct dirent *e;
+	int lock_fd = -1, err;
+	DIR *d;
+
+	*n = 0;
+	if ((err = pw_check_caps(ctx)) || (err = pw_bpffs_prepare(ctx, false)))
+		return err;
+	if (!pw_path_exists(ctx->pin_root))
+		return 0;
+	if ((err = pw_lock(ctx, &lock_fd)))
+		return err;
+	/* the rule apply: only when the rule maps exist (never created here) */
+	if (!pw_rules_open(ctx, &m, false, false)) {
+		err = pw_rules_recover(ctx, &m, &recs[*n]);
+		pw_rules_close(&m);
+		if (err)
+			goto out;
+		if (recs[*n].found)
+			names[(*n)++][0] = '\0';
+	}
+	ctx->err[0] = '\0';
+	pw_ns_dir(ctx, ctx->netns_ino, nsdir, sizeof(nsdir));
+	if (!(d = opendir(nsdir)))
+		goto out;
+	while ((e = readdir(d)) && *n < max) {
+		struct pw_intent in;
+
+		if (e->d_name[0] == '.' || pw_join(ifdir, sizeof(ifdir), nsdir, e->d_name) ||
+		    pw_intent_read(ifdir, &in))
+			continue;
+		pw_ifname_unescape(e->d_name, ifname, sizeof(ifname));
+		if ((err = pw_recover_locked(ctx, ifname, ifdir, &recs[*n], false)))
+			break;
+		snprintf(names[(*n)++], 32, "%s", ifname);
+	}
+	closedir(d);
+out:
 	pw_unlock(lock_fd);
 	return err;
 }

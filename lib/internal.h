@@ -65,6 +65,7 @@ int pw_map_decide(struct pw_ctx *ctx, const char *name, const char *path,
 		  struct pw_migration **out);
 int pw_migration_overflow(const struct pw_migration *mg, int old_fd, __u32 *live);
 int pw_migration_snapshot_create(const struct pw_migration *mg);
+int pw_migration_check_merge(const struct pw_migration *mg, int new_fd);
 int pw_migration_copy(const struct pw_migration *mg, int old_fd, int snap_fd, int new_fd);
 int pw_migration_merge(const struct pw_migration *mg, int old_fd, int snap_fd, int new_fd);
 
@@ -80,12 +81,14 @@ struct pw_plan_map {
 	struct bpf_map *map;
 	char path[PW_PATH_LEN];
 	char side[PW_PATH_LEN];	/* pending pin of a replacing map */
+	char side_new[PW_PATH_LEN];	/* pending pin of a map with no pin yet */
 	char snap[PW_PATH_LEN];	/* pending pin of the migration snapshot */
 	enum pw_map_fate fate;
 	int pinned_fd;		/* the pin's map (reused or replaced), or -1 */
 	int snap_fd;		/* migration snapshot, or -1 */
 	struct pw_migration *mig;
 	bool shared;		/* pinned by name below shared/ */
+	bool unpinned;		/* --pin-scope none: never pinned */
 	bool pinned_now;	/* created and pinned by this call */
 };
 
@@ -97,14 +100,18 @@ struct pw_plan {
 
 #define PW_DIR_PENDING "pending"	/* per interface: pins of an operation under way */
 #define PW_DIR_SNAP    "snap"		/* pending/snap: migration snapshots */
+#define PW_DIR_MAPS_NEW   "maps_new"	/* pending/: new maps, renamed only to a free path */
+#define PW_DIR_SHARED_NEW "shared_new"
 #define PW_PIN_PROG    "prog"		/* pending/prog: the program being switched to */
 #define PW_PIN_INTENT  "intent"		/* per interface: the operation under way */
+#define PW_PIN_RULES_INTENT "rules_intent"	/* pin root: a rule apply under way */
 
 struct pw_plan_opts {
 	bool migrate;			/* allow migrations that drop fields */
 	const char *const *fresh;	/* maps to start empty */
 	int n_fresh;
 	const char *ifdir;		/* the interface (shared-map users are others) */
+	enum pw_pin_scope scope;
 };
 
 int pw_join(char *buf, size_t len, const char *a, const char *b);
@@ -128,6 +135,8 @@ void pw_plan_report(const struct pw_plan *plan, struct pw_load_report *r);
 
 int pw_meta_write(struct pw_ctx *ctx, const char *ifdir, const struct pw_meta *meta);
 int pw_intent_write(struct pw_ctx *ctx, const char *ifdir, const struct pw_intent *in);
+int pw_rules_intent_read(const struct pw_ctx *ctx, struct pw_intent *in);
+int pw_rules_intent_write(struct pw_ctx *ctx, const struct pw_intent *in);
 /* Returns once every BPF program run that started before has ended. */
 int pw_wait_for_programs(void);
 
@@ -150,7 +159,7 @@ void pw_intent_clear(const char *ifdir);
 int pw_intent_finish(struct pw_ctx *ctx, const char *ifdir, struct pw_intent *in);
 /* With the lock held: finish or roll back what an intent record describes. */
 int pw_recover_locked(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
-		      struct pw_recovery *rec);
+		      struct pw_recovery *rec, bool undo_load);
 int pw_unload_core(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
 		   struct pw_intent *in, struct pw_load_report *r);
 void pw_remove_empty_dirs(const struct pw_ctx *ctx, const char *ifdir);

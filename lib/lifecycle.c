@@ -298,6 +298,8 @@ static int pin_staged_prog(struct pw_ctx *ctx, const char *ifdir, int prog_fd)
 
 static void plan_opts(const struct pw_load_opts *o, const char *ifdir, struct pw_plan_opts *po)
 {
+	memset(po, 0, sizeof(*po));
+	po->scope = o->scope;
 	po->migrate = o->migrate;
 	po->fresh = o->fresh;
 	po->n_fresh = o->n_fresh;
@@ -336,7 +338,7 @@ int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_rep
 	if ((err = pw_bpffs_prepare(ctx, true)) || (err = pw_lock(ctx, &lock_fd)))
 		goto out;
 	r->ifindex = ifindex;
-	if ((err = pw_recover_locked(ctx, o->ifname, r->ifdir, &r->recovered)))
+	if ((err = pw_recover_locked(ctx, o->ifname, r->ifdir, &r->recovered, false)))
 		goto out;
 	if (r->recovered.op == PW_OP_LOAD && r->recovered.completed) {
 		/* a load was interrupted: finishing it was this load */
@@ -398,11 +400,13 @@ int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_rep
 	pw_step(in.op, "planned");
 	if ((err = obj_load(ctx, &obj)) ||
 	    (err = pin_staged_prog(ctx, r->ifdir, bpf_program__fd(obj.prog))) ||
-	    (err = pw_plan_stage(ctx, &plan, false)))
+	    /* with --force, the program replaced may still count into kept maps */
+	    (err = pw_plan_stage(ctx, &plan, detach_foreign)))
 		goto out;
 	in.new_prog_id = fd_prog_id(bpf_program__fd(obj.prog));
 	fill_meta(&in.next, &obj, ctx, o->ifname, ifindex, o->mode, in.new_prog_id);
 	meta_shared(&in.next, &plan);
+	in.next.pin_scope = o->scope;
 	in.next.loaded_at = realtime_ns();
 	if ((err = pw_intent_step(ctx, r->ifdir, &in, PW_STEP_STAGED)))
 		goto out;
@@ -433,7 +437,15 @@ int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_rep
 		unlink(lp.path);
 	if (bpf_obj_pin(link_fd, lp.path)) {
 		err = pw_fail(ctx, errno, "cannot pin link at '%s': %s", lp.path, strerror(errno));
-		goto out;	/* closing link_fd detaches the program again */
+		/* closing link_fd detaches ours: put the other tool's program back */
+		close(link_fd);
+		link_fd = -1;
+		if (foreign_fd >= 0 &&
+		    bpf_xdp_attach(ifindex, foreign_fd, st.mode == PW_MODE_SKB ? XDP_FLAGS_SKB_MODE :
+				   XDP_FLAGS_DRV_MODE, NULL))
+			pw_detail(ctx, "could not put program %u back on '%s': %s", st.prog_id,
+				  o->ifname, strerror(errno));
+		goto out;
 	}
 	in.next.mode = used;
 	pw_step(in.op, "switched");
@@ -535,7 +547,7 @@ int pw_reload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_r
 		return err;
 	pw_iface_dir(ctx, ctx->netns_ino, o->ifname, r->ifdir, sizeof(r->ifdir));
 	r->ifindex = ifindex;
-	if ((err = pw_recover_locked(ctx, o->ifname, r->ifdir, &r->recovered)) ||
+	if ((err = pw_recover_locked(ctx, o->ifname, r->ifdir, &r->recovered, false)) ||
 	    (err = open_managed(ctx, o->ifname, ifindex, r->ifdir, &lp, &st)))
 		goto out;
 	/* without --obj: the same object again (re-read: it may be a new build) */
@@ -545,6 +557,7 @@ int pw_reload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_r
 			prog = meta.prog;
 	}
 	plan_opts(o, r->ifdir, &po);
+	po.scope = meta.pin_scope;	/* chosen at load; unload and load to change it */
 	if ((err = obj_open(ctx, path, prog, &obj)) ||
 	    (err = pw_plan_maps(ctx, obj.obj, r->ifdir, &po, &plan)))
 		goto out;
@@ -567,6 +580,7 @@ int pw_reload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_r
 	in.new_prog_id = fd_prog_id(bpf_program__fd(obj.prog));
 	fill_meta(&in.next, &obj, ctx, o->ifname, ifindex, st.mode, in.new_prog_id);
 	meta_shared(&in.next, &plan);
+	in.next.pin_scope = meta.pin_scope;
 	in.next.loaded_at = meta.loaded_at ?: realtime_ns();
 	in.next.reloaded_at = realtime_ns();
 	in.next.reloads = meta.reloads + 1;
@@ -714,10 +728,12 @@ int pw_unload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_r
 	if ((err = prepare_existing(ctx, o->ifname)) || (err = pw_lock(ctx, &lock_fd)))
 		return err;
 	pw_iface_dir(ctx, ctx->netns_ino, o->ifname, r->ifdir, sizeof(r->ifdir));
-	if ((err = pw_recover_locked(ctx, o->ifname, r->ifdir, &r->recovered)))
+	if ((err = pw_recover_locked(ctx, o->ifname, r->ifdir, &r->recovered, true)))
 		goto out;
-	if (r->recovered.found && r->recovered.op == PW_OP_UNLOAD) {
-		/* an unload was interrupted: finishing it was this unload */
+	if (r->recovered.found && (r->recovered.op == PW_OP_UNLOAD ||
+				   (r->recovered.op == PW_OP_LOAD && !r->recovered.completed))) {
+		/* an unload was interrupted: finishing it was this unload; a load
+		 * was: rolling it back left nothing of pinwall's to unload */
 		r->ifindex = if_nametoindex(o->ifname);
 		goto out;
 	}

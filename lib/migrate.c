@@ -104,10 +104,20 @@ static int flatten(const struct btf *btf, __u32 id, const char *name, __u32 off,
 				err = -ENOTSUP;		/* bitfields: the struct is opaque */
 				break;
 			}
-			if (mn && *mn)
+			if (mn && *mn) {
 				snprintf(sub, sizeof(sub), "%s%s%s", name, *name ? "." : "", mn);
-			else
-				snprintf(sub, sizeof(sub), "%s", name);	/* anonymous member */
+			} else {
+				__u32 mt = m->type;
+				const struct btf_type *at = skip_mods(btf, &mt);
+
+				/* an anonymous struct's members belong to the parent; an
+				 * anonymous union is one opaque leaf, named by its place */
+				if (at && btf_is_union(at))
+					snprintf(sub, sizeof(sub), "%s%s(union@%u)", name, *name ? "." : "",
+						 off + btf_member_bit_offset(t, i) / 8);
+				else
+					snprintf(sub, sizeof(sub), "%s", name);
+			}
 			err = flatten(btf, m->type, sub, off + btf_member_bit_offset(t, i) / 8,
 				      l, depth + 1);
 		}
@@ -202,6 +212,8 @@ const struct pw_leaf *pw_layout_find(const struct pw_layout *l, const char *name
 
 /* ---- the decision ---- */
 
+/* Types whose entries can be copied and merged by exact key. (LPM tries
+ * are not: a lookup finds the longest prefix, not the key.) */
 static bool migratable_type(__u32 type)
 {
 	switch (type) {
@@ -211,7 +223,6 @@ static bool migratable_type(__u32 type)
 	case BPF_MAP_TYPE_PERCPU_ARRAY:
 	case BPF_MAP_TYPE_LRU_HASH:
 	case BPF_MAP_TYPE_LRU_PERCPU_HASH:
-	case BPF_MAP_TYPE_LPM_TRIE:
 		return true;
 	default:
 		return false;
@@ -331,6 +342,22 @@ static int map_fields(struct pw_ctx *ctx, const char *what, const struct pw_layo
 	return bad;
 }
 
+/* Without BTF a value is merged as 64-bit words (counters), a tail as bytes. */
+static void same_value_words(struct pw_migration *mg, __u32 size)
+{
+	__u32 off = 0;
+
+	mg->n_copy = 0;
+	for (; off + 8 <= size && mg->n_copy < PW_MAX_LEAVES - 1; off += 8)
+		mg->copy[mg->n_copy++] = (struct pw_copy){ .old_off = off, .old_size = 8,
+							   .new_off = off, .new_size = 8,
+							   .kind = PW_LEAF_INT };
+	if (off < size)
+		mg->copy[mg->n_copy++] = (struct pw_copy){ .old_off = off, .old_size = size - off,
+							   .new_off = off, .new_size = size - off,
+							   .kind = PW_LEAF_BYTES };
+}
+
 int pw_map_decide(struct pw_ctx *ctx, const char *name, const char *path,
 		  const struct pw_map_desc *pin, const struct pw_map_desc *nw,
 		  struct pw_migration **out)
@@ -378,6 +405,11 @@ int pw_map_decide(struct pw_ctx *ctx, const char *name, const char *path,
 				  type_str(nw->type));
 		return PW_MAP_REFUSE;
 	}
+	if (pin->key_size > PW_MERGE_KEY_MAX) {
+		pw_detail(ctx, "%s: key_size %u is over the %u bytes a migration can merge", what,
+			  pin->key_size, PW_MERGE_KEY_MAX);
+		return PW_MAP_REFUSE;
+	}
 	mg = calloc(1, sizeof(*mg));
 	if (!mg)
 		return -ENOMEM;
@@ -403,11 +435,12 @@ int pw_map_decide(struct pw_ctx *ctx, const char *name, const char *path,
 		pw_layout_str(nv, b, sizeof(b));
 		snprintf(mg->why, sizeof(mg->why), "value layout pinned %s, new %s", a, b);
 	} else {
-		/* same value: one copy of the whole value */
-		mg->n_copy = 1;
-		mg->copy[0] = (struct pw_copy){ .old_size = pin->value_size,
-						.new_size = pin->value_size,
-						.kind = PW_LEAF_BYTES };
+		/* same value: every field onto itself, so merge adds late counts */
+		if (ov->btf && nv->btf) {
+			map_fields(ctx, what, ov, nv, mg);
+		} else {
+			same_value_words(mg, pin->value_size);
+		}
 		if (pin->max_entries != nw->max_entries)
 			snprintf(mg->why, sizeof(mg->why), "max_entries pinned %u, new %u",
 				 pin->max_entries, nw->max_entries);
@@ -559,34 +592,45 @@ static int merger_run(struct merger *m, int cpu, const struct pw_merge_args *a)
 /* Ops that carry one slot's late changes: integers get the old program's
  * increase added (atomically, so the new program's counts stay); small
  * opaque fields the new program left alone get the old final bytes. */
-static void slot_ops(const struct pw_migration *mg, const unsigned char *o,
-		     const unsigned char *p, const unsigned char *n, struct pw_merge_args *a)
+static int slot_ops(const struct pw_migration *mg, const unsigned char *o,
+		    const unsigned char *p, const unsigned char *n, struct pw_merge_op *ops)
 {
-	a->n_ops = 0;
-	for (int i = 0; i < mg->n_copy && a->n_ops < PW_MERGE_OPS; i++) {
+	int k = 0;
+
+	for (int i = 0; i < mg->n_copy; i++) {
 		const struct pw_copy *c = &mg->copy[i];
-		struct pw_merge_op *op = &a->ops[a->n_ops];
+		struct pw_merge_op *op = &ops[k];
 
-		if (c->new_size != 4 && c->new_size != 8)
-			continue;	/* late changes of 1- and 2-byte fields: see docs */
+		/* late changes of 1- and 2-byte fields, and of misaligned ones,
+		 * cannot be added atomically: see docs/LIFECYCLE.md */
+		if ((c->new_size != 4 && c->new_size != 8) || c->new_off % c->new_size)
+			continue;
 		if (int_copy(c)) {
-			__u64 d = get_int(o + c->old_off, c->old_size, c->sign) -
-				  (p ? get_int(p + c->old_off, c->old_size, c->sign) : 0);
+			/* the old program's increase, in the old field's width
+			 * (a u32 that wrapped still adds what it counted) */
+			__u64 d = get_int(o + c->old_off, c->old_size, false) -
+				  (p ? get_int(p + c->old_off, c->old_size, false) : 0);
 
+			if (c->old_size < 8) {
+				d &= (1ull << (c->old_size * 8)) - 1;
+				if (c->sign && (d >> (c->old_size * 8 - 1)) & 1)
+					d |= ~((1ull << (c->old_size * 8)) - 1);
+			}
 			if (!d)
 				continue;
 			*op = (struct pw_merge_op){ .off = c->new_off, .size = (__u16)c->new_size,
 						    .val = d };
-			a->n_ops++;
+			k++;
 		} else if (c->old_size == c->new_size &&
 			   (!p || (memcmp(o + c->old_off, p + c->old_off, c->old_size) &&
 				   !memcmp(n + c->new_off, p + c->old_off, c->old_size)))) {
 			*op = (struct pw_merge_op){ .off = c->new_off, .size = (__u16)c->new_size,
 						    .set = 1,
 						    .val = get_int(o + c->old_off, c->old_size, false) };
-			a->n_ops++;
+			k++;
 		}
 	}
+	return k;
 }
 
 /* Keys of a hash-like map, read into one buffer; arrays need none. */
@@ -667,10 +711,28 @@ int pw_migration_overflow(const struct pw_migration *mg, int old_fd, __u32 *live
 int pw_migration_snapshot_create(const struct pw_migration *mg)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = mg->old_flags);
-	int fd = bpf_map_create(mg->type, "pw_snapshot", mg->key_size, mg->old_vsize,
-				mg->old_max, &o);
+	__u32 type = mg->type;
+	int fd;
 
+	/* an LRU snapshot could evict what it must remember: a plain hash */
+	if (type == BPF_MAP_TYPE_LRU_HASH || type == BPF_MAP_TYPE_LRU_PERCPU_HASH) {
+		type = type == BPF_MAP_TYPE_LRU_HASH ? BPF_MAP_TYPE_HASH : BPF_MAP_TYPE_PERCPU_HASH;
+		o.map_flags = BPF_F_NO_PREALLOC;
+	}
+	fd = bpf_map_create(type, "pw_snapshot", mg->key_size, mg->old_vsize, mg->old_max, &o);
 	return fd < 0 ? -errno : fd;
+}
+
+/* Load the merge helper against the new map now, while a failure can still
+ * refuse the reload (after the switch it could only leave it unfinished). */
+int pw_migration_check_merge(const struct pw_migration *mg, int new_fd)
+{
+	struct merger m;
+	int err = merger_open(&m, new_fd, mg->new_vsize);
+
+	if (!err)
+		merger_close(&m);
+	return err;
 }
 
 /* First copy: every old entry converted into @new_fd; raw copy into @snap_fd
@@ -726,14 +788,15 @@ int pw_migration_merge(const struct pw_migration *mg, int old_fd, int snap_fd, i
 	unsigned char *sv = malloc(value_buf(mg, mg->old_vsize));
 	unsigned char *nv = malloc(value_buf(mg, mg->new_vsize));
 	struct pw_merge_args *a = calloc(1, sizeof(*a));
+	struct pw_merge_op *ops = calloc(PW_MAX_LEAVES, sizeof(*ops));
 	struct merger m = { 0 };
 	bool percpu = is_percpu(mg->type), have_m = false;
 	void *keys = NULL;
 	__u32 n = 0;
 	int err = 0;
 
-	if (!a || mg->key_size > PW_MERGE_KEY_MAX) {
-		err = a ? -E2BIG : -ENOMEM;
+	if (!a || !ops || mg->key_size > PW_MERGE_KEY_MAX) {
+		err = a && ops ? -E2BIG : -ENOMEM;
 		goto out;
 	}
 	if (!ov || !sv || !nv) {
@@ -773,11 +836,24 @@ int pw_migration_merge(const struct pw_migration *mg, int old_fd, int snap_fd, i
 		memcpy(a->key, k, mg->key_size);
 		for (int c = 0; c < slots; c++) {
 			size_t os = (size_t)c * stride(mg->old_vsize), ns = (size_t)c * stride(mg->new_vsize);
+			int nops = slot_ops(mg, ov + os, have_snap ? sv + os : NULL, nv + ns, ops);
 
-			slot_ops(mg, ov + os, have_snap ? sv + os : NULL, nv + ns, a);
-			if (a->n_ops && (err = merger_run(&m, percpu ? c : -1, a)) < 0)
-				goto out;
-			err = 0;
+			/* the helper takes PW_MERGE_OPS at a time */
+			for (int from = 0; from < nops; from += PW_MERGE_OPS) {
+				a->n_ops = nops - from < PW_MERGE_OPS ? nops - from : PW_MERGE_OPS;
+				memcpy(a->ops, ops + from, a->n_ops * sizeof(*ops));
+				if ((err = merger_run(&m, percpu ? c : -1, a)) < 0)
+					goto out;
+				err = 0;
+			}
+			/* this slot is folded: a rerun after a kill skips it */
+			if (nops && have_snap && slots > 1) {
+				memcpy(sv + os, ov + os, stride(mg->old_vsize));
+				if (bpf_map_update_elem(snap_fd, k, sv, BPF_ANY)) {
+					err = -errno;
+					goto out;
+				}
+			}
 		}
 snap:
 		if (bpf_map_update_elem(snap_fd, k, ov, BPF_ANY)) {
@@ -814,6 +890,7 @@ snap:
 out:
 	if (have_m)
 		merger_close(&m);
+	free(ops);
 	free(a);
 	free(keys);
 	free(ov);

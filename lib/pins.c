@@ -439,14 +439,25 @@ int pw_plan_maps(struct pw_ctx *ctx, struct bpf_object *obj, const char *ifdir,
 		pm = &plan->m[plan->n++];
 		pm->map = map;
 		pm->pinned_fd = pm->snap_fd = -1;
-		/* LIBBPF_PIN_BY_NAME keeps its meaning: one map per name, shared */
-		pm->shared = bpf_map__pin_path(map) != NULL;
+		/* by default LIBBPF_PIN_BY_NAME keeps its meaning: one map per
+		 * name, shared; --pin-scope overrides it for the whole object */
+		pm->shared = po->scope == PW_SCOPE_GLOBAL ||
+			     (po->scope == PW_SCOPE_OBJECT && bpf_map__pin_path(map) != NULL);
+		pm->unpinned = po->scope == PW_SCOPE_NONE;
 		bpf_map__set_pin_path(map, NULL);	/* we pin, not libbpf */
+		if (pm->unpinned) {
+			pm->fate = PW_FATE_CREATE;
+			continue;
+		}
 		err = pw_join(pm->path, sizeof(pm->path), pm->shared ? shared : maps, name);
 		if (!err)
 			err = snprintf(pm->side, sizeof(pm->side), "%s/%s/%s", pending,
 				       pm->shared ? PW_DIR_SHARED : PW_DIR_MAPS, name) >=
 			      (int)sizeof(pm->side) ? -ENAMETOOLONG : 0;
+		if (!err)
+			err = snprintf(pm->side_new, sizeof(pm->side_new), "%s/%s/%s", pending,
+				       pm->shared ? PW_DIR_SHARED_NEW : PW_DIR_MAPS_NEW, name) >=
+			      (int)sizeof(pm->side_new) ? -ENAMETOOLONG : 0;
 		if (!err)
 			err = snprintf(pm->snap, sizeof(pm->snap), "%s/%s/%s", pending,
 				       PW_DIR_SNAP, name) >= (int)sizeof(pm->snap) ? -ENAMETOOLONG : 0;
@@ -499,6 +510,11 @@ int pw_plan_maps(struct pw_ctx *ctx, struct bpf_object *obj, const char *ifdir,
 				int over = pw_migration_overflow(pm->mig, fd, &live);
 
 				pm->fate = PW_FATE_MIGRATE;
+				if (over < 0) {
+					err = pw_fail(ctx, over, "cannot count the entries of map '%s' (%s): %s",
+						      name, pm->path, strerror(-over));
+					goto fail;
+				}
 				if (over > 0) {
 					pw_detail(ctx, "map '%s' (%s): max_entries pinned %u, new %u: %u entries in use would not fit",
 						  name, pm->path, pm->mig->old_max, pm->mig->new_max,
@@ -593,7 +609,7 @@ int pw_plan_pin_new(struct pw_ctx *ctx, struct pw_plan *plan, bool shared_only)
 	for (int i = 0; i < plan->n; i++) {
 		struct pw_plan_map *pm = &plan->m[i];
 
-		if (pm->fate != PW_FATE_CREATE || (shared_only && !pm->shared))
+		if (pm->fate != PW_FATE_CREATE || pm->unpinned || (shared_only && !pm->shared))
 			continue;
 		if ((err = pin_at(ctx, bpf_map__fd(pm->map), bpf_map__name(pm->map), pm->path)))
 			goto undo;
@@ -628,7 +644,7 @@ int pw_plan_stage(struct pw_ctx *ctx, struct pw_plan *plan, bool old_runs)
 		const char *name = bpf_map__name(pm->map);
 		int nfd = bpf_map__fd(pm->map);
 
-		if (pm->fate == PW_FATE_REUSE)
+		if (pm->fate == PW_FATE_REUSE || pm->unpinned)
 			continue;
 		if (pm->fate == PW_FATE_MIGRATE) {
 			if (old_runs) {
@@ -640,12 +656,16 @@ int pw_plan_stage(struct pw_ctx *ctx, struct pw_plan *plan, bool old_runs)
 				if ((err = pin_at(ctx, pm->snap_fd, name, pm->snap)))
 					return err;
 			}
+			if (old_runs && (err = pw_migration_check_merge(pm->mig, nfd)))
+				return pw_fail(ctx, err, "cannot load the merge helper for map '%s': %s; nothing was changed (start it empty with --fresh %s)",
+					       name, strerror(-err), name);
 			err = pw_migration_copy(pm->mig, pm->pinned_fd, pm->snap_fd, nfd);
 			if (err)
 				return pw_fail(ctx, err, "cannot copy the entries of map '%s' (%s): %s; nothing was changed",
 					       name, pm->path, strerror(-err));
 		}
-		if ((err = pin_at(ctx, nfd, name, pm->side)))
+		/* a map new here must still be new at the rename (see intent.c) */
+		if ((err = pin_at(ctx, nfd, name, pm->fate == PW_FATE_CREATE ? pm->side_new : pm->side)))
 			return err;
 	}
 	return 0;
@@ -667,7 +687,8 @@ void pw_plan_report(const struct pw_plan *plan, struct pw_load_report *r)
 		snprintf(mr->name, sizeof(mr->name), "%s", bpf_map__name(pm->map));
 		snprintf(mr->path, sizeof(mr->path), "%s", pm->path);
 		mr->reused = pm->fate == PW_FATE_REUSE;
-		snprintf(mr->fate, sizeof(mr->fate), "%s", fate_names[pm->fate]);
+		snprintf(mr->fate, sizeof(mr->fate), "%s",
+			 pm->unpinned ? "unpinned" : fate_names[pm->fate]);
 		if (pm->mig)
 			snprintf(mr->why, sizeof(mr->why), "%s", pm->mig->why);
 		mr->id = pw_map_info(bpf_map__fd(pm->map), &info) ? 0 : info.id;
@@ -690,10 +711,21 @@ static int record_read(const char *ifdir, const char *pin, void *val, size_t siz
 	if (fd < 0)
 		return -errno;
 	err = pw_fd_kind(fd) != PW_OBJ_MAP ? -EPROTO : pw_map_info(fd, &info);
-	if (!err && info.value_size != size)
-		err = -EPROTO;		/* written by another pinwall version */
-	if (!err && bpf_map_lookup_elem(fd, &zero, val))
-		err = -errno;
+	/* records only grow at their end: an older, shorter one reads with the
+	 * new fields zero; a longer one is from a newer pinwall */
+	if (!err && (info.value_size > size || info.value_size < 4 || info.max_entries != 1))
+		err = -EPROTO;
+	if (!err) {
+		void *buf = calloc(1, size);
+
+		if (!buf)
+			err = -ENOMEM;
+		else if (bpf_map_lookup_elem(fd, &zero, buf))
+			err = -errno;
+		else
+			memcpy(val, buf, size);
+		free(buf);
+	}
 	close(fd);
 	return err;
 }
@@ -701,25 +733,53 @@ static int record_read(const char *ifdir, const char *pin, void *val, size_t siz
 static int record_write(struct pw_ctx *ctx, const char *ifdir, const char *pin,
 			const void *val)
 {
-	bool intent = !strcmp(pin, PW_PIN_INTENT);
+	bool intent = strcmp(pin, PW_PIN_META) != 0;
 	struct meta *skel = NULL;
-	char path[PW_PATH_LEN];
+	char path[PW_PATH_LEN], tmp[PW_PATH_LEN], tmpname[64];
 	__u32 zero = 0;
 	int fd, err = 0;
 
 	if ((err = pw_join(path, sizeof(path), ifdir, pin)))
 		return pw_fail(ctx, err, "pin path in '%s' is too long", ifdir);
 	fd = pw_open_map_pin(ctx, path, false);
+	if (fd >= 0) {
+		struct bpf_map_info info;
+
+		/* a record of an older layout is replaced by one of this layout */
+		if (!pw_map_info(fd, &info) &&
+		    info.value_size != (intent ? sizeof(struct pw_intent) : sizeof(struct pw_meta))) {
+			close(fd);
+			fd = -ENOENT;
+		}
+	}
 	if (fd == -ENOENT) {
 		skel = meta__open_and_load();
 		if (!skel)
 			return pw_fail(ctx, errno, "cannot create the record map '%s': %s", pin,
 				       strerror(errno));
 		fd = dup(bpf_map__fd(intent ? skel->maps.pw_intent : skel->maps.pw_meta));
-		if (fd >= 0 && ((err = pw_mkdirs(ctx, ifdir)) || bpf_obj_pin(fd, path))) {
-			err = err ?: pw_fail(ctx, errno, "cannot pin '%s': %s", path, strerror(errno));
+		if (fd < 0) {
+			err = pw_fail(ctx, errno, "cannot create the record map '%s': %s", pin,
+				      strerror(errno));
 			goto out;
 		}
+		/* written before it is pinned, pinned beside and renamed over the
+		 * path: a reader (or a recovery after a kill) never sees an empty
+		 * record, and an older layout is replaced in one step */
+		if (bpf_map_update_elem(fd, &zero, val, BPF_ANY)) {
+			err = pw_fail(ctx, errno, "cannot write '%s': %s", path, strerror(errno));
+			goto out;
+		}
+		if ((err = pw_mkdirs(ctx, ifdir)))
+			goto out;
+		snprintf(tmpname, sizeof(tmpname), "%s_new", pin);
+		pw_join(tmp, sizeof(tmp), ifdir, tmpname);
+		unlink(tmp);
+		if (bpf_obj_pin(fd, tmp) || rename(tmp, path)) {
+			err = pw_fail(ctx, errno, "cannot pin '%s': %s", path, strerror(errno));
+			unlink(tmp);
+		}
+		goto out;
 	}
 	if (fd < 0) {
 		err = fd;
@@ -752,6 +812,16 @@ int pw_intent_read(const char *ifdir, struct pw_intent *in)
 int pw_intent_write(struct pw_ctx *ctx, const char *ifdir, const struct pw_intent *in)
 {
 	return record_write(ctx, ifdir, PW_PIN_INTENT, in);
+}
+
+int pw_rules_intent_read(const struct pw_ctx *ctx, struct pw_intent *in)
+{
+	return record_read(ctx->pin_root, PW_PIN_RULES_INTENT, in, sizeof(*in));
+}
+
+int pw_rules_intent_write(struct pw_ctx *ctx, const struct pw_intent *in)
+{
+	return record_write(ctx, ctx->pin_root, PW_PIN_RULES_INTENT, in);
 }
 
 /* Wait until no program still runs with what it read before: an update of a

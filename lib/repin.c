@@ -77,7 +77,9 @@ int pw_repin(struct pw_ctx *ctx, const char *ifname, struct pw_load_report *r)
 	/* the maps, by the program's own IDs */
 	pw_shared_dir(ctx, shared, sizeof(shared));
 	pw_join(maps, sizeof(maps), r->ifdir, PW_DIR_MAPS);
-	for (__u32 i = 0; i < pi.nr_map_ids && i < PW_MAX_MAPS && r->n_maps < PW_MAX_MAPS; i++) {
+	/* --pin-scope none: the maps were never pinned, nothing to restore */
+	for (__u32 i = 0; meta.pin_scope != PW_SCOPE_NONE && i < pi.nr_map_ids &&
+			  i < PW_MAX_MAPS && r->n_maps < PW_MAX_MAPS; i++) {
 		struct pw_map_report *mr = &r->maps[r->n_maps];
 		struct bpf_map_info mi;
 		bool is_shared = false;

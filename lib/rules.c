@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <ifaddrs.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -579,6 +580,19 @@ int pw_rules_open(struct pw_ctx *ctx, struct pw_rules_maps *m, bool create, bool
 	return 0;
 }
 
+/* Is a stored rule in force? Marks of an apply under way (or killed) decide
+ * by the generation in force: see PW_RK_ADDING in abi.h. */
+static bool rule_in_force(__u32 kind, const struct pw_config *cfg)
+{
+	bool now = PW_RK_GEN(kind) == PW_RK_GEN_OF(cfg->generation);
+
+	if (kind & PW_RK_ADDING)
+		return now;
+	if (kind & PW_RK_REMOVING)
+		return !now;
+	return true;
+}
+
 int pw_rules_read(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_ruleset *rs,
 		  struct pw_config *cfg)
 {
@@ -606,8 +620,9 @@ int pw_rules_read(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_r
 		goto out;
 	}
 	for (__u32 i = 0; i < count; i++) {
-		if (vals[i].kind == PW_RK_NONE)
+		if (PW_RK_KIND(vals[i].kind) == PW_RK_NONE || !rule_in_force(vals[i].kind, cfg))
 			continue;
+		vals[i].kind = PW_RK_KIND(vals[i].kind);
 		if (rs_push(rs, &vals[i], keys[i])) {
 			err = pw_fail(ctx, ENOMEM, "out of memory");
 			goto out;
@@ -882,6 +897,150 @@ static int zero_ids(const struct pw_rules_maps *m, __u32 *ids, int n)
 	return err;
 }
 
+/* Write @flag (generation @gen) into the kind of the rules with @ids. */
+static int mark_ids(const struct pw_rules_maps *m, const struct pw_ruleset *cur, const __u32 *ids,
+		    int n, __u32 flag, __u32 gen)
+{
+	struct pw_rule *v = calloc(n + 1, sizeof(*v));
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	__u32 count = (__u32)n;
+	int err = 0, k = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (int i = 0; i < cur->n && k < n; i++) {
+		if (!cur->ids[i])
+			continue;	/* kept: taken out of the removed list */
+		v[k] = cur->r[i];
+		v[k].kind = PW_RK_MARK(cur->r[i].kind, flag, gen);
+		k++;
+	}
+	if (n && bpf_map_update_batch(m->fd[PW_RM_RULES], ids, v, &count, &bo))
+		err = -errno;
+	free(v);
+	return err;
+}
+
+/*
+ * End an apply, or one that was killed: every marked rule up to the highest
+ * id the apply touched is settled by the generation in force. Switched:
+ * after every packet that could still see the old set is done, removed
+ * rules are freed (action and counters zero) and added ones unmarked. Not
+ * switched: added rules are freed, removed ones unmarked. Then the intent
+ * record goes.
+ */
+static int rules_settle(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_intent *in)
+{
+	struct pw_config cfg;
+	__u32 zero = 0, count = in->new_prog_id + 1, out_batch, *keys, *freed, *kept;
+	struct pw_rule *vals;
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	int err = 0, n_freed = 0, n_kept = 0;
+	char path[PW_PATH_LEN];
+
+	if (bpf_map_lookup_elem(m->fd[PW_RM_CONFIG], &zero, &cfg))
+		return pw_fail(ctx, errno, "cannot read the rule config: %s", strerror(errno));
+	if (count > PW_MAX_RULES)
+		count = PW_MAX_RULES;
+	keys = calloc(count, sizeof(*keys));
+	freed = calloc(count, sizeof(*freed));
+	kept = calloc(count, sizeof(*kept));
+	vals = calloc(count, sizeof(*vals));
+	if (!keys || !vals || !freed || !kept) {
+		err = pw_fail(ctx, ENOMEM, "out of memory");
+		goto out;
+	}
+	if (cfg.generation != in->old_prog_id && (err = pw_wait_for_programs())) {
+		err = pw_fail(ctx, err, "cannot wait for running programs: %s", strerror(-err));
+		goto out;
+	}
+	if (bpf_map_lookup_batch(m->fd[PW_RM_RULES], NULL, &out_batch, keys, vals, &count, &bo) &&
+	    errno != ENOENT) {
+		err = pw_fail(ctx, errno, "cannot read the rules: %s", strerror(errno));
+		goto out;
+	}
+	for (__u32 i = 0; i < count; i++) {
+		__u32 k = vals[i].kind;
+
+		if (!(k & (PW_RK_ADDING | PW_RK_REMOVING)))
+			continue;
+		if (rule_in_force(k, &cfg)) {
+			vals[n_kept] = vals[i];
+			vals[n_kept].kind = PW_RK_KIND(k);
+			kept[n_kept++] = keys[i];
+		} else {
+			freed[n_freed++] = keys[i];
+		}
+	}
+	if ((err = zero_ids(m, freed, n_freed))) {
+		err = pw_fail(ctx, err, "cannot clear removed rules: %s", strerror(-err));
+		goto out;
+	}
+	pw_step(PW_OP_APPLY, "freed");
+	count = (__u32)n_kept;
+	if (n_kept && bpf_map_update_batch(m->fd[PW_RM_RULES], kept, vals, &count, &bo)) {
+		err = pw_fail(ctx, errno, "cannot write the rules: %s", strerror(errno));
+		goto out;
+	}
+	pw_join(path, sizeof(path), ctx->pin_root, PW_PIN_RULES_INTENT);
+	unlink(path);
+out:
+	free(keys);
+	free(freed);
+	free(kept);
+	free(vals);
+	return err;
+}
+
+static void pw_rules_settle_quiet(struct pw_ctx *ctx, const struct pw_rules_maps *m,
+				  struct pw_intent *in)
+{
+	char err[PW_ERR_LEN];
+
+	/* keep the error that made the apply fail */
+	memcpy(err, ctx->err, sizeof(err));
+	rules_settle(ctx, m, in);
+	memcpy(ctx->err, err, sizeof(err));
+}
+
+int pw_rules_recover(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_recovery *rec)
+{
+	struct pw_config cfg;
+	struct pw_intent in;
+	__u32 zero = 0;
+	int err = pw_rules_intent_read(ctx, &in);
+
+	memset(rec, 0, sizeof(*rec));
+	if (err == -ENOENT)
+		return 0;
+	if (err)
+		return pw_fail(ctx, err, "cannot read the rule intent record in '%s': %s",
+			       ctx->pin_root, strerror(-err));
+	if (bpf_map_lookup_elem(m->fd[PW_RM_CONFIG], &zero, &cfg))
+		return pw_fail(ctx, errno, "cannot read the rule config: %s", strerror(errno));
+	rec->found = true;
+	rec->op = in.op;
+	rec->step = in.step;
+	rec->pid = in.pid;
+	rec->completed = cfg.generation != in.old_prog_id;
+	return rules_settle(ctx, m, &in);
+}
+
+bool pw_rules_interrupted(struct pw_ctx *ctx, struct pw_intent *in)
+{
+	int fd;
+	bool held;
+
+	if (pw_rules_intent_read(ctx, in))
+		return false;
+	/* an apply running now holds the lock; never wait for it */
+	fd = open(ctx->pin_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	held = fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) && errno == EWOULDBLOCK;
+	if (fd >= 0)
+		close(fd);
+	return !held;
+}
+
 static double mono_ms(void)
 {
 	struct timespec ts;
@@ -895,10 +1054,12 @@ int pw_rules_apply(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_
 {
 	struct pw_ruleset cur;
 	struct pw_config cfg, next;
+	struct pw_intent in;
 	struct tables t;
 	__u32 set, zero = 0, *removed = NULL, next_free = 1;
 	unsigned char *used = NULL;
 	int err, n_removed = 0;
+	bool intent = false;
 	double t0 = mono_ms();
 
 	memset(rep, 0, sizeof(*rep));
@@ -980,6 +1141,19 @@ int pw_rules_apply(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_
 		used[next_free] = 2;	/* new in this apply */
 	}
 
+	/* 0. the intent: a kill from here on is finished or rolled back by the
+	 * next rule command (pw_rules_recover), up to the highest id touched */
+	pw_intent_init(&in, PW_OP_APPLY);
+	in.old_prog_id = cfg.generation;
+	in.new_prog_id = cfg.max_id;
+	for (int i = 0; i < want->n; i++)
+		if (want->ids[i] > in.new_prog_id)
+			in.new_prog_id = want->ids[i];
+	if ((err = pw_rules_intent_write(ctx, &in)))
+		goto out;
+	intent = true;
+	pw_step(PW_OP_APPLY, "planned");
+
 	/* 1. the inactive set gets the new tables */
 	set = (cfg.active & 1) ^ 1;
 	if ((err = tables_build(want, set, &t))) {
@@ -1019,6 +1193,8 @@ int pw_rules_apply(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_
 			if (used[want->ids[i]] != 2)
 				continue;
 			nr[count] = want->r[i];
+			/* in force only once the switch below happened */
+			nr[count].kind = PW_RK_MARK(want->r[i].kind, PW_RK_ADDING, cfg.generation + 1);
 			nid[count++] = want->ids[i];
 		}
 		if (!nr || !nid)
@@ -1032,6 +1208,12 @@ int pw_rules_apply(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_
 			goto out;
 		}
 	}
+	/* removed rules: out of force once the switch happened */
+	if ((err = mark_ids(m, &cur, removed, n_removed, PW_RK_REMOVING, cfg.generation + 1))) {
+		err = pw_fail(ctx, err, "cannot mark the removed rules: %s", strerror(-err));
+		goto out;
+	}
+	pw_step(PW_OP_APPLY, "staged");
 	/* 3. the switch: one write; each packet reads the set index once */
 	next = cfg;
 	next.policy[set] = (__u32)policy;
@@ -1052,14 +1234,17 @@ int pw_rules_apply(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_
 		goto out;
 	}
 	rep->switch_ms = mono_ms() - t0;
-	/* 4. once no packet can still use the old set, removed rules go */
-	if ((err = pw_wait_for_programs())) {
-		err = pw_fail(ctx, err, "cannot wait for running programs: %s", strerror(-err));
+	pw_step(PW_OP_APPLY, "switched");
+	/* 4. once no packet can still use the old set, removed rules go and
+	 * the new ones lose their mark */
+	intent = false;		/* switched: from here on, only forward */
+	if ((err = rules_settle(ctx, m, &in)))
 		goto out;
-	}
-	if ((err = zero_ids(m, removed, n_removed)))
-		err = pw_fail(ctx, err, "cannot clear removed rules: %s", strerror(-err));
 out:
+	if (err && intent) {
+		/* not switched: take back what was written (recovery does the same) */
+		pw_rules_settle_quiet(ctx, m, &in);
+	}
 	rep->total_ms = mono_ms() - t0;
 	free(used);
 	free(removed);

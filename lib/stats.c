@@ -24,6 +24,7 @@ static void map_init(struct pw_stats_map *m, const char *ifdir, const char *name
 
 int pw_stats_iface_init(struct pw_ctx *ctx, struct pw_stats_iface *si, const char *ifname)
 {
+	struct pw_meta meta;
 	int err;
 
 	memset(si, 0, sizeof(*si));
@@ -33,6 +34,14 @@ int pw_stats_iface_init(struct pw_ctx *ctx, struct pw_stats_iface *si, const cha
 	si->present = if_nametoindex(ifname) != 0;
 	map_init(&si->actions, si->ifdir, PW_MAP_ACTIONS);
 	map_init(&si->classes, si->ifdir, PW_MAP_CLASSES);
+	if (!pw_meta_read(si->ifdir, &meta) && meta.pin_scope == PW_SCOPE_GLOBAL) {
+		/* --pin-scope global: the counters are pinned by name, shared */
+		char shared[PW_PATH_LEN];
+
+		pw_shared_dir(ctx, shared, sizeof(shared));
+		snprintf(si->actions.path, sizeof(si->actions.path), "%s/%s", shared, PW_MAP_ACTIONS);
+		snprintf(si->classes.path, sizeof(si->classes.path), "%s/%s", shared, PW_MAP_CLASSES);
+	}
 	si->classes.optional = true;
 	return 0;
 }

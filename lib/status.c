@@ -172,7 +172,9 @@ static void fill_status(struct pw_ctx *ctx, struct pw_status *st)
 		drift(st, "no program attached: pins whose program is gone");
 
 	if (link_alive && st->xdp.prog_id == st->link_prog_id) {
-		for (int i = 0; i < n_prog_maps; i++) {
+		/* --pin-scope none: unpinned maps are what was asked for */
+		for (int i = 0; !(st->have_meta && st->meta.pin_scope == PW_SCOPE_NONE) &&
+				i < n_prog_maps; i++) {
 			struct bpf_map_info mi;
 			bool pinned = false;
 

@@ -4,7 +4,7 @@
 #include <string.h>
 #include "cli.h"
 
-enum { OPT_MODE = 256, OPT_OBJ, OPT_PROG, OPT_FORCE, OPT_KEEP, OPT_MIGRATE, OPT_FRESH };
+enum { OPT_MODE = 256, OPT_OBJ, OPT_PROG, OPT_FORCE, OPT_KEEP, OPT_MIGRATE, OPT_FRESH, OPT_SCOPE };
 
 #define MAX_FRESH 16
 
@@ -26,6 +26,7 @@ static int parse(struct cli *cli, const struct cmd *cmd, int argc, char **argv,
 		{ "keep-maps", no_argument, NULL, OPT_KEEP },
 		{ "migrate", no_argument, NULL, OPT_MIGRATE },
 		{ "fresh", required_argument, NULL, OPT_FRESH },
+		{ "pin-scope", required_argument, NULL, OPT_SCOPE },
 		CLI_COMMON_OPTS,
 		{ 0 },
 	};
@@ -33,7 +34,12 @@ static int parse(struct cli *cli, const struct cmd *cmd, int argc, char **argv,
 		[OPT_MODE - 256] = "mode", [OPT_OBJ - 256] = "obj", [OPT_PROG - 256] = "prog",
 		[OPT_FORCE - 256] = "force", [OPT_KEEP - 256] = "keep-maps",
 		[OPT_MIGRATE - 256] = "migrate", [OPT_FRESH - 256] = "fresh",
+		[OPT_SCOPE - 256] = "pin-scope",
 	};
+	static const char *const scopes[] = {
+		[PW_SCOPE_GLOBAL] = "global", [PW_SCOPE_IFACE] = "iface", [PW_SCOPE_NONE] = "none",
+	};
+	const char *scope = NULL;
 	int c;
 
 	memset(a, 0, sizeof(*a));
@@ -49,6 +55,7 @@ static int parse(struct cli *cli, const struct cmd *cmd, int argc, char **argv,
 		case OPT_FORCE: a->o.force = true; break;
 		case OPT_KEEP: a->o.keep_maps = true; break;
 		case OPT_MIGRATE: a->o.migrate = true; break;
+		case OPT_SCOPE: scope = optarg; break;
 		case OPT_FRESH:
 			if (a->o.n_fresh == MAX_FRESH)
 				return cli_usage(cli, cmd, "more than %d --fresh maps", MAX_FRESH);
@@ -61,6 +68,8 @@ static int parse(struct cli *cli, const struct cmd *cmd, int argc, char **argv,
 				return cli_opt_err(cli, cmd, '?', argv);
 		}
 	}
+	if (optind >= argc && strstr(allowed, "no-iface"))
+		return cli_setup(cli);	/* recover: every interrupted operation */
 	if (optind >= argc)
 		return cli_usage(cli, cmd, "missing interface name");
 	if (optind + 1 < argc)
@@ -68,6 +77,17 @@ static int parse(struct cli *cli, const struct cmd *cmd, int argc, char **argv,
 	a->o.ifname = argv[optind];
 	if (a->mode && pw_mode_parse(a->mode, &a->o.mode))
 		return cli_usage(cli, cmd, "invalid mode '%s': use native, skb or auto", a->mode);
+	if (scope) {
+		for (size_t i = 1; i < sizeof(scopes) / sizeof(scopes[0]); i++)
+			if (!strcmp(scope, scopes[i]))
+				a->o.scope = (enum pw_pin_scope)i;
+		if (a->o.scope == PW_SCOPE_OBJECT)
+			return cli_usage(cli, cmd, "invalid pin scope '%s': use global, iface or none",
+					 scope);
+		if (!a->o.obj_path)
+			return cli_usage(cli, cmd, "--pin-scope '%s' needs --obj FILE (the built-in program's rule maps are always shared)",
+					 scope);
+	}
 	if (a->o.prog_name && !a->o.obj_path && strcmp(cmd->name, "reload"))
 		return cli_usage(cli, cmd, "--prog '%s' needs --obj FILE", a->o.prog_name);
 	return cli_setup(cli);
@@ -188,7 +208,8 @@ static int run(struct cli *cli, int argc, char **argv, const char *name, const c
 
 int do_load(struct cli *cli, int argc, char **argv)
 {
-	return run(cli, argc, argv, "load", "mode obj prog force migrate fresh", pw_load, "loaded");
+	return run(cli, argc, argv, "load", "mode obj prog force migrate fresh pin-scope", pw_load,
+		   "loaded");
 }
 
 int do_reload(struct cli *cli, int argc, char **argv)
@@ -217,15 +238,53 @@ static int recover(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_l
 	return pw_recover(ctx, o->ifname, &r->recovered);
 }
 
+/* recover without IFACE: the rule apply, then every interface of this
+ * network namespace with an intent record. */
+static int recover_all(struct cli *cli)
+{
+	struct pw_recovery rec[PW_MAX_MAPS];
+	char names[PW_MAX_MAPS][32];
+	struct json_object *arr = NULL;
+	int n = 0;
+
+	if (pw_recover_all(&cli->ctx, rec, names, PW_MAX_MAPS, &n))
+		return cli_lib_err(cli);
+	if (cli->json)
+		arr = json_object_new_array();
+	for (int i = 0; i < n; i++) {
+		if (arr) {
+			struct json_object *j = recovered_json(&rec[i]);
+
+			json_object_object_add(j, "ifname", names[i][0] ?
+					       json_object_new_string(names[i]) : NULL);
+			json_object_array_add(arr, j);
+		} else if (names[i][0]) {
+			recovered_text(&rec[i], names[i]);
+		} else {
+			printf("%s the interrupted rule apply (pid %u)\n",
+			       rec[i].completed ? "finished" : "rolled back", rec[i].pid);
+		}
+	}
+	if (arr) {
+		cli_print_json(cli, arr);
+		json_object_put(arr);
+	} else if (!n) {
+		printf("no interrupted operation\n");
+	}
+	return 0;
+}
+
 int do_recover(struct cli *cli, int argc, char **argv)
 {
 	const struct cmd *cmd = cli_cmd("recover");
 	struct pw_load_report r;
 	struct load_args a;
-	int ret = parse(cli, cmd, argc, argv, &a, "");
+	int ret = parse(cli, cmd, argc, argv, &a, "no-iface");
 
 	if (ret)
 		return ret;
+	if (!a.o.ifname)
+		return recover_all(cli);
 	if (recover(&cli->ctx, &a.o, &r))
 		return cli_lib_err(cli);
 	if (cli->json) {

@@ -90,15 +90,22 @@ struct rule_tx {
 
 static int tx_begin(struct cli *cli, struct rule_tx *tx)
 {
+	struct pw_recovery rec;
+
 	memset(tx, 0, sizeof(*tx));
 	tx->lock_fd = -1;
+	/* a rule apply killed halfway is settled first (see pw_rules_recover) */
 	if (pw_check_caps(&cli->ctx) || pw_bpffs_prepare(&cli->ctx, true) ||
 	    pw_lock(&cli->ctx, &tx->lock_fd) || pw_rules_open(&cli->ctx, &tx->maps, true, false) ||
+	    pw_rules_recover(&cli->ctx, &tx->maps, &rec) ||
 	    pw_rules_read(&cli->ctx, &tx->maps, &tx->cur, &tx->cfg)) {
 		pw_rules_close(&tx->maps);
 		pw_unlock(tx->lock_fd);
 		return cli_lib_err(cli);
 	}
+	if (rec.found)
+		fprintf(stderr, "pinwall: %s the interrupted rule apply of pid %u first\n",
+			rec.completed ? "finished" : "rolled back", rec.pid);
 	return 0;
 }
 
@@ -428,6 +435,14 @@ static int do_rule_list(struct cli *cli, int argc, char **argv)
 	if (pw_rules_read(&cli->ctx, &m, &cur, &cfg)) {
 		pw_rules_close(&m);
 		return cli_lib_err(cli);
+	}
+	{
+		struct pw_intent in;
+
+		/* the list is right either way (marks decide); say what is pending */
+		if (pw_rules_interrupted(&cli->ctx, &in))
+			fprintf(stderr, "pinwall: note: a rule apply (pid %u) was interrupted: 'pinwall recover' settles it\n",
+				in.pid);
 	}
 	cnt = calloc(cur.n + 1, sizeof(*cnt));
 	l = calloc(cur.n + 1, sizeof(*l));

@@ -16,7 +16,7 @@
 static int do_help(struct cli *cli, int argc, char **argv);
 
 const struct cmd pw_cmds[] = {
-	{ "load", do_load, "IFACE [--mode M] [--obj FILE [--prog NAME]] [--force] [--migrate] [--fresh MAP]...",
+	{ "load", do_load, "IFACE [--mode M] [--obj FILE [--prog NAME] [--pin-scope S]] [--force] [--migrate] [--fresh MAP]...",
 	  "attach the XDP program through a pinned link, reusing pinned maps" },
 	{ "reload", do_reload, "IFACE [--obj FILE [--prog NAME]] [--migrate] [--fresh MAP]...",
 	  "replace the program atomically; maps and counters carry over\n"
@@ -31,8 +31,9 @@ const struct cmd pw_cmds[] = {
 	  "the rules shared by every interface: see 'pinwall rule'" },
 	{ "repin", do_repin, "IFACE",
 	  "restore lost pins of pinwall's running program from the kernel" },
-	{ "recover", do_recover, "IFACE",
-	  "finish or roll back an operation on IFACE that was killed halfway" },
+	{ "recover", do_recover, "[IFACE]",
+	  "finish or roll back an operation killed halfway (default: every one\n"
+	  "          in this network namespace, and a rule apply)" },
 	{ "clean", do_clean, "[--yes]",
 	  "list (or remove) pins whose namespace, interface or program is gone" },
 	{ "help", do_help, "", "this text" },

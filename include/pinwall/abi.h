@@ -126,6 +126,22 @@ struct pw_rule {
 	__u32 addr[4];		/* address rules: network byte order, masked */
 };
 
+/*
+ * Besides the kind (low 8 bits), pw_rule.kind carries the state of an apply
+ * under way, so that a killed apply never leaves a rule half in force:
+ * PW_RK_ADDING marks a rule written by the apply that makes generation G
+ * (bits 8..29; in force once pw_config.generation has G's low 22 bits);
+ * PW_RK_REMOVING one that apply removes (out of force from G on). The apply
+ * clears the marks when it ends; recovery after a kill clears them too. The
+ * packet path reads only the action.
+ */
+#define PW_RK_KIND(k)     ((k) & 0xffu)
+#define PW_RK_GEN(k)      (((k) >> 8) & 0x3fffffu)
+#define PW_RK_GEN_OF(g)   ((__u32)(g) & 0x3fffffu)
+#define PW_RK_ADDING      (1u << 31)
+#define PW_RK_REMOVING    (1u << 30)
+#define PW_RK_MARK(kind, flag, gen) (PW_RK_KIND(kind) | (flag) | (PW_RK_GEN_OF(gen) << 8))
+
 enum pw_rule_kind {
 	PW_RK_NONE = 0,
 	PW_RK_SRC,
@@ -149,7 +165,7 @@ struct pw_config {
  * What pinwall recorded about a load, kept in a one-entry array map pinned
  * next to the link (bpffs holds only BPF objects, so the record is a map).
  */
-#define PW_META_VERSION  1
+#define PW_META_VERSION  2
 #define PW_PATH_LEN      256
 #define PW_NAME_LEN      64
 #define PW_META_SHARED   16	/* shared maps recorded per interface */
@@ -159,6 +175,14 @@ enum pw_mode {
 	PW_MODE_AUTO = 0,
 	PW_MODE_NATIVE,
 	PW_MODE_SKB,
+};
+
+/* Where a user object's maps are pinned (load --pin-scope). */
+enum pw_pin_scope {
+	PW_SCOPE_OBJECT = 0,	/* as the object says: LIBBPF_PIN_BY_NAME shared, others per interface */
+	PW_SCOPE_GLOBAL,	/* every map shared by name, like tc's PIN_GLOBAL_NS */
+	PW_SCOPE_IFACE,		/* every map per interface, also LIBBPF_PIN_BY_NAME ones */
+	PW_SCOPE_NONE,		/* nothing pinned, like PIN_NONE: maps live with the program */
 };
 
 struct pw_meta {
@@ -178,6 +202,9 @@ struct pw_meta {
 	 * while any interface, loaded or unloaded with --keep-maps, names them */
 	__u32 n_shared;
 	char shared[PW_META_SHARED][PW_MAP_NAME_LEN];
+	/* added in record version 2 (a version-1 record reads as zero here) */
+	__u32 pin_scope;	/* enum pw_pin_scope chosen at load, kept on reload */
+	__u32 pad;
 };
 
 /*
@@ -189,7 +216,7 @@ struct pw_meta {
  */
 #define PW_INTENT_VERSION 1
 
-enum pw_op { PW_OP_NONE = 0, PW_OP_LOAD, PW_OP_RELOAD, PW_OP_UNLOAD };
+enum pw_op { PW_OP_NONE = 0, PW_OP_LOAD, PW_OP_RELOAD, PW_OP_UNLOAD, PW_OP_APPLY };
 
 enum pw_step {
 	PW_STEP_PLANNED = 1,	/* checks passed; nothing outside pending/ changed */
@@ -204,8 +231,8 @@ struct pw_intent {
 	__u32 step;		/* enum pw_step: the last one completed */
 	__u32 pid;
 	__u64 started_at;	/* CLOCK_REALTIME, ns */
-	__u32 old_prog_id;	/* reload: the program being replaced */
-	__u32 new_prog_id;	/* load/reload: set once staged */
+	__u32 old_prog_id;	/* reload: the program being replaced; apply: the generation before */
+	__u32 new_prog_id;	/* load/reload: set once staged; apply: the highest rule id touched */
 	__u32 foreign_prog_id;	/* load --force: the other tool's program */
 	__u32 mode;		/* load: the mode asked for (enum pw_mode) */
 	__u32 keep_maps;	/* unload --keep-maps */

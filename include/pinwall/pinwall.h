@@ -93,6 +93,7 @@ struct pw_load_opts {
 	bool force;			/* replace a program attached by another tool */
 	bool keep_maps;			/* unload: leave the map pins */
 	bool migrate;			/* allow migrations that drop fields */
+	enum pw_pin_scope scope;	/* load --obj: where the maps are pinned */
 	const char *const *fresh;	/* maps to start empty */
 	int n_fresh;
 };
@@ -142,6 +143,10 @@ int pw_repin(struct pw_ctx *ctx, const char *ifname, struct pw_load_report *r);
 
 /* Finish or roll back an operation on @ifname that was killed halfway. */
 int pw_recover(struct pw_ctx *ctx, const char *ifname, struct pw_recovery *rec);
+/* Every interrupted operation: a rule apply (names[i] empty), then each
+ * interface of this network namespace with an intent record. */
+int pw_recover_all(struct pw_ctx *ctx, struct pw_recovery *recs, char (*names)[32], int max,
+		   int *n);
 
 /* ---- status (status.c) ---- */
 struct pw_status_map {

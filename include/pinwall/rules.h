@@ -68,6 +68,10 @@ int pw_rules_apply(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_
 		   int policy, struct pw_apply_report *rep);
 /* 1 (with a reason) if the set would drop the caller's SSH session arriving
  * on an interface pinwall runs on in this network namespace. */
+/* Finish (switched) or roll back (not) a rule apply that was killed. */
+int pw_rules_recover(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_recovery *rec);
+/* A rule apply was killed (its intent record is there, nobody holds the lock). */
+bool pw_rules_interrupted(struct pw_ctx *ctx, struct pw_intent *in);
 int pw_rules_ssh_guard(struct pw_ctx *ctx, const struct pw_ruleset *rs, char *why, size_t len);
 
 #endif

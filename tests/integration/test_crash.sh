@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Crash safety: load, reload (with migrations) and unload are killed with
-# SIGKILL at every step (PINWALL_TEST_KILL_AT=OP:STEP, a test-only hook);
+# Crash safety: load, reload (with migrations), unload and rule apply are
+# killed with SIGKILL at every step (PINWALL_TEST_KILL_AT=OP:STEP, a test-only hook);
 # status shows the interrupted operation, the next command or `pinwall
 # recover` finishes or rolls it back, the interface keeps a program, and no
 # counted frame is lost.
@@ -131,6 +131,36 @@ test_forced_load_killed() {
 	done
 }
 
+# an unload after a forced load killed before attaching: the load is rolled
+# back, so the other tool's program keeps running
+test_unload_after_killed_forced_load_keeps_other_program() {
+	setup || { fail setup; return; }
+	local other
+	ip -n "$NS" link set dev veth0 xdpdrv obj "$OBJS/tutorial.o" sec xdp || { fail "ip link xdp"; return; }
+	other=$(xdp_id "$NS" veth0)
+	KILLS=0
+	killed_at "load:staged" load veth0 --force
+	ASSERT_EQ "$(xdp_id "$NS" veth0)" "$other" "the other program still runs after the kill"
+	ASSERT_MATCH "$(pw "$NS" unload veth0 2>&1)" "rolled back the interrupted load of veth0 first" "unload rolls the load back"
+	ASSERT_EQ "$(xdp_id "$NS" veth0)" "$other" "the other program still runs"
+	no_leftovers "unload after the killed load"
+	ip -n "$NS" link set dev veth0 xdpdrv off
+}
+
+# a first load killed after staging its new shared maps; meanwhile a rule
+# command creates the rule maps: recovery must not hide them
+test_staged_new_map_never_hides_a_pin_made_since() {
+	setup || { fail setup; return; }
+	KILLS=0
+	killed_at "load:staged" load veth0
+	ASSERT_OK pw "$NS" rule add drop proto 47
+	ASSERT_MATCH "$(pw "$NS" recover veth0)" "^rolled back the interrupted load" "rolled back: a staged map's path was taken"
+	ASSERT_EQ "$(pw "$NS" rule list --json | jq -r '.rules[].rule')" "drop proto gre" "the rule made meanwhile is still there"
+	no_leftovers "conflict"
+	ASSERT_OK pw "$NS" load veth0
+	ASSERT_EQ "$(pw "$NS" rule list --json | jq -r '.rules[].rule')" "drop proto gre" "and the load uses it"
+}
+
 test_unload_killed_at_every_step() {
 	setup || { fail setup; return; }
 	local step out d
@@ -168,6 +198,53 @@ test_migration_recovery_exact_under_load() {
 	sent=$(jq .sent "$T_TMP/gen")
 	ASSERT_EQ "$(action_count "$NS" veth0 XDP_PASS | cut -d' ' -f1)" "$sent" "counted == sent"
 	ASSERT_EQ "$(pw "$NS" status veth0 --json | jq -r '.[0].object')" "$OBJS/tutorial_swapped.o" "the new object recorded"
+}
+
+rules_now() { pw "$NS" rule list --json | jq -r '[.rules[].rule] | sort | join(",")'; }
+
+# rule apply: killed after every step, `rule list` (a reader, no lock) shows
+# the old set or the new one, never a mix; the next rule command or
+# `pinwall recover` settles it; kept rules keep their counters and a freed
+# id never carries counts into the rule that gets it next
+test_rule_apply_killed_at_every_step() {
+	setup || { fail setup; return; }
+	local step n=0 a b out hits
+	printf 'drop src 10.11.0.0/16\ndrop dport 7000\n' >"$T_TMP/A"
+	printf 'drop src 10.11.0.0/16\ndrop proto icmp\n' >"$T_TMP/B"
+	a="drop dport 7000,drop src 10.11.0.0/16"
+	b="drop proto icmp,drop src 10.11.0.0/16"
+	ASSERT_OK pw "$NS" load veth0
+	KILLS=0
+	for step in planned staged switched freed; do
+		ASSERT_OK pw "$NS" rule apply "$T_TMP/A"
+		gen "$NS" -i veth1 -c 10 -q	# udp to 10.11.0.1 from 10.11.0.2: the src rule
+		hits=$(pw "$NS" rule list --json | jq '.rules[] | select(.rule == "drop src 10.11.0.0/16") | .packets')
+		PINWALL_TEST_KILL_AT="apply:$step" pw "$NS" rule apply "$T_TMP/B" >/dev/null 2>&1
+		ASSERT_EQ "$?" 137 "apply killed at $step"
+		KILLS=$((KILLS + 1))
+		case $step in
+		planned|staged) ASSERT_EQ "$(rules_now)" "$a" "before the switch, list shows the old set ($step)" ;;
+		*) ASSERT_EQ "$(rules_now)" "$b" "after the switch, list shows the new set ($step)" ;;
+		esac
+		[ -e "$ROOT/rules_intent" ] || fail "intent record kept by the kill at $step"
+		ASSERT_MATCH "$(pw "$NS" rule list 2>&1 >/dev/null)" \
+			"^pinwall: note: a rule apply \(pid [0-9]+\) was interrupted: 'pinwall recover' settles it$" "rule list says so ($step)"
+		if [ $((n % 2)) -eq 0 ]; then
+			out=$(pw "$NS" recover) || fail "recover after $step"
+			ASSERT_MATCH "$out" "^(finished|rolled back) the interrupted rule apply" "recover ($step)"
+		else
+			out=$(pw "$NS" rule apply "$T_TMP/B" 2>&1) || fail "apply after $step: $out"
+			ASSERT_MATCH "$out" "^pinwall: (finished|rolled back) the interrupted rule apply of pid [0-9]+ first" "the next apply settles it first ($step)"
+		fi
+		[ -e "$ROOT/rules_intent" ] && fail "intent record left after recovery ($step)"
+		ASSERT_OK pw "$NS" rule apply "$T_TMP/B"
+		ASSERT_EQ "$(rules_now)" "$b" "the new set in force ($step)"
+		ASSERT_EQ "$(pw "$NS" rule list --json | jq '.rules[] | select(.rule == "drop src 10.11.0.0/16") | .packets')" "$hits" "kept rule kept its counters ($step)"
+		ASSERT_EQ "$(pw "$NS" rule list --json | jq '.rules[] | select(.rule == "drop proto icmp") | .packets')" 0 "the added rule starts at zero ($step)"
+		ASSERT_OK pw "$NS" rule flush
+		n=$((n + 1))
+	done
+	ASSERT_EQ "$KILLS" 4 "kills injected"
 }
 
 run_tests

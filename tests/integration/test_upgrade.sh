@@ -103,6 +103,22 @@ test_hash_max_entries() {
 	ASSERT_EQ "$(field_sum "$d/maps/flows" packets)" 200 "after shrinking to 64"
 }
 
+# only max_entries changes: the map is migrated field by field, and the
+# counts the old program makes before the switch are merged in too
+test_resize_under_load_exact() {
+	setup || { fail setup; return; }
+	local sent j
+	ASSERT_OK pw "$NS" load veth0 --obj "$OBJS/tutorial.o"
+	gen "$NS" -i veth1 -c 0 -d 2 -r 30000 --json >"$T_TMP/gen" &
+	local genpid=$!
+	sleep 0.5
+	j=$(pw "$NS" reload veth0 --obj "$OBJS/tutorial_grown.o" --json) || fail "reload: $j"
+	ASSERT_EQ "$(jq -r '.maps[0].fate + " " + .maps[0].why' <<<"$j")" "migrated max_entries pinned 5, new 7" "resized"
+	wait $genpid
+	sent=$(jq .sent "$T_TMP/gen")
+	ASSERT_EQ "$(action_count "$NS" veth0 XDP_PASS | cut -d' ' -f1)" "$sent" "counted == sent across the resize"
+}
+
 # The upgrade proof: v1 (the built-in program) to v2 (counter record
 # reordered and grown, one more map) under traffic, with a follower; every
 # frame counted exactly once; then the downgrade.
