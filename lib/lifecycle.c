@@ -347,6 +347,10 @@ int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_rep
 		if (!pw_meta_read(r->ifdir, &m)) {
 			r->prog_id = m.prog_id;
 			r->mode = m.mode;
+			/* what was finished is what the killed load asked for */
+			if (strcmp(m.object, obj.object) || strcmp(m.prog, bpf_program__name(obj.prog)))
+				pw_detail(ctx, "note: the program attached is the interrupted load's ('%s' from %s), not the one asked for now: 'pinwall reload %s --obj FILE' changes it",
+					  m.prog, m.builtin ? "the built-in object" : m.object, o->ifname);
 		}
 		goto out;
 	}

@@ -124,7 +124,14 @@ test_forced_load_killed() {
 	for step in detached attached; do
 		ip -n "$NS" link set dev veth0 xdpdrv obj "$OBJS/tutorial.o" sec xdp || { fail "ip link xdp"; return; }
 		killed_at "load:$step" load veth0 --force
-		ASSERT_MATCH "$(pw "$NS" load veth0 2>&1)" "^finished the interrupted load of veth0 first" "next load finishes it ($step)"
+		if [ "$step" = detached ]; then
+			ASSERT_MATCH "$(pw "$NS" load veth0 2>&1)" "^finished the interrupted load of veth0 first" "next load finishes it ($step)"
+		else
+			# asked for another program: told which one runs
+			ASSERT_MATCH "$(pw "$NS" load veth0 --obj "$OBJS/tutorial.o" 2>"$T_TMP/err")" \
+				"^finished the interrupted load of veth0 first" "next load finishes it ($step)"
+			ASSERT_MATCH "$(cat "$T_TMP/err")" "^note: the program attached is the interrupted load's \('pinwall_xdp' from the built-in object\), not the one asked for now" "note ($step)"
+		fi
 		ASSERT_EQ "$(pw "$NS" status veth0 --json | jq -r '.[0].prog_name')" pinwall_xdp "pinwall's program runs ($step)"
 		no_leftovers "forced load killed at $step"
 		ASSERT_OK pw "$NS" unload veth0
