@@ -71,6 +71,10 @@ $(BUILD)/test_prog: tests/unit/test_prog.c tests/unit/pktbuild.h $(SKELS)
 $(BUILD)/test_rules: tests/unit/test_rules.c tests/unit/pktbuild.h $(BUILD)/libpinwall.a $(SKELS)
 	$(CC) $(CFLAGS) -Itests/unit $< $(BUILD)/libpinwall.a $(LDLIBS) -lcmocka -o $@
 
+# Migration tests: BTF layouts, the reuse decision, copy and merge on real maps.
+$(BUILD)/test_migrate: tests/unit/test_migrate.c $(BUILD)/libpinwall.a $(SKELS)
+	$(CC) $(CFLAGS) -Itests/unit $< $(BUILD)/libpinwall.a $(LDLIBS) -lcmocka -o $@
+
 # Benchmarks: bench/NAME.c (+ optional bench/NAME.bpf.c, as a skeleton).
 BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(filter-out %.bpf.c,$(wildcard bench/*.c)))
 BENCH_SKELS := $(patsubst bench/%.bpf.c,$(BUILD)/bench/%.skel.h,$(wildcard bench/*.bpf.c))
@@ -90,7 +94,7 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libpinwall.a $(SKELS) $(BENCH_SKELS)
 demo: deps all
 	bash scripts/demo.sh
 
-check: deps all $(BUILD)/test_prog $(BUILD)/test_rules $(TEST_OBJS)
+check: deps all $(BUILD)/test_prog $(BUILD)/test_rules $(BUILD)/test_migrate $(TEST_OBJS)
 	bash tests/run.sh
 
 test: check
