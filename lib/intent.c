@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <net/if.h>
+#include <linux/if_link.h>
 #include <bpf/bpf.h>
 #include "internal.h"
 #include "pinwall/rules.h"
@@ -108,6 +109,9 @@ void pw_intent_clear(const char *ifdir)
 		rm_dir_pins(pending);
 	}
 	if (!pw_join(path, sizeof(path), ifdir, PW_PIN_INTENT))
+		unlink(path);
+	/* a record write killed between pinning beside and renaming */
+	if (!pw_join(path, sizeof(path), ifdir, PW_PIN_INTENT "_new"))
 		unlink(path);
 }
 
@@ -367,6 +371,29 @@ static int load_attach_staged(struct pw_ctx *ctx, const char *ifname, const char
 	return pw_intent_step(ctx, ifdir, in, PW_STEP_SWITCHED);
 }
 
+/* Rolling back a --force load killed after it detached the other tool's
+ * program: attach that program again (through netlink; its link is gone). */
+static void put_back_foreign(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
+			     const struct pw_intent *in)
+{
+	int ifindex = (int)if_nametoindex(ifname), fd;
+	char path[PW_PATH_LEN];
+	struct pw_xdp_state st;
+
+	if (!in->foreign_prog_id || ifindex <= 0 || pw_xdp_state(ifindex, &st) || st.prog_id)
+		return;
+	/* pinned by the load before it detached the program */
+	pw_join(path, sizeof(path), ifdir, PW_DIR_PENDING "/" PW_PIN_FOREIGN);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		fd = bpf_prog_get_fd_by_id(in->foreign_prog_id);
+	if (fd < 0 || bpf_xdp_attach(ifindex, fd, XDP_FLAGS_DRV_MODE, NULL))
+		pw_detail(ctx, "could not put program %u back on '%s': %s", in->foreign_prog_id,
+			  ifname, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
 int pw_recover_locked(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
 		      struct pw_recovery *rec, bool undo_load)
 {
@@ -412,6 +439,7 @@ int pw_recover_locked(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
 		if (in.step < PW_STEP_SWITCHED &&
 		    (in.step < PW_STEP_STAGED || undo_load ||
 		     staged_conflict(ctx, ifdir, taken, sizeof(taken)))) {
+			put_back_foreign(ctx, ifname, ifdir, &in);
 			pw_intent_clear(ifdir);
 			pw_remove_empty_dirs(ctx, ifdir);
 			rec->completed = false;
@@ -497,8 +525,14 @@ int pw_recover_all(struct pw_ctx *ctx, struct pw_recovery *recs, char (*names)[3
 		    pw_intent_read(ifdir, &in))
 			continue;
 		pw_ifname_unescape(e->d_name, ifname, sizeof(ifname));
-		if ((err = pw_recover_locked(ctx, ifname, ifdir, &recs[*n], false)))
-			break;
+		/* one that cannot be recovered does not stop the others */
+		int e1 = pw_recover_locked(ctx, ifname, ifdir, &recs[*n], false);
+
+		if (e1) {
+			pw_detail(ctx, "%s: %s", ifname, ctx->err);
+			err = err ?: e1;
+			continue;
+		}
 		snprintf(names[(*n)++], 32, "%s", ifname);
 	}
 	closedir(d);

@@ -103,6 +103,7 @@ struct pw_plan {
 #define PW_DIR_MAPS_NEW   "maps_new"	/* pending/: new maps, renamed only to a free path */
 #define PW_DIR_SHARED_NEW "shared_new"
 #define PW_PIN_PROG    "prog"		/* pending/prog: the program being switched to */
+#define PW_PIN_FOREIGN "foreign"	/* pending/foreign: load --force: the program replaced */
 #define PW_PIN_INTENT  "intent"		/* per interface: the operation under way */
 #define PW_PIN_RULES_INTENT "rules_intent"	/* pin root: a rule apply under way */
 

@@ -296,6 +296,16 @@ static int pin_staged_prog(struct pw_ctx *ctx, const char *ifdir, int prog_fd)
 	return 0;
 }
 
+const char *pw_scope_name(__u32 scope)
+{
+	switch (scope) {
+	case PW_SCOPE_GLOBAL: return "global";
+	case PW_SCOPE_IFACE: return "iface";
+	case PW_SCOPE_NONE: return "none";
+	default: return "object";
+	}
+}
+
 static void plan_opts(const struct pw_load_opts *o, const char *ifdir, struct pw_plan_opts *po)
 {
 	memset(po, 0, sizeof(*po));
@@ -392,6 +402,20 @@ int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_rep
 	}
 
 	plan_opts(o, r->ifdir, &po);
+	{
+		struct pw_meta kept;
+
+		/* maps kept by unload --keep-maps were pinned under a scope: the
+		 * load that reuses them keeps it (and refuses another) */
+		if (!pw_meta_read(r->ifdir, &kept) && !kept.prog_id && kept.pin_scope != o->scope) {
+			if (o->scope != PW_SCOPE_OBJECT) {
+				err = pw_fail(ctx, EEXIST, "'%s' was unloaded with --keep-maps under --pin-scope %s: load with that scope, or unload it without --keep-maps to choose another; nothing was changed",
+					      o->ifname, pw_scope_name(kept.pin_scope));
+				goto out;
+			}
+			po.scope = kept.pin_scope;
+		}
+	}
 	if ((err = pw_plan_maps(ctx, obj.obj, r->ifdir, &po, &plan)))
 		goto out;
 	/* checks done: from here every change is recorded, and undone on failure */
@@ -410,14 +434,23 @@ int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_rep
 	in.new_prog_id = fd_prog_id(bpf_program__fd(obj.prog));
 	fill_meta(&in.next, &obj, ctx, o->ifname, ifindex, o->mode, in.new_prog_id);
 	meta_shared(&in.next, &plan);
-	in.next.pin_scope = o->scope;
+	in.next.pin_scope = po.scope;
 	in.next.loaded_at = realtime_ns();
 	if ((err = pw_intent_step(ctx, r->ifdir, &in, PW_STEP_STAGED)))
 		goto out;
 	pw_step(in.op, "staged");
 	if (detach_foreign) {
-		/* held so it can be put back if our attach fails */
+		char fpath[PW_PATH_LEN];
+
+		/* held so it can be put back if our attach fails, and pinned so a
+		 * rollback after a kill can too (nothing else may hold it) */
 		foreign_fd = bpf_prog_get_fd_by_id(st.prog_id);
+		pw_join(fpath, sizeof(fpath), r->ifdir, PW_DIR_PENDING "/" PW_PIN_FOREIGN);
+		if (foreign_fd >= 0 && bpf_obj_pin(foreign_fd, fpath)) {
+			err = pw_fail(ctx, errno, "cannot pin program %u at '%s': %s", st.prog_id,
+				      fpath, strerror(errno));
+			goto out;
+		}
 		if ((err = pw_detach_any(ctx, ifindex, o->ifname, &st)))
 			goto out;
 		pw_step(in.op, "detached");
@@ -691,6 +724,8 @@ int pw_unload_core(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
 	}
 	pw_step(PW_OP_UNLOAD, "unpinned");
 	pw_join(path, sizeof(path), ifdir, PW_PIN_META);
+	unlink(path);
+	pw_join(path, sizeof(path), ifdir, PW_PIN_META "_new");
 	unlink(path);
 	/* shared maps this interface recorded that no other interface records */
 	pw_shared_dir(ctx, shared, sizeof(shared));

@@ -336,13 +336,25 @@ bool pw_shared_in_use(const struct pw_ctx *ctx, const char *skip_dir, const char
 		while (!used && (ifd = readdir(d))) {
 			struct pw_meta m;
 
+			struct pw_intent in;
+
 			if (ifd->d_name[0] == '.' || pw_join(dir, sizeof(dir), nspath, ifd->d_name) ||
-			    (skip_dir && !strcmp(dir, skip_dir)) || pw_meta_read(dir, &m))
+			    (skip_dir && !strcmp(dir, skip_dir)))
 				continue;
-			for (__u32 i = 0; i < m.n_shared && i < PW_META_SHARED; i++)
-				used |= !strncmp(m.shared[i], name, PW_MAP_NAME_LEN);
-			if (used && user)
-				snprintf(user, len, "%s", m.ifname);
+			if (!pw_meta_read(dir, &m)) {
+				for (__u32 i = 0; i < m.n_shared && i < PW_META_SHARED; i++)
+					used |= !strncmp(m.shared[i], name, PW_MAP_NAME_LEN);
+				if (used && user)
+					snprintf(user, len, "%s", m.ifname);
+			}
+			/* a killed load or reload that staged a program using it */
+			if (!used && !pw_intent_read(dir, &in) && in.step >= PW_STEP_STAGED &&
+			    in.op != PW_OP_UNLOAD) {
+				for (__u32 i = 0; i < in.next.n_shared && i < PW_META_SHARED; i++)
+					used |= !strncmp(in.next.shared[i], name, PW_MAP_NAME_LEN);
+				if (used && user)
+					snprintf(user, len, "%s", in.next.ifname);
+			}
 		}
 		closedir(d);
 	}
@@ -553,6 +565,18 @@ int pw_plan_maps(struct pw_ctx *ctx, struct bpf_object *obj, const char *ifdir,
 		}
 		plan->n_replace++;
 	}
+	{
+		int n_shared = 0;
+
+		for (int i = 0; i < plan->n; i++)
+			n_shared += plan->m[i].shared;
+		/* the load record names them all, so unload knows who uses what */
+		if (n_shared > PW_META_SHARED) {
+			err = pw_fail(ctx, E2BIG, "the program has %d maps to pin by name; pinwall records at most %d: use --pin-scope iface; nothing was changed",
+				      n_shared, PW_META_SHARED);
+			goto fail;
+		}
+	}
 	if (refused) {
 		err = pw_fail(ctx, EEXIST,
 			      "pinned map '%s' cannot be reused by this program: %s; nothing was changed%s%s%s%s",
@@ -745,9 +769,16 @@ static int record_write(struct pw_ctx *ctx, const char *ifdir, const char *pin,
 	if (fd >= 0) {
 		struct bpf_map_info info;
 
-		/* a record of an older layout is replaced by one of this layout */
-		if (!pw_map_info(fd, &info) &&
-		    info.value_size != (intent ? sizeof(struct pw_intent) : sizeof(struct pw_meta))) {
+		size_t want = intent ? sizeof(struct pw_intent) : sizeof(struct pw_meta);
+
+		/* a record of an older layout is replaced by one of this layout;
+		 * a longer one is a newer pinwall's: left alone */
+		if (!pw_map_info(fd, &info) && info.value_size > want) {
+			close(fd);
+			return pw_fail(ctx, EPROTO, "'%s' was written by a newer pinwall (record of %u bytes, this one writes %zu): use that version",
+				       path, info.value_size, want);
+		}
+		if (!pw_map_info(fd, &info) && info.value_size != want) {
 			close(fd);
 			fd = -ENOENT;
 		}

@@ -91,6 +91,7 @@ int pw_repin(struct pw_ctx *ctx, const char *ifname, struct pw_load_report *r)
 			close(mfd);
 			continue;
 		}
+		is_shared = meta.pin_scope == PW_SCOPE_GLOBAL;
 		for (__u32 k = 0; k < meta.n_shared && k < PW_META_SHARED; k++)
 			is_shared |= !strncmp(meta.shared[k], mi.name, BPF_OBJ_NAME_LEN);
 		snprintf(mr->name, sizeof(mr->name), "%s", mi.name);

@@ -593,8 +593,33 @@ static bool rule_in_force(__u32 kind, const struct pw_config *cfg)
 	return true;
 }
 
+static int read_once(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_ruleset *rs,
+		     struct pw_config *cfg);
+
 int pw_rules_read(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_ruleset *rs,
 		  struct pw_config *cfg)
+{
+	__u32 zero = 0;
+	int err;
+
+	/* readers take no lock: if an apply switched sets while the rules were
+	 * read, read again (the marks are judged by the generation read) */
+	for (int tries = 0; ; tries++) {
+		struct pw_config again;
+
+		err = read_once(ctx, m, rs, cfg);
+		if (err || tries == 8)
+			return err;
+		if (bpf_map_lookup_elem(m->fd[PW_RM_CONFIG], &zero, &again))
+			return pw_fail(ctx, errno, "cannot read the rule config: %s", strerror(errno));
+		if (again.generation == cfg->generation && again.active == cfg->active)
+			return 0;
+		pw_ruleset_free(rs);
+	}
+}
+
+static int read_once(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_ruleset *rs,
+		     struct pw_config *cfg)
 {
 	__u32 zero = 0, count, *keys;
 	struct pw_rule *vals;
@@ -885,12 +910,14 @@ static int zero_ids(const struct pw_rules_maps *m, __u32 *ids, int n)
 		return 0;
 	zs = calloc((size_t)n * (cpus > 0 ? cpus : 1), sizeof(*zs));
 	none = calloc(n, sizeof(*none));
+	/* counters first: an entry still marked is settled again after a kill,
+	 * one already freed is never looked at again */
 	if (!zs || !none)
 		err = -ENOMEM;
-	else if (bpf_map_update_batch(m->fd[PW_RM_RULES], ids, none, &count, &bo))
+	else if (bpf_map_update_batch(m->fd[PW_RM_STATS], ids, zs, &count, &bo))
 		err = -errno;
 	count = (__u32)n;
-	if (!err && bpf_map_update_batch(m->fd[PW_RM_STATS], ids, zs, &count, &bo))
+	if (!err && bpf_map_update_batch(m->fd[PW_RM_RULES], ids, none, &count, &bo))
 		err = -errno;
 	free(zs);
 	free(none);
@@ -1238,8 +1265,10 @@ int pw_rules_apply(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_
 	/* 4. once no packet can still use the old set, removed rules go and
 	 * the new ones lose their mark */
 	intent = false;		/* switched: from here on, only forward */
-	if ((err = rules_settle(ctx, m, &in)))
+	if ((err = rules_settle(ctx, m, &in))) {
+		pw_detail(ctx, "the new rules are in force; 'pinwall recover' finishes the clean-up");
 		goto out;
+	}
 out:
 	if (err && intent) {
 		/* not switched: take back what was written (recovery does the same) */

@@ -34,13 +34,21 @@ int pw_stats_iface_init(struct pw_ctx *ctx, struct pw_stats_iface *si, const cha
 	si->present = if_nametoindex(ifname) != 0;
 	map_init(&si->actions, si->ifdir, PW_MAP_ACTIONS);
 	map_init(&si->classes, si->ifdir, PW_MAP_CLASSES);
-	if (!pw_meta_read(si->ifdir, &meta) && meta.pin_scope == PW_SCOPE_GLOBAL) {
-		/* --pin-scope global: the counters are pinned by name, shared */
+	if (!pw_meta_read(si->ifdir, &meta)) {
+		/* counters pinned by name (--pin-scope global, or the object's
+		 * own LIBBPF_PIN_BY_NAME) are in the shared directory */
+		struct pw_stats_map *ms[] = { &si->actions, &si->classes };
 		char shared[PW_PATH_LEN];
 
 		pw_shared_dir(ctx, shared, sizeof(shared));
-		snprintf(si->actions.path, sizeof(si->actions.path), "%s/%s", shared, PW_MAP_ACTIONS);
-		snprintf(si->classes.path, sizeof(si->classes.path), "%s/%s", shared, PW_MAP_CLASSES);
+		for (size_t i = 0; i < 2; i++) {
+			bool by_name = meta.pin_scope == PW_SCOPE_GLOBAL;
+
+			for (__u32 k = 0; k < meta.n_shared && k < PW_META_SHARED; k++)
+				by_name |= !strncmp(meta.shared[k], ms[i]->name, PW_MAP_NAME_LEN);
+			if (by_name)
+				snprintf(ms[i]->path, sizeof(ms[i]->path), "%s/%s", shared, ms[i]->name);
+		}
 	}
 	si->classes.optional = true;
 	return 0;

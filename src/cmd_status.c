@@ -47,10 +47,8 @@ static struct json_object *status_json(const struct pw_status *st)
 		json_object_object_add(j, "object", st->meta.builtin ? json_object_new_string("built-in")
 								      : json_object_new_string(st->meta.object));
 		json_object_object_add(j, "program", json_object_new_string(st->meta.prog));
-		json_object_object_add(j, "pin_scope", json_object_new_string(
-			st->meta.pin_scope == PW_SCOPE_GLOBAL ? "global" :
-			st->meta.pin_scope == PW_SCOPE_IFACE ? "iface" :
-			st->meta.pin_scope == PW_SCOPE_NONE ? "none" : "object"));
+		json_object_object_add(j, "pin_scope",
+				       json_object_new_string(pw_scope_name(st->meta.pin_scope)));
 		fmt_time(st->meta.loaded_at, tbuf, sizeof(tbuf));
 		json_object_object_add(j, "loaded_at", json_object_new_string(tbuf));
 		json_object_object_add(j, "reloads", json_object_new_int(st->meta.reloads));

@@ -132,6 +132,7 @@ struct pw_load_report {
 };
 
 const char *pw_op_name(__u32 op);
+const char *pw_scope_name(__u32 scope);	/* enum pw_pin_scope */
 const char *pw_step_name(__u32 step);
 
 int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_report *r);

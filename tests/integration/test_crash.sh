@@ -151,6 +151,12 @@ test_unload_after_killed_forced_load_keeps_other_program() {
 	ASSERT_MATCH "$(pw "$NS" unload veth0 2>&1)" "rolled back the interrupted load of veth0 first" "unload rolls the load back"
 	ASSERT_EQ "$(xdp_id "$NS" veth0)" "$other" "the other program still runs"
 	no_leftovers "unload after the killed load"
+	# killed after detaching it: the rollback puts it back
+	killed_at "load:detached" load veth0 --force
+	ASSERT_EQ "$(xdp_id "$NS" veth0)" "" "no program in the window"
+	ASSERT_MATCH "$(pw "$NS" unload veth0 2>&1)" "rolled back the interrupted load of veth0 first" "unload rolls it back"
+	ASSERT_EQ "$(xdp_id "$NS" veth0)" "$other" "the other program is back"
+	no_leftovers "unload after the load killed at detached"
 	ip -n "$NS" link set dev veth0 xdpdrv off
 }
 

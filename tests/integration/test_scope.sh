@@ -72,6 +72,21 @@ test_none_pins_no_map() {
 	[ -e "$(ifdir "$NS" veth0)" ] && fail "interface dir left"
 }
 
+test_keep_maps_keeps_the_scope() {
+	setup || { fail setup; return; }
+	local id
+	ASSERT_OK pw "$NS" load veth0 --obj "$OBJS/tutorial.o" --pin-scope global
+	gen "$NS" -i veth1 -c 40 -q
+	id=$(map_id "$ROOT/shared/xdp_stats_map")
+	ASSERT_OK pw "$NS" unload veth0 --keep-maps
+	ASSERT_ERR "'veth0' was unloaded with --keep-maps under --pin-scope global: load with that scope, or unload it without --keep-maps to choose another; nothing was changed" \
+		pw "$NS" load veth0 --obj "$OBJS/tutorial.o" --pin-scope iface
+	ASSERT_OK pw "$NS" load veth0 --obj "$OBJS/tutorial.o"
+	ASSERT_EQ "$(pw "$NS" status veth0 --json | jq -r '.[0].pin_scope')" global "the kept scope"
+	ASSERT_EQ "$(map_id "$ROOT/shared/xdp_stats_map")" "$id" "the kept map reused"
+	ASSERT_EQ "$(action_count "$NS" veth0 XDP_PASS | cut -d' ' -f1)" 40 "its counts kept"
+}
+
 test_scope_bad_input() {
 	setup || { fail setup; return; }
 	ERR1 "invalid pin scope 'world': use global, iface or none" \
