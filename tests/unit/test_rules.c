@@ -2170,6 +2170,22 @@ static int group_teardown(void **state)
 	return 0;
 }
 
+static char g_root[64];
+
+/* The pin root holds nothing once an apply ended; a killed run leaves its
+ * intent record, removed here too. */
+static void remove_root(void)
+{
+	static const char *const left[] = { "rules_intent", "rules_intent_new" };
+	char path[128];
+
+	for (size_t i = 0; i < sizeof(left) / sizeof(left[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", g_root, left[i]);
+		unlink(path);
+	}
+	rmdir(g_root);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct CMUnitTest fixed_tests[] = {
@@ -2223,7 +2239,10 @@ int main(int argc, char **argv)
 	printf("test_rules: seed 0x%llx (%s; set PW_SEED to replay)\n", (unsigned long long)g_seed,
 	       env && *env ? "from PW_SEED" : "default");
 	fflush(stdout);
-	if (pw_ctx_init(&g_ctx, "/sys/fs/bpf/unused")) {
+	/* a private pin root: apply keeps its intent record there while it runs */
+	snprintf(g_root, sizeof(g_root), "/sys/fs/bpf/pwt%d-rules", (int)getpid());
+	atexit(remove_root);
+	if (pw_ctx_init(&g_ctx, g_root)) {
 		fprintf(stderr, "pw_ctx_init: %s\n", g_ctx.err);
 		return 1;
 	}
