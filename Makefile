@@ -41,7 +41,9 @@ $(BUILD)/%.bpf.o: bpf/%.bpf.c bpf/*.h include/pinwall/abi.h $(BUILD)/vmlinux.h
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $* > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/objs/%.o: tests/objs/%.bpf.c $(BUILD)/vmlinux.h
+# variants include a base file (tutorial.bpf.c, flows.bpf.c, the built-in program)
+$(BUILD)/objs/%.o: tests/objs/%.bpf.c tests/objs/*.bpf.c bpf/*.bpf.c bpf/*.h include/pinwall/abi.h \
+		   $(BUILD)/vmlinux.h
 	@mkdir -p $(@D)
 	$(CLANG) $(BPFFLAGS) -c $< -o $@
 
