@@ -215,6 +215,18 @@ int pw_lock(struct pw_ctx *ctx, int *lock_fd)
 	return 0;
 }
 
+bool pw_lock_held(const struct pw_ctx *ctx)
+{
+	int fd = open(ctx->pin_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	bool held;
+
+	/* a probe, never a wait: readers must not block behind a writer */
+	held = fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) && errno == EWOULDBLOCK;
+	if (fd >= 0)
+		close(fd);	/* drops a shared lock taken */
+	return held;
+}
+
 void pw_unlock(int lock_fd)
 {
 	if (lock_fd >= 0)
@@ -768,18 +780,15 @@ static int record_write(struct pw_ctx *ctx, const char *ifdir, const char *pin,
 	fd = pw_open_map_pin(ctx, path, false);
 	if (fd >= 0) {
 		struct bpf_map_info info;
-
 		size_t want = intent ? sizeof(struct pw_intent) : sizeof(struct pw_meta);
 
 		/* a record of an older layout is replaced by one of this layout;
 		 * a longer one is a newer pinwall's: left alone */
-		if (!pw_map_info(fd, &info) && info.value_size > want) {
-			close(fd);
-			return pw_fail(ctx, EPROTO, "'%s' was written by a newer pinwall (record of %u bytes, this one writes %zu): use that version",
-				       path, info.value_size, want);
-		}
 		if (!pw_map_info(fd, &info) && info.value_size != want) {
 			close(fd);
+			if (info.value_size > want)
+				return pw_fail(ctx, EPROTO, "'%s' was written by a newer pinwall (record of %u bytes, this one writes %zu): use that version",
+					       path, info.value_size, want);
 			fd = -ENOENT;
 		}
 	}

@@ -8,7 +8,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <sys/file.h>
 #include <ifaddrs.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -1055,17 +1054,8 @@ int pw_rules_recover(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct p
 
 bool pw_rules_interrupted(struct pw_ctx *ctx, struct pw_intent *in)
 {
-	int fd;
-	bool held;
-
-	if (pw_rules_intent_read(ctx, in))
-		return false;
-	/* an apply running now holds the lock; never wait for it */
-	fd = open(ctx->pin_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	held = fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) && errno == EWOULDBLOCK;
-	if (fd >= 0)
-		close(fd);
-	return !held;
+	/* an apply running now holds the lock */
+	return !pw_rules_intent_read(ctx, in) && !pw_lock_held(ctx);
 }
 
 static double mono_ms(void)

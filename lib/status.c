@@ -4,8 +4,6 @@
  * drift between the two. Read-only: takes no lock, changes nothing.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <sys/file.h>
 #include <stdarg.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -102,15 +100,8 @@ static void fill_status(struct pw_ctx *ctx, struct pw_status *st)
 		pw_xdp_state(st->ifindex, &st->xdp);
 	st->have_meta = st->managed && !pw_meta_read(st->ifdir, &st->meta);
 	st->have_intent = st->managed && !pw_intent_read(st->ifdir, &st->intent);
-	if (st->have_intent) {
-		/* a writer holds the root's lock while it works; never wait for it */
-		int lfd = open(ctx->pin_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-		st->intent_running = lfd >= 0 && flock(lfd, LOCK_SH | LOCK_NB) &&
-				     errno == EWOULDBLOCK;
-		if (lfd >= 0)
-			close(lfd);	/* drops a shared lock taken */
-	}
+	/* an operation running now holds the root's lock; a killed one does not */
+	st->intent_running = st->have_intent && pw_lock_held(ctx);
 
 	if (st->managed && !pw_join(path, sizeof(path), st->ifdir, PW_PIN_LINK) &&
 	    (fd = bpf_obj_get(path)) >= 0) {

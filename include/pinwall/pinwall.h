@@ -63,6 +63,8 @@ void pw_ifname_unescape(const char *in, char *out, size_t len);
 /* Exclusive lock on the pin root, held until pw_unlock(). */
 int pw_lock(struct pw_ctx *ctx, int *lock_fd);
 void pw_unlock(int lock_fd);
+/* Does a writer hold the pin root's lock right now? Never waits. */
+bool pw_lock_held(const struct pw_ctx *ctx);
 
 enum pw_obj_kind { PW_OBJ_NONE, PW_OBJ_MAP, PW_OBJ_PROG, PW_OBJ_LINK, PW_OBJ_OTHER };
 enum pw_obj_kind pw_fd_kind(int fd);
