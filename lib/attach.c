@@ -130,3 +130,14 @@ int pw_detach_any(struct pw_ctx *ctx, int ifindex, const char *ifname,
 			       st->prog_id, ifname, strerror(errno));
 	return 0;
 }
+
+void pw_put_back(struct pw_ctx *ctx, int ifindex, const char *ifname, int prog_fd, __u32 prog_id,
+		 enum pw_mode mode)
+{
+	__u32 flags = mode == PW_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+
+	/* through netlink: the other tool's link, if it had one, is gone */
+	if (prog_fd < 0 || bpf_xdp_attach(ifindex, prog_fd, flags, NULL))
+		pw_detail(ctx, "could not put program %u back on '%s': %s", prog_id, ifname,
+			  strerror(errno));
+}

@@ -20,7 +20,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <net/if.h>
-#include <linux/if_link.h>
 #include <bpf/bpf.h>
 #include "internal.h"
 #include "pinwall/rules.h"
@@ -387,9 +386,7 @@ static void put_back_foreign(struct pw_ctx *ctx, const char *ifname, const char 
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		fd = bpf_prog_get_fd_by_id(in->foreign_prog_id);
-	if (fd < 0 || bpf_xdp_attach(ifindex, fd, XDP_FLAGS_DRV_MODE, NULL))
-		pw_detail(ctx, "could not put program %u back on '%s': %s", in->foreign_prog_id,
-			  ifname, strerror(errno));
+	pw_put_back(ctx, ifindex, ifname, fd, in->foreign_prog_id, in->foreign_mode);
 	if (fd >= 0)
 		close(fd);
 }

@@ -149,6 +149,9 @@ int pw_ifindex(struct pw_ctx *ctx, const char *ifname);
 int pw_attach_link(struct pw_ctx *ctx, int prog_fd, int ifindex, const char *ifname,
 		   enum pw_mode mode, int *link_fd, enum pw_mode *used);
 int pw_find_xdp_link(int ifindex, __u32 prog_id);
+/* Attach another tool's program again after pinwall detached it. */
+void pw_put_back(struct pw_ctx *ctx, int ifindex, const char *ifname, int prog_fd, __u32 prog_id,
+		 enum pw_mode mode);
 int pw_detach_any(struct pw_ctx *ctx, int ifindex, const char *ifname,
 		  const struct pw_xdp_state *st);
 

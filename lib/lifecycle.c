@@ -16,7 +16,6 @@
 #include <unistd.h>
 #include <net/if.h>
 #include <sys/stat.h>
-#include <linux/if_link.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "internal.h"
@@ -422,6 +421,7 @@ int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_rep
 	pw_intent_init(&in, PW_OP_LOAD);
 	in.mode = o->mode;
 	in.foreign_prog_id = detach_foreign ? st.prog_id : 0;
+	in.foreign_mode = st.mode;
 	if ((err = pw_intent_write(ctx, r->ifdir, &in)))
 		goto out;
 	intent = true;
@@ -457,14 +457,8 @@ int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_rep
 	}
 	if ((err = pw_attach_link(ctx, bpf_program__fd(obj.prog), ifindex, o->ifname,
 				  o->mode, &link_fd, &used))) {
-		if (foreign_fd >= 0) {
-			__u32 flags = st.mode == PW_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
-
-			/* put back through netlink: the other tool's link is gone */
-			if (bpf_xdp_attach(ifindex, foreign_fd, flags, NULL))
-				pw_detail(ctx, "could not put program %u back on '%s': %s", st.prog_id,
-					  o->ifname, strerror(errno));
-		}
+		if (foreign_fd >= 0)
+			pw_put_back(ctx, ifindex, o->ifname, foreign_fd, st.prog_id, st.mode);
 		goto out;
 	}
 	pw_step(in.op, "attached");
@@ -477,11 +471,8 @@ int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_rep
 		/* closing link_fd detaches ours: put the other tool's program back */
 		close(link_fd);
 		link_fd = -1;
-		if (foreign_fd >= 0 &&
-		    bpf_xdp_attach(ifindex, foreign_fd, st.mode == PW_MODE_SKB ? XDP_FLAGS_SKB_MODE :
-				   XDP_FLAGS_DRV_MODE, NULL))
-			pw_detail(ctx, "could not put program %u back on '%s': %s", st.prog_id,
-				  o->ifname, strerror(errno));
+		if (foreign_fd >= 0)
+			pw_put_back(ctx, ifindex, o->ifname, foreign_fd, st.prog_id, st.mode);
 		goto out;
 	}
 	in.next.mode = used;

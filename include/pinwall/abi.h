@@ -236,7 +236,7 @@ struct pw_intent {
 	__u32 foreign_prog_id;	/* load --force: the other tool's program */
 	__u32 mode;		/* load: the mode asked for (enum pw_mode) */
 	__u32 keep_maps;	/* unload --keep-maps */
-	__u32 pad;
+	__u32 foreign_mode;	/* load --force: the mode it ran in (enum pw_mode) */
 	struct pw_meta next;	/* load/reload: the record once done; unload: the old one */
 };
 
