@@ -305,6 +305,29 @@ const char *pw_scope_name(__u32 scope)
 	}
 }
 
+/*
+ * The first change of a load or reload: write the intent record, load the
+ * new program, and pin it and every map it brings below pending/ (first
+ * copy of each migration included; snapshots when @old_runs). Nothing
+ * outside pending/ changes; *@intent says the record is there to undo.
+ */
+static int stage(struct pw_ctx *ctx, const char *ifdir, struct pw_obj *obj,
+		 struct pw_plan *plan, struct pw_intent *in, bool old_runs, bool *intent)
+{
+	int err;
+
+	if ((err = pw_intent_write(ctx, ifdir, in)))
+		return err;
+	*intent = true;
+	pw_step(in->op, "planned");
+	if ((err = obj_load(ctx, obj)) ||
+	    (err = pin_staged_prog(ctx, ifdir, bpf_program__fd(obj->prog))) ||
+	    (err = pw_plan_stage(ctx, plan, old_runs)))
+		return err;
+	in->new_prog_id = fd_prog_id(bpf_program__fd(obj->prog));
+	return 0;
+}
+
 static void plan_opts(const struct pw_load_opts *o, const char *ifdir, struct pw_plan_opts *po)
 {
 	memset(po, 0, sizeof(*po));
@@ -422,16 +445,9 @@ int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_rep
 	in.mode = o->mode;
 	in.foreign_prog_id = detach_foreign ? st.prog_id : 0;
 	in.foreign_mode = st.mode;
-	if ((err = pw_intent_write(ctx, r->ifdir, &in)))
+	/* with --force, the program replaced may still count into kept maps */
+	if ((err = stage(ctx, r->ifdir, &obj, &plan, &in, detach_foreign, &intent)))
 		goto out;
-	intent = true;
-	pw_step(in.op, "planned");
-	if ((err = obj_load(ctx, &obj)) ||
-	    (err = pin_staged_prog(ctx, r->ifdir, bpf_program__fd(obj.prog))) ||
-	    /* with --force, the program replaced may still count into kept maps */
-	    (err = pw_plan_stage(ctx, &plan, detach_foreign)))
-		goto out;
-	in.new_prog_id = fd_prog_id(bpf_program__fd(obj.prog));
 	fill_meta(&in.next, &obj, ctx, o->ifname, ifindex, o->mode, in.new_prog_id);
 	meta_shared(&in.next, &plan);
 	in.next.pin_scope = po.scope;
@@ -597,15 +613,8 @@ int pw_reload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_r
 	}
 	pw_intent_init(&in, PW_OP_RELOAD);
 	in.old_prog_id = lp.info.prog_id;
-	if ((err = pw_intent_write(ctx, r->ifdir, &in)))
+	if ((err = stage(ctx, r->ifdir, &obj, &plan, &in, true, &intent)))
 		goto out;
-	intent = true;
-	pw_step(in.op, "planned");
-	if ((err = obj_load(ctx, &obj)) ||
-	    (err = pin_staged_prog(ctx, r->ifdir, bpf_program__fd(obj.prog))) ||
-	    (err = pw_plan_stage(ctx, &plan, true)))
-		goto out;
-	in.new_prog_id = fd_prog_id(bpf_program__fd(obj.prog));
 	fill_meta(&in.next, &obj, ctx, o->ifname, ifindex, st.mode, in.new_prog_id);
 	meta_shared(&in.next, &plan);
 	in.next.pin_scope = meta.pin_scope;
