@@ -670,6 +670,23 @@ static int read_keys(int fd, __u32 key_size, __u32 max, void **keys, __u32 *n)
 	return 0;
 }
 
+/* The keys a copy or merge walks: array indices below the smaller size
+ * (@keys NULL), or the old hash map's keys. */
+static int old_keys(const struct pw_migration *mg, int old_fd, void **keys, __u32 *n)
+{
+	*keys = NULL;
+	if (is_array(mg->type)) {
+		*n = mg->old_max < mg->new_max ? mg->old_max : mg->new_max;
+		return 0;
+	}
+	return read_keys(old_fd, mg->key_size, mg->old_max, keys, n);
+}
+
+static const void *key_at(const struct pw_migration *mg, const void *keys, const __u32 *i)
+{
+	return keys ? (const unsigned char *)keys + (size_t)*i * mg->key_size : (const void *)i;
+}
+
 /* Entries that would not fit into the new map; 0 when everything fits. */
 int pw_migration_overflow(const struct pw_migration *mg, int old_fd, __u32 *live)
 {
@@ -749,12 +766,10 @@ int pw_migration_copy(const struct pw_migration *mg, int old_fd, int snap_fd, in
 		err = -ENOMEM;
 		goto out;
 	}
-	if (is_array(mg->type))
-		n = mg->old_max < mg->new_max ? mg->old_max : mg->new_max;
-	else if ((err = read_keys(old_fd, mg->key_size, mg->old_max, &keys, &n)))
+	if ((err = old_keys(mg, old_fd, &keys, &n)))
 		goto out;
 	for (__u32 i = 0; i < n; i++) {
-		const void *k = keys ? (unsigned char *)keys + (size_t)i * mg->key_size : (void *)&i;
+		const void *k = key_at(mg, keys, &i);
 
 		if (bpf_map_lookup_elem(old_fd, k, ov))
 			continue;		/* deleted meanwhile */
@@ -803,12 +818,10 @@ int pw_migration_merge(const struct pw_migration *mg, int old_fd, int snap_fd, i
 		err = -ENOMEM;
 		goto out;
 	}
-	if (is_array(mg->type))
-		n = mg->old_max < mg->new_max ? mg->old_max : mg->new_max;
-	else if ((err = read_keys(old_fd, mg->key_size, mg->old_max, &keys, &n)))
+	if ((err = old_keys(mg, old_fd, &keys, &n)))
 		goto out;
 	for (__u32 i = 0; i < n; i++) {
-		const void *k = keys ? (unsigned char *)keys + (size_t)i * mg->key_size : (void *)&i;
+		const void *k = key_at(mg, keys, &i);
 		bool have_snap;
 		int slots = percpu ? n_slots(mg) : 1;
 
