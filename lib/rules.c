@@ -595,6 +595,26 @@ static bool rule_in_force(__u32 kind, const struct pw_config *cfg)
 static int read_once(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_ruleset *rs,
 		     struct pw_config *cfg);
 
+/* The stored rule entries of ids below @count, in one batch syscall: *@count
+ * becomes the number read. */
+static int read_entries(struct pw_ctx *ctx, const struct pw_rules_maps *m, __u32 *count,
+			__u32 **keys, struct pw_rule **vals)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	__u32 out_batch;
+
+	if (*count > PW_MAX_RULES)
+		*count = PW_MAX_RULES;
+	*keys = calloc(*count, sizeof(**keys));
+	*vals = calloc(*count, sizeof(**vals));
+	if (!*keys || !*vals)
+		return pw_fail(ctx, ENOMEM, "out of memory");
+	if (bpf_map_lookup_batch(m->fd[PW_RM_RULES], NULL, &out_batch, *keys, *vals, count, &bo) &&
+	    errno != ENOENT)
+		return pw_fail(ctx, errno, "cannot read the rules: %s", strerror(errno));
+	return 0;
+}
+
 int pw_rules_read(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_ruleset *rs,
 		  struct pw_config *cfg)
 {
@@ -620,29 +640,18 @@ int pw_rules_read(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_r
 static int read_once(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_ruleset *rs,
 		     struct pw_config *cfg)
 {
-	__u32 zero = 0, count, *keys;
-	struct pw_rule *vals;
+	__u32 zero = 0, count, *keys = NULL;
+	struct pw_rule *vals = NULL;
 	int err = 0;
-	LIBBPF_OPTS(bpf_map_batch_opts, bo);
-	__u32 out_batch;
 
 	memset(rs, 0, sizeof(*rs));
 	if (bpf_map_lookup_elem(m->fd[PW_RM_CONFIG], &zero, cfg))
 		return pw_fail(ctx, errno, "cannot read the rule config: %s", strerror(errno));
 	rs->policy = (int)PW_CFG_POLICY(cfg);
+	/* up to the highest id in use */
 	count = cfg->max_id < PW_MAX_RULES ? cfg->max_id + 1 : PW_MAX_RULES;
-	keys = calloc(count, sizeof(*keys));
-	vals = calloc(count, sizeof(*vals));
-	if (!keys || !vals) {
-		err = pw_fail(ctx, ENOMEM, "out of memory");
+	if ((err = read_entries(ctx, m, &count, &keys, &vals)))
 		goto out;
-	}
-	/* one batch syscall, up to the highest id in use */
-	if (bpf_map_lookup_batch(m->fd[PW_RM_RULES], NULL, &out_batch, keys, vals, &count, &bo) &&
-	    errno != ENOENT) {
-		err = pw_fail(ctx, errno, "cannot read the rules: %s", strerror(errno));
-		goto out;
-	}
 	for (__u32 i = 0; i < count; i++) {
 		if (PW_RK_KIND(vals[i].kind) == PW_RK_NONE || !rule_in_force(vals[i].kind, cfg))
 			continue;
@@ -958,31 +967,25 @@ static int mark_ids(const struct pw_rules_maps *m, const struct pw_ruleset *cur,
 static int rules_settle(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_intent *in)
 {
 	struct pw_config cfg;
-	__u32 zero = 0, count = in->new_prog_id + 1, out_batch, *keys, *freed, *kept;
-	struct pw_rule *vals;
+	__u32 zero = 0, count = in->new_prog_id + 1, *keys = NULL, *freed = NULL, *kept = NULL;
+	struct pw_rule *vals = NULL;
 	LIBBPF_OPTS(bpf_map_batch_opts, bo);
 	int err = 0, n_freed = 0, n_kept = 0;
 	char path[PW_PATH_LEN];
 
 	if (bpf_map_lookup_elem(m->fd[PW_RM_CONFIG], &zero, &cfg))
 		return pw_fail(ctx, errno, "cannot read the rule config: %s", strerror(errno));
-	if (count > PW_MAX_RULES)
-		count = PW_MAX_RULES;
-	keys = calloc(count, sizeof(*keys));
-	freed = calloc(count, sizeof(*freed));
-	kept = calloc(count, sizeof(*kept));
-	vals = calloc(count, sizeof(*vals));
-	if (!keys || !vals || !freed || !kept) {
-		err = pw_fail(ctx, ENOMEM, "out of memory");
-		goto out;
-	}
 	if (cfg.generation != in->old_prog_id && (err = pw_wait_for_programs())) {
 		err = pw_fail(ctx, err, "cannot wait for running programs: %s", strerror(-err));
 		goto out;
 	}
-	if (bpf_map_lookup_batch(m->fd[PW_RM_RULES], NULL, &out_batch, keys, vals, &count, &bo) &&
-	    errno != ENOENT) {
-		err = pw_fail(ctx, errno, "cannot read the rules: %s", strerror(errno));
+	/* every id the apply touched */
+	if ((err = read_entries(ctx, m, &count, &keys, &vals)))
+		goto out;
+	freed = calloc(count + 1, sizeof(*freed));
+	kept = calloc(count + 1, sizeof(*kept));
+	if (!freed || !kept) {
+		err = pw_fail(ctx, ENOMEM, "out of memory");
 		goto out;
 	}
 	for (__u32 i = 0; i < count; i++) {
