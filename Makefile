@@ -70,7 +70,7 @@ $(BUILD)/test_prog: tests/unit/test_prog.c tests/unit/pktbuild.h $(SKELS)
 	$(CC) $(CFLAGS) -Itests/unit $< -lbpf -lelf -lz -lcmocka -o $@
 
 # Rule tests: the packet path against the reference classifier in libpinwall.
-$(BUILD)/test_rules: tests/unit/test_rules.c tests/unit/pktbuild.h $(BUILD)/libpinwall.a $(SKELS)
+$(BUILD)/test_rules: tests/unit/test_rules.c tests/unit/pktbuild.h tests/unit/scratchroot.h $(BUILD)/libpinwall.a $(SKELS)
 	$(CC) $(CFLAGS) -Itests/unit $< $(BUILD)/libpinwall.a $(LDLIBS) -lcmocka -o $@
 
 # Migration tests: BTF layouts, the reuse decision, copy and merge on real maps.
@@ -88,7 +88,7 @@ $(BUILD)/bench/%.bpf.o: bench/%.bpf.c $(BUILD)/vmlinux.h
 $(BUILD)/bench/%.skel.h: $(BUILD)/bench/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $* > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/bench/%: bench/%.c $(BUILD)/libpinwall.a $(SKELS) $(BENCH_SKELS)
+$(BUILD)/bench/%: bench/%.c tests/unit/*.h $(BUILD)/libpinwall.a $(SKELS) $(BENCH_SKELS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -I$(BUILD)/bench -Itests/unit $< $(BUILD)/libpinwall.a $(LDLIBS) -o $@
 

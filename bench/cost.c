@@ -49,6 +49,7 @@
 #include "pinwall.skel.h"
 #include "cost_bare.skel.h"
 #include "pktbuild.h"
+#include "scratchroot.h"
 
 #define N_PORTRULES 6
 static const char *const port_rules[N_PORTRULES] = {
@@ -979,22 +980,6 @@ static void usage(FILE *f)
 		"Defaults: --repeat 1000000 --rounds 5 --seed 1 --v4 100000 --v6 100000.\n");
 }
 
-static char g_root[64];
-
-/* The pin root holds nothing once an apply ended; a killed run leaves its
- * intent record, removed here too. */
-static void remove_root(void)
-{
-	static const char *const left[] = { "rules_intent", "rules_intent_new" };
-	char path[128];
-
-	for (size_t i = 0; i < sizeof(left) / sizeof(left[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", g_root, left[i]);
-		unlink(path);
-	}
-	rmdir(g_root);
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -1048,9 +1033,7 @@ int main(int argc, char **argv)
 		return emit_rules(opt.emit, opt.change_pct);
 
 	/* a private pin root: apply keeps its intent record there while it runs */
-	snprintf(g_root, sizeof(g_root), "/sys/fs/bpf/pwbench-cost-%d", (int)getpid());
-	atexit(remove_root);
-	if (pw_ctx_init(&ctx, g_root))
+	if (pw_ctx_init(&ctx, scratch_root_make("pwbench-cost-")))
 		die("%s", ctx.err);
 	pw_log_setup(&ctx);
 	if (opt.json && !(json = fopen(opt.json, "w")))

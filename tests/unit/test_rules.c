@@ -53,6 +53,7 @@
 #include "pinwall/rules.h"
 #include "pinwall.skel.h"
 #include "pktbuild.h"
+#include "scratchroot.h"
 
 #define DEFAULT_SEED 0x70696e77616c6cull	/* "pinwall" */
 
@@ -2170,22 +2171,6 @@ static int group_teardown(void **state)
 	return 0;
 }
 
-static char g_root[64];
-
-/* The pin root holds nothing once an apply ended; a killed run leaves its
- * intent record, removed here too. */
-static void remove_root(void)
-{
-	static const char *const left[] = { "rules_intent", "rules_intent_new" };
-	char path[128];
-
-	for (size_t i = 0; i < sizeof(left) / sizeof(left[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", g_root, left[i]);
-		unlink(path);
-	}
-	rmdir(g_root);
-}
-
 int main(int argc, char **argv)
 {
 	static const struct CMUnitTest fixed_tests[] = {
@@ -2240,9 +2225,7 @@ int main(int argc, char **argv)
 	       env && *env ? "from PW_SEED" : "default");
 	fflush(stdout);
 	/* a private pin root: apply keeps its intent record there while it runs */
-	snprintf(g_root, sizeof(g_root), "/sys/fs/bpf/pwt%d-rules", (int)getpid());
-	atexit(remove_root);
-	if (pw_ctx_init(&g_ctx, g_root)) {
+	if (pw_ctx_init(&g_ctx, scratch_root_make("pwt"))) {
 		fprintf(stderr, "pw_ctx_init: %s\n", g_ctx.err);
 		return 1;
 	}
