@@ -94,7 +94,6 @@ struct pw_plan_map {
 
 struct pw_plan {
 	int n;
-	int n_replace;		/* maps migrated or started fresh */
 	struct pw_plan_map m[PW_MAX_MAPS];
 };
 
@@ -123,14 +122,14 @@ bool pw_path_exists(const char *path);
  * incompatible pin fails the whole plan with one detail line per property. */
 int pw_plan_maps(struct pw_ctx *ctx, struct bpf_object *obj, const char *ifdir,
 		 const struct pw_plan_opts *po, struct pw_plan *plan);
-/* After load: pin the maps that were created; undone on failure. */
 /* Pin every map the new program brings below pending/ and run the first
  * copy of each migration (with snapshots when @old_runs). */
 int pw_plan_stage(struct pw_ctx *ctx, struct pw_plan *plan, bool old_runs);
 bool pw_shared_in_use(const struct pw_ctx *ctx, const char *skip_dir, const char *name,
 		      char *user, size_t len);
-int pw_plan_pin_new(struct pw_ctx *ctx, struct pw_plan *plan, bool shared_only);
-void pw_plan_unpin_new(struct pw_plan *plan);
+/* Rule commands, before any load: pin the shared maps just created, in
+ * place (nothing runs on them yet); undone on failure. */
+int pw_plan_pin_shared(struct pw_ctx *ctx, struct pw_plan *plan);
 void pw_plan_free(struct pw_plan *plan);
 void pw_plan_report(const struct pw_plan *plan, struct pw_load_report *r);
 

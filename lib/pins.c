@@ -575,7 +575,6 @@ int pw_plan_maps(struct pw_ctx *ctx, struct bpf_object *obj, const char *ifdir,
 				continue;
 			}
 		}
-		plan->n_replace++;
 	}
 	{
 		int n_shared = 0;
@@ -638,32 +637,31 @@ static int pin_at(struct pw_ctx *ctx, int fd, const char *name, const char *path
 	return 0;
 }
 
-int pw_plan_pin_new(struct pw_ctx *ctx, struct pw_plan *plan, bool shared_only)
-{
-	int err;
-
-	for (int i = 0; i < plan->n; i++) {
-		struct pw_plan_map *pm = &plan->m[i];
-
-		if (pm->fate != PW_FATE_CREATE || pm->unpinned || (shared_only && !pm->shared))
-			continue;
-		if ((err = pin_at(ctx, bpf_map__fd(pm->map), bpf_map__name(pm->map), pm->path)))
-			goto undo;
-		pm->pinned_now = true;
-	}
-	return 0;
-undo:
-	pw_plan_unpin_new(plan);
-	return err;
-}
-
-void pw_plan_unpin_new(struct pw_plan *plan)
+static void unpin_new(struct pw_plan *plan)
 {
 	for (int i = 0; i < plan->n; i++) {
 		if (plan->m[i].pinned_now)
 			unlink(plan->m[i].path);
 		plan->m[i].pinned_now = false;
 	}
+}
+
+int pw_plan_pin_shared(struct pw_ctx *ctx, struct pw_plan *plan)
+{
+	int err;
+
+	for (int i = 0; i < plan->n; i++) {
+		struct pw_plan_map *pm = &plan->m[i];
+
+		if (pm->fate != PW_FATE_CREATE || pm->unpinned || !pm->shared)
+			continue;
+		if ((err = pin_at(ctx, bpf_map__fd(pm->map), bpf_map__name(pm->map), pm->path))) {
+			unpin_new(plan);
+			return err;
+		}
+		pm->pinned_now = true;
+	}
+	return 0;
 }
 
 /*

@@ -543,7 +543,7 @@ static int rules_create(struct pw_ctx *ctx)
 		if (err)
 			err = pw_fail(ctx, err, "cannot create the rule maps: %s", strerror(-err));
 		else
-			err = pw_plan_pin_new(ctx, &plan, true);
+			err = pw_plan_pin_shared(ctx, &plan);
 		pw_plan_free(&plan);
 	}
 	pinwall__destroy(skel);
