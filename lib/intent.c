@@ -141,20 +141,8 @@ static int merge_one(struct pw_ctx *ctx, const char *name, const char *old_path,
 	pw_map_desc_from_info(&oi, &d[0]);
 	pw_map_desc_from_info(&ni, &d[1]);
 	err = pw_map_decide(ctx, name, old_path, &d[0], &d[1], &mg);
-	if (err == PW_MAP_REUSE) {
-		/* same layout: all of the value maps onto itself */
-		mg = calloc(1, sizeof(*mg));
-		if (mg) {
-			*mg = (struct pw_migration){
-				.type = oi.type, .key_size = oi.key_size, .old_vsize = oi.value_size,
-				.new_vsize = ni.value_size, .old_max = oi.max_entries,
-				.new_max = ni.max_entries, .n_copy = 1,
-			};
-			mg->copy[0] = (struct pw_copy){ .old_size = oi.value_size,
-							.new_size = oi.value_size,
-							.kind = PW_LEAF_BYTES };
-		}
-	}
+	if (err == PW_MAP_REUSE)
+		mg = pw_migration_identity(&d[0], &d[1]);	/* same layout and size */
 	if (!mg) {
 		err = pw_fail(ctx, EPROTO, "map '%s' at '%s' no longer matches the one staged: cannot merge",
 			      name, old_path);

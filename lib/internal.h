@@ -63,6 +63,9 @@ int pw_map_desc_from_map(const struct bpf_map *map, const struct btf *btf,
 int pw_map_decide(struct pw_ctx *ctx, const char *name, const char *path,
 		  const struct pw_map_desc *pin, const struct pw_map_desc *nw,
 		  struct pw_migration **out);
+/* A migration that carries every field onto itself (same value layout). */
+struct pw_migration *pw_migration_identity(const struct pw_map_desc *pin,
+					   const struct pw_map_desc *nw);
 int pw_migration_overflow(const struct pw_migration *mg, int old_fd, __u32 *live);
 int pw_migration_snapshot_create(const struct pw_migration *mg);
 int pw_migration_check_merge(const struct pw_migration *mg, int new_fd);

@@ -358,6 +358,37 @@ static void same_value_words(struct pw_migration *mg, __u32 size)
 							   .kind = PW_LEAF_BYTES };
 }
 
+static struct pw_migration *migration_new(const struct pw_map_desc *pin,
+					  const struct pw_map_desc *nw)
+{
+	struct pw_migration *mg = calloc(1, sizeof(*mg));
+
+	if (mg)
+		*mg = (struct pw_migration){
+			.type = nw->type, .key_size = pin->key_size,
+			.old_vsize = pin->value_size, .new_vsize = nw->value_size,
+			.old_max = pin->max_entries, .new_max = nw->max_entries,
+			.old_flags = pin->flags,
+		};
+	return mg;
+}
+
+struct pw_migration *pw_migration_identity(const struct pw_map_desc *pin,
+					   const struct pw_map_desc *nw)
+{
+	struct pw_migration *mg = migration_new(pin, nw);
+	struct pw_ctx quiet = { 0 };	/* identical layouts: no detail lines */
+
+	if (!mg)
+		return NULL;
+	/* every field onto itself, so merge adds late counts field by field */
+	if (pin->value.btf && nw->value.btf)
+		map_fields(&quiet, "", &pin->value, &nw->value, mg);
+	else
+		same_value_words(mg, pin->value_size);
+	return mg;
+}
+
 int pw_map_decide(struct pw_ctx *ctx, const char *name, const char *path,
 		  const struct pw_map_desc *pin, const struct pw_map_desc *nw,
 		  struct pw_migration **out)
@@ -410,44 +441,34 @@ int pw_map_decide(struct pw_ctx *ctx, const char *name, const char *path,
 			  pin->key_size, PW_MERGE_KEY_MAX);
 		return PW_MAP_REFUSE;
 	}
-	mg = calloc(1, sizeof(*mg));
-	if (!mg)
-		return -ENOMEM;
-	mg->type = nw->type;
-	mg->key_size = pin->key_size;
-	mg->old_vsize = pin->value_size;
-	mg->new_vsize = nw->value_size;
-	mg->old_max = pin->max_entries;
-	mg->new_max = nw->max_entries;
-	mg->old_flags = pin->flags;
-	if (!vsame) {
-		if (!ov->btf || !nv->btf) {
-			pw_detail(ctx, "%s: value_size pinned %u, new %u, and the %s map has no BTF to match fields by name",
-				  what, pin->value_size, nw->value_size, ov->btf ? "new" : "pinned");
-			ret = PW_MAP_REFUSE;
-			goto out;
-		}
-		if (map_fields(ctx, what, ov, nv, mg)) {
-			ret = PW_MAP_REFUSE;
-			goto out;
-		}
-		pw_layout_str(ov, a, sizeof(a));
-		pw_layout_str(nv, b, sizeof(b));
-		snprintf(mg->why, sizeof(mg->why), "value layout pinned %s, new %s", a, b);
-	} else {
-		/* same value: every field onto itself, so merge adds late counts */
-		if (ov->btf && nv->btf) {
-			map_fields(ctx, what, ov, nv, mg);
-		} else {
-			same_value_words(mg, pin->value_size);
-		}
+	if (vsame) {
+		if (!(mg = pw_migration_identity(pin, nw)))
+			return -ENOMEM;
 		if (pin->max_entries != nw->max_entries)
 			snprintf(mg->why, sizeof(mg->why), "max_entries pinned %u, new %u",
 				 pin->max_entries, nw->max_entries);
 		else
 			snprintf(mg->why, sizeof(mg->why), "flags pinned 0x%x, new 0x%x",
 				 pin->flags, nw->flags);
+		*out = mg;
+		return PW_MAP_MIGRATE;
 	}
+	/* another value layout: field by field, by name */
+	if (!(mg = migration_new(pin, nw)))
+		return -ENOMEM;
+	if (!ov->btf || !nv->btf) {
+		pw_detail(ctx, "%s: value_size pinned %u, new %u, and the %s map has no BTF to match fields by name",
+			  what, pin->value_size, nw->value_size, ov->btf ? "new" : "pinned");
+		ret = PW_MAP_REFUSE;
+		goto out;
+	}
+	if (map_fields(ctx, what, ov, nv, mg)) {
+		ret = PW_MAP_REFUSE;
+		goto out;
+	}
+	pw_layout_str(ov, a, sizeof(a));
+	pw_layout_str(nv, b, sizeof(b));
+	snprintf(mg->why, sizeof(mg->why), "value layout pinned %s, new %s", a, b);
 	*out = mg;
 	mg = NULL;
 	ret = PW_MAP_MIGRATE;
