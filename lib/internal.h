@@ -157,6 +157,14 @@ void pw_put_back(struct pw_ctx *ctx, int ifindex, const char *ifname, int prog_f
 int pw_detach_any(struct pw_ctx *ctx, int ifindex, const char *ifname,
 		  const struct pw_xdp_state *st);
 
+/* ---- rule sets (rule_text.c) ---- */
+struct pw_ruleset;
+int pw_ruleset_push(struct pw_ruleset *rs, const struct pw_rule *r, __u32 id);
+/* Hash of a rule's match, for duplicate detection in large sets. */
+__u64 pw_rule_match_hash(const struct pw_rule *r);
+/* Clear the host bits of @a beyond @len (network byte order). */
+void pw_mask_addr(__u32 *a, int family, __u32 len);
+
 /* ---- crash safety (intent.c) ---- */
 void pw_step(__u32 op, const char *step);
 void pw_intent_init(struct pw_intent *in, __u32 op);

@@ -1,0 +1,437 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Rule text: parsing and printing one rule, reading a rule file, and the
+ * checks a rule set must pass before it is applied.
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include "internal.h"
+#include "pinwall/rules.h"
+
+/* ---- parsing and printing ---- */
+
+static const struct { const char *name; int num; } proto_names[] = {
+	{ "icmp", 1 }, { "igmp", 2 }, { "tcp", 6 }, { "udp", 17 }, { "gre", 47 },
+	{ "esp", 50 }, { "ah", 51 }, { "icmpv6", 58 }, { "ipv6-icmp", 58 },
+	{ "sctp", 132 }, { "udplite", 136 },
+};
+
+static int proto_parse(const char *s)
+{
+	unsigned long v;
+	char *end;
+
+	for (size_t i = 0; i < sizeof(proto_names) / sizeof(proto_names[0]); i++)
+		if (!strcasecmp(s, proto_names[i].name))
+			return proto_names[i].num;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (*s && !*end && !errno && v <= 255 && isdigit((unsigned char)*s))
+		return (int)v;
+	return -1;
+}
+
+static const char *proto_name(int num)
+{
+	for (size_t i = 0; i < sizeof(proto_names) / sizeof(proto_names[0]); i++)
+		if (proto_names[i].num == num)
+			return proto_names[i].name;
+	return NULL;
+}
+
+static int port_parse(const char *s, __u32 *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (*end || errno || v > 65535)
+		return -1;
+	*out = (__u32)v;
+	return 0;
+}
+
+void pw_mask_addr(__u32 *a, int family, __u32 len)
+{
+	int words = family == 4 ? 1 : 4;
+
+	for (int w = 0; w < words; w++) {
+		int bits = (int)len - 32 * w;
+
+		if (bits >= 32)
+			continue;
+		a[w] = bits <= 0 ? 0 : htonl(ntohl(a[w]) & ~(0xffffffffu >> bits));
+	}
+}
+
+int pw_rule_parse(const char *text, struct pw_rule *r, char *err, size_t errlen)
+{
+	char buf[256], *tok[8], *save = NULL;
+	int n = 0, i = 0;
+
+	memset(r, 0, sizeof(*r));
+	snprintf(buf, sizeof(buf), "%s", text);
+	for (char *t = strtok_r(buf, " \t\r\n", &save); t; t = strtok_r(NULL, " \t\r\n", &save)) {
+		if (n == 8) {
+			snprintf(err, errlen, "too many words in rule '%s'", text);
+			return -EINVAL;
+		}
+		tok[n++] = t;
+	}
+	if (n < 3) {
+		snprintf(err, errlen, "incomplete rule '%s': expected ACTION src|dst|proto|sport|dport VALUE", text);
+		return -EINVAL;
+	}
+	if (!strcmp(tok[0], "drop"))
+		r->action = XDP_DROP;
+	else if (!strcmp(tok[0], "pass"))
+		r->action = XDP_PASS;
+	else {
+		snprintf(err, errlen, "unknown action '%s': use drop or pass", tok[0]);
+		return -EINVAL;
+	}
+	i = 1;
+	if (!strcmp(tok[i], "src") || !strcmp(tok[i], "dst")) {
+		char *slash, *p = tok[i + 1], orig[128];
+		unsigned long len;
+
+		snprintf(orig, sizeof(orig), "%s", p);
+
+		if (n != 3) {
+			snprintf(err, errlen, "unexpected '%s' after the prefix", tok[3]);
+			return -EINVAL;
+		}
+		r->kind = !strcmp(tok[i], "src") ? PW_RK_SRC : PW_RK_DST;
+		slash = strchr(p, '/');
+		if (slash)
+			*slash = '\0';
+		if (inet_pton(AF_INET, p, r->addr) == 1)
+			r->family = 4;
+		else if (inet_pton(AF_INET6, p, r->addr) == 1)
+			r->family = 6;
+		else {
+			snprintf(err, errlen, "invalid address '%s' in '%s'", p, orig);
+			return -EINVAL;
+		}
+		len = r->family == 4 ? 32 : 128;
+		if (slash) {
+			char *end;
+
+			errno = 0;
+			len = strtoul(slash + 1, &end, 10);
+			if (!isdigit((unsigned char)slash[1]) || *end || errno ||
+			    len > (r->family == 4 ? 32u : 128u)) {
+				snprintf(err, errlen, "invalid prefix length '/%s': IPv%u takes /0 to /%u",
+					 slash + 1, r->family, r->family == 4 ? 32 : 128);
+				return -EINVAL;
+			}
+		}
+		r->len = (__u32)len;
+		{
+			__u32 masked[4];
+			char want[INET6_ADDRSTRLEN];
+
+			memcpy(masked, r->addr, sizeof(masked));
+			pw_mask_addr(masked, r->family, r->len);
+			if (memcmp(masked, r->addr, r->family == 4 ? 4 : 16)) {
+				inet_ntop(r->family == 4 ? AF_INET : AF_INET6, masked, want, sizeof(want));
+				snprintf(err, errlen, "host bits set in '%s/%u': did you mean %s/%u?",
+					 p, r->len, want, r->len);
+				return -EINVAL;
+			}
+		}
+		return 0;
+	}
+	if (!strcmp(tok[i], "proto")) {
+		int proto = proto_parse(tok[i + 1]);
+
+		if (proto < 0) {
+			snprintf(err, errlen, "unknown protocol '%s': a name (tcp, udp, icmp, ...) or 0-255",
+				 tok[i + 1]);
+			return -EINVAL;
+		}
+		if (n == 3) {
+			r->kind = PW_RK_PROTO;
+			r->proto = (__u32)proto;
+			return 0;
+		}
+		if (proto != 6 && proto != 17) {
+			snprintf(err, errlen, "port rules take proto tcp or udp, not '%s'", tok[i + 1]);
+			return -EINVAL;
+		}
+		r->proto = (__u32)proto;
+		i += 2;
+	}
+	if (i + 1 >= n || (strcmp(tok[i], "sport") && strcmp(tok[i], "dport"))) {
+		snprintf(err, errlen, "unknown match '%s': use src, dst, proto, sport or dport",
+			 i < n ? tok[i] : "");
+		return -EINVAL;
+	}
+	if (i + 2 != n) {
+		snprintf(err, errlen, "unexpected '%s' after the port", tok[i + 2]);
+		return -EINVAL;
+	}
+	r->kind = !strcmp(tok[i], "sport") ? PW_RK_SPORT : PW_RK_DPORT;
+	{
+		char *dash = strchr(tok[i + 1], '-');
+
+		if (dash)
+			*dash = '\0';
+		if (port_parse(tok[i + 1], &r->port_lo) ||
+		    port_parse(dash ? dash + 1 : tok[i + 1], &r->port_hi)) {
+			snprintf(err, errlen, "invalid port '%s%s%s': 0-65535 or LOW-HIGH", tok[i + 1],
+				 dash ? "-" : "", dash ? dash + 1 : "");
+			return -EINVAL;
+		}
+		if (r->port_lo > r->port_hi) {
+			snprintf(err, errlen, "reversed port range '%u-%u': write %u-%u",
+				 r->port_lo, r->port_hi, r->port_hi, r->port_lo);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+void pw_rule_format(const struct pw_rule *r, char *buf, size_t len)
+{
+	const char *act = r->action == XDP_DROP ? "drop" : "pass";
+	char a[INET6_ADDRSTRLEN];
+	const char *pn;
+
+	switch (r->kind) {
+	case PW_RK_SRC:
+	case PW_RK_DST:
+		inet_ntop(r->family == 4 ? AF_INET : AF_INET6, r->addr, a, sizeof(a));
+		snprintf(buf, len, "%s %s %s/%u", act, r->kind == PW_RK_SRC ? "src" : "dst", a, r->len);
+		break;
+	case PW_RK_PROTO:
+		pn = proto_name((int)r->proto);
+		if (pn)
+			snprintf(buf, len, "%s proto %s", act, pn);
+		else
+			snprintf(buf, len, "%s proto %u", act, r->proto);
+		break;
+	case PW_RK_SPORT:
+	case PW_RK_DPORT: {
+		char ports[16];
+
+		if (r->port_lo == r->port_hi)
+			snprintf(ports, sizeof(ports), "%u", r->port_lo);
+		else
+			snprintf(ports, sizeof(ports), "%u-%u", r->port_lo, r->port_hi);
+		snprintf(buf, len, "%s%s%s %s %s", act, r->proto ? " proto " : "",
+			 r->proto ? (r->proto == 6 ? "tcp" : "udp") : "",
+			 r->kind == PW_RK_SPORT ? "sport" : "dport", ports);
+		break;
+	}
+	default:
+		snprintf(buf, len, "(none)");
+	}
+}
+
+/* Same match (action aside)? */
+bool pw_rule_same_match(const struct pw_rule *a, const struct pw_rule *b)
+{
+	struct pw_rule x = *a, y = *b;
+
+	x.action = y.action = 0;
+	return !memcmp(&x, &y, sizeof(x));
+}
+
+/* Do two port rules overlap on a port and protocol? */
+static bool ports_overlap(const struct pw_rule *a, const struct pw_rule *b)
+{
+	return a->kind == b->kind && (a->proto == b->proto || !a->proto || !b->proto) &&
+	       a->port_lo <= b->port_hi && b->port_lo <= a->port_hi;
+}
+
+void pw_ruleset_free(struct pw_ruleset *rs)
+{
+	free(rs->r);
+	free(rs->ids);
+	memset(rs, 0, sizeof(*rs));
+}
+
+int pw_ruleset_push(struct pw_ruleset *rs, const struct pw_rule *r, __u32 id)
+{
+	if (rs->n == rs->cap) {
+		int cap = rs->cap ? rs->cap * 2 : 256;
+		struct pw_rule *nr = realloc(rs->r, cap * sizeof(*nr));
+		__u32 *ni = nr ? realloc(rs->ids, cap * sizeof(*ni)) : NULL;
+
+		if (!nr || !ni) {
+			if (nr)
+				rs->r = nr;
+			return -ENOMEM;
+		}
+		rs->r = nr;
+		rs->ids = ni;
+		rs->cap = cap;
+	}
+	rs->r[rs->n] = *r;
+	rs->ids[rs->n++] = id;
+	return 0;
+}
+
+/* Hash of the match, for duplicate detection in large files. */
+__u64 pw_rule_match_hash(const struct pw_rule *r)
+{
+	struct pw_rule x = *r;
+	const unsigned char *p = (const unsigned char *)&x;
+	__u64 h = 1469598103934665603ull;
+
+	x.action = 0;
+	for (size_t i = 0; i < sizeof(x); i++)
+		h = (h ^ p[i]) * 1099511628211ull;
+	return h;
+}
+
+/*
+ * Check a whole set: no duplicate or conflicting rule, and ranges of port
+ * rules nest or are disjoint (the narrowest wins, so a partial overlap would
+ * have no clear winner). @where names each rule for messages ("FILE:LINE").
+ */
+int pw_ruleset_check(struct pw_ctx *ctx, const struct pw_ruleset *rs, const char *const *where)
+{
+	size_t cap = 1;
+	struct slot { __u64 h; int idx; } *tab;
+	int err = 0;
+
+	while (cap < (size_t)rs->n * 2 + 2)
+		cap <<= 1;
+	tab = calloc(cap, sizeof(*tab));
+	if (!tab)
+		return pw_fail(ctx, ENOMEM, "out of memory");
+	for (int i = 0; i < rs->n && !err; i++) {
+		__u64 h = pw_rule_match_hash(&rs->r[i]) | 1;
+		size_t s = h & (cap - 1);
+
+		for (; tab[s].h; s = (s + 1) & (cap - 1)) {
+			const struct pw_rule *o = &rs->r[tab[s].idx];
+			char a[128];
+
+			if (tab[s].h != h || !pw_rule_same_match(o, &rs->r[i]))
+				continue;
+			pw_rule_format(&rs->r[i], a, sizeof(a));
+			err = pw_fail(ctx, EEXIST, "%s: %s rule '%s' (first at %s)",
+				      where ? where[i] : "rule", o->action == rs->r[i].action ?
+				      "duplicate" : "conflicting", a, where ? where[tab[s].idx] : "earlier");
+			break;
+		}
+		tab[s].h = h;
+		tab[s].idx = i;
+	}
+	free(tab);
+	if (err)
+		return err;
+	/* port rules are few: pairwise */
+	for (int i = 0; i < rs->n; i++) {
+		const struct pw_rule *a = &rs->r[i];
+
+		if (a->kind != PW_RK_SPORT && a->kind != PW_RK_DPORT)
+			continue;
+		for (int j = i + 1; j < rs->n; j++) {
+			const struct pw_rule *b = &rs->r[j];
+			bool nested;
+			char x[128], y[128];
+
+			if (!ports_overlap(a, b))
+				continue;
+			nested = (a->port_lo <= b->port_lo && b->port_hi <= a->port_hi) ||
+				 (b->port_lo <= a->port_lo && a->port_hi <= b->port_hi);
+			if (nested && !(a->port_lo == b->port_lo && a->port_hi == b->port_hi))
+				continue;
+			if (nested && a->proto != b->proto)
+				continue;	/* tcp-only vs both: the protocol-specific one wins */
+			pw_rule_format(b, x, sizeof(x));
+			pw_rule_format(a, y, sizeof(y));
+			return pw_fail(ctx, EEXIST,
+				       "%s: conflicting rule '%s': its ports partly overlap '%s' (%s); ranges must nest or be disjoint",
+				       where ? where[j] : "rule", x, y, where ? where[i] : "earlier");
+		}
+	}
+	return 0;
+}
+
+int pw_ruleset_parse_file(struct pw_ctx *ctx, const char *path, struct pw_ruleset *rs)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
+	char line[512], err[256];
+	char **where = NULL;
+	int lineno = 0, ret = 0, wcap = 0;
+
+	memset(rs, 0, sizeof(*rs));
+	rs->policy = -1;
+	if (!f)
+		return pw_fail(ctx, errno, "rule file '%s': %s", path, strerror(errno));
+	while (fgets(line, sizeof(line), f)) {
+		struct pw_rule r;
+		char *p = line, *hash;
+
+		lineno++;
+		if (!strchr(line, '\n') && !feof(f)) {
+			ret = pw_fail(ctx, EINVAL, "%s:%d: line too long", path, lineno);
+			goto out;
+		}
+		if ((hash = strchr(p, '#')))
+			*hash = '\0';
+		while (isspace((unsigned char)*p))
+			p++;
+		if (!*p)
+			continue;
+		if (!strncmp(p, "policy", 6) && isspace((unsigned char)p[6])) {
+			char word[32] = "";
+
+			sscanf(p + 6, "%31s", word);
+			if (!strcmp(word, "allow"))
+				rs->policy = PW_POLICY_ALLOW;
+			else if (!strcmp(word, "deny"))
+				rs->policy = PW_POLICY_DENY;
+			else {
+				ret = pw_fail(ctx, EINVAL, "%s:%d: unknown policy '%s': use allow or deny",
+					      path, lineno, word);
+				goto out;
+			}
+			continue;
+		}
+		if (pw_rule_parse(p, &r, err, sizeof(err))) {
+			ret = pw_fail(ctx, EINVAL, "%s:%d: %s", path, lineno, err);
+			goto out;
+		}
+		if (rs->n >= PW_MAX_RULES - 1) {
+			ret = pw_fail(ctx, ENOSPC, "%s:%d: table full: at most %d rules",
+				      path, lineno, PW_MAX_RULES - 1);
+			goto out;
+		}
+		if (pw_ruleset_push(rs, &r, 0)) {
+			ret = pw_fail(ctx, ENOMEM, "out of memory");
+			goto out;
+		}
+		if (rs->n > wcap) {
+			wcap = wcap ? wcap * 2 : 256;
+			where = realloc(where, wcap * sizeof(*where));
+		}
+		if (asprintf(&where[rs->n - 1], "%s:%d", path, lineno) < 0)
+			where[rs->n - 1] = NULL;
+	}
+	ret = pw_ruleset_check(ctx, rs, (const char *const *)where);
+out:
+	for (int i = 0; where && i < rs->n; i++)
+		free(where[i]);
+	free(where);
+	if (f != stdin)
+		fclose(f);
+	if (ret)
+		pw_ruleset_free(rs);
+	return ret;
+}
+
