@@ -2173,6 +2173,7 @@ static int group_teardown(void **state)
 
 int main(int argc, char **argv)
 {
+	const char *root;
 	static const struct CMUnitTest fixed_tests[] = {
 		cmocka_unit_test(test_lpm_v4_each_length_src),
 		cmocka_unit_test(test_lpm_v4_each_length_dst),
@@ -2225,7 +2226,10 @@ int main(int argc, char **argv)
 	       env && *env ? "from PW_SEED" : "default");
 	fflush(stdout);
 	/* a private pin root: apply keeps its intent record there while it runs */
-	if (pw_ctx_init(&g_ctx, scratch_root_make("pwt"))) {
+	root = scratch_root_make("pwt");
+	if (!root)
+		return 1;
+	if (pw_ctx_init(&g_ctx, root)) {
 		fprintf(stderr, "pw_ctx_init: %s\n", g_ctx.err);
 		return 1;
 	}
