@@ -47,7 +47,8 @@ test_pin_layout_and_status() {
 	ASSERT_EQ "$(jq -r '.[0].object' <<<"$j")" built-in "status object"
 	ASSERT_EQ "$(jq -r '.[0].pin_dir' <<<"$j")" "$d" "status pin dir"
 	ASSERT_EQ "$(jq -r '.[0].drift | length' <<<"$j")" 0 "no drift"
-	ASSERT_EQ "$(jq -r '[.[0].maps[] | select(.shared | not)] | length' <<<"$j")" 2 "two interface maps"
+	ASSERT_EQ "$(jq -r '[.[0].maps[] | select(.shared | not)] | length' <<<"$j")" 3 "three interface maps"
+	[ -e "$d/maps/pw_frags" ] || fail "missing pin $d/maps/pw_frags (first fragments' verdicts)"
 	ASSERT_EQ "$(jq -r '[.[0].maps[] | select(.shared)] | length' <<<"$j")" 9 "nine shared rule maps"
 	ASSERT_EQ "$(jq -r '.[0].link_id' <<<"$j")" \
 		"$(bpftool -j link show pinned "$d/link" | jq -r .id)" "link id"
