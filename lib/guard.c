@@ -3,10 +3,12 @@
  * The SSH lock-out guard: would a rule set drop the caller's own session?
  *
  * Phases: parse SSH_CONNECTION, ask the reference classifier, find the
- * interfaces holding the server address (or the one its %zone names), walk
- * the devices below each (macvlan and VLAN to their lower device, bridge
- * and bond to their ports, chains of these), and refuse when pinwall runs
- * on any of them. Whatever cannot be decided refuses too: a guard that
+ * interfaces holding the server address (or the one its %zone names) and
+ * the one the route back to the client leaves through (Linux takes a packet
+ * for any local address on any interface: an address on lo arrives through
+ * the uplink), walk the devices below each (macvlan and VLAN to their lower
+ * device, bridge and bond to their ports, chains of these), and refuse when
+ * pinwall runs on any of them. Whatever cannot be decided refuses too: a guard that
  * allows when unsure is the lock-out it exists to prevent.
  */
 #define _GNU_SOURCE
@@ -29,6 +31,8 @@
 #define GUARD_DEPTH 16		/* devices on one path down: a bound, not a limit seen in practice */
 #define ENV_MAX 256		/* SSH_CONNECTION is two addresses and two ports */
 
+enum { HOLDS = 1, ROUTE = 2 };	/* why a device is a way in */
+
 struct session {
 	struct pw_ref_pkt p;	/* the session's packet as it arrives */
 	char zone[IF_NAMESIZE];	/* from ADDR%ZONE, "" if none */
@@ -38,9 +42,10 @@ struct guard {
 	struct pw_ctx *ctx;
 	struct session s;
 	struct pw_netdevs ds;
-	bool *holds;		/* per device: holds the server address */
+	char *mark;		/* per device: HOLDS the server address, ROUTE back to the client */
 	bool *seen;		/* per device: walked already */
-	int path[GUARD_DEPTH];	/* the device holding the address down to pinwall's */
+	int path[GUARD_DEPTH];	/* the way in (HOLDS or ROUTE) down to pinwall's device */
+	int found_by;		/* HOLDS or ROUTE: how path[0] was found */
 	int depth;
 	char unsure[256];	/* why the guard cannot decide */
 };
@@ -201,8 +206,10 @@ static int find_interfaces(struct guard *g)
 		if (d < 0)
 			err = unsure(g, "interface '%s' changed while it was checked",
 				     quote(i->ifa_name, q, sizeof(q)));
-		else if (zone < 0 || d == zone)
-			found += g->holds[d] = true;
+		else if (zone < 0 || d == zone) {
+			g->mark[d] = HOLDS;
+			found++;
+		}
 	}
 	freeifaddrs(ifa);
 	if (!err && !found && zone >= 0)
@@ -211,6 +218,30 @@ static int find_interfaces(struct guard *g)
 	if (!err && !found)
 		return unsure(g, "%s is no address of any interface here", addr);
 	return err;
+}
+
+static bool link_local(const struct pw_ref_pkt *p)
+{
+	return p->family == 6 && (ntohl(p->daddr[0]) & 0xffc00000) == 0xfe800000;
+}
+
+/* the way back to the client: with symmetric routing, the way in */
+static int find_route(struct guard *g)
+{
+	char cip[INET6_ADDRSTRLEN];
+	int oif, d;
+
+	if (g->s.zone[0] || link_local(&g->s.p))
+		return 0;	/* on the link the zone or the address names */
+	inet_ntop(g->s.p.family == 4 ? AF_INET : AF_INET6, g->s.p.saddr, cip, sizeof(cip));
+	oif = pw_route_dev(g->s.p.family, g->s.p.saddr, g->s.p.daddr);
+	if (oif < 0)
+		return unsure(g, "cannot route back to %s here: %s", cip, strerror(-oif));
+	if ((d = pw_netdev_by_index(&g->ds, oif)) < 0)
+		return unsure(g, "the route back to %s leaves through interface %d, which is gone",
+			      cip, oif);
+	g->mark[d] |= ROUTE;
+	return 0;
 }
 
 /* ---- phase 3: down from each of them to the devices pinwall runs on ---- */
@@ -253,10 +284,11 @@ static int prog_is_pinwall(struct guard *g, __u32 id, const char *dev)
 			   quote(dev, q, sizeof(q)), strerror(errno));
 	else if (!strncmp(pi.name, PW_PROG_NAME, sizeof(pi.name)))
 		r = 1;
-	else if (!(r = uses_rule_map(map_ids, pi.nr_map_ids < PW_MAX_MAPS ? pi.nr_map_ids : PW_MAX_MAPS)) &&
-		 pi.nr_map_ids > PW_MAX_MAPS)
+	else if (pi.nr_map_ids > PW_MAX_MAPS)
 		r = unsure(g, "XDP program %u on '%s' uses more than %d maps", id,
 			   quote(dev, q, sizeof(q)), PW_MAX_MAPS);
+	else
+		r = uses_rule_map(map_ids, pi.nr_map_ids);
 	close(fd);
 	return r;
 }
@@ -327,15 +359,17 @@ static int walk_down(struct guard *g, int i)
 	return 0;
 }
 
-static int walk_all(struct guard *g)
+/* from every device marked @by; the address holders first, for the message */
+static int walk_from(struct guard *g, int by)
 {
 	int r;
 
 	for (int i = 0; i < g->ds.n; i++) {
-		if (!g->holds[i])
+		if (!(g->mark[i] & by))
 			continue;
 		memset(g->seen, 0, g->ds.n * sizeof(*g->seen));
 		g->depth = 0;
+		g->found_by = by;
 		if ((r = walk_down(g, i)))
 			return r;
 	}
@@ -370,8 +404,9 @@ static void describe(const struct guard *g, const struct pw_ruleset *rs, int idx
 	inet_ntop(af, g->s.p.daddr, sip, sizeof(sip));
 	if (found > 0) {
 		describe_path(g, path, sizeof(path));
-		snprintf(why, len, "%s would drop your SSH session (%s port %u -> %s port %u on %s)",
-			 what, cip, g->s.p.sport, sip, g->s.p.dport, path);
+		snprintf(why, len, "%s would drop your SSH session (%s port %u -> %s port %u %s %s)",
+			 what, cip, g->s.p.sport, sip, g->s.p.dport,
+			 g->found_by == HOLDS ? "on" : "routed through", path);
 	} else {
 		snprintf(why, len, "%s would drop your SSH session (%s port %u -> %s port %u) and pinwall cannot tell where it arrives: %s",
 			 what, cip, g->s.p.sport, sip, g->s.p.dport, g->unsure);
@@ -385,11 +420,11 @@ static int locate(struct guard *g)
 
 	if (err)
 		return unsure(g, "cannot read the network devices here: %s", strerror(-err));
-	g->holds = calloc(g->ds.n, sizeof(*g->holds));
+	g->mark = calloc(g->ds.n, sizeof(*g->mark));
 	g->seen = calloc(g->ds.n, sizeof(*g->seen));
-	if (!g->holds || !g->seen)
+	if (!g->mark || !g->seen)
 		return unsure(g, "%s", strerror(ENOMEM));
-	return find_interfaces(g) ?: walk_all(g);
+	return find_interfaces(g) ?: walk_from(g, HOLDS) ?: find_route(g) ?: walk_from(g, ROUTE);
 }
 
 int pw_rules_ssh_guard(struct pw_ctx *ctx, const struct pw_ruleset *rs, char *why, size_t len)
@@ -413,7 +448,7 @@ int pw_rules_ssh_guard(struct pw_ctx *ctx, const struct pw_ruleset *rs, char *wh
 	found = locate(&g);
 	if (found)
 		describe(&g, rs, idx, found, why, len);
-	free(g.holds);
+	free(g.mark);
 	free(g.seen);
 	pw_netdevs_free(&g.ds);
 	return found != 0;

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * The network devices of this network namespace from one RTM_GETLINK dump.
- * Every reply is checked whole: a truncated message or attribute is an
- * error, never a shorter name.
+ * The network devices of this network namespace from one RTM_GETLINK dump,
+ * and the device one RTM_GETROUTE lookup picks. Every reply is checked
+ * whole: a truncated message or attribute is an error, never a shorter name.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -229,4 +229,69 @@ int pw_netdev_by_name(const struct pw_netdevs *ds, const char *name)
 		if (!strcmp(ds->d[i].name, name))
 			return i;
 	return -1;
+}
+
+static void add_attr(struct nlmsghdr *nh, int type, const void *data, int len)
+{
+	struct rtattr *a = (void *)((char *)nh + NLMSG_ALIGN(nh->nlmsg_len));
+
+	a->rta_type = type;
+	a->rta_len = RTA_LENGTH(len);
+	memcpy(RTA_DATA(a), data, len);
+	nh->nlmsg_len = NLMSG_ALIGN(nh->nlmsg_len) + RTA_ALIGN(a->rta_len);
+}
+
+/* RTA_OIF of the RTM_NEWROUTE reply in @buf, or -errno */
+static int parse_route(const char *buf, ssize_t n)
+{
+	const struct nlmsghdr *nh = (const void *)buf;
+	const struct nlmsgerr *e = NLMSG_DATA(nh);
+	const struct rtmsg *rt = NLMSG_DATA(nh);
+	int len;
+	__u32 oif;
+
+	if (n < (ssize_t)sizeof(*nh) || nh->nlmsg_len < sizeof(*nh) || nh->nlmsg_len > n)
+		return -EBADMSG;
+	if (nh->nlmsg_type == NLMSG_ERROR)
+		return nh->nlmsg_len < NLMSG_LENGTH(sizeof(*e)) || !e->error ? -EBADMSG : e->error;
+	if (nh->nlmsg_type != RTM_NEWROUTE || nh->nlmsg_len < NLMSG_LENGTH(sizeof(*rt)))
+		return -EBADMSG;
+	len = RTM_PAYLOAD(nh);
+	for (const struct rtattr *a = RTM_RTA(rt); RTA_OK(a, len); a = RTA_NEXT(a, len))
+		if (a->rta_type == RTA_OIF)
+			return attr_u32(a, &oif) ?: (int)oif;
+	return -ENODEV;
+}
+
+int pw_route_dev(int family, const __u32 *dst, const __u32 *src)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct rtmsg rt;
+		char attrs[2 * RTA_SPACE(16)];
+	} req;
+	int alen = family == 4 ? 4 : 16, fd, err;
+	char buf[8192];
+	ssize_t n;
+
+	memset(&req, 0, sizeof(req));
+	req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(req.rt));
+	req.nh.nlmsg_type = RTM_GETROUTE;
+	req.nh.nlmsg_flags = NLM_F_REQUEST;
+	req.nh.nlmsg_seq = 1;
+	req.rt.rtm_family = family == 4 ? AF_INET : AF_INET6;
+	req.rt.rtm_dst_len = req.rt.rtm_src_len = 8 * alen;
+	add_attr(&req.nh, RTA_DST, dst, alen);
+	add_attr(&req.nh, RTA_SRC, src, alen);
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return -errno;
+	if (send(fd, &req, req.nh.nlmsg_len, 0) != (ssize_t)req.nh.nlmsg_len)
+		err = -errno;
+	else if ((n = recv(fd, buf, sizeof(buf), MSG_TRUNC)) < 0)
+		err = -errno;
+	else
+		err = n > (ssize_t)sizeof(buf) ? -EMSGSIZE : parse_route(buf, n);
+	close(fd);
+	return err;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * The network devices of the caller's network namespace, read in one
- * rtnetlink dump: names, and how they stack (what lies below each device).
+ * rtnetlink dump: names, and how they stack (what lies below each device);
+ * and the device a route lookup picks.
  * rtnetlink rather than /sys/class/net: 'pinwall -n NS' enters only the
  * network namespace, so sysfs still shows the devices of the caller's.
  */
@@ -35,5 +36,8 @@ void pw_netdevs_free(struct pw_netdevs *ds);
 /* index into ds->d, or -1 */
 int pw_netdev_by_index(const struct pw_netdevs *ds, int ifindex);
 int pw_netdev_by_name(const struct pw_netdevs *ds, const char *name);
+/* The interface index the kernel routes a packet to @dst from @src through
+ * (family 4 or 6, network byte order), or -errno (-ENETUNREACH: no route). */
+int pw_route_dev(int family, const __u32 *dst, const __u32 *src);
 
 #endif

@@ -194,6 +194,35 @@ test_unrelated() {
 	REFUSED "$DROP4 on 'veth0'\)" "::ffff:10.11.0.2 40000 ::ffff:10.11.0.1 22" "$NS" rule add drop src 10.11.0.0/16
 }
 
+# a container's macvlan on the host's interface: what runs below is out of sight
+test_other_netns() {
+	setup && ns_new NS2 c || { fail setup; return; }
+	ip -n "$NS" link add mv0 link veth0 type macvlan mode bridge && ip -n "$NS" link set mv0 netns "$NS2" &&
+		addr "$NS2" mv0 10.11.0.1/24 || { fail "macvlan in the other namespace"; return; }
+	REFUSED "$DROP4\) and pinwall cannot tell where it arrives: 'mv0' sits on a device in another network namespace$FIX" \
+		"$SSH4" "$NS2" rule add drop src 10.11.0.0/16
+}
+
+# Linux takes a packet for any local address on any interface: an address
+# on lo arrives through the interface the route back to the client leaves by
+test_routed() {
+	setup || { fail setup; return; }
+	local s="10.11.0.2 40000 10.99.0.1 22"
+	local d="rule 'drop src 10\.11\.0\.0/16' would drop your SSH session \(10\.11\.0\.2 port 40000 -> 10\.99\.0\.1 port 22"
+	addr "$NS" lo 10.99.0.1/32 && ip -n "$NS" link add mv0 link veth0 type macvlan mode bridge &&
+		addr "$NS" mv0 10.11.0.3/24 || { fail addresses; return; }
+	REFUSED "$d routed through 'mv0' via 'veth0'\)$FIX" "$s" "$NS" rule add drop src 10.11.0.0/16
+	# the client's network on veth1 instead: nothing of pinwall on the way
+	ip -n "$NS" link del mv0
+	addr "$NS" veth1 10.11.0.3/24 || { fail address; return; }
+	ALLOWED "$s" "$NS" rule add drop src 10.11.0.0/16
+	ASSERT_OK pw "$NS" rule flush
+	# no way back at all: cannot tell
+	ip -n "$NS" addr flush dev veth1
+	REFUSED "$d\) and pinwall cannot tell where it arrives: cannot route back to 10\.11\.0\.2 here: Network is unreachable$FIX" \
+		"$s" "$NS" rule add drop src 10.11.0.0/16
+}
+
 # pinwall's program is known without its pins (they may be gone: repin)
 test_pins_moved() {
 	setup || { fail setup; return; }
