@@ -69,12 +69,14 @@ int pw_rules_counters(struct pw_ctx *ctx, const struct pw_rules_maps *m,
 /* Make @want (with @policy) the rule set, atomically; assigns want->ids. */
 int pw_rules_apply(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_ruleset *want,
 		   int policy, struct pw_apply_report *rep);
-/* 1 (with a reason) if the set would drop the caller's SSH session arriving
- * on an interface pinwall runs on in this network namespace. */
 /* Finish (switched) or roll back (not) a rule apply that was killed. */
 int pw_rules_recover(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_recovery *rec);
 /* A rule apply was killed (its intent record is there, nobody holds the lock). */
 bool pw_rules_interrupted(struct pw_ctx *ctx, struct pw_intent *in);
+/* 1 (with a reason in @why) if the set would drop the caller's SSH session
+ * (SSH_CONNECTION) arriving through an interface pinwall runs on in this
+ * network namespace, or stacked on one (macvlan, VLAN, bridge, bond), or if
+ * that cannot be told; 0 without SSH_CONNECTION. */
 int pw_rules_ssh_guard(struct pw_ctx *ctx, const struct pw_ruleset *rs, char *why, size_t len);
 
 #endif
