@@ -224,13 +224,13 @@ __noinline __u32 pw_classify(__u32 set, const struct pw_pkt *p)
 	set &= 1;
 
 	if (p->l3 == PW_C_IPV4) {
-		rule = pw_lpm(set, PW_DIR_SRC, p->saddr, false);
+		rule = pw_lpm(set, PW_SIDE_SRC, p->saddr, false);
 		if (!rule)
-			rule = pw_lpm(set, PW_DIR_DST, p->daddr, false);
+			rule = pw_lpm(set, PW_SIDE_DST, p->daddr, false);
 	} else {
-		rule = pw_lpm(set, PW_DIR_SRC, p->saddr, true);
+		rule = pw_lpm(set, PW_SIDE_SRC, p->saddr, true);
 		if (!rule)
-			rule = pw_lpm(set, PW_DIR_DST, p->daddr, true);
+			rule = pw_lpm(set, PW_SIDE_DST, p->daddr, true);
 	}
 	/* a later fragment's L4 fields are not its own: no port or proto rule */
 	if (rule || p->frag == PW_FRAG_LATER)
@@ -238,9 +238,9 @@ __noinline __u32 pw_classify(__u32 set, const struct pw_pkt *p)
 	if (p->has_ports) {
 		__u32 udp = p->l4 == PW_C_UDP;
 
-		rule = pw_lookup_u32(&pw_ports, PW_PORT_INDEX(set, PW_DIR_DST, udp, p->dport));
+		rule = pw_lookup_u32(&pw_ports, PW_PORT_INDEX(set, PW_SIDE_DST, udp, p->dport));
 		if (!rule)
-			rule = pw_lookup_u32(&pw_ports, PW_PORT_INDEX(set, PW_DIR_SRC, udp, p->sport));
+			rule = pw_lookup_u32(&pw_ports, PW_PORT_INDEX(set, PW_SIDE_SRC, udp, p->sport));
 	}
 	/* protocol 1 is ICMP only in IPv4, 58 ICMPv6 only in IPv6 */
 	if (!rule && !(p->l3 == PW_C_IPV4 ? p->l4_proto == IPPROTO_ICMPV6_

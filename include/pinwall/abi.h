@@ -85,7 +85,8 @@ enum pw_class {
 #define PW_MAP_PORTS      "pw_ports"
 #define PW_MAP_PROTOS     "pw_protos"
 
-enum pw_dir { PW_DIR_SRC = 0, PW_DIR_DST = 1 };
+/* which side of the packet a rule matches: source or destination address/port */
+enum pw_side { PW_SIDE_SRC = 0, PW_SIDE_DST = 1 };
 enum pw_policy { PW_POLICY_ALLOW = 0, PW_POLICY_DENY = 1 };
 #define PW_CFG_POLICY(cfg) ((cfg)->policy[(cfg)->active & 1])
 

@@ -1195,7 +1195,7 @@ static void lpm_each_length(int fam, int dir)
 			setbit(base, l, 1);
 		fill_host(base, fam, l, 0);
 		snprintf(text, sizeof(text), "%s %s %s/%d", drop ? "drop" : "pass",
-			 dir == PW_DIR_SRC ? "src" : "dst", astr(fam, base, s), l);
+			 dir == PW_SIDE_SRC ? "src" : "dst", astr(fam, base, s), l);
 		snprintf(label, sizeof(label), "%s", text);
 		rs_init(&rs, 2);
 		rs_add(&rs, text);
@@ -1245,10 +1245,10 @@ static void lpm_each_length(int fam, int dir)
 			memset(&p, 0, sizeof(p));
 			p.family = fam;
 			set_l4(&p, k + l);
-			memcpy(dir == PW_DIR_SRC ? p.src : p.dst, a, 16);
+			memcpy(dir == PW_SIDE_SRC ? p.src : p.dst, a, 16);
 			/* the other address: the matching one of the other direction,
 			 * which no rule covers */
-			memcpy(dir == PW_DIR_SRC ? p.dst : p.src, base, 16);
+			memcpy(dir == PW_SIDE_SRC ? p.dst : p.src, base, 16);
 			bad += expect_pkt(label, &rs, &p, inside ? in : out, inside ? 0 : -1, false);
 		}
 		/* the other family: never matched */
@@ -1257,7 +1257,7 @@ static void lpm_each_length(int fam, int dir)
 		rand_addr(p.src, p.family);
 		rand_addr(p.dst, p.family);
 		if (fam == 6)	/* an IPv4 address equal to the rule's first 32 bits */
-			memcpy(dir == PW_DIR_SRC ? p.src : p.dst, base, 4);
+			memcpy(dir == PW_SIDE_SRC ? p.src : p.dst, base, 4);
 		set_l4(&p, l);
 		bad += expect_pkt(label, &rs, &p, out, -1, false);
 		pw_ruleset_free(&rs);
@@ -1268,10 +1268,10 @@ static void lpm_each_length(int fam, int dir)
 	}
 }
 
-static void test_lpm_v4_each_length_src(void **s) { (void)s; lpm_each_length(4, PW_DIR_SRC); }
-static void test_lpm_v4_each_length_dst(void **s) { (void)s; lpm_each_length(4, PW_DIR_DST); }
-static void test_lpm_v6_each_length_src(void **s) { (void)s; lpm_each_length(6, PW_DIR_SRC); }
-static void test_lpm_v6_each_length_dst(void **s) { (void)s; lpm_each_length(6, PW_DIR_DST); }
+static void test_lpm_v4_each_length_src(void **s) { (void)s; lpm_each_length(4, PW_SIDE_SRC); }
+static void test_lpm_v4_each_length_dst(void **s) { (void)s; lpm_each_length(4, PW_SIDE_DST); }
+static void test_lpm_v6_each_length_src(void **s) { (void)s; lpm_each_length(6, PW_SIDE_SRC); }
+static void test_lpm_v6_each_length_dst(void **s) { (void)s; lpm_each_length(6, PW_SIDE_DST); }
 
 /*
  * Nested prefixes of the same address at the given lengths, alternating
@@ -1295,7 +1295,7 @@ static void lpm_nested(int fam, int dir, const int *lens, int nl, const char *la
 		memcpy(a, base, 16);
 		fill_host(a, fam, lens[i], 0);
 		snprintf(text, sizeof(text), "%s %s %s/%d", i % 2 ? "pass" : "drop",
-			 dir == PW_DIR_SRC ? "src" : "dst", astr(fam, a, s), lens[i]);
+			 dir == PW_SIDE_SRC ? "src" : "dst", astr(fam, a, s), lens[i]);
 		rs_add(&rs, text);
 	}
 	/* reversed order in the set: the table compiler must sort */
@@ -1321,7 +1321,7 @@ static void lpm_nested(int fam, int dir, const int *lens, int nl, const char *la
 				best = i;
 		if (best >= 0)
 			v = best % 2 ? PASS : DROP;
-		if (dir == PW_DIR_DST) {
+		if (dir == PW_SIDE_DST) {
 			memcpy(p.dst, p.src, 16);
 			rand_addr(p.src, fam);
 			/* the src must not match a (dst) rule: nothing to avoid */
@@ -1336,11 +1336,11 @@ static void lpm_nested(int fam, int dir, const int *lens, int nl, const char *la
 	/* the address in the other direction matches nothing */
 	memset(&p, 0, sizeof(p));
 	p.family = fam;
-	memcpy(dir == PW_DIR_SRC ? p.dst : p.src, base, 16);
-	rand_addr(dir == PW_DIR_SRC ? p.src : p.dst, fam);
+	memcpy(dir == PW_SIDE_SRC ? p.dst : p.src, base, 16);
+	rand_addr(dir == PW_SIDE_SRC ? p.src : p.dst, fam);
 	/* ... and this direction's address is outside the shortest prefix (lens[0] > 0) */
 	if (lens[0] > 0) {
-		uint8_t *o = dir == PW_DIR_SRC ? p.src : p.dst;
+		uint8_t *o = dir == PW_SIDE_SRC ? p.src : p.dst;
 
 		memcpy(o, base, 16);
 		setbit(o, 0, !getbit(o, 0));
@@ -1365,18 +1365,18 @@ static void lpm_nested_all(int fam, int dir)
 	lpm_nested(fam, dir, lens, n, label);
 }
 
-static void test_lpm_v4_nested_all_src(void **s) { (void)s; lpm_nested_all(4, PW_DIR_SRC); }
-static void test_lpm_v4_nested_all_dst(void **s) { (void)s; lpm_nested_all(4, PW_DIR_DST); }
-static void test_lpm_v6_nested_all_src(void **s) { (void)s; lpm_nested_all(6, PW_DIR_SRC); }
-static void test_lpm_v6_nested_all_dst(void **s) { (void)s; lpm_nested_all(6, PW_DIR_DST); }
+static void test_lpm_v4_nested_all_src(void **s) { (void)s; lpm_nested_all(4, PW_SIDE_SRC); }
+static void test_lpm_v4_nested_all_dst(void **s) { (void)s; lpm_nested_all(4, PW_SIDE_DST); }
+static void test_lpm_v6_nested_all_src(void **s) { (void)s; lpm_nested_all(6, PW_SIDE_SRC); }
+static void test_lpm_v6_nested_all_dst(void **s) { (void)s; lpm_nested_all(6, PW_SIDE_DST); }
 
 static void test_lpm_v4_nested_8_16_24_32(void **s)
 {
 	static const int l[] = { 8, 16, 24, 32 };
 
 	(void)s;
-	lpm_nested(4, PW_DIR_SRC, l, 4, "nested v4 src /8 /16 /24 /32");
-	lpm_nested(4, PW_DIR_DST, l, 4, "nested v4 dst /8 /16 /24 /32");
+	lpm_nested(4, PW_SIDE_SRC, l, 4, "nested v4 src /8 /16 /24 /32");
+	lpm_nested(4, PW_SIDE_DST, l, 4, "nested v4 dst /8 /16 /24 /32");
 }
 
 static void test_lpm_v4_nested_around_chunk(void **s)
@@ -1384,8 +1384,8 @@ static void test_lpm_v4_nested_around_chunk(void **s)
 	static const int l[] = { 1, 15, 16, 17, 18, 31 };
 
 	(void)s;
-	lpm_nested(4, PW_DIR_SRC, l, 6, "nested v4 src /1 /15 /16 /17 /18 /31");
-	lpm_nested(4, PW_DIR_DST, l, 6, "nested v4 dst /1 /15 /16 /17 /18 /31");
+	lpm_nested(4, PW_SIDE_SRC, l, 6, "nested v4 src /1 /15 /16 /17 /18 /31");
+	lpm_nested(4, PW_SIDE_DST, l, 6, "nested v4 dst /1 /15 /16 /17 /18 /31");
 }
 
 static void test_lpm_v6_nested_sparse(void **s)
@@ -1394,9 +1394,9 @@ static void test_lpm_v6_nested_sparse(void **s)
 	static const int l2[] = { 3, 17, 79, 80, 81, 82, 120 };
 
 	(void)s;
-	lpm_nested(6, PW_DIR_SRC, l, 10, "nested v6 src /16../128");
-	lpm_nested(6, PW_DIR_DST, l, 10, "nested v6 dst /16../128");
-	lpm_nested(6, PW_DIR_SRC, l2, 7, "nested v6 src /3 /17 /79-/82 /120");
+	lpm_nested(6, PW_SIDE_SRC, l, 10, "nested v6 src /16../128");
+	lpm_nested(6, PW_SIDE_DST, l, 10, "nested v6 dst /16../128");
+	lpm_nested(6, PW_SIDE_SRC, l2, 7, "nested v6 src /3 /17 /79-/82 /120");
 }
 
 struct fixed_pkt {
