@@ -82,7 +82,7 @@ int pw_rules_open(struct pw_ctx *ctx, struct pw_rules_maps *m, bool create, bool
 	}
 	for (int i = 0; i < PW_RM_COUNT; i++) {
 		pw_join(path, sizeof(path), shared, map_names[i]);
-		m->fd[i] = pw_open_map_pin(ctx, path, rdonly);
+		m->fd[i] = pw_open_own_pin(ctx, path, map_names[i], rdonly ? PW_PIN_RDONLY : 0);
 		if (m->fd[i] < 0) {
 			err = m->fd[i] == -ENOENT ?
 				pw_fail(ctx, ENOENT, "rule map '%s' is missing: the rule state is incomplete",
@@ -560,7 +560,7 @@ int pw_rules_recover(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct p
 		return 0;
 	if (err)
 		return pw_fail(ctx, err, "cannot read the rule intent record in '%s': %s",
-			       ctx->pin_root, strerror(-err));
+			       ctx->pin_root, pw_record_problem(err));
 	if (bpf_map_lookup_elem(m->fd[PW_RM_CONFIG], &zero, &cfg))
 		return pw_fail(ctx, errno, "cannot read the rule config: %s", strerror(errno));
 	rec->found = true;
