@@ -2,7 +2,8 @@
 # Hostile pin state: pins of the wrong shape where pinwall keeps its maps and
 # records (one error line, exit 1, no crash, nothing changed), symbolic links
 # inside the pin root (never followed: clean and unload leave their targets
-# alone).
+# alone), and rule pins that are not the maps the running program uses (rule
+# commands refuse and point to repin; the program keeps its rules).
 . "$(dirname "$0")/lib.sh"
 
 unset SSH_CONNECTION
@@ -181,6 +182,56 @@ test_link_pin_is_a_link() {
 	ERR1 "'$d/link' is a symbolic link" pw "$NS" unload veth0
 	ASSERT_NE "$(ip -n "$NS" -j link show veth0 | jq -r '.[0].xdp.prog.id // empty')" "" \
 		"the program stays attached"
+}
+
+# ---- case 5: rule commands act only on the maps the program uses ----
+
+test_rule_pins_moved() {
+	setup || { fail setup; return; }
+	local ids
+	ASSERT_OK pw "$NS" load veth0
+	ASSERT_OK pw "$NS" rule add drop src 10.11.0.0/16
+	ids=$(prog_maps "$NS" veth0)
+	mv "$ROOT/shared" "$ROOT-moved" || { fail "mv shared"; return; }
+	ERR1 "the program on 'veth0' \(id [0-9]+\) uses rule maps that are not pinned in '$ROOT/shared': 'pinwall repin veth0' pins them again; nothing was changed" \
+		pw "$NS" rule add drop src 10.12.0.0/16
+	ASSERT_EQ "$LAST_RC" 1 "exit status of rule add"
+	ERR1 "uses rule maps that are not pinned" pw "$NS" rule policy deny
+	ERR1 "uses rule maps that are not pinned" pw "$NS" rule list
+	# the program still runs its rules on its own maps
+	ASSERT_EQ "$(prog_maps "$NS" veth0)" "$ids" "program maps"
+	send "$NS" veth1 40 || return
+	ASSERT_EQ "$(drops "$NS" veth0 40)" 40 "the old drop rule still drops"
+	# back in place: rule commands work again, on the program's maps
+	mv "$ROOT-moved" "$ROOT/shared" || { fail "mv back"; return; }
+	ASSERT_OK pw "$NS" rule add drop src 10.12.0.0/16
+	send "$NS" veth1 10 --src 10.12.0.2 || return
+	ASSERT_EQ "$(drops "$NS" veth0 50)" 50 "the new rule is in force"
+}
+
+test_rule_pin_replaced() {
+	setup || { fail setup; return; }
+	local cfg="$ROOT/shared/pw_config" old
+	ASSERT_OK pw "$NS" load veth0
+	ASSERT_OK pw "$NS" rule add drop src 10.11.0.0/16
+	old=$(pin_id "$cfg")
+	mkdir -p "$ROOT-other"
+	mv "$cfg" "$ROOT-other/pw_config" || { fail "mv pw_config"; return; }
+	# the right shape, but not the program's map
+	bpftool map create "$cfg" type array key 4 value "$(bpftool -j map show id "$old" | jq .bytes_value)" \
+		entries 1 name pw_config || { fail "bpftool map create"; return; }
+	ERR1 "rule map '$ROOT/shared/pw_config' is map id [0-9]+, but the program on 'veth0' \(id [0-9]+\) uses map id $old: 'pinwall repin veth0'" \
+		pw "$NS" rule add pass dport 9
+}
+
+test_rule_maps_before_load() {
+	setup || { fail setup; return; }
+	# nothing runs yet: creating the rule maps is fine, and a load uses them
+	ASSERT_OK pw "$NS" rule add drop src 10.11.0.0/16
+	ASSERT_OK pw "$NS" load veth0
+	ASSERT_OK pw "$NS" rule add pass dport 9
+	send "$NS" veth1 20 || return
+	ASSERT_EQ "$(drops "$NS" veth0 20)" 20 "rules made before the load are in force"
 }
 
 run_tests
