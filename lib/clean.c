@@ -7,6 +7,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,27 +51,100 @@ static int live_netns(__u64 *ino, int max)
 	return n;
 }
 
-static int rm_tree(const char *path)
+/* A symbolic link inside the pin root is never followed: reported as stale
+ * (the link itself is what clean --yes removes, never its target). */
+static bool is_link_at(int dirfd, const char *name, char *why, size_t len)
 {
-	DIR *d = opendir(path);
-	struct dirent *e;
+	char target[160];
+	struct stat st;
+	ssize_t n;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISLNK(st.st_mode))
+		return false;
+	n = readlinkat(dirfd, name, target, sizeof(target) - 1);
+	target[n > 0 ? n : 0] = '\0';
+	snprintf(why, len, "symbolic link to '%s' inside the pin root: never followed", target);
+	return true;
+}
+
+/* Why the interface directory @it->path is stale, live or kept. */
+static void judge(struct pw_clean_item *it, bool ns_live, bool here, size_t root_len)
+{
+	char lpath[PW_PATH_LEN];
+	struct bpf_link_info li;
+	struct pw_intent in;
+	struct pw_meta meta;
+	int fd;
+
+	pw_join(lpath, sizeof(lpath), it->path, PW_PIN_LINK);
+	fd = pw_obj_get_below(lpath, root_len, 0);
+	/* an attached link is live whatever else we think we know */
+	if (fd >= 0 && (!ns_live || !here) && !pw_link_info(fd, &li) && li.xdp.ifindex != 0)
+		snprintf(it->why, sizeof(it->why), "live: its link is attached");
+	else if (!ns_live) {
+		it->stale = true;
+		snprintf(it->why, sizeof(it->why), "network namespace %llu is gone",
+			 (unsigned long long)it->netns_ino);
+	} else if (!here) {
+		snprintf(it->why, sizeof(it->why), "in another network namespace: not checked (use -n)");
+	} else if (!if_nametoindex(it->ifname)) {
+		it->stale = true;
+		snprintf(it->why, sizeof(it->why), "interface '%s' is gone", it->ifname);
+	} else if (!pw_intent_read(it->path, &in)) {
+		/* a killed operation: recover decides, not clean */
+		snprintf(it->why, sizeof(it->why), "interrupted %s: run 'pinwall recover %s'",
+			 pw_op_name(in.op), it->ifname);
+	} else if (fd >= 0 && !pw_link_info(fd, &li) && li.xdp.ifindex == 0) {
+		it->stale = true;
+		snprintf(it->why, sizeof(it->why), "link %u is detached: its program is gone", li.id);
+	} else if (fd >= 0) {
+		snprintf(it->why, sizeof(it->why), "live");
+	} else if (!pw_meta_read(it->path, &meta) && !meta.prog_id) {
+		snprintf(it->why, sizeof(it->why), "unloaded with --keep-maps: kept");
+	} else {
+		snprintf(it->why, sizeof(it->why), "no link pin: see 'pinwall status %s'", it->ifname);
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
+/* Every interface directory of one ns<INODE> directory, opened below the
+ * root without following links. */
+static int clean_ns(struct pw_ctx *ctx, int nsfd, const char *nsdir, __u64 ino, bool ns_live,
+		    bool remove, int (*cb)(const struct pw_clean_item *it, void *arg), void *arg)
+{
+	size_t root_len = strlen(ctx->pin_root);
+	DIR *d = fdopendir(nsfd);
+	struct dirent *ifd;
 	int err = 0;
 
-	if (!d)
-		return unlink(path) ? -errno : 0;
-	while ((e = readdir(d))) {
-		char sub[PW_PATH_LEN];
+	if (!d) {
+		close(nsfd);
+		return 0;
+	}
+	while (!err && (ifd = readdir(d))) {
+		struct pw_clean_item it = { 0 };
 
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+		if (ifd->d_name[0] == '.')
 			continue;
-		if (pw_join(sub, sizeof(sub), path, e->d_name))
-			continue;
-		if (rm_tree(sub))
-			err = -errno;
+		pw_join(it.path, sizeof(it.path), nsdir, ifd->d_name);
+		pw_ifname_unescape(ifd->d_name, it.ifname, sizeof(it.ifname));
+		it.netns_ino = ino;
+		if (is_link_at(dirfd(d), ifd->d_name, it.why, sizeof(it.why)))
+			it.stale = true;
+		else
+			judge(&it, ns_live, ino == ctx->netns_ino, root_len);
+		if (it.stale && remove) {
+			int e1 = pw_rm_tree_at(dirfd(d), ifd->d_name);
+
+			it.removed = e1 == 0;
+			if (e1)
+				err = pw_fail(ctx, e1, "cannot remove '%s': %s", it.path, strerror(-e1));
+		}
+		if (!err)
+			err = cb(&it, arg);
 	}
 	closedir(d);
-	if (rmdir(path))
-		err = -errno;
 	return err;
 }
 
@@ -78,7 +152,7 @@ int pw_clean(struct pw_ctx *ctx, bool remove,
 	     int (*cb)(const struct pw_clean_item *it, void *arg), void *arg)
 {
 	__u64 *live = calloc(65536, sizeof(*live));
-	int n_live, lock_fd = -1, err = 0;
+	int n_live, lock_fd = -1, err = 0, rootfd = -1;
 	DIR *root = NULL;
 	struct dirent *ns;
 
@@ -91,91 +165,46 @@ int pw_clean(struct pw_ctx *ctx, bool remove,
 	if (remove && (err = pw_lock(ctx, &lock_fd)))
 		goto out;
 	n_live = live_netns(live, 65536);
-	root = opendir(ctx->pin_root);
+	/* the root as given; everything below it is walked by fd */
+	rootfd = pw_opendir_below(ctx->pin_root, strlen(ctx->pin_root));
+	root = rootfd >= 0 ? fdopendir(rootfd) : NULL;
 	while (root && !err && (ns = readdir(root))) {
+		struct pw_clean_item it = { 0 };
 		char nsdir[PW_PATH_LEN];
 		unsigned long long ino;
-		bool ns_live = false, here;
-		DIR *d;
-		struct dirent *ifd;
+		bool ns_live = false;
+		int nsfd;
 
 		if (sscanf(ns->d_name, "ns%llu", &ino) != 1 ||
-		    pw_join(nsdir, sizeof(nsdir), ctx->pin_root, ns->d_name) || !(d = opendir(nsdir)))
+		    pw_join(nsdir, sizeof(nsdir), ctx->pin_root, ns->d_name))
 			continue;
 		for (int i = 0; i < n_live; i++)
 			ns_live |= live[i] == ino;
-		here = ino == ctx->netns_ino;
-		while (!err && (ifd = readdir(d))) {
-			struct pw_clean_item it = { 0 };
-			struct pw_meta meta;
-			char lpath[PW_PATH_LEN];
-			int fd;
-
-			if (ifd->d_name[0] == '.')
-				continue;
-			pw_join(it.path, sizeof(it.path), nsdir, ifd->d_name);
-			pw_ifname_unescape(ifd->d_name, it.ifname, sizeof(it.ifname));
+		if (is_link_at(dirfd(root), ns->d_name, it.why, sizeof(it.why))) {
+			snprintf(it.path, sizeof(it.path), "%s", nsdir);
 			it.netns_ino = ino;
-			/* an attached link is live whatever else we think we know */
-			pw_join(lpath, sizeof(lpath), it.path, PW_PIN_LINK);
-			fd = pw_path_exists(lpath) ? bpf_obj_get(lpath) : -1;
-			if (fd >= 0) {
-				struct bpf_link_info li;
-				bool attached = !pw_link_info(fd, &li) && li.xdp.ifindex != 0;
-
-				close(fd);
-				if (attached && (!ns_live || !here)) {
-					snprintf(it.why, sizeof(it.why), "live: its link is attached");
-					goto report;
-				}
-			}
-			if (!ns_live) {
-				it.stale = true;
-				snprintf(it.why, sizeof(it.why), "network namespace %llu is gone", ino);
-			} else if (!here) {
-				snprintf(it.why, sizeof(it.why), "in another network namespace: not checked (use -n)");
-			} else if (!if_nametoindex(it.ifname)) {
-				it.stale = true;
-				snprintf(it.why, sizeof(it.why), "interface '%s' is gone", it.ifname);
-			} else {
-				struct bpf_link_info li;
-				struct pw_intent in;
-
-				pw_join(lpath, sizeof(lpath), it.path, PW_PIN_LINK);
-				fd = pw_path_exists(lpath) ? bpf_obj_get(lpath) : -1;
-				if (!pw_intent_read(it.path, &in)) {
-					/* a killed operation: recover decides, not clean */
-					snprintf(it.why, sizeof(it.why), "interrupted %s: run 'pinwall recover %s'",
-						 pw_op_name(in.op), it.ifname);
-				} else if (fd >= 0 && !pw_link_info(fd, &li) && li.xdp.ifindex == 0) {
-					it.stale = true;
-					snprintf(it.why, sizeof(it.why), "link %u is detached: its program is gone", li.id);
-				} else if (fd >= 0) {
-					snprintf(it.why, sizeof(it.why), "live");
-				} else if (!pw_meta_read(it.path, &meta) && !meta.prog_id) {
-					snprintf(it.why, sizeof(it.why), "unloaded with --keep-maps: kept");
-				} else {
-					snprintf(it.why, sizeof(it.why), "no link pin: see 'pinwall status %s'", it.ifname);
-				}
-				if (fd >= 0)
-					close(fd);
-			}
-report:
-			if (it.stale && remove) {
-				it.removed = rm_tree(it.path) == 0;
+			it.stale = true;
+			if (remove) {
+				it.removed = !unlinkat(dirfd(root), ns->d_name, 0);
 				if (!it.removed)
-					err = pw_fail(ctx, errno, "cannot remove '%s': %s", it.path, strerror(errno));
+					err = pw_fail(ctx, errno, "cannot remove '%s': %s", nsdir,
+						      strerror(errno));
 			}
-			if (!err)
-				err = cb(&it, arg);
+			err = err ?: cb(&it, arg);
+			continue;
 		}
-		closedir(d);
+		nsfd = openat(dirfd(root), ns->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (nsfd < 0)
+			continue;
+		err = clean_ns(ctx, nsfd, nsdir, ino, ns_live, remove, cb, arg);
 		if (remove)
-			rmdir(nsdir);	/* only if now empty */
+			unlinkat(dirfd(root), ns->d_name, AT_REMOVEDIR);	/* only if now empty */
 	}
 out:
 	if (root)
 		closedir(root);
+	else if (rootfd >= 0)
+		close(rootfd);
 	pw_unlock(lock_fd);
 	free(live);
 	return err;

@@ -79,39 +79,27 @@ int pw_intent_step(struct pw_ctx *ctx, const char *ifdir, struct pw_intent *in, 
 	return pw_intent_write(ctx, ifdir, in);
 }
 
-static void rm_dir_pins(const char *dir)
-{
-	char path[PW_PATH_LEN];
-	struct dirent *e;
-	DIR *d = opendir(dir);
-
-	if (!d)
-		return;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.' && !pw_join(path, sizeof(path), dir, e->d_name))
-			unlink(path);
-	closedir(d);
-	rmdir(dir);
-}
-
-/* Drop pending/ (what an operation staged) and the intent record. */
+/* Drop pending/ (what an operation staged) and the intent record, walking
+ * from the interface directory without following links (pinwalk.c). */
 void pw_intent_clear(const char *ifdir)
 {
 	static const char *const subs[] = { PW_DIR_MAPS, PW_DIR_SHARED, PW_DIR_MAPS_NEW,
 					    PW_DIR_SHARED_NEW, PW_DIR_SNAP };
-	char pending[PW_PATH_LEN], path[PW_PATH_LEN];
+	int fd = pw_opendir_below(ifdir, pw_ifdir_root_len(ifdir)), pfd;
 
-	if (!pw_join(pending, sizeof(pending), ifdir, PW_DIR_PENDING)) {
+	if (fd < 0)
+		return;
+	pfd = openat(fd, PW_DIR_PENDING, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd >= 0) {
 		for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
-			if (!pw_join(path, sizeof(path), pending, subs[i]))
-				rm_dir_pins(path);
-		rm_dir_pins(pending);
+			pw_rm_pins_at(pfd, subs[i]);
+		close(pfd);
 	}
-	if (!pw_join(path, sizeof(path), ifdir, PW_PIN_INTENT))
-		unlink(path);
+	pw_rm_pins_at(fd, PW_DIR_PENDING);
+	unlinkat(fd, PW_PIN_INTENT, 0);
 	/* a record write killed between pinning beside and renaming */
-	if (!pw_join(path, sizeof(path), ifdir, PW_PIN_INTENT "_new"))
-		unlink(path);
+	unlinkat(fd, PW_PIN_INTENT "_new", 0);
+	close(fd);
 }
 
 /* Fold the old program's late changes of one migrated map into its successor. */
@@ -392,7 +380,7 @@ int pw_recover_locked(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
 		return 0;
 	if (err)
 		return pw_fail(ctx, err, "cannot read the intent record in '%s': %s", ifdir,
-			       strerror(-err));
+			       pw_record_problem(err));
 	rec->found = true;
 	rec->op = in.op;
 	rec->step = in.step;

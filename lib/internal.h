@@ -137,11 +137,52 @@ void pw_plan_free(struct pw_plan *plan);
 void pw_plan_report(const struct pw_plan *plan, struct pw_load_report *r);
 
 int pw_meta_write(struct pw_ctx *ctx, const char *ifdir, const struct pw_meta *meta);
+/* Why the last record read failed with @err: the pin's mismatch ("pin 'P'
+ * has value size X, pinwall expects Y") or strerror. */
+const char *pw_record_problem(int err);
 int pw_intent_write(struct pw_ctx *ctx, const char *ifdir, const struct pw_intent *in);
 int pw_rules_intent_read(const struct pw_ctx *ctx, struct pw_intent *in);
 int pw_rules_intent_write(struct pw_ctx *ctx, const struct pw_intent *in);
 /* Returns once every BPF program run that started before has ended. */
 int pw_wait_for_programs(void);
+
+/* ---- untrusted pins (pinobj.c) ---- */
+#define PW_PIN_RDONLY	1u	/* open read-only */
+#define PW_PIN_OLDER	2u	/* a record: an older, shorter value is fine */
+
+/* What pinwall expects of its own map @name (@record: the load and intent
+ * records), from the built-in objects; NULL if it has none. */
+const struct pw_map_desc *pw_pin_expected(const char *name, bool record);
+/* 0 if the map behind @fd matches @want, else -EPROTO with @why saying how,
+ * naming both values ("has value size 4096, pinwall expects 24"). */
+int pw_pin_check(int fd, const struct pw_map_desc *want, unsigned int flags, char *why,
+		 size_t len);
+/* pw_open_map_pin, then pw_pin_check: a mismatch is one error naming both. */
+int pw_open_pin_checked(struct pw_ctx *ctx, const char *path, const struct pw_map_desc *want,
+			unsigned int flags);
+/* The same for pinwall's own map @name (the built-in program's). */
+int pw_open_own_pin(struct pw_ctx *ctx, const char *path, const char *name, unsigned int flags);
+
+/* ---- below the pin root, never through a link (pinwalk.c) ---- */
+/* Length of the pin root prefix of @path (of its directory if not below). */
+size_t pw_root_len(const struct pw_ctx *ctx, const char *path);
+/* Of ROOT/ns<INODE>/IFNAME, for callers that only have the interface dir. */
+size_t pw_ifdir_root_len(const char *ifdir);
+/* -ELOOP (and the link in @link) if a component of @path after its first
+ * @root_len characters is a symbolic link; -errno if one is missing. */
+int pw_below_check(const char *path, size_t root_len, char *link, size_t len);
+/* pw_below_check below the pin root, as one error naming the link. */
+int pw_nofollow(struct pw_ctx *ctx, const char *path);
+/* Directory fd of @path, each component below the root opened O_NOFOLLOW. */
+int pw_opendir_below(const char *path, size_t root_len);
+/* Remove @name in @dirfd and, if a real directory, all below it. */
+int pw_rm_tree_at(int dirfd, const char *name);
+/* Remove the entries of directory @name in @dirfd, then the directory. */
+void pw_rm_pins_at(int dirfd, const char *name);
+int pw_unlink_below(const char *path, size_t root_len);
+int pw_rmdir_below(const char *path, size_t root_len);
+/* bpf_obj_get of a pin, refused (-ELOOP) if reached through a link. */
+int pw_obj_get_below(const char *path, size_t root_len, __u32 file_flags);
 
 int pw_map_info(int fd, struct bpf_map_info *info);
 int pw_prog_info(int fd, struct bpf_prog_info *info);

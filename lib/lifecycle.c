@@ -178,6 +178,8 @@ static int link_pin_open(struct pw_ctx *ctx, const char *ifdir, struct link_pin 
 	memset(lp, 0, sizeof(*lp));
 	lp->fd = -1;
 	pw_join(lp->path, sizeof(lp->path), ifdir, PW_PIN_LINK);
+	if (pw_nofollow(ctx, lp->path))
+		return -ELOOP;
 	if (!pw_path_exists(lp->path))
 		return 0;
 	lp->fd = bpf_obj_get(lp->path);
@@ -203,19 +205,20 @@ static void link_pin_close(struct link_pin *lp)
 
 void pw_remove_empty_dirs(const struct pw_ctx *ctx, const char *ifdir)
 {
+	size_t root_len = strlen(ctx->pin_root);
 	char path[PW_PATH_LEN], *slash;
 
 	pw_join(path, sizeof(path), ifdir, PW_DIR_MAPS);
-	rmdir(path);
+	pw_rmdir_below(path, root_len);
 	pw_join(path, sizeof(path), ifdir, PW_DIR_PENDING);
-	rmdir(path);
+	pw_rmdir_below(path, root_len);
 	snprintf(path, sizeof(path), "%s", ifdir);
 	/* ifdir, then its ns<ino> parent, never above the pin root */
 	for (int i = 0; i < 2; i++) {
-		if (rmdir(path))
+		if (pw_rmdir_below(path, root_len))
 			break;
 		slash = strrchr(path, '/');
-		if (!slash || (size_t)(slash - path) <= strlen(ctx->pin_root))
+		if (!slash || (size_t)(slash - path) <= root_len)
 			break;
 		*slash = '\0';
 	}
@@ -667,8 +670,9 @@ int pw_unload_core(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
 	struct pw_meta *meta = &in->next;
 	bool have_meta = meta->version != 0;
 	char path[PW_PATH_LEN], shared[PW_PATH_LEN];
-	int err, ifindex;
-	DIR *d;
+	size_t root_len = strlen(ctx->pin_root);
+	int err, ifindex, dfd;
+	DIR *d = NULL;
 	struct dirent *e;
 
 	if (!r)
@@ -687,7 +691,7 @@ int pw_unload_core(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
 			goto out;
 		}
 		pw_step(PW_OP_UNLOAD, "detached");
-		unlink(lp.path);
+		pw_unlink_below(lp.path, root_len);
 	} else if (have_meta && meta->prog_id && ifindex > 0) {
 		/* link pin lost, but the program pinwall attached still runs */
 		struct pw_xdp_state st;
@@ -710,23 +714,28 @@ int pw_unload_core(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
 		goto out;
 	}
 	pw_join(path, sizeof(path), ifdir, PW_DIR_MAPS);
-	if ((d = opendir(path))) {
+	/* below the root, no link is followed: a link is removed, not its target */
+	if ((dfd = pw_opendir_below(path, root_len)) >= 0 && !(d = fdopendir(dfd)))
+		close(dfd);
+	else if (dfd == -ELOOP || dfd == -ENOTDIR)
+		pw_unlink_below(path, root_len);
+	if (dfd >= 0 && d) {
 		while ((e = readdir(d)) && r->n_maps < PW_MAX_MAPS) {
 			struct pw_map_report *mr = &r->maps[r->n_maps];
 
 			if (e->d_name[0] == '.' || pw_join(mr->path, sizeof(mr->path), path, e->d_name))
 				continue;
 			snprintf(mr->name, sizeof(mr->name), "%.63s", e->d_name);
-			mr->removed = unlink(mr->path) == 0;
+			mr->removed = unlinkat(dirfd(d), e->d_name, 0) == 0;
 			r->n_maps++;
 		}
 		closedir(d);
 	}
 	pw_step(PW_OP_UNLOAD, "unpinned");
 	pw_join(path, sizeof(path), ifdir, PW_PIN_META);
-	unlink(path);
+	pw_unlink_below(path, root_len);
 	pw_join(path, sizeof(path), ifdir, PW_PIN_META "_new");
-	unlink(path);
+	pw_unlink_below(path, root_len);
 	/* shared maps this interface recorded that no other interface records */
 	pw_shared_dir(ctx, shared, sizeof(shared));
 	for (__u32 i = 0; have_meta && i < meta->n_shared && i < PW_META_SHARED &&
@@ -742,10 +751,10 @@ int pw_unload_core(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
 		mr->config = !strncmp(name, "pw_", 3);
 		mr->removed = !mr->config &&
 			      !pw_shared_in_use(ctx, ifdir, name, NULL, 0) &&
-			      unlink(mr->path) == 0;
+			      pw_unlink_below(mr->path, root_len) == 0;
 		r->n_maps++;
 	}
-	rmdir(shared);
+	pw_rmdir_below(shared, root_len);
 	pw_intent_clear(ifdir);
 	pw_remove_empty_dirs(ctx, ifdir);
 out:

@@ -267,8 +267,10 @@ int pw_open_map_pin(struct pw_ctx *ctx, const char *path, bool rdonly)
 	LIBBPF_OPTS(bpf_obj_get_opts, opts, .file_flags = rdonly ? BPF_F_RDONLY : 0);
 	enum pw_obj_kind kind;
 	struct stat st;
-	int fd;
+	int fd = pw_nofollow(ctx, path);
 
+	if (fd)
+		return fd;
 	if (lstat(path, &st)) {
 		if (errno == ENOENT)
 			return -ENOENT;
@@ -731,24 +733,47 @@ void pw_plan_report(const struct pw_plan *plan, struct pw_load_report *r)
 
 /* ---- the load record and the intent record ---- */
 
-static int record_read(const char *ifdir, const char *pin, void *val, size_t size)
+/* The record object's map behind pin @pin ("meta", "intent", "rules_intent"). */
+static const struct pw_map_desc *record_desc(const char *pin)
 {
-	char path[PW_PATH_LEN];
-	struct bpf_map_info info;
+	return pw_pin_expected(strcmp(pin, PW_PIN_META) ? "pw_intent" : "pw_meta", true);
+}
+
+static char record_why[PW_PATH_LEN + 480];
+
+const char *pw_record_problem(int err)
+{
+	if (err == -EPROTO && record_why[0])
+		return record_why;
+	if (err == -ELOOP)
+		return "reached through a symbolic link inside the pin root, never followed (remove the link)";
+	return strerror(-err);
+}
+
+/* @root_len: the pin root's part of @dir; below it no link is followed. */
+static int record_read(const char *dir, size_t root_len, const char *pin, void *val,
+		       size_t size)
+{
+	const struct pw_map_desc *want = record_desc(pin);
+	char path[PW_PATH_LEN], why[480];
 	__u32 zero = 0;
 	int fd, err;
 
-	if (pw_join(path, sizeof(path), ifdir, pin))
+	if (pw_join(path, sizeof(path), dir, pin))
 		return -ENAMETOOLONG;
-	fd = bpf_obj_get_opts(path, &(struct bpf_obj_get_opts){
-		.sz = sizeof(struct bpf_obj_get_opts), .file_flags = BPF_F_RDONLY });
+	if (!want)
+		return -ENOMEM;
+	fd = pw_obj_get_below(path, root_len, BPF_F_RDONLY);
 	if (fd < 0)
-		return -errno;
-	err = pw_fd_kind(fd) != PW_OBJ_MAP ? -EPROTO : pw_map_info(fd, &info);
+		return fd;
 	/* records only grow at their end: an older, shorter one reads with the
 	 * new fields zero; a longer one is from a newer pinwall */
-	if (!err && (info.value_size > size || info.value_size < 4 || info.max_entries != 1))
-		err = -EPROTO;
+	record_why[0] = '\0';
+	err = pw_fd_kind(fd) != PW_OBJ_MAP ? -EPROTO :
+	      pw_pin_check(fd, want, PW_PIN_OLDER, why, sizeof(why));
+	if (err == -EPROTO)
+		snprintf(record_why, sizeof(record_why), "pin '%s' %s", path,
+			 pw_fd_kind(fd) != PW_OBJ_MAP ? "does not hold a map" : why);
 	if (!err) {
 		void *buf = calloc(1, size);
 
@@ -777,16 +802,26 @@ static int record_write(struct pw_ctx *ctx, const char *ifdir, const char *pin,
 		return pw_fail(ctx, err, "pin path in '%s' is too long", ifdir);
 	fd = pw_open_map_pin(ctx, path, false);
 	if (fd >= 0) {
+		const struct pw_map_desc *d = record_desc(pin);
 		struct bpf_map_info info;
 		size_t want = intent ? sizeof(struct pw_intent) : sizeof(struct pw_meta);
+		char why[480];
 
 		/* a record of an older layout is replaced by one of this layout;
 		 * a longer one is a newer pinwall's: left alone */
-		if (!pw_map_info(fd, &info) && info.value_size != want) {
+		if (!pw_map_info(fd, &info) && info.value_size > want &&
+		    info.type == BPF_MAP_TYPE_ARRAY) {
 			close(fd);
-			if (info.value_size > want)
-				return pw_fail(ctx, EPROTO, "'%s' was written by a newer pinwall (record of %u bytes, this one writes %zu): use that version",
-					       path, info.value_size, want);
+			return pw_fail(ctx, EPROTO, "'%s' was written by a newer pinwall (record of %u bytes, this one writes %zu): use that version",
+				       path, info.value_size, want);
+		}
+		if (!d || (err = pw_pin_check(fd, d, PW_PIN_OLDER, why, sizeof(why)))) {
+			close(fd);
+			return pw_fail(ctx, d ? err : ENOMEM, "pin '%s' %s: it is not a pinwall record; move it away",
+				       path, d ? why : "cannot be checked");
+		}
+		if (info.value_size != want) {
+			close(fd);
 			fd = -ENOENT;
 		}
 	}
@@ -834,7 +869,7 @@ out:
 
 int pw_meta_read(const char *ifdir, struct pw_meta *meta)
 {
-	return record_read(ifdir, PW_PIN_META, meta, sizeof(*meta));
+	return record_read(ifdir, pw_ifdir_root_len(ifdir), PW_PIN_META, meta, sizeof(*meta));
 }
 
 int pw_meta_write(struct pw_ctx *ctx, const char *ifdir, const struct pw_meta *meta)
@@ -844,7 +879,7 @@ int pw_meta_write(struct pw_ctx *ctx, const char *ifdir, const struct pw_meta *m
 
 int pw_intent_read(const char *ifdir, struct pw_intent *in)
 {
-	return record_read(ifdir, PW_PIN_INTENT, in, sizeof(*in));
+	return record_read(ifdir, pw_ifdir_root_len(ifdir), PW_PIN_INTENT, in, sizeof(*in));
 }
 
 int pw_intent_write(struct pw_ctx *ctx, const char *ifdir, const struct pw_intent *in)
@@ -854,7 +889,8 @@ int pw_intent_write(struct pw_ctx *ctx, const char *ifdir, const struct pw_inten
 
 int pw_rules_intent_read(const struct pw_ctx *ctx, struct pw_intent *in)
 {
-	return record_read(ctx->pin_root, PW_PIN_RULES_INTENT, in, sizeof(*in));
+	return record_read(ctx->pin_root, strlen(ctx->pin_root), PW_PIN_RULES_INTENT, in,
+			   sizeof(*in));
 }
 
 int pw_rules_intent_write(struct pw_ctx *ctx, const struct pw_intent *in)

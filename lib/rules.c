@@ -66,6 +66,82 @@ static int rules_create(struct pw_ctx *ctx)
 	return err;
 }
 
+/* The rule maps a running program uses, found through its own map IDs. */
+struct rule_user {
+	char ifname[IF_NAMESIZE];
+	__u32 prog_id;
+	__u32 id[PW_RM_COUNT];		/* 0: the program has no such map */
+};
+
+static void prog_rule_maps(__u32 prog_id, struct rule_user *u)
+{
+	__u32 ids[64], len;
+	struct bpf_prog_info pi;
+	int pfd = bpf_prog_get_fd_by_id(prog_id);
+
+	memset(u->id, 0, sizeof(u->id));
+	if (pfd < 0)
+		return;
+	memset(&pi, 0, sizeof(pi));
+	len = sizeof(pi);
+	pi.nr_map_ids = 64;
+	pi.map_ids = (__u64)(unsigned long)ids;
+	if (bpf_obj_get_info_by_fd(pfd, &pi, &len))
+		pi.nr_map_ids = 0;
+	close(pfd);
+	for (__u32 i = 0; i < pi.nr_map_ids && i < 64; i++) {
+		struct bpf_map_info mi;
+		int mfd = bpf_map_get_fd_by_id(ids[i]);
+
+		if (mfd < 0)
+			continue;
+		if (!pw_map_info(mfd, &mi))
+			for (int k = 0; k < PW_RM_COUNT; k++)
+				if (!strcmp(mi.name, map_names[k]))
+					u->id[k] = mi.id;
+		close(mfd);
+	}
+}
+
+/*
+ * Rule commands act on the pinned rule maps; the running programs act on
+ * the maps they were loaded with. When the two differ (pins moved, a fresh
+ * bpffs), a rule change would go where no packet looks: refuse, naming the
+ * program. @m: the opened pins, or NULL when there are none.
+ */
+static int rules_in_use_check(struct pw_ctx *ctx, const struct pw_rules_maps *m,
+			      const char *shared)
+{
+	struct if_nameindex *ifs = if_nameindex(), *i;
+	struct rule_user u;
+	int err = 0;
+
+	for (i = ifs; !err && i && i->if_index; i++) {
+		struct pw_xdp_state st;
+
+		if (pw_xdp_state((int)i->if_index, &st) || !st.prog_id)
+			continue;
+		prog_rule_maps(st.prog_id, &u);
+		for (int k = 0; !err && k < PW_RM_COUNT; k++) {
+			struct bpf_map_info mi;
+
+			if (!u.id[k])
+				continue;
+			if (!m) {
+				err = pw_fail(ctx, ESTALE, "the program on '%s' (id %u) uses rule maps that are not pinned in '%s': 'pinwall repin %s' pins them again; nothing was changed",
+					      i->if_name, st.prog_id, shared, i->if_name);
+			} else if (pw_map_info(m->fd[k], &mi) || mi.id != u.id[k]) {
+				err = pw_fail(ctx, ESTALE, "rule map '%s/%s' is map id %u, but the program on '%s' (id %u) uses map id %u: 'pinwall repin %s' pins its own again; nothing was changed",
+					      shared, map_names[k], mi.id, i->if_name, st.prog_id,
+					      u.id[k], i->if_name);
+			}
+		}
+	}
+	if (ifs)
+		if_freenameindex(ifs);
+	return err;
+}
+
 int pw_rules_open(struct pw_ctx *ctx, struct pw_rules_maps *m, bool create, bool rdonly)
 {
 	char shared[PW_PATH_LEN], path[PW_PATH_LEN];
@@ -75,6 +151,9 @@ int pw_rules_open(struct pw_ctx *ctx, struct pw_rules_maps *m, bool create, bool
 	pw_shared_dir(ctx, shared, sizeof(shared));
 	pw_join(path, sizeof(path), shared, PW_MAP_RULES);
 	if (!pw_path_exists(path)) {
+		/* a program runs on rule maps whose pins are gone: never new ones */
+		if ((err = rules_in_use_check(ctx, NULL, shared)))
+			return err;
 		if (!create)
 			return pw_fail(ctx, ENOENT, "no rules configured (no pin at '%s')", path);
 		if ((err = rules_create(ctx)))
@@ -82,7 +161,7 @@ int pw_rules_open(struct pw_ctx *ctx, struct pw_rules_maps *m, bool create, bool
 	}
 	for (int i = 0; i < PW_RM_COUNT; i++) {
 		pw_join(path, sizeof(path), shared, map_names[i]);
-		m->fd[i] = pw_open_map_pin(ctx, path, rdonly);
+		m->fd[i] = pw_open_own_pin(ctx, path, map_names[i], rdonly ? PW_PIN_RDONLY : 0);
 		if (m->fd[i] < 0) {
 			err = m->fd[i] == -ENOENT ?
 				pw_fail(ctx, ENOENT, "rule map '%s' is missing: the rule state is incomplete",
@@ -92,7 +171,9 @@ int pw_rules_open(struct pw_ctx *ctx, struct pw_rules_maps *m, bool create, bool
 			return err;
 		}
 	}
-	return 0;
+	if ((err = rules_in_use_check(ctx, m, shared)))
+		pw_rules_close(m);
+	return err;
 }
 
 /* Is a stored rule in force? Marks of an apply under way (or killed) decide
@@ -560,7 +641,7 @@ int pw_rules_recover(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct p
 		return 0;
 	if (err)
 		return pw_fail(ctx, err, "cannot read the rule intent record in '%s': %s",
-			       ctx->pin_root, strerror(-err));
+			       ctx->pin_root, pw_record_problem(err));
 	if (bpf_map_lookup_elem(m->fd[PW_RM_CONFIG], &zero, &cfg))
 		return pw_fail(ctx, errno, "cannot read the rule config: %s", strerror(errno));
 	rec->found = true;

@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <net/if.h>
+#include <sys/stat.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "internal.h"
@@ -29,7 +31,8 @@ static void drift(struct pw_status *st, const char *fmt, ...)
 	memcpy(st->drift[st->n_drift++], line, sizeof(line));
 }
 
-static void add_map(struct pw_status *st, const char *path, const char *name, bool shared)
+static void add_map(struct pw_status *st, const char *path, const char *name, bool shared,
+		    size_t root_len)
 {
 	struct pw_status_map *m;
 	struct bpf_map_info info;
@@ -42,8 +45,7 @@ static void add_map(struct pw_status *st, const char *path, const char *name, bo
 	snprintf(m->name, sizeof(m->name), "%s", name);
 	snprintf(m->path, sizeof(m->path), "%s", path);
 	m->shared = shared;
-	fd = bpf_obj_get_opts(path, &(struct bpf_obj_get_opts){
-		.sz = sizeof(struct bpf_obj_get_opts), .file_flags = BPF_F_RDONLY });
+	fd = pw_obj_get_below(path, root_len, BPF_F_RDONLY);
 	if (fd >= 0) {
 		if (pw_fd_kind(fd) == PW_OBJ_MAP && !pw_map_info(fd, &info)) {
 			m->id = info.id;
@@ -55,19 +57,48 @@ static void add_map(struct pw_status *st, const char *path, const char *name, bo
 	st->n_maps++;
 }
 
-static void list_maps(struct pw_status *st, const char *dir, bool shared,
+/* A link inside the pin root is drift: never followed, only reported. */
+static bool link_drift(struct pw_status *st, int dirfd, const char *name, const char *path)
+{
+	char target[128];
+	struct stat sb;
+	ssize_t n;
+
+	if (fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) || !S_ISLNK(sb.st_mode))
+		return false;
+	n = readlinkat(dirfd, name, target, sizeof(target) - 1);
+	target[n > 0 ? n : 0] = '\0';
+	drift(st, "'%s' is a symbolic link to '%s' inside the pin root: never followed (remove it)",
+	      path, target);
+	return true;
+}
+
+static void list_maps(struct pw_ctx *ctx, struct pw_status *st, const char *dir, bool shared,
 		      const __u32 *prog_maps, int n_prog_maps)
 {
-	DIR *d = opendir(dir);
+	int fd = pw_opendir_below(dir, strlen(ctx->pin_root));
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *e;
 	char path[PW_PATH_LEN];
 
-	if (!d)
+	if (fd == -ELOOP || fd == -ENOTDIR) {
+		char link[PW_PATH_LEN];
+
+		/* a link above this directory is reported once, at the interface */
+		if (pw_below_check(dir, strlen(ctx->pin_root), link, sizeof(link)) == -ELOOP &&
+		    strncmp(st->ifdir, link, strlen(link)))
+			link_drift(st, AT_FDCWD, link, link);
+	}
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
 		return;
+	}
 	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.' || pw_join(path, sizeof(path), dir, e->d_name))
+		if (e->d_name[0] == '.' || pw_join(path, sizeof(path), dir, e->d_name) ||
+		    link_drift(st, dirfd(d), e->d_name, path))
 			continue;
-		add_map(st, path, e->d_name, shared);
+		add_map(st, path, e->d_name, shared, strlen(ctx->pin_root));
 		if (st->n_maps == 0)
 			continue;
 		struct pw_status_map *m = &st->maps[st->n_maps - 1];
@@ -103,8 +134,11 @@ static void fill_status(struct pw_ctx *ctx, struct pw_status *st)
 	/* an operation running now holds the root's lock; a killed one does not */
 	st->intent_running = st->have_intent && pw_lock_held(ctx);
 
+	if (st->managed && pw_below_check(st->ifdir, strlen(ctx->pin_root), path,
+					  sizeof(path)) == -ELOOP)
+		link_drift(st, AT_FDCWD, path, path);
 	if (st->managed && !pw_join(path, sizeof(path), st->ifdir, PW_PIN_LINK) &&
-	    (fd = bpf_obj_get(path)) >= 0) {
+	    (fd = pw_obj_get_below(path, strlen(ctx->pin_root), 0)) >= 0) {
 		struct bpf_link_info li;
 
 		if (pw_fd_kind(fd) == PW_OBJ_LINK && !pw_link_info(fd, &li)) {
@@ -137,9 +171,9 @@ static void fill_status(struct pw_ctx *ctx, struct pw_status *st)
 		return;
 	}
 	pw_join(path, sizeof(path), st->ifdir, PW_DIR_MAPS);
-	list_maps(st, path, false, prog_maps, n_prog_maps);
+	list_maps(ctx, st, path, false, prog_maps, n_prog_maps);
 	pw_shared_dir(ctx, path, sizeof(path));
-	list_maps(st, path, true, prog_maps, n_prog_maps);
+	list_maps(ctx, st, path, true, prog_maps, n_prog_maps);
 
 	if (st->have_intent && !st->intent_running)
 		drift(st, "interrupted %s (stopped after step '%s', pid %u): 'pinwall recover %s' finishes or rolls it back",
@@ -196,7 +230,7 @@ int pw_status_walk(struct pw_ctx *ctx, const char *ifname,
 	struct pw_status *st = calloc(1, sizeof(*st));
 	char nsdir[PW_PATH_LEN];
 	struct if_nameindex *ifs = NULL;
-	int err = pw_bpffs_prepare(ctx, false), found = 0;
+	int err = pw_bpffs_prepare(ctx, false), found = 0, fd;
 	/* bpffs not mounted: nothing loaded; a bad pin root is an error */
 	bool bpffs = err == 0;
 	DIR *d = NULL;
@@ -226,7 +260,10 @@ int pw_status_walk(struct pw_ctx *ctx, const char *ifname,
 	}
 	/* managed interfaces first, then others that carry an XDP program */
 	pw_ns_dir(ctx, ctx->netns_ino, nsdir, sizeof(nsdir));
-	if (bpffs && (d = opendir(nsdir))) {
+	if (bpffs && (fd = pw_opendir_below(nsdir, strlen(ctx->pin_root))) >= 0 &&
+	    !(d = fdopendir(fd)))
+		close(fd);
+	if (d) {
 		while (!err && (e = readdir(d))) {
 			if (e->d_name[0] == '.')
 				continue;
