@@ -119,6 +119,53 @@ test_not_root_read_only() {
 	ASSERT_NOMATCH "$(cat "$T_TMP/out")" "no pin at|waiting for" "unprivileged stats output"
 }
 
+# ro_fresh MODE: in NS and a private mount namespace whose /sys/fs/bpf is a
+# new bpffs of MODE ('own': the one 'pinwall load' mounts itself), load veth0
+# as root, then run each of RO_CMDS as nobody: $T_TMP/ro.N.{out,err,rc}.
+RO_CMDS=("status veth0" "status" "stats veth0 --count 1 --interval 0.05" "rule list" "rule policy")
+ro_fresh() {
+	local c
+	{
+		echo "set -u"
+		[ "$1" = own ] || echo "mount -t bpf -o mode=$1 bpf /sys/fs/bpf || exit 91"
+		echo "'$PW' load veth0 >/dev/null || exit 92"
+		echo "stat -c %a /sys/fs/bpf >'$T_TMP/ro.mode'"
+		for c in "${!RO_CMDS[@]}"; do
+			echo "${NOBODY[*]} timeout 10 '$PW' ${RO_CMDS[$c]} >'$T_TMP/ro.$c.out' 2>'$T_TMP/ro.$c.err'"
+			echo "echo \$? >'$T_TMP/ro.$c.rc'"
+		done
+	} >"$T_TMP/ro.sh"
+	rm -f "$T_TMP"/ro.[0-9]*
+	nobpffs "$NS" bash "$T_TMP/ro.sh"
+}
+
+# Case 8 (fresh machine): bpffs mounted with mode 0700 (pinwall's own
+# mount, and the usual default) hides the pins from the unprivileged: that
+# is a permission problem, never "not on bpffs". The test makes both states
+# itself, whatever the host's /sys/fs/bpf looks like.
+test_not_root_fresh_bpffs() {
+	setup || { fail setup; return; }
+	local mode i err what
+	for mode in own 755; do
+		ro_fresh "$mode" || { fail "set-up on a bpffs '$mode' failed: $?"; continue; }
+		[ "$mode" = own ] && ASSERT_MATCH "$(cat "$T_TMP/ro.mode")" "^1?700$" "mode of pinwall's own bpffs"
+		for i in "${!RO_CMDS[@]}"; do
+			what="unprivileged '${RO_CMDS[$i]}' on bpffs '$mode'"
+			err=$(cat "$T_TMP/ro.$i.err")
+			ASSERT_NE "$(cat "$T_TMP/ro.$i.rc")" 0 "exit status of $what"
+			ASSERT_EQ "$(cat "$T_TMP/ro.$i.out")" "" "stdout of $what"
+			ASSERT_EQ "$(nlines "$err")" 1 "stderr lines of $what ($err)"
+			ASSERT_MATCH "$err" "^pinwall: error: .*(missing capabilities: reading pins needs CAP_BPF|cannot look at pin root '/sys/fs/bpf/pinwall': permission denied \(run as root\))" "$what"
+		done
+		# status looks at the pin root first: there the two states differ
+		[ "$mode" = own ] && ASSERT_EQ "$(cat "$T_TMP/ro.0.err")" \
+			"pinwall: error: cannot look at pin root '/sys/fs/bpf/pinwall': permission denied (run as root)" \
+			"status veth0 on a 0700 bpffs"
+	done
+	ASSERT_EQ "$(cat "$T_TMP/ro.0.err")" \
+		"pinwall: error: missing capabilities: reading pins needs CAP_BPF (run it as root)" "status veth0 on a 0755 bpffs"
+}
+
 # ---- 3. bpffs ----
 
 # run ARGS in NS, in a private mount namespace where /sys/fs/bpf is no bpffs
