@@ -673,6 +673,50 @@ test_never_loaded() {
 	ASSERT_EQ "$(xdp_id "$NS" veth0)$(xdp_id "$NS" veth1)" "" "nothing attached"
 }
 
+# ---- 12. inputs: read whole or refused (issue 8, cases 1, 2 and 9) ----
+
+# rules_state: what a refused command must leave alone: the pins, the rule
+# set generation, the rules with their ids and counters, the policy
+rules_state() {
+	pin_snapshot
+	bpftool -j map dump pinned "$ROOT/shared/pw_config" | jq -c '.[0].formatted.value'
+	"$PW" --pin-root "$ROOT" rule list --json
+}
+
+# setup_rules: a namespace and a rule set of two rules to keep
+setup_rules() {
+	setup || return 1
+	printf 'policy allow\ndrop src 10.0.0.0/8\npass dport 22\n' >"$T_TMP/keep.rules"
+	"$PW" --pin-root "$ROOT" rule apply "$T_TMP/keep.rules" >/dev/null
+}
+
+# KEPT REGEX CMD...: ERR1, and the rule set is the one before
+KEPT() {
+	local before
+	before=$(rules_state)
+	ERR1 "$@"
+	shift
+	ASSERT_EQ "$(rules_state)" "$before" "rule set after '$*'"
+}
+
+# Case 9: a pw_config pin of another kind of map said "No such file or
+# directory"; now the error names the pin and what it holds.
+test_config_pin_wrong_kind() {
+	setup_rules || { fail setup; return; }
+	local before c re
+	before=$(rules_state)
+	mv "$ROOT/shared/pw_config" "$ROOT/shared/pwconfigkeep" &&
+		bpftool map create "$ROOT/shared/pw_config" type hash key 4 value 24 entries 1 name pw_config ||
+		{ fail "set-up of a hash map as pw_config"; return; }
+	re="rule config pin '$ROOT/shared/pw_config' holds a hash map \(4-byte keys, 24-byte values, 1 entries\), not pinwall's array \(4, 24, 1\)$"
+	for c in "rule list" "rule policy" "rule add drop src 10.9.0.0/16" "rule flush"; do
+		# shellcheck disable=SC2086
+		ERR1 "$re" pw "$NS" $c
+	done
+	rm "$ROOT/shared/pw_config" && mv "$ROOT/shared/pwconfigkeep" "$ROOT/shared/pw_config"
+	ASSERT_EQ "$(rules_state)" "$before" "rule set after the refusals"
+}
+
 # ---- 13. JSON ----
 
 # JSON_ERR RC ERROR-REGEX CMD...: one JSON object with .error on stdout,
