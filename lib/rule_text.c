@@ -75,10 +75,16 @@ void pw_mask_addr(__u32 *a, int family, __u32 len)
 
 int pw_rule_parse(const char *text, struct pw_rule *r, char *err, size_t errlen)
 {
-	char buf[256], *tok[8], *save = NULL;
+	char buf[PW_RULE_TEXT_MAX + 1], *tok[8], *save = NULL;
 	int n = 0, i = 0;
 
 	memset(r, 0, sizeof(*r));
+	/* refused, never cut: a cut rule can mean another rule */
+	if (strlen(text) > PW_RULE_TEXT_MAX) {
+		snprintf(err, errlen, "rule '%.40s...' is longer than %d characters",
+			 text, PW_RULE_TEXT_MAX);
+		return -E2BIG;
+	}
 	snprintf(buf, sizeof(buf), "%s", text);
 	for (char *t = strtok_r(buf, " \t\r\n", &save); t; t = strtok_r(NULL, " \t\r\n", &save)) {
 		if (n == 8) {
@@ -101,7 +107,7 @@ int pw_rule_parse(const char *text, struct pw_rule *r, char *err, size_t errlen)
 	}
 	i = 1;
 	if (!strcmp(tok[i], "src") || !strcmp(tok[i], "dst")) {
-		char *slash, *p = tok[i + 1], orig[128];
+		char *slash, *p = tok[i + 1], orig[PW_RULE_TEXT_MAX + 1];
 		unsigned long len;
 
 		snprintf(orig, sizeof(orig), "%s", p);
@@ -362,76 +368,153 @@ int pw_ruleset_check(struct pw_ctx *ctx, const struct pw_ruleset *rs, const char
 	return 0;
 }
 
+/* ---- rule files ---- */
+
+/* A rule file being read: its name for messages, the current line, and
+ * where each rule came from ("FILE:LINE"). */
+struct rule_file {
+	FILE *f;
+	const char *name;		/* as given; "-" is standard input */
+	int lineno;
+	int policy_line;		/* the line that set the policy; 0: none */
+	char **where;
+	int wcap;
+	char line[PW_RULE_LINE_MAX + 1];
+};
+
+/*
+ * The next line into rf->line, newline dropped: 1 a line, 0 end of file.
+ * A read error is an error, never an end of file: a partial file taken as
+ * whole would remove every rule it did not reach. NUL bytes and overlong
+ * lines are refused, never cut.
+ */
+static int read_line(struct pw_ctx *ctx, struct rule_file *rf)
+{
+	size_t n = 0;
+	int c, e;
+
+	rf->lineno++;
+	errno = 0;
+	while ((c = getc_unlocked(rf->f)) != EOF && c != '\n') {
+		if (!c)
+			return pw_fail(ctx, EINVAL, "%s:%d: NUL byte: a rule file is text",
+				       rf->name, rf->lineno);
+		if (n == PW_RULE_LINE_MAX)
+			return pw_fail(ctx, E2BIG, "%s:%d: line is longer than %d characters",
+				       rf->name, rf->lineno, PW_RULE_LINE_MAX);
+		rf->line[n++] = (char)c;
+	}
+	rf->line[n] = '\0';
+	if (ferror(rf->f)) {
+		e = errno ? errno : EIO;
+		return pw_fail(ctx, e, "cannot read rule file '%s': %s", rf->name, strerror(e));
+	}
+	return c != EOF || n;
+}
+
+/* "policy WORD": exactly one word, allow or deny, and one policy a file. */
+static int parse_policy(struct pw_ctx *ctx, struct rule_file *rf, char *rest,
+			struct pw_ruleset *rs)
+{
+	char *save = NULL, *word = strtok_r(rest, " \t\r", &save);
+	char *extra = word ? strtok_r(NULL, " \t\r", &save) : NULL;
+	int policy;
+
+	if (!word)
+		return pw_fail(ctx, EINVAL, "%s:%d: 'policy' needs one word: allow or deny",
+			       rf->name, rf->lineno);
+	if (extra)
+		return pw_fail(ctx, EINVAL, "%s:%d: one policy word expected, got extra '%s' after '%s'",
+			       rf->name, rf->lineno, extra, word);
+	if (!strcmp(word, "allow"))
+		policy = PW_POLICY_ALLOW;
+	else if (!strcmp(word, "deny"))
+		policy = PW_POLICY_DENY;
+	else
+		return pw_fail(ctx, EINVAL, "%s:%d: unknown policy '%s': use allow or deny",
+			       rf->name, rf->lineno, word);
+	if (rf->policy_line && policy != rs->policy)
+		return pw_fail(ctx, EINVAL, "%s:%d: 'policy %s' contradicts 'policy %s' on line %d",
+			       rf->name, rf->lineno, word,
+			       rs->policy == PW_POLICY_DENY ? "deny" : "allow", rf->policy_line);
+	rs->policy = policy;
+	rf->policy_line = rf->lineno;
+	return 0;
+}
+
+static int add_rule(struct pw_ctx *ctx, struct rule_file *rf, struct pw_ruleset *rs,
+		    const struct pw_rule *r)
+{
+	if (rs->n >= PW_MAX_RULES - 1)
+		return pw_fail(ctx, ENOSPC, "%s:%d: table full: at most %d rules",
+			       rf->name, rf->lineno, PW_MAX_RULES - 1);
+	if (rs->n == rf->wcap) {
+		int cap = rf->wcap ? rf->wcap * 2 : 256;
+		char **w = realloc(rf->where, cap * sizeof(*w));
+
+		if (!w)
+			return pw_fail(ctx, ENOMEM, "out of memory");
+		rf->where = w;
+		rf->wcap = cap;
+	}
+	if (asprintf(&rf->where[rs->n], "%s:%d", rf->name, rf->lineno) < 0)
+		return pw_fail(ctx, ENOMEM, "out of memory");
+	if (pw_ruleset_push(rs, r, 0)) {
+		free(rf->where[rs->n]);
+		return pw_fail(ctx, ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+/* One line: blank, a comment, the policy or a rule. */
+static int parse_line(struct pw_ctx *ctx, struct rule_file *rf, struct pw_ruleset *rs)
+{
+	char *p = rf->line, *hash = strchr(p, '#'), err[PW_ERR_LEN];
+	struct pw_rule r;
+	size_t n;
+
+	if (hash)
+		*hash = '\0';
+	while (isspace((unsigned char)*p))
+		p++;
+	for (n = strlen(p); n && isspace((unsigned char)p[n - 1]); n--)
+		p[n - 1] = '\0';
+	if (!*p)
+		return 0;
+	if (!strncmp(p, "policy", 6) && (!p[6] || isspace((unsigned char)p[6])))
+		return parse_policy(ctx, rf, p + 6, rs);
+	if (pw_rule_parse(p, &r, err, sizeof(err)))
+		return pw_fail(ctx, EINVAL, "%s:%d: %s", rf->name, rf->lineno, err);
+	return add_rule(ctx, rf, rs, &r);
+}
+
 int pw_ruleset_parse_file(struct pw_ctx *ctx, const char *path, struct pw_ruleset *rs)
 {
-	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
-	char line[512], err[256];
-	char **where = NULL;
-	int lineno = 0, ret = 0, wcap = 0;
+	struct rule_file *rf = calloc(1, sizeof(*rf));
+	int ret;
 
 	memset(rs, 0, sizeof(*rs));
 	rs->policy = -1;
-	if (!f)
-		return pw_fail(ctx, errno, "rule file '%s': %s", path, strerror(errno));
-	while (fgets(line, sizeof(line), f)) {
-		struct pw_rule r;
-		char *p = line, *hash;
-
-		lineno++;
-		if (!strchr(line, '\n') && !feof(f)) {
-			ret = pw_fail(ctx, EINVAL, "%s:%d: line too long", path, lineno);
-			goto out;
-		}
-		if ((hash = strchr(p, '#')))
-			*hash = '\0';
-		while (isspace((unsigned char)*p))
-			p++;
-		if (!*p)
-			continue;
-		if (!strncmp(p, "policy", 6) && isspace((unsigned char)p[6])) {
-			char word[32] = "";
-
-			sscanf(p + 6, "%31s", word);
-			if (!strcmp(word, "allow"))
-				rs->policy = PW_POLICY_ALLOW;
-			else if (!strcmp(word, "deny"))
-				rs->policy = PW_POLICY_DENY;
-			else {
-				ret = pw_fail(ctx, EINVAL, "%s:%d: unknown policy '%s': use allow or deny",
-					      path, lineno, word);
-				goto out;
-			}
-			continue;
-		}
-		if (pw_rule_parse(p, &r, err, sizeof(err))) {
-			ret = pw_fail(ctx, EINVAL, "%s:%d: %s", path, lineno, err);
-			goto out;
-		}
-		if (rs->n >= PW_MAX_RULES - 1) {
-			ret = pw_fail(ctx, ENOSPC, "%s:%d: table full: at most %d rules",
-				      path, lineno, PW_MAX_RULES - 1);
-			goto out;
-		}
-		if (pw_ruleset_push(rs, &r, 0)) {
-			ret = pw_fail(ctx, ENOMEM, "out of memory");
-			goto out;
-		}
-		if (rs->n > wcap) {
-			wcap = wcap ? wcap * 2 : 256;
-			where = realloc(where, wcap * sizeof(*where));
-		}
-		if (asprintf(&where[rs->n - 1], "%s:%d", path, lineno) < 0)
-			where[rs->n - 1] = NULL;
+	if (!rf)
+		return pw_fail(ctx, ENOMEM, "out of memory");
+	rf->name = path;
+	rf->f = strcmp(path, "-") ? fopen(path, "re") : stdin;
+	if (!rf->f) {
+		ret = pw_fail(ctx, errno, "rule file '%s': %s", path, strerror(errno));
+		free(rf);
+		return ret;
 	}
-	ret = pw_ruleset_check(ctx, rs, (const char *const *)where);
-out:
-	for (int i = 0; where && i < rs->n; i++)
-		free(where[i]);
-	free(where);
-	if (f != stdin)
-		fclose(f);
+	while ((ret = read_line(ctx, rf)) > 0 && !(ret = parse_line(ctx, rf, rs)))
+		;
+	if (!ret)
+		ret = pw_ruleset_check(ctx, rs, (const char *const *)rf->where);
+	for (int i = 0; i < rs->n; i++)
+		free(rf->where[i]);
+	free(rf->where);
+	if (rf->f != stdin)
+		fclose(rf->f);
+	free(rf);
 	if (ret)
 		pw_ruleset_free(rs);
 	return ret;
 }
-
