@@ -73,19 +73,19 @@ void pw_mask_addr(__u32 *a, int family, __u32 len)
 	}
 }
 
-int pw_rule_parse(const char *text, struct pw_rule *r, char *err, size_t errlen)
+/* The words of @text, split in @buf: their number, or -errno (with @err).
+ * Too long is refused, never cut: a cut rule can mean another rule. */
+static int rule_words(const char *text, char *buf, char **tok, char *err, size_t errlen)
 {
-	char buf[PW_RULE_TEXT_MAX + 1], *tok[8], *save = NULL;
-	int n = 0, i = 0;
+	char *save = NULL;
+	int n = 0;
 
-	memset(r, 0, sizeof(*r));
-	/* refused, never cut: a cut rule can mean another rule */
 	if (strlen(text) > PW_RULE_TEXT_MAX) {
 		snprintf(err, errlen, "rule '%.40s...' is longer than %d characters",
 			 text, PW_RULE_TEXT_MAX);
 		return -E2BIG;
 	}
-	snprintf(buf, sizeof(buf), "%s", text);
+	strcpy(buf, text);
 	for (char *t = strtok_r(buf, " \t\r\n", &save); t; t = strtok_r(NULL, " \t\r\n", &save)) {
 		if (n == 8) {
 			snprintf(err, errlen, "too many words in rule '%s'", text);
@@ -93,88 +93,99 @@ int pw_rule_parse(const char *text, struct pw_rule *r, char *err, size_t errlen)
 		}
 		tok[n++] = t;
 	}
-	if (n < 3) {
-		snprintf(err, errlen, "incomplete rule '%s': expected ACTION src|dst|proto|sport|dport VALUE", text);
-		return -EINVAL;
-	}
-	if (!strcmp(tok[0], "drop"))
-		r->action = XDP_DROP;
-	else if (!strcmp(tok[0], "pass"))
-		r->action = XDP_PASS;
+	return n;
+}
+
+/* ADDR[/LEN] of a src or dst rule, host bits clear. */
+static int parse_prefix(char *p, struct pw_rule *r, char *err, size_t errlen)
+{
+	char orig[PW_RULE_TEXT_MAX + 1], *slash, *end, want[INET6_ADDRSTRLEN];
+	unsigned long len;
+	__u32 masked[4];
+
+	snprintf(orig, sizeof(orig), "%s", p);
+	slash = strchr(p, '/');
+	if (slash)
+		*slash = '\0';
+	if (inet_pton(AF_INET, p, r->addr) == 1)
+		r->family = 4;
+	else if (inet_pton(AF_INET6, p, r->addr) == 1)
+		r->family = 6;
 	else {
-		snprintf(err, errlen, "unknown action '%s': use drop or pass", tok[0]);
+		snprintf(err, errlen, "invalid address '%s' in '%s'", p, orig);
 		return -EINVAL;
 	}
-	i = 1;
+	len = r->family == 4 ? 32 : 128;
+	if (slash) {
+		errno = 0;
+		len = strtoul(slash + 1, &end, 10);
+		if (!isdigit((unsigned char)slash[1]) || *end || errno ||
+		    len > (r->family == 4 ? 32u : 128u)) {
+			snprintf(err, errlen, "invalid prefix length '/%s': IPv%u takes /0 to /%u",
+				 slash + 1, r->family, r->family == 4 ? 32 : 128);
+			return -EINVAL;
+		}
+	}
+	r->len = (__u32)len;
+	memcpy(masked, r->addr, sizeof(masked));
+	pw_mask_addr(masked, r->family, r->len);
+	if (memcmp(masked, r->addr, r->family == 4 ? 4 : 16)) {
+		inet_ntop(r->family == 4 ? AF_INET : AF_INET6, masked, want, sizeof(want));
+		snprintf(err, errlen, "host bits set in '%s/%u': did you mean %s/%u?",
+			 p, r->len, want, r->len);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* PORT or LOW-HIGH of a sport or dport rule. */
+static int parse_ports(char *word, struct pw_rule *r, char *err, size_t errlen)
+{
+	char *dash = strchr(word, '-');
+
+	if (dash)
+		*dash = '\0';
+	if (port_parse(word, &r->port_lo) || port_parse(dash ? dash + 1 : word, &r->port_hi)) {
+		snprintf(err, errlen, "invalid port '%s%s%s': 0-65535 or LOW-HIGH", word,
+			 dash ? "-" : "", dash ? dash + 1 : "");
+		return -EINVAL;
+	}
+	if (r->port_lo > r->port_hi) {
+		snprintf(err, errlen, "reversed port range '%u-%u': write %u-%u",
+			 r->port_lo, r->port_hi, r->port_hi, r->port_lo);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* After the action: src|dst PREFIX, proto P, or [proto tcp|udp] sport|dport PORTS. */
+static int parse_match(char **tok, int n, struct pw_rule *r, char *err, size_t errlen)
+{
+	int i = 1, proto;
+
 	if (!strcmp(tok[i], "src") || !strcmp(tok[i], "dst")) {
-		char *slash, *p = tok[i + 1], orig[PW_RULE_TEXT_MAX + 1];
-		unsigned long len;
-
-		snprintf(orig, sizeof(orig), "%s", p);
-
 		if (n != 3) {
 			snprintf(err, errlen, "unexpected '%s' after the prefix", tok[3]);
 			return -EINVAL;
 		}
 		r->kind = !strcmp(tok[i], "src") ? PW_RK_SRC : PW_RK_DST;
-		slash = strchr(p, '/');
-		if (slash)
-			*slash = '\0';
-		if (inet_pton(AF_INET, p, r->addr) == 1)
-			r->family = 4;
-		else if (inet_pton(AF_INET6, p, r->addr) == 1)
-			r->family = 6;
-		else {
-			snprintf(err, errlen, "invalid address '%s' in '%s'", p, orig);
-			return -EINVAL;
-		}
-		len = r->family == 4 ? 32 : 128;
-		if (slash) {
-			char *end;
-
-			errno = 0;
-			len = strtoul(slash + 1, &end, 10);
-			if (!isdigit((unsigned char)slash[1]) || *end || errno ||
-			    len > (r->family == 4 ? 32u : 128u)) {
-				snprintf(err, errlen, "invalid prefix length '/%s': IPv%u takes /0 to /%u",
-					 slash + 1, r->family, r->family == 4 ? 32 : 128);
-				return -EINVAL;
-			}
-		}
-		r->len = (__u32)len;
-		{
-			__u32 masked[4];
-			char want[INET6_ADDRSTRLEN];
-
-			memcpy(masked, r->addr, sizeof(masked));
-			pw_mask_addr(masked, r->family, r->len);
-			if (memcmp(masked, r->addr, r->family == 4 ? 4 : 16)) {
-				inet_ntop(r->family == 4 ? AF_INET : AF_INET6, masked, want, sizeof(want));
-				snprintf(err, errlen, "host bits set in '%s/%u': did you mean %s/%u?",
-					 p, r->len, want, r->len);
-				return -EINVAL;
-			}
-		}
-		return 0;
+		return parse_prefix(tok[i + 1], r, err, errlen);
 	}
 	if (!strcmp(tok[i], "proto")) {
-		int proto = proto_parse(tok[i + 1]);
-
-		if (proto < 0) {
+		if ((proto = proto_parse(tok[i + 1])) < 0) {
 			snprintf(err, errlen, "unknown protocol '%s': a name (tcp, udp, icmp, ...) or 0-255",
 				 tok[i + 1]);
 			return -EINVAL;
 		}
+		r->proto = (__u32)proto;
 		if (n == 3) {
 			r->kind = PW_RK_PROTO;
-			r->proto = (__u32)proto;
 			return 0;
 		}
 		if (proto != 6 && proto != 17) {
 			snprintf(err, errlen, "port rules take proto tcp or udp, not '%s'", tok[i + 1]);
 			return -EINVAL;
 		}
-		r->proto = (__u32)proto;
 		i += 2;
 	}
 	if (i + 1 >= n || (strcmp(tok[i], "sport") && strcmp(tok[i], "dport"))) {
@@ -187,24 +198,30 @@ int pw_rule_parse(const char *text, struct pw_rule *r, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	r->kind = !strcmp(tok[i], "sport") ? PW_RK_SPORT : PW_RK_DPORT;
-	{
-		char *dash = strchr(tok[i + 1], '-');
+	return parse_ports(tok[i + 1], r, err, errlen);
+}
 
-		if (dash)
-			*dash = '\0';
-		if (port_parse(tok[i + 1], &r->port_lo) ||
-		    port_parse(dash ? dash + 1 : tok[i + 1], &r->port_hi)) {
-			snprintf(err, errlen, "invalid port '%s%s%s': 0-65535 or LOW-HIGH", tok[i + 1],
-				 dash ? "-" : "", dash ? dash + 1 : "");
-			return -EINVAL;
-		}
-		if (r->port_lo > r->port_hi) {
-			snprintf(err, errlen, "reversed port range '%u-%u': write %u-%u",
-				 r->port_lo, r->port_hi, r->port_hi, r->port_lo);
-			return -EINVAL;
-		}
+int pw_rule_parse(const char *text, struct pw_rule *r, char *err, size_t errlen)
+{
+	char buf[PW_RULE_TEXT_MAX + 1], *tok[8];
+	int n;
+
+	memset(r, 0, sizeof(*r));
+	if ((n = rule_words(text, buf, tok, err, errlen)) < 0)
+		return n;
+	if (n < 3) {
+		snprintf(err, errlen, "incomplete rule '%s': expected ACTION src|dst|proto|sport|dport VALUE", text);
+		return -EINVAL;
 	}
-	return 0;
+	if (!strcmp(tok[0], "drop"))
+		r->action = XDP_DROP;
+	else if (!strcmp(tok[0], "pass"))
+		r->action = XDP_PASS;
+	else {
+		snprintf(err, errlen, "unknown action '%s': use drop or pass", tok[0]);
+		return -EINVAL;
+	}
+	return parse_match(tok, n, r, err, errlen);
 }
 
 void pw_rule_format(const struct pw_rule *r, char *buf, size_t len)
