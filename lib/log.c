@@ -27,8 +27,13 @@ int pw_ctx_init(struct pw_ctx *ctx, const char *pin_root)
 	struct stat st;
 
 	memset(ctx, 0, sizeof(*ctx));
-	snprintf(ctx->pin_root, sizeof(ctx->pin_root), "%s",
-		 pin_root ? pin_root : PW_DEFAULT_PIN_ROOT);
+	if (!pin_root)
+		pin_root = PW_DEFAULT_PIN_ROOT;
+	/* refused, never cut: the paths below it need the rest of PW_PATH_LEN */
+	if (strlen(pin_root) > PW_PIN_ROOT_MAX)
+		return pw_fail(ctx, ENAMETOOLONG, "pin root '%.40s...' is longer than %d characters",
+			       pin_root, PW_PIN_ROOT_MAX);
+	snprintf(ctx->pin_root, sizeof(ctx->pin_root), "%s", pin_root);
 	/* strip trailing slashes so joined paths read well */
 	for (size_t n = strlen(ctx->pin_root); n > 1 && ctx->pin_root[n - 1] == '/'; n--)
 		ctx->pin_root[n - 1] = '\0';

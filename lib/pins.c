@@ -72,11 +72,24 @@ int pw_check_caps_read(struct pw_ctx *ctx)
 	return 0;
 }
 
-static bool on_bpffs(const char *path)
+/* 1: on bpffs, 0: on another filesystem, -errno: cannot tell. A bpffs
+ * mounted with mode 0700 (the default, and pinwall's own mount) hides what
+ * is below it from the unprivileged: EACCES is no answer, not a "no". */
+static int on_bpffs(const char *path)
 {
 	struct statfs sfs;
 
-	return statfs(path, &sfs) == 0 && sfs.f_type == BPF_FS_MAGIC;
+	if (statfs(path, &sfs))
+		return -errno;
+	return sfs.f_type == BPF_FS_MAGIC;
+}
+
+static int cannot_look(struct pw_ctx *ctx, int err)
+{
+	bool denied = err == EACCES || err == EPERM;
+
+	return pw_fail(ctx, err, "cannot look at pin root '%s': %s", ctx->pin_root,
+		       denied ? "permission denied (run as root)" : strerror(err));
 }
 
 int pw_mkdirs(struct pw_ctx *ctx, const char *path)
@@ -105,6 +118,7 @@ int pw_bpffs_prepare(struct pw_ctx *ctx, bool create)
 	char probe[PW_PATH_LEN];
 	struct stat st;
 	char *slash;
+	int fs;
 
 	if (ctx->pin_root[0] != '/')
 		return pw_fail(ctx, EINVAL, "pin root '%s' is not an absolute path",
@@ -118,7 +132,9 @@ int pw_bpffs_prepare(struct pw_ctx *ctx, bool create)
 		}
 		*slash = '\0';
 	}
-	if (!on_bpffs(probe)) {
+	if ((fs = on_bpffs(probe)) < 0)
+		return cannot_look(ctx, -fs);
+	if (!fs) {
 		bool under_default = !strncmp(ctx->pin_root, PW_BPFFS_MOUNT "/",
 					      strlen(PW_BPFFS_MOUNT) + 1) &&
 				     !strcmp(probe, PW_BPFFS_MOUNT);
@@ -135,12 +151,16 @@ int pw_bpffs_prepare(struct pw_ctx *ctx, bool create)
 			return pw_fail(ctx, errno,
 				       "cannot mount bpffs at %s: %s (mount it with 'mount -t bpf bpf %s' as root)",
 				       PW_BPFFS_MOUNT, strerror(errno), PW_BPFFS_MOUNT);
-		if (!on_bpffs(PW_BPFFS_MOUNT))
+		if (on_bpffs(PW_BPFFS_MOUNT) <= 0)
 			return pw_fail(ctx, ENOTSUP, "mounted bpffs at %s but it is not visible there",
 				       PW_BPFFS_MOUNT);
 	}
-	if (stat(ctx->pin_root, &st) == 0 && !S_ISDIR(st.st_mode))
+	if (stat(ctx->pin_root, &st)) {
+		if (errno != ENOENT)
+			return cannot_look(ctx, errno);
+	} else if (!S_ISDIR(st.st_mode)) {
 		return pw_fail(ctx, ENOTDIR, "pin root '%s' is not a directory", ctx->pin_root);
+	}
 	return create ? pw_mkdirs(ctx, ctx->pin_root) : 0;
 }
 

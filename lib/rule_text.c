@@ -73,13 +73,19 @@ void pw_mask_addr(__u32 *a, int family, __u32 len)
 	}
 }
 
-int pw_rule_parse(const char *text, struct pw_rule *r, char *err, size_t errlen)
+/* The words of @text, split in @buf: their number, or -errno (with @err).
+ * Too long is refused, never cut: a cut rule can mean another rule. */
+static int rule_words(const char *text, char *buf, char **tok, char *err, size_t errlen)
 {
-	char buf[256], *tok[8], *save = NULL;
-	int n = 0, i = 0;
+	char *save = NULL;
+	int n = 0;
 
-	memset(r, 0, sizeof(*r));
-	snprintf(buf, sizeof(buf), "%s", text);
+	if (strlen(text) > PW_RULE_TEXT_MAX) {
+		snprintf(err, errlen, "rule '%.40s...' is longer than %d characters",
+			 text, PW_RULE_TEXT_MAX);
+		return -E2BIG;
+	}
+	strcpy(buf, text);
 	for (char *t = strtok_r(buf, " \t\r\n", &save); t; t = strtok_r(NULL, " \t\r\n", &save)) {
 		if (n == 8) {
 			snprintf(err, errlen, "too many words in rule '%s'", text);
@@ -87,88 +93,99 @@ int pw_rule_parse(const char *text, struct pw_rule *r, char *err, size_t errlen)
 		}
 		tok[n++] = t;
 	}
-	if (n < 3) {
-		snprintf(err, errlen, "incomplete rule '%s': expected ACTION src|dst|proto|sport|dport VALUE", text);
-		return -EINVAL;
-	}
-	if (!strcmp(tok[0], "drop"))
-		r->action = XDP_DROP;
-	else if (!strcmp(tok[0], "pass"))
-		r->action = XDP_PASS;
+	return n;
+}
+
+/* ADDR[/LEN] of a src or dst rule, host bits clear. */
+static int parse_prefix(char *p, struct pw_rule *r, char *err, size_t errlen)
+{
+	char orig[PW_RULE_TEXT_MAX + 1], *slash, *end, want[INET6_ADDRSTRLEN];
+	unsigned long len;
+	__u32 masked[4];
+
+	snprintf(orig, sizeof(orig), "%s", p);
+	slash = strchr(p, '/');
+	if (slash)
+		*slash = '\0';
+	if (inet_pton(AF_INET, p, r->addr) == 1)
+		r->family = 4;
+	else if (inet_pton(AF_INET6, p, r->addr) == 1)
+		r->family = 6;
 	else {
-		snprintf(err, errlen, "unknown action '%s': use drop or pass", tok[0]);
+		snprintf(err, errlen, "invalid address '%s' in '%s'", p, orig);
 		return -EINVAL;
 	}
-	i = 1;
+	len = r->family == 4 ? 32 : 128;
+	if (slash) {
+		errno = 0;
+		len = strtoul(slash + 1, &end, 10);
+		if (!isdigit((unsigned char)slash[1]) || *end || errno ||
+		    len > (r->family == 4 ? 32u : 128u)) {
+			snprintf(err, errlen, "invalid prefix length '/%s': IPv%u takes /0 to /%u",
+				 slash + 1, r->family, r->family == 4 ? 32 : 128);
+			return -EINVAL;
+		}
+	}
+	r->len = (__u32)len;
+	memcpy(masked, r->addr, sizeof(masked));
+	pw_mask_addr(masked, r->family, r->len);
+	if (memcmp(masked, r->addr, r->family == 4 ? 4 : 16)) {
+		inet_ntop(r->family == 4 ? AF_INET : AF_INET6, masked, want, sizeof(want));
+		snprintf(err, errlen, "host bits set in '%s/%u': did you mean %s/%u?",
+			 p, r->len, want, r->len);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* PORT or LOW-HIGH of a sport or dport rule. */
+static int parse_ports(char *word, struct pw_rule *r, char *err, size_t errlen)
+{
+	char *dash = strchr(word, '-');
+
+	if (dash)
+		*dash = '\0';
+	if (port_parse(word, &r->port_lo) || port_parse(dash ? dash + 1 : word, &r->port_hi)) {
+		snprintf(err, errlen, "invalid port '%s%s%s': 0-65535 or LOW-HIGH", word,
+			 dash ? "-" : "", dash ? dash + 1 : "");
+		return -EINVAL;
+	}
+	if (r->port_lo > r->port_hi) {
+		snprintf(err, errlen, "reversed port range '%u-%u': write %u-%u",
+			 r->port_lo, r->port_hi, r->port_hi, r->port_lo);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* After the action: src|dst PREFIX, proto P, or [proto tcp|udp] sport|dport PORTS. */
+static int parse_match(char **tok, int n, struct pw_rule *r, char *err, size_t errlen)
+{
+	int i = 1, proto;
+
 	if (!strcmp(tok[i], "src") || !strcmp(tok[i], "dst")) {
-		char *slash, *p = tok[i + 1], orig[128];
-		unsigned long len;
-
-		snprintf(orig, sizeof(orig), "%s", p);
-
 		if (n != 3) {
 			snprintf(err, errlen, "unexpected '%s' after the prefix", tok[3]);
 			return -EINVAL;
 		}
 		r->kind = !strcmp(tok[i], "src") ? PW_RK_SRC : PW_RK_DST;
-		slash = strchr(p, '/');
-		if (slash)
-			*slash = '\0';
-		if (inet_pton(AF_INET, p, r->addr) == 1)
-			r->family = 4;
-		else if (inet_pton(AF_INET6, p, r->addr) == 1)
-			r->family = 6;
-		else {
-			snprintf(err, errlen, "invalid address '%s' in '%s'", p, orig);
-			return -EINVAL;
-		}
-		len = r->family == 4 ? 32 : 128;
-		if (slash) {
-			char *end;
-
-			errno = 0;
-			len = strtoul(slash + 1, &end, 10);
-			if (!isdigit((unsigned char)slash[1]) || *end || errno ||
-			    len > (r->family == 4 ? 32u : 128u)) {
-				snprintf(err, errlen, "invalid prefix length '/%s': IPv%u takes /0 to /%u",
-					 slash + 1, r->family, r->family == 4 ? 32 : 128);
-				return -EINVAL;
-			}
-		}
-		r->len = (__u32)len;
-		{
-			__u32 masked[4];
-			char want[INET6_ADDRSTRLEN];
-
-			memcpy(masked, r->addr, sizeof(masked));
-			pw_mask_addr(masked, r->family, r->len);
-			if (memcmp(masked, r->addr, r->family == 4 ? 4 : 16)) {
-				inet_ntop(r->family == 4 ? AF_INET : AF_INET6, masked, want, sizeof(want));
-				snprintf(err, errlen, "host bits set in '%s/%u': did you mean %s/%u?",
-					 p, r->len, want, r->len);
-				return -EINVAL;
-			}
-		}
-		return 0;
+		return parse_prefix(tok[i + 1], r, err, errlen);
 	}
 	if (!strcmp(tok[i], "proto")) {
-		int proto = proto_parse(tok[i + 1]);
-
-		if (proto < 0) {
+		if ((proto = proto_parse(tok[i + 1])) < 0) {
 			snprintf(err, errlen, "unknown protocol '%s': a name (tcp, udp, icmp, ...) or 0-255",
 				 tok[i + 1]);
 			return -EINVAL;
 		}
+		r->proto = (__u32)proto;
 		if (n == 3) {
 			r->kind = PW_RK_PROTO;
-			r->proto = (__u32)proto;
 			return 0;
 		}
 		if (proto != 6 && proto != 17) {
 			snprintf(err, errlen, "port rules take proto tcp or udp, not '%s'", tok[i + 1]);
 			return -EINVAL;
 		}
-		r->proto = (__u32)proto;
 		i += 2;
 	}
 	if (i + 1 >= n || (strcmp(tok[i], "sport") && strcmp(tok[i], "dport"))) {
@@ -181,24 +198,30 @@ int pw_rule_parse(const char *text, struct pw_rule *r, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	r->kind = !strcmp(tok[i], "sport") ? PW_RK_SPORT : PW_RK_DPORT;
-	{
-		char *dash = strchr(tok[i + 1], '-');
+	return parse_ports(tok[i + 1], r, err, errlen);
+}
 
-		if (dash)
-			*dash = '\0';
-		if (port_parse(tok[i + 1], &r->port_lo) ||
-		    port_parse(dash ? dash + 1 : tok[i + 1], &r->port_hi)) {
-			snprintf(err, errlen, "invalid port '%s%s%s': 0-65535 or LOW-HIGH", tok[i + 1],
-				 dash ? "-" : "", dash ? dash + 1 : "");
-			return -EINVAL;
-		}
-		if (r->port_lo > r->port_hi) {
-			snprintf(err, errlen, "reversed port range '%u-%u': write %u-%u",
-				 r->port_lo, r->port_hi, r->port_hi, r->port_lo);
-			return -EINVAL;
-		}
+int pw_rule_parse(const char *text, struct pw_rule *r, char *err, size_t errlen)
+{
+	char buf[PW_RULE_TEXT_MAX + 1], *tok[8];
+	int n;
+
+	memset(r, 0, sizeof(*r));
+	if ((n = rule_words(text, buf, tok, err, errlen)) < 0)
+		return n;
+	if (n < 3) {
+		snprintf(err, errlen, "incomplete rule '%s': expected ACTION src|dst|proto|sport|dport VALUE", text);
+		return -EINVAL;
 	}
-	return 0;
+	if (!strcmp(tok[0], "drop"))
+		r->action = XDP_DROP;
+	else if (!strcmp(tok[0], "pass"))
+		r->action = XDP_PASS;
+	else {
+		snprintf(err, errlen, "unknown action '%s': use drop or pass", tok[0]);
+		return -EINVAL;
+	}
+	return parse_match(tok, n, r, err, errlen);
 }
 
 void pw_rule_format(const struct pw_rule *r, char *buf, size_t len)
@@ -362,76 +385,153 @@ int pw_ruleset_check(struct pw_ctx *ctx, const struct pw_ruleset *rs, const char
 	return 0;
 }
 
+/* ---- rule files ---- */
+
+/* A rule file being read: its name for messages, the current line, and
+ * where each rule came from ("FILE:LINE"). */
+struct rule_file {
+	FILE *f;
+	const char *name;		/* as given; "-" is standard input */
+	int lineno;
+	int policy_line;		/* the line that set the policy; 0: none */
+	char **where;
+	int wcap;
+	char line[PW_RULE_LINE_MAX + 1];
+};
+
+/*
+ * The next line into rf->line, newline dropped: 1 a line, 0 end of file.
+ * A read error is an error, never an end of file: a partial file taken as
+ * whole would remove every rule it did not reach. NUL bytes and overlong
+ * lines are refused, never cut.
+ */
+static int read_line(struct pw_ctx *ctx, struct rule_file *rf)
+{
+	size_t n = 0;
+	int c, e;
+
+	rf->lineno++;
+	errno = 0;
+	while ((c = getc_unlocked(rf->f)) != EOF && c != '\n') {
+		if (!c)
+			return pw_fail(ctx, EINVAL, "%s:%d: NUL byte: a rule file is text",
+				       rf->name, rf->lineno);
+		if (n == PW_RULE_LINE_MAX)
+			return pw_fail(ctx, E2BIG, "%s:%d: line is longer than %d characters",
+				       rf->name, rf->lineno, PW_RULE_LINE_MAX);
+		rf->line[n++] = (char)c;
+	}
+	rf->line[n] = '\0';
+	if (ferror(rf->f)) {
+		e = errno ? errno : EIO;
+		return pw_fail(ctx, e, "cannot read rule file '%s': %s", rf->name, strerror(e));
+	}
+	return c != EOF || n;
+}
+
+/* "policy WORD": exactly one word, allow or deny, and one policy a file. */
+static int parse_policy(struct pw_ctx *ctx, struct rule_file *rf, char *rest,
+			struct pw_ruleset *rs)
+{
+	char *save = NULL, *word = strtok_r(rest, " \t\r", &save);
+	char *extra = word ? strtok_r(NULL, " \t\r", &save) : NULL;
+	int policy;
+
+	if (!word)
+		return pw_fail(ctx, EINVAL, "%s:%d: 'policy' needs one word: allow or deny",
+			       rf->name, rf->lineno);
+	if (extra)
+		return pw_fail(ctx, EINVAL, "%s:%d: one policy word expected, got extra '%s' after '%s'",
+			       rf->name, rf->lineno, extra, word);
+	if (!strcmp(word, "allow"))
+		policy = PW_POLICY_ALLOW;
+	else if (!strcmp(word, "deny"))
+		policy = PW_POLICY_DENY;
+	else
+		return pw_fail(ctx, EINVAL, "%s:%d: unknown policy '%s': use allow or deny",
+			       rf->name, rf->lineno, word);
+	if (rf->policy_line && policy != rs->policy)
+		return pw_fail(ctx, EINVAL, "%s:%d: 'policy %s' contradicts 'policy %s' on line %d",
+			       rf->name, rf->lineno, word,
+			       rs->policy == PW_POLICY_DENY ? "deny" : "allow", rf->policy_line);
+	rs->policy = policy;
+	rf->policy_line = rf->lineno;
+	return 0;
+}
+
+static int add_rule(struct pw_ctx *ctx, struct rule_file *rf, struct pw_ruleset *rs,
+		    const struct pw_rule *r)
+{
+	if (rs->n >= PW_MAX_RULES - 1)
+		return pw_fail(ctx, ENOSPC, "%s:%d: table full: at most %d rules",
+			       rf->name, rf->lineno, PW_MAX_RULES - 1);
+	if (rs->n == rf->wcap) {
+		int cap = rf->wcap ? rf->wcap * 2 : 256;
+		char **w = realloc(rf->where, cap * sizeof(*w));
+
+		if (!w)
+			return pw_fail(ctx, ENOMEM, "out of memory");
+		rf->where = w;
+		rf->wcap = cap;
+	}
+	if (asprintf(&rf->where[rs->n], "%s:%d", rf->name, rf->lineno) < 0)
+		return pw_fail(ctx, ENOMEM, "out of memory");
+	if (pw_ruleset_push(rs, r, 0)) {
+		free(rf->where[rs->n]);
+		return pw_fail(ctx, ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+/* One line: blank, a comment, the policy or a rule. */
+static int parse_line(struct pw_ctx *ctx, struct rule_file *rf, struct pw_ruleset *rs)
+{
+	char *p = rf->line, *hash = strchr(p, '#'), err[PW_ERR_LEN];
+	struct pw_rule r;
+	size_t n;
+
+	if (hash)
+		*hash = '\0';
+	while (isspace((unsigned char)*p))
+		p++;
+	for (n = strlen(p); n && isspace((unsigned char)p[n - 1]); n--)
+		p[n - 1] = '\0';
+	if (!*p)
+		return 0;
+	if (!strncmp(p, "policy", 6) && (!p[6] || isspace((unsigned char)p[6])))
+		return parse_policy(ctx, rf, p + 6, rs);
+	if (pw_rule_parse(p, &r, err, sizeof(err)))
+		return pw_fail(ctx, EINVAL, "%s:%d: %s", rf->name, rf->lineno, err);
+	return add_rule(ctx, rf, rs, &r);
+}
+
 int pw_ruleset_parse_file(struct pw_ctx *ctx, const char *path, struct pw_ruleset *rs)
 {
-	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
-	char line[512], err[256];
-	char **where = NULL;
-	int lineno = 0, ret = 0, wcap = 0;
+	struct rule_file *rf = calloc(1, sizeof(*rf));
+	int ret;
 
 	memset(rs, 0, sizeof(*rs));
 	rs->policy = -1;
-	if (!f)
-		return pw_fail(ctx, errno, "rule file '%s': %s", path, strerror(errno));
-	while (fgets(line, sizeof(line), f)) {
-		struct pw_rule r;
-		char *p = line, *hash;
-
-		lineno++;
-		if (!strchr(line, '\n') && !feof(f)) {
-			ret = pw_fail(ctx, EINVAL, "%s:%d: line too long", path, lineno);
-			goto out;
-		}
-		if ((hash = strchr(p, '#')))
-			*hash = '\0';
-		while (isspace((unsigned char)*p))
-			p++;
-		if (!*p)
-			continue;
-		if (!strncmp(p, "policy", 6) && isspace((unsigned char)p[6])) {
-			char word[32] = "";
-
-			sscanf(p + 6, "%31s", word);
-			if (!strcmp(word, "allow"))
-				rs->policy = PW_POLICY_ALLOW;
-			else if (!strcmp(word, "deny"))
-				rs->policy = PW_POLICY_DENY;
-			else {
-				ret = pw_fail(ctx, EINVAL, "%s:%d: unknown policy '%s': use allow or deny",
-					      path, lineno, word);
-				goto out;
-			}
-			continue;
-		}
-		if (pw_rule_parse(p, &r, err, sizeof(err))) {
-			ret = pw_fail(ctx, EINVAL, "%s:%d: %s", path, lineno, err);
-			goto out;
-		}
-		if (rs->n >= PW_MAX_RULES - 1) {
-			ret = pw_fail(ctx, ENOSPC, "%s:%d: table full: at most %d rules",
-				      path, lineno, PW_MAX_RULES - 1);
-			goto out;
-		}
-		if (pw_ruleset_push(rs, &r, 0)) {
-			ret = pw_fail(ctx, ENOMEM, "out of memory");
-			goto out;
-		}
-		if (rs->n > wcap) {
-			wcap = wcap ? wcap * 2 : 256;
-			where = realloc(where, wcap * sizeof(*where));
-		}
-		if (asprintf(&where[rs->n - 1], "%s:%d", path, lineno) < 0)
-			where[rs->n - 1] = NULL;
+	if (!rf)
+		return pw_fail(ctx, ENOMEM, "out of memory");
+	rf->name = path;
+	rf->f = strcmp(path, "-") ? fopen(path, "re") : stdin;
+	if (!rf->f) {
+		ret = pw_fail(ctx, errno, "rule file '%s': %s", path, strerror(errno));
+		free(rf);
+		return ret;
 	}
-	ret = pw_ruleset_check(ctx, rs, (const char *const *)where);
-out:
-	for (int i = 0; where && i < rs->n; i++)
-		free(where[i]);
-	free(where);
-	if (f != stdin)
-		fclose(f);
+	while ((ret = read_line(ctx, rf)) > 0 && !(ret = parse_line(ctx, rf, rs)))
+		;
+	if (!ret)
+		ret = pw_ruleset_check(ctx, rs, (const char *const *)rf->where);
+	for (int i = 0; i < rs->n; i++)
+		free(rf->where[i]);
+	free(rf->where);
+	if (rf->f != stdin)
+		fclose(rf->f);
+	free(rf);
 	if (ret)
 		pw_ruleset_free(rs);
 	return ret;
 }
-

@@ -212,6 +212,22 @@ static int read_entries(struct pw_ctx *ctx, const struct pw_rules_maps *m, __u32
 	return 0;
 }
 
+/* pw_config could not be read: name the pin and what it holds (another
+ * kind of map there reads as "no such entry", which says nothing). */
+static int config_fail(struct pw_ctx *ctx, const struct pw_rules_maps *m, int err)
+{
+	struct bpf_map_info info;
+
+	if (pw_map_info(m->fd[PW_RM_CONFIG], &info) || (info.type == BPF_MAP_TYPE_ARRAY &&
+	    info.key_size == 4 && info.value_size == sizeof(struct pw_config) && info.max_entries == 1))
+		return pw_fail(ctx, err, "cannot read the rule config pin '%s/%s/%s': %s",
+			       ctx->pin_root, PW_DIR_SHARED, PW_MAP_CONFIG, strerror(err));
+	return pw_fail(ctx, EPROTO, "rule config pin '%s/%s/%s' holds a %s map (%u-byte keys, %u-byte values, %u entries), not pinwall's array (4, %zu, 1)",
+		       ctx->pin_root, PW_DIR_SHARED, PW_MAP_CONFIG,
+		       libbpf_bpf_map_type_str(info.type) ?: "unknown", info.key_size,
+		       info.value_size, info.max_entries, sizeof(struct pw_config));
+}
+
 int pw_rules_read(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_ruleset *rs,
 		  struct pw_config *cfg)
 {
@@ -227,7 +243,7 @@ int pw_rules_read(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_r
 		if (err || tries == 8)
 			return err;
 		if (bpf_map_lookup_elem(m->fd[PW_RM_CONFIG], &zero, &again))
-			return pw_fail(ctx, errno, "cannot read the rule config: %s", strerror(errno));
+			return config_fail(ctx, m, errno);
 		if (again.generation == cfg->generation && again.active == cfg->active)
 			return 0;
 		pw_ruleset_free(rs);
@@ -243,7 +259,7 @@ static int read_once(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct p
 
 	memset(rs, 0, sizeof(*rs));
 	if (bpf_map_lookup_elem(m->fd[PW_RM_CONFIG], &zero, cfg))
-		return pw_fail(ctx, errno, "cannot read the rule config: %s", strerror(errno));
+		return config_fail(ctx, m, errno);
 	rs->policy = (int)PW_CFG_POLICY(cfg);
 	/* up to the highest id in use */
 	count = cfg->max_id < PW_MAX_RULES ? cfg->max_id + 1 : PW_MAX_RULES;
@@ -571,7 +587,7 @@ static int rules_settle(struct pw_ctx *ctx, const struct pw_rules_maps *m, struc
 	char path[PW_PATH_LEN];
 
 	if (bpf_map_lookup_elem(m->fd[PW_RM_CONFIG], &zero, &cfg))
-		return pw_fail(ctx, errno, "cannot read the rule config: %s", strerror(errno));
+		return config_fail(ctx, m, errno);
 	if (cfg.generation != in->old_prog_id && (err = pw_wait_for_programs())) {
 		err = pw_fail(ctx, err, "cannot wait for running programs: %s", strerror(-err));
 		goto out;
@@ -643,7 +659,7 @@ int pw_rules_recover(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct p
 		return pw_fail(ctx, err, "cannot read the rule intent record in '%s': %s",
 			       ctx->pin_root, pw_record_problem(err));
 	if (bpf_map_lookup_elem(m->fd[PW_RM_CONFIG], &zero, &cfg))
-		return pw_fail(ctx, errno, "cannot read the rule config: %s", strerror(errno));
+		return config_fail(ctx, m, errno);
 	rec->found = true;
 	rec->op = in.op;
 	rec->step = in.step;

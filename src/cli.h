@@ -17,6 +17,8 @@ struct cli {
 	bool pretty;
 	const char *pin_root;
 	const char *netns;
+	bool stdin_closed;	/* fd 0 was closed at start (now /dev/null) */
+	const char *group;	/* "rule" while a rule subcommand runs: for usage */
 };
 
 struct cmd {
@@ -49,7 +51,17 @@ int cli_err(struct cli *cli, const char *fmt, ...) __attribute__((format(printf,
 int cli_lib_err(struct cli *cli);
 int cli_usage(struct cli *cli, const struct cmd *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* JSON on stdout, one line (or indented with --pretty), valid UTF-8. */
 void cli_print_json(struct cli *cli, struct json_object *o);
+/* Values shown safely (quote.c): malloc'd, NULL without memory.
+ * cli_escape: control characters and non-UTF-8 bytes as \xNN (one line);
+ * cli_json_utf8: serialized JSON with non-UTF-8 bytes escaped. */
+char *cli_escape(const char *s);
+char *cli_json_utf8(const char *json);
+/* Too long is refused, never cut: a usage error naming the limit. */
+int cli_check_len(struct cli *cli, const struct cmd *cmd, const char *what, const char *value,
+		  size_t max);
+int cli_check_ifname(struct cli *cli, const struct cmd *cmd, const char *ifname);
 /* Parse a positive integer or decimal; -1 on error. */
 int cli_parse_u32(const char *s, unsigned int *out);
 int cli_parse_double(const char *s, double *out);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* load, reload, unload: parse, call the library, report. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "cli.h"
 
@@ -13,6 +14,22 @@ struct load_args {
 	const char *mode;
 	const char *fresh[MAX_FRESH];
 };
+
+/* Refused, never cut: the load record keeps these in fixed fields. */
+static int check_lengths(struct cli *cli, const struct cmd *cmd, const struct load_args *a)
+{
+	char *abs = a->o.obj_path ? realpath(a->o.obj_path, NULL) : NULL;
+	int ret = cli_check_ifname(cli, cmd, a->o.ifname);
+
+	if (!ret && abs)
+		ret = cli_check_len(cli, cmd, "object file path", abs, PW_PATH_LEN - 1);
+	if (!ret && a->o.prog_name)
+		ret = cli_check_len(cli, cmd, "program name", a->o.prog_name, PW_NAME_LEN - 1);
+	for (int i = 0; !ret && i < a->o.n_fresh; i++)
+		ret = cli_check_len(cli, cmd, "map name", a->fresh[i], PW_NAME_LEN - 1);
+	free(abs);
+	return ret;
+}
 
 /* One table for the three commands; each refuses what it does not take. */
 static int parse(struct cli *cli, const struct cmd *cmd, int argc, char **argv,
@@ -75,6 +92,8 @@ static int parse(struct cli *cli, const struct cmd *cmd, int argc, char **argv,
 	if (optind + 1 < argc)
 		return cli_usage(cli, cmd, "unexpected argument '%s'", argv[optind + 1]);
 	a->o.ifname = argv[optind];
+	if ((c = check_lengths(cli, cmd, a)))
+		return c;
 	if (a->mode && pw_mode_parse(a->mode, &a->o.mode))
 		return cli_usage(cli, cmd, "invalid mode '%s': use native, skb or auto", a->mode);
 	if (scope) {

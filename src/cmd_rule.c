@@ -2,9 +2,11 @@
 /* rule add|del|list|apply|flush|policy: the shared rule set. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "cli.h"
 #include "pinwall/rules.h"
 
@@ -66,13 +68,18 @@ static int parse(struct cli *cli, const struct cmd *cmd, int argc, char **argv,
 	return cli_setup(cli);
 }
 
-static void join(char *buf, size_t len, int argc, char **argv)
+/* The words of a rule, one space apart; -1 when they do not fit. */
+static int join(char *buf, size_t len, int argc, char **argv)
 {
 	size_t o = 0;
 
 	buf[0] = '\0';
-	for (int i = 0; i < argc && o < len; i++)
+	for (int i = 0; i < argc; i++) {
 		o += snprintf(buf + o, len - o, "%s%s", i ? " " : "", argv[i]);
+		if (o >= len)
+			return -1;
+	}
+	return 0;
 }
 
 static const char *policy_name(int p)
@@ -140,13 +147,18 @@ static int commit(struct cli *cli, struct rule_tx *tx, struct pw_ruleset *want, 
 		json_object_object_add(j, "total_ms", json_object_new_double(rep.total_ms));
 		cli_print_json(cli, j);
 		json_object_put(j);
-	} else if (rep.unchanged) {
-		printf("no change: %s already in force (%d rules, policy %s)\n", what, want->n,
-		       policy_name(want->policy));
 	} else {
-		printf("%s: added %d, removed %d, kept %d; %d rules, policy %s%s; in force after %.1f ms\n",
-		       what, rep.added, rep.removed, rep.kept, want->n, policy_name(want->policy),
-		       rep.policy_changed ? " (changed)" : "", rep.switch_ms);
+		char *safe = cli_escape(what);	/* a file name: one line */
+
+		if (rep.unchanged)
+			printf("no change: %s already in force (%d rules, policy %s)\n", safe ? safe : what,
+			       want->n, policy_name(want->policy));
+		else
+			printf("%s: added %d, removed %d, kept %d; %d rules, policy %s%s; in force after %.1f ms\n",
+			       safe ? safe : what, rep.added, rep.removed, rep.kept, want->n,
+			       policy_name(want->policy), rep.policy_changed ? " (changed)" : "",
+			       rep.switch_ms);
+		free(safe);
 	}
 	return 0;
 }
@@ -169,14 +181,15 @@ static int copy_set(struct pw_ruleset *dst, const struct pw_ruleset *src, int ex
 static int begin_one_rule(struct cli *cli, const struct cmd *cmd, int argc, char **argv,
 			  struct rule_args *a, struct pw_rule *r, struct rule_tx *tx)
 {
-	char text[512], err[256];
+	char text[PW_RULE_TEXT_MAX + 1], err[PW_ERR_LEN];
 	int ret;
 
 	if ((ret = parse(cli, cmd, argc, argv, a)))
 		return ret;
 	if (!a->argc)
 		return cli_usage(cli, cmd, "missing rule");
-	join(text, sizeof(text), a->argc, a->argv);
+	if (join(text, sizeof(text), a->argc, a->argv))
+		return cli_err(cli, "rule '%.40s...' is longer than %d characters", text, PW_RULE_TEXT_MAX);
 	if (pw_rule_parse(text, r, err, sizeof(err)))
 		return cli_err(cli, "%s", err);
 	return tx_begin(cli, tx);
@@ -253,6 +266,61 @@ out:
 	return ret;
 }
 
+/*
+ * A FIFO, a terminal or a slow pipe can keep the read of a rule file
+ * waiting: after WAIT_NOTE_SEC seconds one line on stderr says so. The read
+ * goes on (SA_RESTART); nothing changes before the file is read whole.
+ */
+#define WAIT_NOTE_SEC 5
+
+static char wait_note[4 * PW_PATH_LEN + 192];
+static size_t wait_note_len;
+
+static void on_wait_alarm(int sig)
+{
+	(void)sig;
+	if (write(STDERR_FILENO, wait_note, wait_note_len) < 0)
+		return;		/* nowhere to say it */
+}
+
+static void wait_note_arm(const char *path)
+{
+	struct sigaction sa = { .sa_handler = on_wait_alarm, .sa_flags = SA_RESTART };
+	char *safe = strcmp(path, "-") ? cli_escape(path) : NULL;
+
+	if (safe)
+		snprintf(wait_note, sizeof(wait_note),
+			 "pinwall: still reading rule file '%s' after %d s: the rules apply once it is read to its end (ctrl-c gives up, nothing changed)\n",
+			 safe, WAIT_NOTE_SEC);
+	else
+		snprintf(wait_note, sizeof(wait_note),
+			 "pinwall: still reading the rules from standard input after %d s: they apply at its end (ctrl-d; ctrl-c gives up, nothing changed)\n",
+			 WAIT_NOTE_SEC);
+	free(safe);
+	wait_note_len = strlen(wait_note);
+	sigaction(SIGALRM, &sa, NULL);
+	alarm(WAIT_NOTE_SEC);
+}
+
+static void wait_note_disarm(void)
+{
+	alarm(0);
+	signal(SIGALRM, SIG_DFL);
+}
+
+/* The rule file read whole, or refused: see pw_ruleset_parse_file. */
+static int read_rule_file(struct cli *cli, const char *path, struct pw_ruleset *want)
+{
+	int err;
+
+	if (!strcmp(path, "-") && cli->stdin_closed)
+		return cli_err(cli, "rule file '-': standard input is closed; nothing was changed");
+	wait_note_arm(path);
+	err = pw_ruleset_parse_file(&cli->ctx, path, want);
+	wait_note_disarm();
+	return err ? cli_lib_err(cli) : 0;
+}
+
 static int do_rule_apply(struct cli *cli, int argc, char **argv)
 {
 	const struct cmd *cmd = rule_cmd("apply");
@@ -266,8 +334,8 @@ static int do_rule_apply(struct cli *cli, int argc, char **argv)
 	if (a.argc != 1)
 		return cli_usage(cli, cmd, a.argc ? "one rule file only" : "missing rule file");
 	/* the whole file is checked before anything is touched */
-	if (pw_ruleset_parse_file(&cli->ctx, a.argv[0], &want))
-		return cli_lib_err(cli);
+	if ((ret = read_rule_file(cli, a.argv[0], &want)))
+		return ret;
 	if ((ret = tx_begin(cli, &tx))) {
 		pw_ruleset_free(&want);
 		return ret;
@@ -346,7 +414,10 @@ static int do_rule_policy(struct cli *cli, int argc, char **argv)
 		pw_rules_close(&m);
 		return 0;
 	}
-	if (a.argc != 1 || (strcmp(a.argv[0], "allow") && strcmp(a.argv[0], "deny")))
+	if (a.argc > 1)
+		return cli_usage(cli, cmd, "one policy word expected, got extra '%s' after '%s'",
+				 a.argv[1], a.argv[0]);
+	if (strcmp(a.argv[0], "allow") && strcmp(a.argv[0], "deny"))
 		return cli_usage(cli, cmd, "invalid policy '%s': use allow or deny", a.argv[0]);
 	policy = !strcmp(a.argv[0], "deny") ? PW_POLICY_DENY : PW_POLICY_ALLOW;
 	if ((ret = tx_begin(cli, &tx)))
@@ -417,7 +488,7 @@ static int do_rule_list(struct cli *cli, int argc, char **argv)
 	struct pw_config cfg;
 	struct pw_rule filter;
 	struct rule_args a;
-	char text[160], err[256];
+	char text[PW_RULE_TEXT_MAX + 1], err[PW_ERR_LEN];
 	int ret, n = 0;
 
 	if ((ret = parse(cli, cmd, argc, argv, &a)))
@@ -425,7 +496,9 @@ static int do_rule_list(struct cli *cli, int argc, char **argv)
 	if (a.argc)
 		return cli_usage(cli, cmd, "unexpected argument '%s'", a.argv[0]);
 	if (a.prefix) {
-		snprintf(text, sizeof(text), "drop src %s", a.prefix);
+		if ((size_t)snprintf(text, sizeof(text), "drop src %s", a.prefix) >= sizeof(text))
+			return cli_usage(cli, cmd, "invalid --prefix '%.40s...': longer than an address",
+					 a.prefix);
 		if (pw_rule_parse(text, &filter, err, sizeof(err)))
 			return cli_usage(cli, cmd, "invalid --prefix '%s': %s", a.prefix, err);
 	}
@@ -533,5 +606,6 @@ int do_rule(struct cli *cli, int argc, char **argv)
 			fprintf(stderr, "  rule %-7s %s\n", c->name, c->usage);
 		return 2;
 	}
+	cli->group = "rule";	/* usage lines say 'pinwall rule list' */
 	return cli_dispatch(cli, rule_cmds, argc - 1, argv + 1);
 }

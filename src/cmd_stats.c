@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <net/if.h>
+#include <sys/stat.h>
 #include "cli.h"
 
 static const char *const action_names[PW_ACTION_MAX] = {
@@ -249,6 +251,24 @@ static int list_managed(struct cli *cli, char ***names, int *n)
 	return 0;
 }
 
+/* A named interface must exist, or have pins from when it did: then the
+ * follower waits for it to come back. A typo is an error, not a wait. */
+static int check_named(struct cli *cli, const struct cmd *cmd, const char *name)
+{
+	char dir[PW_PATH_LEN];
+	struct stat st;
+	int ret;
+
+	if ((ret = cli_check_ifname(cli, cmd, name)))
+		return ret;
+	if (if_nametoindex(name))
+		return 0;
+	if (!pw_iface_dir(&cli->ctx, cli->ctx.netns_ino, name, dir, sizeof(dir)) && !lstat(dir, &st))
+		return 0;
+	return cli_err(cli, "no such interface '%s' in this network namespace and no pinwall pins for it (see 'ip link')",
+		       name);
+}
+
 int do_stats(struct cli *cli, int argc, char **argv)
 {
 	enum { OPT_INTERVAL = 256, OPT_COUNT };
@@ -290,6 +310,9 @@ int do_stats(struct cli *cli, int argc, char **argv)
 	if (optind < argc) {
 		names = &argv[optind];
 		n_names = argc - optind;
+		for (int i = 0; i < n_names; i++)
+			if ((ret = check_named(cli, cmd, names[i])))
+				return ret;
 	} else if ((ret = list_managed(cli, &names, &n_names))) {
 		return ret;
 	}

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <net/if.h>
 #include "cli.h"
 
 static int do_help(struct cli *cli, int argc, char **argv);
@@ -68,35 +69,70 @@ void cli_print_json(struct cli *cli, struct json_object *o)
 {
 	int flags = JSON_C_TO_STRING_NOSLASHESCAPE |
 		    (cli->pretty ? JSON_C_TO_STRING_PRETTY : JSON_C_TO_STRING_PLAIN);
+	char *text = cli_json_utf8(json_object_to_json_string_ext(o, flags));
 
-	puts(json_object_to_json_string_ext(o, flags));
+	/* no memory for the escaped copy: print nothing rather than bad JSON */
+	puts(text ? text : "{\"error\":\"out of memory\"}");
+	free(text);
 	fflush(stdout);
+}
+
+/* One line of an error report, escaped: a value never adds a line (and JSON
+ * stays UTF-8). As a JSON string, or printed after @prefix. */
+static struct json_object *json_line(const char *line)
+{
+	char *safe = cli_escape(line);
+	struct json_object *o = json_object_new_string(safe ? safe : "?");
+
+	free(safe);
+	return o;
+}
+
+static void print_line(const char *prefix, const char *line)
+{
+	char *safe = cli_escape(line);
+
+	fprintf(stderr, "%s%s\n", prefix, safe ? safe : "?");
+	free(safe);
+}
+
+/* Detail lines into @arr (JSON), or printed. */
+static void err_detail(struct json_object *arr, const char *detail)
+{
+	char *copy = strdup(detail), *save = NULL;
+
+	for (char *l = copy ? strtok_r(copy, "\n", &save) : NULL; l; l = strtok_r(NULL, "\n", &save)) {
+		if (arr)
+			json_object_array_add(arr, json_line(l));
+		else
+			print_line("", l);
+	}
+	free(copy);
 }
 
 static int verr(struct cli *cli, int status, const char *detail, const char *fmt, va_list ap)
 {
 	char msg[PW_ERR_LEN + 256];
 
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* a cut message says so */
+	if (vsnprintf(msg, sizeof(msg), fmt, ap) >= (int)sizeof(msg))
+		strcpy(msg + sizeof(msg) - 4, "...");
 	if (cli->json) {
 		struct json_object *o = json_object_new_object();
 
-		json_object_object_add(o, "error", json_object_new_string(msg));
+		json_object_object_add(o, "error", json_line(msg));
 		if (detail && *detail) {
 			struct json_object *a = json_object_new_array();
-			char *copy = strdup(detail), *save = NULL;
 
-			for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
-				json_object_array_add(a, json_object_new_string(l));
-			free(copy);
+			err_detail(a, detail);
 			json_object_object_add(o, "detail", a);
 		}
 		cli_print_json(cli, o);
 		json_object_put(o);
 	} else {
-		fprintf(stderr, "pinwall: error: %s\n", msg);
+		print_line("pinwall: error: ", msg);
 		if (detail && *detail)
-			fputs(detail, stderr);
+			err_detail(NULL, detail);
 	}
 	return status;
 }
@@ -130,15 +166,33 @@ int cli_lib_err(struct cli *cli)
 
 int cli_usage(struct cli *cli, const struct cmd *cmd, const char *fmt, ...)
 {
-	char msg[512];
+	char msg[PW_ERR_LEN];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (vsnprintf(msg, sizeof(msg), fmt, ap) >= (int)sizeof(msg))
+		strcpy(msg + sizeof(msg) - 4, "...");
 	va_end(ap);
 	if (cmd)
-		return cli_err(cli, "%s (usage: pinwall %s %s)", msg, cmd->name, cmd->usage) + 1;
-	return cli_err(cli, "%s (see 'pinwall help')", msg) + 1;
+		return cli_err(cli, "%s (usage: pinwall %s%s%s %s)", msg, cli->group ? cli->group : "",
+			       cli->group ? " " : "", cmd->name, cmd->usage) + 1;
+	return cli_err(cli, "%s (see 'pinwall %s')", msg, cli->group ? cli->group : "help") + 1;
+}
+
+int cli_check_len(struct cli *cli, const struct cmd *cmd, const char *what, const char *value,
+		  size_t max)
+{
+	size_t len = strlen(value);
+
+	if (len <= max)
+		return 0;
+	return cli_usage(cli, cmd, "%s '%.40s%s' is longer than %zu characters", what, value,
+			 len > 40 ? "..." : "", max);
+}
+
+int cli_check_ifname(struct cli *cli, const struct cmd *cmd, const char *ifname)
+{
+	return cli_check_len(cli, cmd, "interface name", ifname, IFNAMSIZ - 1);
 }
 
 int cli_parse_u32(const char *s, unsigned int *out)
@@ -200,10 +254,10 @@ static int enter_netns(struct cli *cli)
 	char path[PW_PATH_LEN];
 	int fd;
 
-	if (strchr(cli->netns, '/'))
-		snprintf(path, sizeof(path), "%s", cli->netns);
-	else
-		snprintf(path, sizeof(path), "/run/netns/%s", cli->netns);
+	if ((size_t)snprintf(path, sizeof(path), strchr(cli->netns, '/') ? "%s" : "/run/netns/%s",
+			     cli->netns) >= sizeof(path))
+		return cli_usage(cli, NULL, "network namespace '%.40s...' is longer than %zu characters",
+				 cli->netns, sizeof(path) - sizeof("/run/netns/"));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return cli_err(cli, "network namespace '%s': %s: %s (see 'ip netns list')",
@@ -251,6 +305,25 @@ int cli_dispatch(struct cli *cli, const struct cmd *cmds, int argc, char **argv)
 	return match->fn(cli, argc, argv);
 }
 
+/*
+ * A closed 0, 1 or 2 is held by /dev/null: else the next file opened (a
+ * pin, the lock) would take its number, and output or a rule read from
+ * standard input would go to it. A closed stdin is remembered: reading
+ * rules from it is an error, not an empty rule set.
+ */
+static int guard_std_fds(struct cli *cli)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		if (open("/dev/null", fd ? O_WRONLY : O_RDONLY) != fd)
+			return 1;	/* cannot even report it: stderr may be closed */
+		if (!fd)
+			cli->stdin_closed = true;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -261,6 +334,8 @@ int main(int argc, char **argv)
 	struct cli cli = { 0 };
 	int c;
 
+	if (guard_std_fds(&cli))
+		return 1;
 	/* '+': stop at the command; its own options are parsed by it */
 	opterr = 0;	/* our own messages, through cli_err */
 	while ((c = getopt_long(argc, argv, "+:" CLI_COMMON_SHORT "V", opts, NULL)) != -1) {

@@ -16,6 +16,8 @@
 
 #define PW_DEFAULT_PIN_ROOT "/sys/fs/bpf/pinwall"
 #define PW_BPFFS_MOUNT      "/sys/fs/bpf"
+/* Longest pin root: the pins below it take up to 127 more characters. */
+#define PW_PIN_ROOT_MAX     128
 
 /* Layout below the pin root (see README "Pin layout"). */
 #define PW_DIR_SHARED   "shared"	/* maps pinned by name, shared by every interface */

@@ -47,10 +47,17 @@ struct pw_apply_report {
 	double total_ms;	/* including the clean-up of removed rules */
 };
 
+/* Longest rule text pw_rule_parse takes; longer text is refused, never cut. */
+#define PW_RULE_TEXT_MAX 255
+/* Longest line of a rule file, comment included. */
+#define PW_RULE_LINE_MAX 4095
+
 int pw_rule_parse(const char *text, struct pw_rule *r, char *err, size_t errlen);
 void pw_rule_format(const struct pw_rule *r, char *buf, size_t len);
 bool pw_rule_same_match(const struct pw_rule *a, const struct pw_rule *b);
 
+/* Read the rule file @path ('-': standard input) whole: a read error, a NUL
+ * byte, a line too long or any bad line refuses the whole file. */
 int pw_ruleset_parse_file(struct pw_ctx *ctx, const char *path, struct pw_ruleset *rs);
 /* duplicates, conflicts, partly overlapping port ranges; @where may be NULL */
 int pw_ruleset_check(struct pw_ctx *ctx, const struct pw_ruleset *rs, const char *const *where);

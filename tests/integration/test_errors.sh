@@ -52,20 +52,27 @@ test_no_such_interface() {
 	d=$(ifdir "$NS" nosuch0)
 	ERR1 "'nosuch0' is not loaded by pinwall \(no pins at '$d'\)" pw "$NS" unload nosuch0
 	ERR1 "no such interface 'nosuch0' and no pinwall pins for it" pw "$NS" status nosuch0
-	# stats on an unknown interface waits for its pin, by design: one
-	# interval, a waiting line, exit 0, nothing created
+	# stats on an interface that does not exist (and has no pins left from
+	# when it did) is a mistake, not a wait (case 9)
+	ERR1 "no such interface 'nosuch0' in this network namespace and no pinwall pins for it \(see 'ip link'\)" \
+		timeout 10 "$PW" -n "$NS" --pin-root "$ROOT" stats nosuch0 --count 1 --interval 0.05
+	ERR1 "no such interface 'nosuch0'" \
+		timeout 10 "$PW" -n "$NS" --pin-root "$ROOT" stats veth1 nosuch0 --count 1 --interval 0.05
+	# one that exists but runs no pinwall program waits for its pin, by
+	# design: one interval, a waiting line, exit 0, nothing created
 	local before after
+	d=$(ifdir "$NS" veth0)
 	before=$(pin_snapshot)
-	out=$(timeout 10 "$PW" -n "$NS" --pin-root "$ROOT" stats nosuch0 --count 1 --interval 0.05 2>"$T_TMP/err")
+	out=$(timeout 10 "$PW" -n "$NS" --pin-root "$ROOT" stats veth0 --count 1 --interval 0.05 2>"$T_TMP/err")
 	rc=$?
 	after=$(pin_snapshot)
-	ASSERT_EQ "$rc" 0 "stats nosuch0 exit status"
-	ASSERT_MATCH "$out" "^nosuch0: map xdp_stats_map: no pin at $d/maps/xdp_stats_map, waiting for it$" "stats waiting line"
-	ASSERT_MATCH "$out" "^nosuch0 +\(waiting for $d/maps/xdp_stats_map\)$" "stats interval line"
-	ASSERT_EQ "$(cat "$T_TMP/err")" "" "stats nosuch0 stderr"
-	ASSERT_EQ "$after" "$before" "pins after stats nosuch0"
-	out=$(timeout 10 "$PW" -n "$NS" --pin-root "$ROOT" stats nosuch0 --count 1 --interval 0.05 --json)
-	ASSERT_EQ "$(jq -sr '[.[].events[] | select(.event == "waiting")][0].ifname' <<<"$out")" nosuch0 "JSON waiting event"
+	ASSERT_EQ "$rc" 0 "stats veth0 exit status"
+	ASSERT_MATCH "$out" "^veth0: map xdp_stats_map: no pin at $d/maps/xdp_stats_map, waiting for it$" "stats waiting line"
+	ASSERT_MATCH "$out" "^veth0 +\(waiting for $d/maps/xdp_stats_map\)$" "stats interval line"
+	ASSERT_EQ "$(cat "$T_TMP/err")" "" "stats veth0 stderr"
+	ASSERT_EQ "$after" "$before" "pins after stats veth0"
+	out=$(timeout 10 "$PW" -n "$NS" --pin-root "$ROOT" stats veth0 --count 1 --interval 0.05 --json)
+	ASSERT_EQ "$(jq -sr '[.[].events[] | select(.event == "waiting")][0].ifname' <<<"$out")" veth0 "JSON waiting event"
 	ASSERT_EQ "$(jq -sr '.[-1].interfaces[0].map_id' <<<"$out")" null "JSON map_id while waiting"
 	ASSERT_EQ "$(xdp_id "$NS" veth0)" "" "veth0 untouched"
 }
@@ -117,6 +124,53 @@ test_not_root_read_only() {
 		nsenter --net="/run/netns/$NS" "${NOBODY[@]}" timeout 10 "$PW" --pin-root "$ROOT" \
 		stats veth0 --count 1 --interval 0.05
 	ASSERT_NOMATCH "$(cat "$T_TMP/out")" "no pin at|waiting for" "unprivileged stats output"
+}
+
+# ro_fresh MODE: in NS and a private mount namespace whose /sys/fs/bpf is a
+# new bpffs of MODE ('own': the one 'pinwall load' mounts itself), load veth0
+# as root, then run each of RO_CMDS as nobody: $T_TMP/ro.N.{out,err,rc}.
+RO_CMDS=("status veth0" "status" "stats veth0 --count 1 --interval 0.05" "rule list" "rule policy")
+ro_fresh() {
+	local c
+	{
+		echo "set -u"
+		[ "$1" = own ] || echo "mount -t bpf -o mode=$1 bpf /sys/fs/bpf || exit 91"
+		echo "'$PW' load veth0 >/dev/null || exit 92"
+		echo "stat -c %a /sys/fs/bpf >'$T_TMP/ro.mode'"
+		for c in "${!RO_CMDS[@]}"; do
+			echo "${NOBODY[*]} timeout 10 '$PW' ${RO_CMDS[$c]} >'$T_TMP/ro.$c.out' 2>'$T_TMP/ro.$c.err'"
+			echo "echo \$? >'$T_TMP/ro.$c.rc'"
+		done
+	} >"$T_TMP/ro.sh"
+	rm -f "$T_TMP"/ro.[0-9]*
+	nobpffs "$NS" bash "$T_TMP/ro.sh"
+}
+
+# Case 8 (fresh machine): bpffs mounted with mode 0700 (pinwall's own
+# mount, and the usual default) hides the pins from the unprivileged: that
+# is a permission problem, never "not on bpffs". The test makes both states
+# itself, whatever the host's /sys/fs/bpf looks like.
+test_not_root_fresh_bpffs() {
+	setup || { fail setup; return; }
+	local mode i err what
+	for mode in own 755; do
+		ro_fresh "$mode" || { fail "set-up on a bpffs '$mode' failed: $?"; continue; }
+		[ "$mode" = own ] && ASSERT_MATCH "$(cat "$T_TMP/ro.mode")" "^1?700$" "mode of pinwall's own bpffs"
+		for i in "${!RO_CMDS[@]}"; do
+			what="unprivileged '${RO_CMDS[$i]}' on bpffs '$mode'"
+			err=$(cat "$T_TMP/ro.$i.err")
+			ASSERT_NE "$(cat "$T_TMP/ro.$i.rc")" 0 "exit status of $what"
+			ASSERT_EQ "$(cat "$T_TMP/ro.$i.out")" "" "stdout of $what"
+			ASSERT_EQ "$(nlines "$err")" 1 "stderr lines of $what ($err)"
+			ASSERT_MATCH "$err" "^pinwall: error: .*(missing capabilities: reading pins needs CAP_BPF|cannot look at pin root '/sys/fs/bpf/pinwall': permission denied \(run as root\))" "$what"
+		done
+		# status looks at the pin root first: there the two states differ
+		[ "$mode" = own ] && ASSERT_EQ "$(cat "$T_TMP/ro.0.err")" \
+			"pinwall: error: cannot look at pin root '/sys/fs/bpf/pinwall': permission denied (run as root)" \
+			"status veth0 on a 0700 bpffs"
+	done
+	ASSERT_EQ "$(cat "$T_TMP/ro.0.err")" \
+		"pinwall: error: missing capabilities: reading pins needs CAP_BPF (run it as root)" "status veth0 on a 0755 bpffs"
 }
 
 # ---- 3. bpffs ----
@@ -624,6 +678,164 @@ test_never_loaded() {
 	ERR1 "'veth1' is not loaded by pinwall \(no link pinned at '$d/link'\): use 'pinwall load veth1'$" \
 		pw "$NS" reload veth1
 	ASSERT_EQ "$(xdp_id "$NS" veth0)$(xdp_id "$NS" veth1)" "" "nothing attached"
+}
+
+# ---- 12. inputs: read whole or refused (issue 8, cases 1, 2 and 9) ----
+
+# rules_state: what a refused command must leave alone: the pins, the rule
+# set generation, the rules with their ids and counters, the policy
+rules_state() {
+	pin_snapshot
+	bpftool -j map dump pinned "$ROOT/shared/pw_config" | jq -c '.[0].formatted.value'
+	"$PW" --pin-root "$ROOT" rule list --json
+}
+
+# setup_rules: a namespace and a rule set of two rules to keep
+setup_rules() {
+	setup || return 1
+	printf 'policy allow\ndrop src 10.0.0.0/8\npass dport 22\n' >"$T_TMP/keep.rules"
+	"$PW" --pin-root "$ROOT" rule apply "$T_TMP/keep.rules" >/dev/null
+}
+
+# KEPT REGEX CMD...: ERR1, and the rule set is the one before
+KEPT() {
+	local before
+	before=$(rules_state)
+	ERR1 "$@"
+	shift
+	ASSERT_EQ "$(rules_state)" "$before" "rule set after '$*'"
+}
+
+# Case 1: a read error was taken as the end of the file, so the rule set
+# became the part read (nothing): every rule flushed, exit 0.
+test_rule_file_read_error() {
+	setup_rules || { fail setup; return; }
+	KEPT "cannot read rule file '$T_TMP': Is a directory" pw "$NS" rule apply "$T_TMP"
+	KEPT "rule file '-': standard input is closed; nothing was changed" \
+		bash -c "exec '$PW' --pin-root '$ROOT' rule apply - <&-"
+	KEPT "cannot read rule file '/proc/self/mem': Input/output error" pw "$NS" rule apply /proc/self/mem
+	# unreadable: nobody cannot look into $T_TMP (mode 0700)
+	chmod 0700 "$T_TMP"
+	KEPT "rule file '$T_TMP/keep.rules': Permission denied" \
+		"${NOBODY[@]}" "$PW" --pin-root "$ROOT" rule apply "$T_TMP/keep.rules"
+	ASSERT_EQ "$("$PW" --pin-root "$ROOT" rule list --json | jq -c '[.rules[].rule]')" \
+		'["drop src 10.0.0.0/8","pass dport 22"]' "rules after the read errors"
+}
+
+# Case 2: long lines were cut at 255 characters and changed meaning; now a
+# value too long is refused with its limit, everywhere.
+test_too_long_refused() {
+	setup_rules || { fail setup; return; }
+	local f=$T_TMP/long.rules sp237 sp239 long
+	sp237=$(printf '%237s' '')
+	sp239=$(printf '%239s' '')
+	printf 'drop src%s10.0.0.0/8\n' "$sp239" >"$f"
+	KEPT "$f:1: rule 'drop src {32}\.\.\.' is longer than 255 characters" pw "$NS" rule apply "$f"
+	printf 'pass dport%s1000-2000\n' "$sp239" >"$f"
+	KEPT "$f:1: rule 'pass dport {30}\.\.\.' is longer than 255 characters" pw "$NS" rule apply "$f"
+	printf '# %4100s\n' x >"$f"
+	KEPT "$f:1: line is longer than 4095 characters" pw "$NS" rule apply "$f"
+	long=$(printf '1%.0s' {1..300})
+	KEPT "rule 'drop src 1{31}\.\.\.' is longer than 255 characters" pw "$NS" rule add drop src "$long"
+	KEPT "invalid --prefix '1{40}\.\.\.': longer than an address" pw "$NS" rule list --prefix "$long"
+	KEPT "interface name 'abcdefghijklmnopq' is longer than 15 characters" \
+		pw "$NS" stats abcdefghijklmnopq --count 1
+	KEPT "interface name 'abcdefghijklmnopq' is longer than 15 characters" pw "$NS" unload abcdefghijklmnopq
+	KEPT "interface name 'abcdefghijklmnopq' is longer than 15 characters" pw "$NS" recover abcdefghijklmnopq
+	KEPT "program name 'x{40}\.\.\.' is longer than 63 characters" \
+		pw "$NS" load veth0 --obj "$OBJS/tutorial.o" --prog "$(printf 'x%.0s' {1..70})"
+	KEPT "pin root '/sys/fs/bpf/1{28}\.\.\.' is longer than 128 characters" \
+		"$PW" -n "$NS" --pin-root "/sys/fs/bpf/$long" load veth0
+	KEPT "network namespace '1{40}\.\.\.' is longer than 244 characters" "$PW" -n "$long" status
+	local d=$T_TMP/$(printf 'd%.0s' {1..250})
+	mkdir -p "$d" && cp "$OBJS/tutorial.o" "$d/"
+	KEPT "object file path '$T_TMP/d+\.\.\.' is longer than 255 characters" \
+		pw "$NS" load veth0 --obj "$d/tutorial.o"
+	ASSERT_EQ "$(xdp_id "$NS" veth0)" "" "nothing attached"
+	# 255 characters is the limit, not less: the spaces are just spaces
+	printf 'drop src%s10.0.0.0/8\npass dport 22\n' "$sp237" >"$f"
+	ASSERT_OK pw "$NS" rule apply "$f"
+	ASSERT_EQ "$("$PW" --pin-root "$ROOT" rule list --json | jq -c '[.rules[].rule]')" \
+		'["drop src 10.0.0.0/8","pass dport 22"]' "a 255-character rule"
+}
+
+# Case 9: trailing words and bytes after a NUL were accepted; a message
+# contradicted itself; usage hints named 'pinwall list'.
+test_rule_file_garbage() {
+	setup_rules || { fail setup; return; }
+	local f=$T_TMP/bad.rules
+	printf 'policy allow please\n' >"$f"
+	KEPT "$f:1: one policy word expected, got extra 'please' after 'allow'" pw "$NS" rule apply "$f"
+	printf 'drop src 10.0.0.0/8\npass dport 22\0drop src 0.0.0.0/0\n' >"$f"
+	KEPT "$f:2: NUL byte: a rule file is text" pw "$NS" rule apply "$f"
+	printf 'policy allow\ndrop src 10.0.0.0/8\npolicy deny\n' >"$f"
+	KEPT "$f:3: 'policy deny' contradicts 'policy allow' on line 1" pw "$NS" rule apply "$f"
+	printf 'policy\n' >"$f"
+	KEPT "$f:1: 'policy' needs one word: allow or deny" pw "$NS" rule apply "$f"
+	KEPT "one policy word expected, got extra 'deny' after 'allow' \(usage: pinwall rule policy " \
+		pw "$NS" rule policy allow deny
+	ASSERT_EQ "$LAST_RC" 2 "exit status of 'rule policy allow deny'"
+	KEPT "unknown option '--frob' \(usage: pinwall rule list \[" pw "$NS" rule list --frob
+	KEPT "missing rule file \(usage: pinwall rule apply FILE" pw "$NS" rule apply
+	KEPT "unknown command 'frob' \(see 'pinwall rule'\)$" pw "$NS" rule frob
+}
+
+# Case 9: a value never splits a message, and --json is valid UTF-8 for any
+# interface name (0xff is a valid byte in one).
+test_values_quoted_safely() {
+	setup_rules || { fail setup; return; }
+	local ff=$'v\xff0' out
+	KEPT "rule file '$T_TMP/a\\\\x0ab': No such file or directory" pw "$NS" rule apply "$T_TMP/a"$'\n'"b"
+	KEPT "no such interface 'x\\\\x0ay\\\\x1b\[2J' in this network namespace" pw "$NS" load $'x\ny\e[2J'
+	JSON_ERR 1 "^no such interface 'nosuch\\\\xff' in this" pw "$NS" --json load $'nosuch\xff'
+	iconv -f UTF-8 -t UTF-8 "$T_TMP/out" >/dev/null || fail "JSON error is not UTF-8: $(od -c "$T_TMP/out")"
+	ip -n "$NS" link add "$ff" type veth peer name $'v\xff1' && ip -n "$NS" link set "$ff" up &&
+		ip -n "$NS" link set $'v\xff1' up || { fail "veth named with 0xff"; return; }
+	ASSERT_OK pw "$NS" load "$ff"
+	for c in "status" "status $ff" "stats --count 1 --interval 0.05"; do
+		# shellcheck disable=SC2086
+		out=$(pw "$NS" --json $c)
+		iconv -f UTF-8 -t UTF-8 <<<"$out" >/dev/null || fail "'$c --json' is not UTF-8: $(od -c <<<"$out" | head)"
+		ASSERT_MATCH "$(jq -r '.. | .ifname? // empty' <<<"$out" | sort -u)" '^v\\xff0$' "ifname of '$c --json'"
+	done
+}
+
+# Case 9: a pw_config pin of another kind of map said "No such file or
+# directory"; now the error names the pin and what it holds.
+test_config_pin_wrong_kind() {
+	setup_rules || { fail setup; return; }
+	local before c re
+	before=$(rules_state)
+	mv "$ROOT/shared/pw_config" "$ROOT/shared/pwconfigkeep" &&
+		bpftool map create "$ROOT/shared/pw_config" type hash key 4 value 24 entries 1 name pw_config ||
+		{ fail "set-up of a hash map as pw_config"; return; }
+	re="rule config pin '$ROOT/shared/pw_config' holds a hash map \(4-byte keys, 24-byte values, 1 entries\), not pinwall's array \(4, 24, 1\)$"
+	for c in "rule list" "rule policy" "rule add drop src 10.9.0.0/16" "rule flush"; do
+		# shellcheck disable=SC2086
+		ERR1 "$re" pw "$NS" $c
+	done
+	rm "$ROOT/shared/pw_config" && mv "$ROOT/shared/pwconfigkeep" "$ROOT/shared/pw_config"
+	ASSERT_EQ "$(rules_state)" "$before" "rule set after the refusals"
+}
+
+# A FIFO or a slow stdin waits for the end of the file, saying so once.
+test_rule_apply_wait_says_so() {
+	setup_rules || { fail setup; return; }
+	local before rc
+	mkfifo "$T_TMP/fifo"
+	before=$(rules_state)
+	timeout 8 "$PW" --pin-root "$ROOT" rule apply "$T_TMP/fifo" >"$T_TMP/out" 2>"$T_TMP/err"
+	rc=$?
+	ASSERT_EQ "$rc" 124 "exit status of a rule apply reading a silent FIFO (killed by timeout)"
+	ASSERT_EQ "$(cat "$T_TMP/err")" \
+		"pinwall: still reading rule file '$T_TMP/fifo' after 5 s: the rules apply once it is read to its end (ctrl-c gives up, nothing changed)" \
+		"the note on stderr"
+	ASSERT_EQ "$(rules_state)" "$before" "rule set while waiting"
+	{ sleep 6; printf 'drop src 10.0.0.0/8\n'; } | "$PW" --pin-root "$ROOT" rule apply - >"$T_TMP/out" 2>"$T_TMP/err"
+	ASSERT_EQ "$?" 0 "exit status of a slow rule apply -"
+	ASSERT_MATCH "$(cat "$T_TMP/err")" "^pinwall: still reading the rules from standard input after 5 s" "the note for stdin"
+	ASSERT_EQ "$("$PW" --pin-root "$ROOT" rule list --json | jq -c '[.rules[].rule]')" \
+		'["drop src 10.0.0.0/8"]' "rules after the slow apply"
 }
 
 # ---- 13. JSON ----
