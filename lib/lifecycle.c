@@ -263,13 +263,29 @@ static void fill_meta(struct pw_meta *m, const struct pw_obj *o, const struct pw
 	snprintf(m->object, sizeof(m->object), "%s", o->object);
 }
 
+/* The maps the record names: shared ones by name, and (once the program is
+ * loaded) every pinned one by kernel id, for repin. */
 static void meta_shared(struct pw_meta *m, const struct pw_plan *plan)
 {
-	m->n_shared = 0;
-	for (int i = 0; i < plan->n && m->n_shared < PW_META_SHARED; i++)
-		if (plan->m[i].shared)
-			snprintf(m->shared[m->n_shared++], PW_MAP_NAME_LEN, "%s",
-				 bpf_map__name(plan->m[i].map));
+	m->n_shared = m->n_maps = 0;
+	for (int i = 0; i < plan->n; i++) {
+		const struct pw_plan_map *pm = &plan->m[i];
+		const char *name = bpf_map__name(pm->map);
+		struct pw_meta_map *mm = &m->maps[m->n_maps];
+		struct bpf_map_info info;
+
+		if (pm->shared && m->n_shared < PW_META_SHARED)
+			snprintf(m->shared[m->n_shared++], PW_MAP_NAME_LEN, "%s", name);
+		if (pm->unpinned || m->n_maps == PW_META_MAPS ||
+		    pw_map_info(bpf_map__fd(pm->map), &info))
+			continue;
+		mm->id = info.id;
+		mm->shared = pm->shared;
+		/* a name that does not fit stays empty: repin then says so */
+		if (strlen(name) < sizeof(mm->name))
+			snprintf(mm->name, sizeof(mm->name), "%s", name);
+		m->n_maps++;
+	}
 }
 
 static __u32 fd_prog_id(int fd)
@@ -307,7 +323,8 @@ const char *pw_scope_name(__u32 scope)
 
 /*
  * The first change of a load or reload: write the intent record, load the
- * new program, and pin it and every map it brings below pending/ (first
+ * new program, bind the load record's map to it (so the record lives as long
+ * as the program, pins or not), and pin it and every map it brings below pending/ (first
  * copy of each migration included; snapshots when @old_runs). Nothing
  * outside pending/ changes; *@intent says the record is there to undo.
  */
@@ -322,6 +339,7 @@ static int stage(struct pw_ctx *ctx, const char *ifdir, struct pw_obj *obj,
 	pw_step(in->op, "planned");
 	if ((err = obj_load(ctx, obj)) ||
 	    (err = pin_staged_prog(ctx, ifdir, bpf_program__fd(obj->prog))) ||
+	    (err = pw_meta_bind(ctx, ifdir, bpf_program__fd(obj->prog))) ||
 	    (err = pw_plan_stage(ctx, plan, old_runs)))
 		return err;
 	in->new_prog_id = fd_prog_id(bpf_program__fd(obj->prog));

@@ -174,8 +174,10 @@ static void fill_status(struct pw_ctx *ctx, struct pw_status *st)
 			fd = bpf_map_get_fd_by_id(prog_maps[i]);
 			if (fd < 0)
 				continue;
-			/* .rodata, .bss & co. are never pinned */
-			if (!pinned && !pw_map_info(fd, &mi) && !strchr(mi.name, '.'))
+			/* .rodata, .bss & co. are never pinned; the load record
+			 * the program holds is pinned as meta */
+			if (!pinned && !pw_map_info(fd, &mi) && !strchr(mi.name, '.') &&
+			    strcmp(mi.name, PW_MAP_META))
 				drift(st, "map '%s' (id %u) of the attached program is not pinned (pinwall repin %s)",
 				      mi.name, mi.id, st->ifname);
 			close(fd);
