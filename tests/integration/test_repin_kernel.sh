@@ -121,11 +121,15 @@ test_fresh_bpffs_in_private_mount_ns() {
 	ASSERT_OK pw "$NS" rule add drop dport 7
 	gen "$NS" -i veth1 -c 120 --dport 7 -q
 	ids=$(sorted_ids "$NS" veth0)
-	# a fresh bpffs over /sys/fs/bpf, only in a private mount namespace
+	# bpffs unmounted, then a fresh one over /sys/fs/bpf, only in a private
+	# mount namespace
 	out=$(unshare -m bash -c '
 		set -u
-		mount -t bpf bpf /sys/fs/bpf || exit 9
 		p() { "$0" -n "$1" --pin-root "$2" "${@:3}"; }
+		umount /sys/fs/bpf || exit 9
+		p "$1" "$2" status --json | jq -r ".[] | \"unmounted \(.ifname) \(.state)\""
+		echo "unmounted rc ${PIPESTATUS[0]}"
+		mount -t bpf bpf /sys/fs/bpf || exit 9
 		[ ! -e "$2" ] || exit 8		# nothing of the host bpffs here
 		p "$1" "$2" status veth0 --json >/dev/null; echo "before $?"
 		p "$1" "$2" repin >/dev/null; echo "repin $?"
@@ -135,6 +139,8 @@ test_fresh_bpffs_in_private_mount_ns() {
 		p "$1" "$2" repin veth0 --json | jq -r "\"again \([.pins[].result] | unique | join(\",\"))\""
 		find "$2" -type f | sed "s|^$2/||" | sort | tr "\n" " "; echo
 	' "$PW" "$NS" "$ROOT" 2>&1)
+	ASSERT_MATCH "$out" "^unmounted veth0 pins-missing$" "status with bpffs unmounted"
+	ASSERT_MATCH "$out" "^unmounted rc 3$" "status exit status with bpffs unmounted"
 	ASSERT_MATCH "$out" "^before 3$" "status before repin on the fresh bpffs"
 	ASSERT_MATCH "$out" "^repin 0$" "repin on the fresh bpffs"
 	ASSERT_EQ "$(grep '^\["ok"' <<<"$out")" "[\"ok\",$ids]" "the same maps, state ok"
@@ -221,6 +227,37 @@ test_all_interfaces() {
 	ASSERT_ERR "holds no pinwall load record: not repinning another tool's program" pw "$NS" repin veth4
 }
 
+# A record of an older layout (version 2: 912 bytes, held by no program)
+# pinned as meta: reload stages a record of this layout, binds it to the new
+# program and renames it over the pin.
+test_older_record_replaced_on_reload() {
+	setup || { fail setup; return; }
+	local d v rec
+	d=$(ifdir "$NS" veth0)
+	ASSERT_OK pw "$NS" load veth0
+	rm "$d/meta"
+	bpftool map create "$d/meta" type array key 4 value 912 entries 1 name pw_meta ||
+		{ fail "bpftool map create"; return; }
+	# version 2, builtin 1 (offset 44)
+	v=$(for i in $(seq 0 911); do
+		case $i in 0) printf '2 ';; 44) printf '1 ';; *) printf '0 ';; esac
+	done)
+	# shellcheck disable=SC2086
+	bpftool map update pinned "$d/meta" key 0 0 0 0 value $v || { fail "bpftool map update"; return; }
+	status_rc "$NS" veth0 --json
+	ASSERT_EQ "$ST_RC:$(jq -r '.[0].state' <<<"$ST_OUT")" 3:pins-conflict "meta pin holds another map"
+	ASSERT_MATCH "$(jq -r '.[0].drift[]' <<<"$ST_OUT")" "^pin '$d/meta' holds map id [0-9]+, not the load record program [0-9]+ holds" "drift"
+	ASSERT_OK pw "$NS" reload veth0
+	[ -e "$d/pending" ] && fail "pending/ left behind"
+	ASSERT_NE "$(bpftool -j map show pinned "$d/meta" | jq .bytes_value)" 912 "record of this layout"
+	status_rc "$NS" veth0 --json
+	ASSERT_EQ "$ST_RC:$(jq -r '.[0].state' <<<"$ST_OUT"):$(jq -r '.[0].record_held' <<<"$ST_OUT")" 0:ok:true \
+		"the new program holds the pinned record"
+	rec=$(bpftool -j map show pinned "$d/meta" | jq .id)
+	ASSERT_EQ "$(bpftool -j prog show id "$(xdp_prog "$NS" veth0)" | jq --argjson r "$rec" '[.map_ids[] | select(. == $r)] | length')" 1 \
+		"bound: among the program's maps"
+}
+
 test_status_states_and_exit() {
 	setup || { fail setup; return; }
 	local d
@@ -245,7 +282,8 @@ test_status_states_and_exit() {
 	if [ -e "$d/link" ]; then
 		bpftool link detach pinned "$d/link"
 	else
-		ip -n "$NS" link set dev veth0 xdp off
+		ip -n "$NS" link set dev veth0 xdp off 2>/dev/null ||
+			ip -n "$NS" link set dev veth0 xdpgeneric off
 	fi
 	status_rc "$NS" veth0 --json
 	ASSERT_EQ "$ST_RC:$(jq -r '.[0].state' <<<"$ST_OUT")" 3:program-gone "program gone"
