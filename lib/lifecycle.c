@@ -425,6 +425,12 @@ int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_rep
 			pw_prog_info(pfd, &pi);
 			close(pfd);
 		}
+		/* pinwall's program, its pins lost: repin, never a new load over it */
+		if (!o->force && !pw_meta_of_prog(ctx, st.prog_id, ifindex, &meta, &(__u32){ 0 })) {
+			err = pw_fail(ctx, EBUSY, "'%s' runs pinwall's program (id %u) but its pins are incomplete: 'pinwall repin %s' puts them back",
+				      o->ifname, st.prog_id, o->ifname);
+			goto out;
+		}
 		if (!o->force && !pw_meta_read(r->ifdir, &meta) && meta.prog_id == st.prog_id) {
 			err = pw_fail(ctx, EBUSY,
 				      "'%s' runs pinwall's program (id %u) but its link pin is missing: 'pinwall unload %s' detaches it (or use --force)",

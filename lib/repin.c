@@ -298,10 +298,13 @@ int pw_repin_all(struct pw_ctx *ctx, int (*cb)(const struct pw_repin_report *r, 
 		goto out;
 	}
 	/* every pinwall program, checked before the first change */
-	for (struct if_nameindex *i = ifs; i->if_index && n_idx < MAX_IFACES; i++) {
+	for (struct if_nameindex *i = ifs; i->if_index; i++) {
 		err = identify(ctx, i->if_name, (int)i->if_index, r, src);
 		if (err == -ENOENT || err == -EPERM)
 			continue;	/* nothing attached, or another tool's program */
+		if (!err && n_idx == MAX_IFACES)
+			err = pw_fail(ctx, E2BIG, "more than %d interfaces run pinwall's program: repin them one by one (pinwall repin IFACE)",
+				      MAX_IFACES);
 		if (err)
 			goto out;
 		idx[n_idx++] = (int)(i - ifs);

@@ -210,23 +210,26 @@ static bool is_ours(const struct pw_status *st)
  * record (version 3, by id), else by the kernel's name. */
 static bool pinwall_pins(const struct pw_status *st, __u32 id, char *name, size_t len)
 {
+	const struct pw_meta *m = &st->meta;
 	struct bpf_map_info mi;
+	bool found = false;
 	int fd;
 
+	name[0] = '\0';
 	if (id == st->record_id)
 		return false;	/* the record: checked on its own */
-	if (st->have_meta && st->meta.version >= 3) {
-		for (__u32 k = 0; k < st->meta.n_maps && k < PW_META_MAPS; k++)
-			if (st->meta.maps[k].id == id) {
-				snprintf(name, len, "%.*s", (int)sizeof(st->meta.maps[k].name) - 1,
-					 st->meta.maps[k].name);
-				return true;
-			}
-		return false;
+	if (st->have_meta && m->version >= 3) {
+		for (__u32 k = 0; !found && k < m->n_maps && k < PW_META_MAPS; k++)
+			if ((found = m->maps[k].id == id))
+				snprintf(name, len, "%.*s", (int)sizeof(m->maps[k].name) - 1,
+					 m->maps[k].name);
+		if (!found || name[0])
+			return found;
+		/* recorded without its name (too long): the kernel's cut one */
+	} else if (st->have_meta && m->pin_scope == PW_SCOPE_NONE) {
+		return false;	/* --pin-scope none: unpinned maps are what was asked for */
 	}
-	/* --pin-scope none: unpinned maps are what was asked for */
-	if ((st->have_meta && st->meta.pin_scope == PW_SCOPE_NONE) ||
-	    (fd = bpf_map_get_fd_by_id(id)) < 0)
+	if ((fd = bpf_map_get_fd_by_id(id)) < 0)
 		return false;
 	/* .rodata, .bss & co. are never pinned */
 	if (pw_map_info(fd, &mi) || strchr(mi.name, '.')) {

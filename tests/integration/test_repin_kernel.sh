@@ -79,6 +79,9 @@ test_wipe_under_traffic() {
 	ASSERT_EQ "$ST_RC" 3 "status of all: exit status"
 	ASSERT_MATCH "$ST_OUT" "^veth0 \(ifindex [0-9]+\): pinwall, drift$" "text header"
 	ASSERT_MATCH "$ST_OUT" "^  state +pins-missing: pins missing \(run 'pinwall repin veth0'\)$" "text state"
+	# a load over it would start new maps: refused, pointing to repin
+	ASSERT_ERR "'veth0' runs pinwall's program \(id [0-9]+\) but its pins are incomplete: 'pinwall repin veth0' puts them back" \
+		pw "$NS" load veth0
 	j=$(pw "$NS" repin veth0 --json)
 	ASSERT_EQ "$?" 0 "repin exit status"
 	ASSERT_EQ "$(jq -r '[.pins[].result] | unique | join(",")' <<<"$j")" pinned "every pin made again"
