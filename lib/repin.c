@@ -66,7 +66,7 @@ static int identify(struct pw_ctx *ctx, const char *ifname, int ifindex,
 
 /* Existing directories from @dir up to the pin root must be directories,
  * not symbolic links: nothing is pinned outside the pin root. */
-static int check_dirs(struct pw_ctx *ctx, const char *dir)
+static bool dirs_real(struct pw_ctx *ctx, const char *dir)
 {
 	char buf[PW_PATH_LEN], *slash;
 	size_t root = strlen(ctx->pin_root);
@@ -74,14 +74,20 @@ static int check_dirs(struct pw_ctx *ctx, const char *dir)
 
 	snprintf(buf, sizeof(buf), "%s", dir);
 	while (strlen(buf) > root) {
-		if (lstat(buf, &sb) == 0 && !S_ISDIR(sb.st_mode))
-			return pw_fail(ctx, ENOTDIR, "'%s' is not a directory: not pinning below it",
-				       buf);
+		if (lstat(buf, &sb) == 0 && !S_ISDIR(sb.st_mode)) {
+			char line[PW_PATH_LEN + 64];
+
+			snprintf(line, sizeof(line), "'%s' is not a directory: nothing pinned below it",
+				 buf);
+			if (!strstr(ctx->detail, line))	/* once, not once per map */
+				pw_detail(ctx, "%s", line);
+			return false;
+		}
 		if (!(slash = strrchr(buf, '/')))
 			break;
 		*slash = '\0';
 	}
-	return 0;
+	return true;
 }
 
 /* The id of the @kind object pinned at @path (0: something else). */
@@ -109,6 +115,7 @@ static int pin_obj(struct pw_ctx *ctx, struct pw_repin_report *r, const char *ki
 		   const char *name, const char *dir, int fd, __u32 id, enum pw_obj_kind okind)
 {
 	struct pw_repin_item *it;
+	bool real;
 	int err;
 
 	if (r->n == (int)(sizeof(r->items) / sizeof(r->items[0])))
@@ -120,15 +127,22 @@ static int pin_obj(struct pw_ctx *ctx, struct pw_repin_report *r, const char *ki
 	it->id = id;
 	if ((err = pw_join(it->path, sizeof(it->path), dir, name)))
 		return pw_fail(ctx, err, "pin path for '%s' in '%s' is too long", name, dir);
-	if (pw_path_exists(it->path)) {
-		it->other_id = pinned_id(it->path, okind);
+	/* a directory on the way that is not one is a conflict too (and is
+	 * not looked through) */
+	real = dirs_real(ctx, dir);
+	if (!real || pw_path_exists(it->path)) {
+		it->other_id = real ? pinned_id(it->path, okind) : 0;
 		it->fate = it->other_id == id ? PW_REPIN_PRESENT : PW_REPIN_CONFLICT;
 		r->n_conflict += it->fate == PW_REPIN_CONFLICT;
 		return 0;
 	}
-	if ((err = check_dirs(ctx, dir)) || (err = pw_mkdirs(ctx, dir)) ||
-	    (err = check_dirs(ctx, dir)))
+	if ((err = pw_mkdirs(ctx, dir)))
 		return err;
+	if (!dirs_real(ctx, dir)) {	/* made a symbolic link meanwhile */
+		it->fate = PW_REPIN_CONFLICT;
+		r->n_conflict++;
+		return 0;
+	}
 	if (bpf_obj_pin(fd, it->path))
 		return pw_fail(ctx, errno, "cannot pin %s '%s' (id %u) at '%s': %s", kind, name, id,
 			       it->path, strerror(errno));

@@ -191,6 +191,22 @@ test_conflicting_pin_left_alone() {
 	ASSERT_OK pw "$NS" repin veth0
 	ASSERT_EQ "$(bpftool -j map show pinned "$ROOT/shared/pw_rules" | jq .id)" "$own" "the program's map"
 	ASSERT_EQ "$(state_of "$NS" veth0)" ok "state"
+	# a symbolic link where a directory belongs: nothing pinned through it
+	rm -rf "$ROOT"
+	mkdir -p "$ROOT" "$T_TMP/elsewhere"
+	ln -s "$T_TMP/elsewhere" "$ROOT/shared"
+	j=$(pw "$NS" repin veth0 --json)
+	ASSERT_EQ "$?" 3 "repin exit status with a symlinked shared/"
+	ASSERT_EQ "$(jq -c '[.pins[] | select(.kind == "shared") | .result] | unique' <<<"$j")" '["conflict"]' \
+		"shared maps: conflicts"
+	ASSERT_EQ "$(jq .conflicts <<<"$j")" 9 "nine conflicts"
+	ASSERT_EQ "$(ls -A "$T_TMP/elsewhere")" "" "nothing pinned outside the pin root"
+	ASSERT_EQ "$(pw "$NS" repin veth0 2>&1 >/dev/null)" "'$ROOT/shared' is not a directory: nothing pinned below it" \
+		"said once on stderr"
+	[ -e "$d/maps/xdp_stats_map" ] || fail "the interface's pins were made"
+	rm "$ROOT/shared"
+	ASSERT_OK pw "$NS" repin veth0
+	ASSERT_EQ "$(state_of "$NS" veth0)" ok "state after the link is gone"
 }
 
 test_all_interfaces() {
