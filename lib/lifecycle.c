@@ -323,10 +323,11 @@ const char *pw_scope_name(__u32 scope)
 
 /*
  * The first change of a load or reload: write the intent record, load the
- * new program, bind the load record's map to it (so the record lives as long
- * as the program, pins or not), and pin it and every map it brings below pending/ (first
- * copy of each migration included; snapshots when @old_runs). Nothing
- * outside pending/ changes; *@intent says the record is there to undo.
+ * new program, bind the load record's map to it (so the record lives as
+ * long as the program, pins or not), and pin it and every map it brings
+ * below pending/ (first copy of each migration included; snapshots when
+ * @old_runs). Nothing outside pending/ changes; *@intent says the record
+ * is there to undo.
  */
 static int stage(struct pw_ctx *ctx, const char *ifdir, struct pw_obj *obj,
 		 struct pw_plan *plan, struct pw_intent *in, bool old_runs, bool *intent)

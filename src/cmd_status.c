@@ -177,7 +177,7 @@ static int one(const struct pw_status *st, void *arg)
 	struct status_out *out = arg;
 
 	out->n++;
-	out->n_drift += st->n_drift > 0;
+	out->n_drift += st->state >= PW_STATE_DRIFT;
 	if (out->cli->json)
 		json_object_array_add(out->arr, status_json(st));
 	else
