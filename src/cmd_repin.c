@@ -69,22 +69,39 @@ static void repin_text(const struct pw_repin_report *r)
 		       r->ifname);
 }
 
+/* The library's detail lines about this interface: stderr, or "notes" in
+ * its JSON object; consumed, so the next interface starts with none. */
+static void detail(struct cli *cli, struct json_object *j)
+{
+	char *save = NULL;
+
+	if (j) {
+		struct json_object *notes = json_object_new_array();
+
+		for (char *l = strtok_r(cli->ctx.detail, "\n", &save); l;
+		     l = strtok_r(NULL, "\n", &save))
+			json_object_array_add(notes, json_object_new_string(l));
+		json_object_object_add(j, "notes", notes);
+	} else if (cli->ctx.detail[0]) {
+		fputs(cli->ctx.detail, stderr);
+	}
+	cli->ctx.detail[0] = '\0';
+}
+
 static int one(const struct pw_repin_report *r, void *arg)
 {
 	struct repin_out *out = arg;
+	struct json_object *j = NULL;
 
 	out->conflicts += r->n_conflict;
-	if (out->arr)
-		json_object_array_add(out->arr, repin_json(r));
-	else if (!out->cli->json)
+	if (out->cli->json) {
+		j = repin_json(r);
+		json_object_array_add(out->arr, j);
+	} else {
 		repin_text(r);
+	}
+	detail(out->cli, j);
 	return 0;
-}
-
-static void detail(struct cli *cli)
-{
-	if (cli->ctx.detail[0] && !cli->json)
-		fputs(cli->ctx.detail, stderr);
 }
 
 int do_repin(struct cli *cli, int argc, char **argv)
@@ -109,12 +126,13 @@ int do_repin(struct cli *cli, int argc, char **argv)
 		if (cli->json) {
 			struct json_object *j = repin_json(&r);
 
+			detail(cli, j);
 			cli_print_json(cli, j);
 			json_object_put(j);
 		} else {
 			repin_text(&r);
+			detail(cli, NULL);
 		}
-		detail(cli);
 		return r.n_conflict ? CLI_EXIT_DRIFT : 0;
 	}
 	if (cli->json)
@@ -128,6 +146,5 @@ int do_repin(struct cli *cli, int argc, char **argv)
 	else if (!n)
 		printf("no pinwall program is attached in this network namespace: nothing to repin\n");
 	json_object_put(out.arr);
-	detail(cli);
 	return out.conflicts ? CLI_EXIT_DRIFT : 0;
 }

@@ -200,6 +200,7 @@ test_conflicting_pin_left_alone() {
 	ASSERT_EQ "$(jq -c '[.pins[] | select(.kind == "shared") | .result] | unique' <<<"$j")" '["conflict"]' \
 		"shared maps: conflicts"
 	ASSERT_EQ "$(jq .conflicts <<<"$j")" 9 "nine conflicts"
+	ASSERT_EQ "$(jq -c .notes <<<"$j")" "[\"'$ROOT/shared' is not a directory: nothing pinned below it\"]" "JSON notes"
 	ASSERT_EQ "$(ls -A "$T_TMP/elsewhere")" "" "nothing pinned outside the pin root"
 	ASSERT_EQ "$(pw "$NS" repin veth0 2>&1 >/dev/null)" "'$ROOT/shared' is not a directory: nothing pinned below it" \
 		"said once on stderr"
