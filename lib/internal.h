@@ -140,6 +140,20 @@ int pw_meta_write(struct pw_ctx *ctx, const char *ifdir, const struct pw_meta *m
 /* Why the last record read failed with @err: the pin's mismatch ("pin 'P'
  * has value size X, pinwall expects Y") or strerror. */
 const char *pw_record_problem(int err);
+
+/* ---- the load record bound to its program (record.c) ---- */
+#define PW_PIN_META_STAGED PW_DIR_PENDING "/" PW_PIN_META	/* bound, not yet written */
+#define PW_PROG_MAPS 256	/* map ids read per program */
+/* The ids of the maps program @prog_id uses (bound ones included). */
+int pw_prog_map_ids(__u32 prog_id, __u32 *ids, __u32 max, __u32 *n);
+/* Bind the interface's record map to the new program before it runs: the
+ * pinned one when it has this layout, else a new one staged at
+ * PW_PIN_META_STAGED that pw_meta_write() renames over the pin. */
+int pw_meta_bind(struct pw_ctx *ctx, const char *ifdir, int prog_fd);
+/* The record program @prog_id holds, when it is pinwall's record of that
+ * very program on @ifindex in this network namespace; -ENOENT if none. */
+int pw_meta_of_prog(const struct pw_ctx *ctx, __u32 prog_id, int ifindex,
+		    struct pw_meta *meta, __u32 *map_id);
 int pw_intent_write(struct pw_ctx *ctx, const char *ifdir, const struct pw_intent *in);
 int pw_rules_intent_read(const struct pw_ctx *ctx, struct pw_intent *in);
 int pw_rules_intent_write(struct pw_ctx *ctx, const struct pw_intent *in);

@@ -266,13 +266,29 @@ static void fill_meta(struct pw_meta *m, const struct pw_obj *o, const struct pw
 	snprintf(m->object, sizeof(m->object), "%s", o->object);
 }
 
+/* The maps the record names: shared ones by name, and (once the program is
+ * loaded) every pinned one by kernel id, for repin. */
 static void meta_shared(struct pw_meta *m, const struct pw_plan *plan)
 {
-	m->n_shared = 0;
-	for (int i = 0; i < plan->n && m->n_shared < PW_META_SHARED; i++)
-		if (plan->m[i].shared)
-			snprintf(m->shared[m->n_shared++], PW_MAP_NAME_LEN, "%s",
-				 bpf_map__name(plan->m[i].map));
+	m->n_shared = m->n_maps = 0;
+	for (int i = 0; i < plan->n; i++) {
+		const struct pw_plan_map *pm = &plan->m[i];
+		const char *name = bpf_map__name(pm->map);
+		struct pw_meta_map *mm = &m->maps[m->n_maps];
+		struct bpf_map_info info;
+
+		if (pm->shared && m->n_shared < PW_META_SHARED)
+			snprintf(m->shared[m->n_shared++], PW_MAP_NAME_LEN, "%s", name);
+		if (pm->unpinned || m->n_maps == PW_META_MAPS ||
+		    pw_map_info(bpf_map__fd(pm->map), &info))
+			continue;
+		mm->id = info.id;
+		mm->shared = pm->shared;
+		/* a name that does not fit stays empty: repin then says so */
+		if (strlen(name) < sizeof(mm->name))
+			snprintf(mm->name, sizeof(mm->name), "%s", name);
+		m->n_maps++;
+	}
 }
 
 static __u32 fd_prog_id(int fd)
@@ -310,9 +326,11 @@ const char *pw_scope_name(__u32 scope)
 
 /*
  * The first change of a load or reload: write the intent record, load the
- * new program, and pin it and every map it brings below pending/ (first
- * copy of each migration included; snapshots when @old_runs). Nothing
- * outside pending/ changes; *@intent says the record is there to undo.
+ * new program, bind the load record's map to it (so the record lives as
+ * long as the program, pins or not), and pin it and every map it brings
+ * below pending/ (first copy of each migration included; snapshots when
+ * @old_runs). Nothing outside pending/ changes; *@intent says the record
+ * is there to undo.
  */
 static int stage(struct pw_ctx *ctx, const char *ifdir, struct pw_obj *obj,
 		 struct pw_plan *plan, struct pw_intent *in, bool old_runs, bool *intent)
@@ -325,6 +343,7 @@ static int stage(struct pw_ctx *ctx, const char *ifdir, struct pw_obj *obj,
 	pw_step(in->op, "planned");
 	if ((err = obj_load(ctx, obj)) ||
 	    (err = pin_staged_prog(ctx, ifdir, bpf_program__fd(obj->prog))) ||
+	    (err = pw_meta_bind(ctx, ifdir, bpf_program__fd(obj->prog))) ||
 	    (err = pw_plan_stage(ctx, plan, old_runs)))
 		return err;
 	in->new_prog_id = fd_prog_id(bpf_program__fd(obj->prog));
@@ -409,6 +428,12 @@ int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_rep
 		if (pfd >= 0) {
 			pw_prog_info(pfd, &pi);
 			close(pfd);
+		}
+		/* pinwall's program, its pins lost: repin, never a new load over it */
+		if (!o->force && !pw_meta_of_prog(ctx, st.prog_id, ifindex, &meta, &(__u32){ 0 })) {
+			err = pw_fail(ctx, EBUSY, "'%s' runs pinwall's program (id %u) but its pins are incomplete: 'pinwall repin %s' puts them back",
+				      o->ifname, st.prog_id, o->ifname);
+			goto out;
 		}
 		if (!o->force && !pw_meta_read(r->ifdir, &meta) && meta.prog_id == st.prog_id) {
 			err = pw_fail(ctx, EBUSY,

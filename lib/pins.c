@@ -809,6 +809,32 @@ static int record_read(const char *dir, size_t root_len, const char *pin, void *
 	return err;
 }
 
+/* The record map pw_meta_bind() staged and bound to the new program: filled,
+ * then renamed over @path, so the pin holds the map the program holds.
+ * -ENOENT: nothing staged. */
+static int write_staged_meta(struct pw_ctx *ctx, const char *ifdir, const char *path,
+			     const void *val)
+{
+	char staged[PW_PATH_LEN];
+	struct bpf_map_info info;
+	__u32 zero = 0;
+	int fd, err = 0;
+
+	if (pw_join(staged, sizeof(staged), ifdir, PW_PIN_META_STAGED) || !pw_path_exists(staged))
+		return -ENOENT;
+	fd = pw_open_map_pin(ctx, staged, false);
+	if (fd < 0)
+		return fd;
+	if (pw_map_info(fd, &info) || info.value_size != sizeof(struct pw_meta))
+		err = pw_fail(ctx, EPROTO, "'%s' is not a load record of this pinwall", staged);
+	else if (bpf_map_update_elem(fd, &zero, val, BPF_ANY))
+		err = pw_fail(ctx, errno, "cannot write '%s': %s", staged, strerror(errno));
+	else if (rename(staged, path))
+		err = pw_fail(ctx, errno, "cannot pin '%s': %s", path, strerror(errno));
+	close(fd);
+	return err;
+}
+
 static int record_write(struct pw_ctx *ctx, const char *ifdir, const char *pin,
 			const void *val)
 {
@@ -844,6 +870,12 @@ static int record_write(struct pw_ctx *ctx, const char *ifdir, const char *pin,
 			close(fd);
 			fd = -ENOENT;
 		}
+	}
+	if (fd == -ENOENT && !intent) {
+		err = write_staged_meta(ctx, ifdir, path, val);
+		if (err != -ENOENT)
+			return err;
+		err = 0;
 	}
 	if (fd == -ENOENT) {
 		skel = meta__open_and_load();

@@ -17,18 +17,49 @@
 #include <bpf/libbpf.h>
 #include "internal.h"
 
-__attribute__((format(printf, 2, 3)))
-static void drift(struct pw_status *st, const char *fmt, ...)
+const char *pw_state_name(enum pw_state state)
 {
-	char line[sizeof(st->drift[0])];
+	switch (state) {
+	case PW_STATE_OK: return "ok";
+	case PW_STATE_NONE: return "not-loaded";
+	case PW_STATE_KEPT: return "maps-kept";
+	case PW_STATE_OTHER: return "not-pinwall";
+	case PW_STATE_PINS_CONFLICT: return "pins-conflict";
+	case PW_STATE_PINS_MISSING: return "pins-missing";
+	case PW_STATE_PROG_GONE: return "program-gone";
+	case PW_STATE_FOREIGN: return "foreign-program";
+	case PW_STATE_INTERRUPTED: return "interrupted";
+	}
+	return "unknown";
+}
+
+static void vline(char (*lines)[320], int *n, int max, const char *fmt, va_list ap)
+{
+	if (*n < max)
+		vsnprintf(lines[(*n)++], sizeof(lines[0]), fmt, ap);
+}
+
+/* One drift line, and the state it implies (the worst one wins). */
+__attribute__((format(printf, 3, 4)))
+static void drift(struct pw_status *st, enum pw_state state, const char *fmt, ...)
+{
 	va_list ap;
 
-	if (st->n_drift >= PW_MAX_DRIFT)
-		return;
+	if (state > st->state)
+		st->state = state;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	vline(st->drift, &st->n_drift, PW_MAX_DRIFT, fmt, ap);
 	va_end(ap);
-	memcpy(st->drift[st->n_drift++], line, sizeof(line));
+}
+
+__attribute__((format(printf, 2, 3)))
+static void note(struct pw_status *st, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vline(st->notes, &st->n_notes, 4, fmt, ap);
+	va_end(ap);
 }
 
 static void add_map(struct pw_status *st, const char *path, const char *name, bool shared,
@@ -68,7 +99,7 @@ static bool link_drift(struct pw_status *st, int dirfd, const char *name, const 
 		return false;
 	n = readlinkat(dirfd, name, target, sizeof(target) - 1);
 	target[n > 0 ? n : 0] = '\0';
-	drift(st, "'%s' is a symbolic link to '%s' inside the pin root: never followed (remove it)",
+	drift(st, PW_STATE_PINS_CONFLICT, "'%s' is a symbolic link to '%s' inside the pin root: never followed (remove it)",
 	      path, target);
 	return true;
 }
@@ -119,18 +150,65 @@ static void list_maps(struct pw_ctx *ctx, struct pw_status *st, const char *dir,
 	closedir(d);
 }
 
-static void fill_status(struct pw_ctx *ctx, struct pw_status *st)
+/* The id of the map pinned at @path (0: none, or not a map). */
+static __u32 pin_map_id(const char *path)
 {
-	char path[PW_PATH_LEN];
-	__u32 prog_maps[PW_MAX_MAPS];
-	int n_prog_maps = 0, fd;
-	bool link_alive;
+	struct bpf_map_info info;
+	__u32 id = 0;
+	int fd = bpf_obj_get_opts(path, &(struct bpf_obj_get_opts){
+		.sz = sizeof(struct bpf_obj_get_opts), .file_flags = BPF_F_RDONLY });
+
+	if (fd < 0)
+		return 0;
+	if (pw_fd_kind(fd) == PW_OBJ_MAP && !pw_map_info(fd, &info))
+		id = info.id;
+	close(fd);
+	return id;
+}
+
+/* What the kernel runs on the interface: the program, its maps, and the
+ * load record it holds. Returns the number of map ids read. */
+static int read_kernel(struct pw_ctx *ctx, struct pw_status *st, __u32 *prog_maps)
+{
+	struct bpf_prog_info pi = {};
+	__u32 len = sizeof(pi);
+	int n = 0, fd;
 
 	st->ifindex = (int)if_nametoindex(st->ifname);
 	if (st->ifindex)
 		pw_xdp_state(st->ifindex, &st->xdp);
-	st->have_meta = st->managed && !pw_meta_read(st->ifdir, &st->meta);
-	st->have_intent = st->managed && !pw_intent_read(st->ifdir, &st->intent);
+	if (!st->xdp.prog_id || (fd = bpf_prog_get_fd_by_id(st->xdp.prog_id)) < 0)
+		return 0;
+	pi.nr_map_ids = PW_PROG_MAPS;
+	pi.map_ids = (__u64)(unsigned long)prog_maps;
+	if (!bpf_obj_get_info_by_fd(fd, &pi, &len)) {
+		snprintf(st->prog_name, sizeof(st->prog_name), "%s", pi.name);
+		for (int i = 0; i < 8; i++)
+			snprintf(st->prog_tag + 2 * i, 3, "%02x", pi.tag[i]);
+		n = pi.nr_map_ids < PW_PROG_MAPS ? pi.nr_map_ids : PW_PROG_MAPS;
+	}
+	close(fd);
+	st->have_meta = !pw_meta_of_prog(ctx, st->xdp.prog_id, st->ifindex, &st->meta,
+					 &st->record_id);
+	return n;
+}
+
+/* What pinwall pinned: the record (when the program holds none, the pinned
+ * one is shown), the operation under way, the link. */
+static void read_pins(struct pw_ctx *ctx, struct pw_status *st)
+{
+	char path[PW_PATH_LEN];
+	struct pw_meta pinned;
+	int fd;
+
+	if (!st->managed)
+		return;
+	st->meta_pinned = !pw_meta_read(st->ifdir, &pinned);
+	if (st->meta_pinned && !st->record_id) {
+		st->meta = pinned;
+		st->have_meta = true;
+	}
+	st->have_intent = !pw_intent_read(st->ifdir, &st->intent);
 	/* an operation running now holds the root's lock; a killed one does not */
 	st->intent_running = st->have_intent && pw_lock_held(ctx);
 
@@ -148,80 +226,156 @@ static void fill_status(struct pw_ctx *ctx, struct pw_status *st)
 		}
 		close(fd);
 	}
+}
 
-	if (st->xdp.prog_id && (fd = bpf_prog_get_fd_by_id(st->xdp.prog_id)) >= 0) {
-		struct bpf_prog_info pi = {};
-		__u32 len = sizeof(pi);
+/* Is the attached program pinwall's? It holds our record; or, loaded by an
+ * older pinwall, our link or the pinned record names it. */
+static bool is_ours(const struct pw_status *st)
+{
+	if (!st->xdp.prog_id)
+		return false;
+	if (st->record_id)
+		return true;
+	if (st->link_id && st->link_ifindex && st->link_prog_id == st->xdp.prog_id)
+		return true;
+	return st->meta_pinned && st->meta.prog_id == st->xdp.prog_id;
+}
 
-		pi.nr_map_ids = PW_MAX_MAPS;
-		pi.map_ids = (__u64)(unsigned long)prog_maps;
-		if (!bpf_obj_get_info_by_fd(fd, &pi, &len)) {
-			snprintf(st->prog_name, sizeof(st->prog_name), "%s", pi.name);
-			for (int i = 0; i < 8; i++)
-				snprintf(st->prog_tag + 2 * i, 3, "%02x", pi.tag[i]);
-			n_prog_maps = pi.nr_map_ids < PW_MAX_MAPS ? pi.nr_map_ids : PW_MAX_MAPS;
-		}
-		close(fd);
+/* Does pinwall pin map @id of the program, and under which name? By the
+ * record (version 3, by id), else by the kernel's name. */
+static bool pinwall_pins(const struct pw_status *st, __u32 id, char *name, size_t len)
+{
+	const struct pw_meta *m = &st->meta;
+	struct bpf_map_info mi;
+	bool found = false;
+	int fd;
+
+	name[0] = '\0';
+	if (id == st->record_id)
+		return false;	/* the record: checked on its own */
+	if (st->have_meta && m->version >= 3) {
+		for (__u32 k = 0; !found && k < m->n_maps && k < PW_META_MAPS; k++)
+			if ((found = m->maps[k].id == id))
+				snprintf(name, len, "%.*s", (int)sizeof(m->maps[k].name) - 1,
+					 m->maps[k].name);
+		if (!found || name[0])
+			return found;
+		/* recorded without its name (too long): the kernel's cut one */
+	} else if (st->have_meta && m->pin_scope == PW_SCOPE_NONE) {
+		return false;	/* --pin-scope none: unpinned maps are what was asked for */
 	}
+	if ((fd = bpf_map_get_fd_by_id(id)) < 0)
+		return false;
+	/* .rodata, .bss & co. are never pinned */
+	if (pw_map_info(fd, &mi) || strchr(mi.name, '.')) {
+		close(fd);
+		return false;
+	}
+	close(fd);
+	snprintf(name, len, "%s", mi.name);
+	return true;
+}
+
+/* pinwall's program runs: is every pin it needs there, holding its map? */
+static void check_pins(struct pw_status *st, const __u32 *prog_maps, int n_prog_maps)
+{
+	char path[PW_PATH_LEN], name[PW_NAME_LEN];
+	__u32 id;
+	int fd;
 
 	if (!st->managed) {
-		if (st->xdp.prog_id)
-			drift(st, "XDP program '%s' (id %u) attached by another tool, not by pinwall",
-			      st->prog_name, st->xdp.prog_id);
+		drift(st, PW_STATE_PINS_MISSING, "pinwall's program '%s' (id %u) runs but its pins are gone: run 'pinwall repin %s'",
+		      st->prog_name, st->xdp.prog_id, st->ifname);
 		return;
 	}
-	pw_join(path, sizeof(path), st->ifdir, PW_DIR_MAPS);
-	list_maps(ctx, st, path, false, prog_maps, n_prog_maps);
-	pw_shared_dir(ctx, path, sizeof(path));
-	list_maps(ctx, st, path, true, prog_maps, n_prog_maps);
+	pw_join(path, sizeof(path), st->ifdir, PW_PIN_META);
+	if (st->record_id && !(id = pin_map_id(path)))
+		drift(st, PW_STATE_PINS_MISSING, "the load record of program %u is not pinned (pinwall repin %s)",
+		      st->xdp.prog_id, st->ifname);
+	else if (st->record_id && id != st->record_id)
+		drift(st, PW_STATE_PINS_CONFLICT, "pin '%s' holds map id %u, not the load record program %u holds (id %u)",
+		      path, id, st->xdp.prog_id, st->record_id);
+	else if (!st->record_id)
+		note(st, "the program does not hold its load record (loaded by an older pinwall): 'pinwall reload %s' lets it survive a loss of its pins",
+		     st->ifname);
+	/* link-based attachment: the link that holds the program is pinned */
+	if (!st->link_id && (fd = pw_find_xdp_link(st->ifindex, st->xdp.prog_id)) >= 0) {
+		close(fd);
+		drift(st, PW_STATE_PINS_MISSING, "program attached (id %u) but its link pin is missing",
+		      st->xdp.prog_id);
+	}
+	for (int i = 0; i < n_prog_maps; i++) {
+		bool pinned = false;
 
+		for (int j = 0; j < st->n_maps; j++)
+			pinned |= st->maps[j].id == prog_maps[i];
+		if (!pinned && pinwall_pins(st, prog_maps[i], name, sizeof(name)))
+			drift(st, PW_STATE_PINS_MISSING, "map '%s' (id %u) of the attached program is not pinned (pinwall repin %s)",
+			      name, prog_maps[i], st->ifname);
+	}
+	for (int j = 0; j < st->n_maps; j++) {
+		if (!st->maps[j].id)
+			drift(st, PW_STATE_PINS_CONFLICT, "pin '%s' does not hold a readable map",
+			      st->maps[j].path);
+		else if (!st->maps[j].in_prog)
+			drift(st, PW_STATE_PINS_CONFLICT, "pinned map '%s' is not used by the attached program",
+			      st->maps[j].name);
+	}
+}
+
+/* No program of pinwall's runs: why, and is that drift? */
+static void check_absent(struct pw_status *st)
+{
+	bool link_alive = st->link_id && st->link_ifindex;
+
+	if (st->xdp.prog_id && st->managed) {
+		drift(st, PW_STATE_FOREIGN, "attached program '%s' (id %u) is not pinwall's: attached by another tool",
+		      st->prog_name, st->xdp.prog_id);
+	} else if (st->xdp.prog_id) {
+		st->state = PW_STATE_OTHER;
+		note(st, "XDP program '%s' (id %u) attached by another tool, not by pinwall",
+		     st->prog_name, st->xdp.prog_id);
+	} else if (!st->managed) {
+		st->state = PW_STATE_NONE;
+	} else if (link_alive || !st->meta_pinned || st->meta.prog_id) {
+		drift(st, PW_STATE_PROG_GONE, "no program attached: pins whose program is gone");
+	} else {
+		st->state = PW_STATE_KEPT;	/* unload --keep-maps */
+	}
+}
+
+static void fill_status(struct pw_ctx *ctx, struct pw_status *st)
+{
+	char path[PW_PATH_LEN];
+	__u32 prog_maps[PW_PROG_MAPS];
+	int n_prog_maps = read_kernel(ctx, st, prog_maps);
+
+	read_pins(ctx, st);
+	st->ours = is_ours(st);
+	st->state = PW_STATE_OK;
+	if (st->managed || st->ours) {
+		pw_join(path, sizeof(path), st->ifdir, PW_DIR_MAPS);
+		if (st->managed)
+			list_maps(ctx, st, path, false, prog_maps, n_prog_maps);
+		pw_shared_dir(ctx, path, sizeof(path));
+		list_maps(ctx, st, path, true, prog_maps, n_prog_maps);
+	}
 	if (st->have_intent && !st->intent_running)
-		drift(st, "interrupted %s (stopped after step '%s', pid %u): 'pinwall recover %s' finishes or rolls it back",
+		drift(st, PW_STATE_INTERRUPTED, "interrupted %s (stopped after step '%s', pid %u): 'pinwall recover %s' finishes or rolls it back",
 		      pw_op_name(st->intent.op), pw_step_name(st->intent.step), st->intent.pid,
 		      st->ifname);
-	link_alive = st->link_id && st->link_ifindex;
-	if (!st->ifindex)
-		drift(st, "interface '%s' does not exist: pins are stale (pinwall unload %s removes them)",
+	if (st->managed && !st->ifindex) {
+		drift(st, PW_STATE_PROG_GONE, "interface '%s' does not exist: pins are stale (pinwall unload %s removes them)",
 		      st->ifname, st->ifname);
-	else if (st->link_id && !st->link_ifindex)
-		drift(st, "link %u is detached (interface re-created?): pins whose program is gone",
-		      st->link_id);
-	if (!st->link_id && st->xdp.prog_id && st->have_meta &&
-	    st->meta.prog_id == st->xdp.prog_id)
-		drift(st, "program attached (id %u) but its link pin is missing", st->xdp.prog_id);
-	else if (st->xdp.prog_id && (!link_alive || st->xdp.prog_id != st->link_prog_id))
-		drift(st, "attached program '%s' (id %u) is not pinwall's: attached by another tool",
-		      st->prog_name, st->xdp.prog_id);
-	else if (st->ifindex && !st->xdp.prog_id && (link_alive ||
-		 !st->have_meta || st->meta.prog_id))
-		drift(st, "no program attached: pins whose program is gone");
-
-	if (link_alive && st->xdp.prog_id == st->link_prog_id) {
-		/* --pin-scope none: unpinned maps are what was asked for */
-		for (int i = 0; !(st->have_meta && st->meta.pin_scope == PW_SCOPE_NONE) &&
-				i < n_prog_maps; i++) {
-			struct bpf_map_info mi;
-			bool pinned = false;
-
-			for (int j = 0; j < st->n_maps; j++)
-				pinned |= st->maps[j].id == prog_maps[i];
-			fd = bpf_map_get_fd_by_id(prog_maps[i]);
-			if (fd < 0)
-				continue;
-			/* .rodata, .bss & co. are never pinned */
-			if (!pinned && !pw_map_info(fd, &mi) && !strchr(mi.name, '.'))
-				drift(st, "map '%s' (id %u) of the attached program is not pinned (pinwall repin %s)",
-				      mi.name, mi.id, st->ifname);
-			close(fd);
-		}
-		for (int j = 0; j < st->n_maps; j++) {
-			if (!st->maps[j].id)
-				drift(st, "pin '%s' does not hold a readable map", st->maps[j].path);
-			else if (!st->maps[j].in_prog)
-				drift(st, "pinned map '%s' is not used by the attached program",
-				      st->maps[j].name);
-		}
+		return;
 	}
+	if (st->link_id && !st->link_ifindex)
+		drift(st, PW_STATE_PROG_GONE, "link %u is detached (interface re-created?): pins whose program is gone",
+		      st->link_id);
+	if (st->ours)
+		check_pins(st, prog_maps, n_prog_maps);
+	else
+		check_absent(st);
 }
 
 int pw_status_walk(struct pw_ctx *ctx, const char *ifname,

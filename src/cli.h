@@ -10,6 +10,10 @@
 
 #define PW_VERSION "0.1.0"
 
+/* Exit statuses: 0 fine, 1 error, 2 usage; 3: status reports drift, or
+ * repin left a pin in conflict (documented in pinwall(8)). */
+#define CLI_EXIT_DRIFT 3
+
 struct cli {
 	struct pw_ctx ctx;
 	const char *prog;	/* argv[0] of the command, for messages */

@@ -197,7 +197,6 @@ static void report(struct cli *cli, const char *verb, const struct pw_load_opts 
 		printf(", link id %u, %.1f ms\n", r->link_id, r->elapsed_ms);
 		for (int i = 0; i < r->n_maps; i++) {
 			printf("  map %-16s id %-6u %-8s %s\n", r->maps[i].name, r->maps[i].id,
-			       !strcmp(verb, "repinned") ? (r->maps[i].reused ? "present" : "pinned") :
 			       r->maps[i].fate[0] ? r->maps[i].fate :
 			       r->maps[i].reused ? "reused" : "created", r->maps[i].path);
 			if (r->maps[i].why[0])
@@ -234,16 +233,6 @@ int do_load(struct cli *cli, int argc, char **argv)
 int do_reload(struct cli *cli, int argc, char **argv)
 {
 	return run(cli, argc, argv, "reload", "obj prog migrate fresh", pw_reload, "reloaded");
-}
-
-static int repin(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_report *r)
-{
-	return pw_repin(ctx, o->ifname, r);
-}
-
-int do_repin(struct cli *cli, int argc, char **argv)
-{
-	return run(cli, argc, argv, "repin", "", repin, "repinned");
 }
 
 int do_unload(struct cli *cli, int argc, char **argv)

@@ -10,7 +10,29 @@ struct status_out {
 	struct cli *cli;
 	struct json_object *arr;
 	int n;
+	int n_drift;			/* interfaces with drift */
 };
+
+/* The state line of the text output: what it means, and what to do. */
+static void state_text(const struct pw_status *st)
+{
+	const char *n = st->ifname;
+
+	printf("  state    %s: ", pw_state_name(st->state));
+	switch (st->state) {
+	case PW_STATE_OK: printf("pinwall's program runs, every pin in place\n"); break;
+	case PW_STATE_NONE: printf("nothing loaded\n"); break;
+	case PW_STATE_KEPT: printf("unloaded, maps kept\n"); break;
+	case PW_STATE_OTHER: printf("another tool's program, no pinwall pins\n"); break;
+	case PW_STATE_PINS_CONFLICT:
+		printf("pins hold maps the program does not use ('pinwall repin %s' lists them)\n", n);
+		break;
+	case PW_STATE_PINS_MISSING: printf("pins missing (run 'pinwall repin %s')\n", n); break;
+	case PW_STATE_PROG_GONE: printf("program gone (pins there, no program runs)\n"); break;
+	case PW_STATE_FOREIGN: printf("another tool's program (pins there, not the recorded program)\n"); break;
+	case PW_STATE_INTERRUPTED: printf("operation interrupted (run 'pinwall recover %s')\n", n); break;
+	}
+}
 
 static void fmt_time(__u64 ns, char *buf, size_t len)
 {
@@ -30,6 +52,9 @@ static struct json_object *status_json(const struct pw_status *st)
 	json_object_object_add(j, "ifindex", json_object_new_int(st->ifindex));
 	json_object_object_add(j, "netns_ino", json_object_new_int64((int64_t)st->netns_ino));
 	json_object_object_add(j, "managed", json_object_new_boolean(st->managed));
+	json_object_object_add(j, "state", json_object_new_string(pw_state_name(st->state)));
+	json_object_object_add(j, "pinwall", json_object_new_boolean(st->ours || st->managed));
+	json_object_object_add(j, "record_held", json_object_new_boolean(st->record_id != 0));
 	if (st->managed)
 		json_object_object_add(j, "pin_dir", json_object_new_string(st->ifdir));
 	if (st->xdp.prog_id) {
@@ -86,6 +111,13 @@ static struct json_object *status_json(const struct pw_status *st)
 	for (int i = 0; i < st->n_drift; i++)
 		json_object_array_add(drift, json_object_new_string(st->drift[i]));
 	json_object_object_add(j, "drift", drift);
+	{
+		struct json_object *notes = json_object_new_array();
+
+		for (int i = 0; i < st->n_notes; i++)
+			json_object_array_add(notes, json_object_new_string(st->notes[i]));
+		json_object_object_add(j, "notes", notes);
+	}
 	return j;
 }
 
@@ -98,7 +130,9 @@ static void status_text(const struct pw_status *st)
 		printf(" (ifindex %d)", st->ifindex);
 	else
 		printf(" (absent)");
-	printf(": %s\n", st->managed ? (st->n_drift ? "pinwall, drift" : "pinwall") : "not pinwall's");
+	printf(": %s\n", st->managed || st->ours ? (st->n_drift ? "pinwall, drift" : "pinwall") :
+	       "not pinwall's");
+	state_text(st);
 	if (st->xdp.prog_id)
 		printf("  program  %s id %u tag %s, %s mode\n", st->prog_name, st->xdp.prog_id,
 		       st->prog_tag, pw_mode_name(st->xdp.mode));
@@ -134,6 +168,8 @@ static void status_text(const struct pw_status *st)
 	}
 	for (int i = 0; i < st->n_drift; i++)
 		printf("  drift    %s\n", st->drift[i]);
+	for (int i = 0; i < st->n_notes; i++)
+		printf("  note     %s\n", st->notes[i]);
 }
 
 static int one(const struct pw_status *st, void *arg)
@@ -141,6 +177,7 @@ static int one(const struct pw_status *st, void *arg)
 	struct status_out *out = arg;
 
 	out->n++;
+	out->n_drift += st->state >= PW_STATE_DRIFT;
 	if (out->cli->json)
 		json_object_array_add(out->arr, status_json(st));
 	else
@@ -174,5 +211,6 @@ int do_status(struct cli *cli, int argc, char **argv)
 	else if (!out.n)
 		printf("nothing loaded in this network namespace (pin root %s)\n", cli->ctx.pin_root);
 	json_object_put(out.arr);
-	return 0;
+	/* monitoring reads the exit status: drift is not fine */
+	return out.n_drift ? CLI_EXIT_DRIFT : 0;
 }

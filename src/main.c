@@ -25,13 +25,15 @@ const struct cmd pw_cmds[] = {
 	{ "unload", do_unload, "IFACE [--keep-maps]",
 	  "detach and remove the interface's pins" },
 	{ "status", do_status, "[IFACE]",
-	  "what is loaded, pinned and attached, and any drift between them" },
+	  "what is loaded, pinned and attached, its state, and any drift between\n"
+	  "          them (exit status 3 on drift)" },
 	{ "stats", do_stats, "[IFACE...] [--interval SEC] [--count N]",
 	  "follow the pinned counters: packets, bytes, pps, Mbit/s" },
 	{ "rule", do_rule, "add|del|list|apply|flush|policy ...",
 	  "the rules shared by every interface: see 'pinwall rule'" },
-	{ "repin", do_repin, "IFACE",
-	  "restore lost pins of pinwall's running program from the kernel" },
+	{ "repin", do_repin, "[IFACE]",
+	  "rebuild the pins of pinwall's running program from the kernel alone\n"
+	  "          (default: every pinwall program in this network namespace)" },
 	{ "recover", do_recover, "[IFACE]",
 	  "finish or roll back an operation killed halfway (default: every one\n"
 	  "          in this network namespace, and a rule apply)" },

@@ -169,12 +169,16 @@ struct pw_config {
 /*
  * What pinwall recorded about a load, kept in a one-entry array map pinned
  * next to the link (bpffs holds only BPF objects, so the record is a map).
+ * The map is also bound to the program it describes (bpf_prog_bind_map), so
+ * it lives as long as that program: with every pin gone, the running
+ * program still leads to its record, and the record to the pin tree.
  */
-#define PW_META_VERSION  2
+#define PW_META_VERSION  3
 #define PW_PATH_LEN      256
 #define PW_NAME_LEN      64
 #define PW_META_SHARED   16	/* shared maps recorded per interface */
 #define PW_MAP_NAME_LEN  32
+#define PW_META_MAPS     64	/* maps recorded per interface (version 3) */
 
 enum pw_mode {
 	PW_MODE_AUTO = 0,
@@ -210,6 +214,16 @@ struct pw_meta {
 	/* added in record version 2 (a version-1 record reads as zero here) */
 	__u32 pin_scope;	/* enum pw_pin_scope chosen at load, kept on reload */
 	__u32 pad;
+	/* added in record version 3: every map pinwall pins for this program,
+	 * by kernel id, with its full name (the kernel keeps only 15 characters
+	 * of a map's name), so repin can rebuild the pins from the kernel alone */
+	__u32 n_maps;
+	__u32 pad3;
+	struct pw_meta_map {
+		__u32 id;
+		__u32 shared;		/* 1: pinned below shared/; 0: below maps/ */
+		char name[PW_NAME_LEN];	/* empty: the name did not fit */
+	} maps[PW_META_MAPS];
 };
 
 /*

@@ -142,9 +142,41 @@ const char *pw_step_name(__u32 step);
 int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_report *r);
 int pw_reload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_report *r);
 int pw_unload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_report *r);
-/* Re-create lost pins of pinwall's running program from its link and map
- * IDs (maps[].reused: the pin was already there). */
-int pw_repin(struct pw_ctx *ctx, const char *ifname, struct pw_load_report *r);
+/* ---- repin (repin.c) ---- */
+enum pw_repin_fate {
+	PW_REPIN_PRESENT,		/* the pin holds the program's object already */
+	PW_REPIN_PINNED,		/* pinned by this call */
+	PW_REPIN_CONFLICT,		/* the path holds something else: left alone */
+};
+
+struct pw_repin_item {
+	char kind[8];			/* "meta", "link", "map" or "shared" */
+	char name[PW_NAME_LEN];
+	char path[PW_PATH_LEN];
+	__u32 id;			/* the program's object */
+	__u32 other_id;			/* conflict: the map the pin holds (0: not a map) */
+	enum pw_repin_fate fate;
+};
+
+struct pw_repin_report {
+	char ifname[32];
+	char ifdir[PW_PATH_LEN];
+	__u32 ifindex;
+	__u32 prog_id;
+	enum pw_mode mode;
+	bool bound;			/* the record came from the program; false: from its pin */
+	int n_pinned, n_conflict;
+	int n;
+	struct pw_repin_item items[PW_MAX_MAPS + 2];
+};
+
+/* Rebuild the pin tree of pinwall's program on @ifname from the kernel: the
+ * load record the program holds, then its maps by their ids. */
+int pw_repin(struct pw_ctx *ctx, const char *ifname, struct pw_repin_report *r);
+/* The same for every pinwall program attached in this network namespace;
+ * @cb gets each report; *@n counts them (0: none attached). */
+int pw_repin_all(struct pw_ctx *ctx, int (*cb)(const struct pw_repin_report *r, void *arg),
+		 void *arg, int *n);
 
 /* Finish or roll back an operation on @ifname that was killed halfway. */
 int pw_recover(struct pw_ctx *ctx, const char *ifname, struct pw_recovery *rec);
@@ -166,14 +198,35 @@ struct pw_status_map {
 
 #define PW_MAX_DRIFT 16
 
+/* What status makes of an interface; from PW_STATE_PINS_CONFLICT on, it is
+ * drift (status exits 3). A worse state wins when several apply. */
+enum pw_state {
+	PW_STATE_OK = 0,		/* pinwall's program runs, every pin in place */
+	PW_STATE_NONE,			/* no pins, no program */
+	PW_STATE_KEPT,			/* unloaded with --keep-maps: no program, by choice */
+	PW_STATE_OTHER,			/* no pinwall pins; another tool's program */
+	PW_STATE_PINS_CONFLICT,		/* pinwall's program runs; a pin holds another map */
+	PW_STATE_PINS_MISSING,		/* pinwall's program runs; pins partly or wholly gone */
+	PW_STATE_PROG_GONE,		/* pins there, no program (or no interface) */
+	PW_STATE_FOREIGN,		/* pins there, another tool's program attached */
+	PW_STATE_INTERRUPTED,		/* an operation was killed halfway */
+};
+#define PW_STATE_DRIFT PW_STATE_PINS_CONFLICT	/* this and above: drift */
+
+const char *pw_state_name(enum pw_state state);
+
 struct pw_status {
 	char ifname[32];
 	char ifdir[PW_PATH_LEN];
 	__u64 netns_ino;
 	int ifindex;			/* 0: the interface does not exist (here) */
 	bool managed;			/* a pinwall pin directory exists */
-	bool have_meta;
+	bool ours;			/* the attached program is pinwall's */
+	bool have_meta;			/* meta holds the record (from the program, or its pin) */
+	bool meta_pinned;		/* the record's pin is there */
+	__u32 record_id;		/* the record map the program holds (0: none) */
 	struct pw_meta meta;
+	enum pw_state state;
 	struct pw_xdp_state xdp;	/* what the kernel has attached */
 	char prog_name[PW_NAME_LEN];
 	char prog_tag[17];
@@ -184,6 +237,8 @@ struct pw_status {
 	struct pw_status_map maps[PW_MAX_MAPS];
 	int n_drift;
 	char drift[PW_MAX_DRIFT][320];
+	int n_notes;			/* worth knowing, not drift */
+	char notes[4][320];
 	bool have_intent;		/* an operation is under way or was interrupted */
 	bool intent_running;		/* its process still holds the lock */
 	struct pw_intent intent;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # status drift: what pinwall pinned against what the kernel runs. Every case
-# checks the JSON .drift messages and that the text output says "drift".
+# checks the JSON .drift messages, that the text output says "drift", and
+# that status exits 3 (with and without --json).
 . "$(dirname "$0")/lib.sh"
 
 TUT="$OBJS/tutorial.o"
@@ -26,8 +27,12 @@ foreign_prog() {
 
 # text status must flag drift: header "pinwall, drift" and a drift line
 assert_text_drift() { # NS IFACE REGEX
-	local t
+	local t rc
 	t=$(pw "$1" status "$2")
+	rc=$?
+	ASSERT_EQ "$rc" 3 "status exit status of $2 (drift)"
+	pw "$1" status "$2" --json >/dev/null
+	ASSERT_EQ "$?" 3 "status --json exit status of $2 (drift)"
 	ASSERT_MATCH "$t" "^$2 \(.*\): pinwall, drift$" "text status header of $2"
 	ASSERT_MATCH "$t" "^  drift +.*$3" "text status drift line of $2"
 }
@@ -123,7 +128,8 @@ test_interface_deleted() {
 	ASSERT_OK pw "$NS" load veth0 --obj "$TUT"
 	ip -n "$NS" link del veth0 || fail "link del"
 	j=$(pw "$NS" status veth0 --json)
-	ASSERT_EQ "$?" 0 "status of a deleted managed interface"
+	ASSERT_EQ "$?" 3 "status of a deleted managed interface: drift"
+	ASSERT_EQ "$(jq -r '.[0].state' <<<"$j")" program-gone "state"
 	ASSERT_EQ "$(jq -r '.[0].ifindex' <<<"$j")" 0 "ifindex 0"
 	ASSERT_EQ "$(jq -r '.[0].managed' <<<"$j")" true "still managed"
 	ASSERT_EQ "$(jq -r '.[0].link_attached' <<<"$j")" false "link detached"
@@ -164,13 +170,18 @@ test_foreign_on_unmanaged() {
 	ASSERT_EQ "$(jq -c '[.[] | .ifname] | sort' <<<"$j")" '["veth0","veth2"]' "status lists both"
 	ASSERT_EQ "$(jq -r '.[] | select(.ifname == "veth2") | .managed' <<<"$j")" false "veth2 not managed"
 	ASSERT_EQ "$(jq -r '.[] | select(.ifname == "veth2") | .prog_name' <<<"$j")" xdp_stats_func "veth2 program"
-	ASSERT_MATCH "$(jq -r '.[] | select(.ifname == "veth2") | .drift[]' <<<"$j")" \
-		"^XDP program 'xdp_stats_func' \(id [0-9]+\) attached by another tool" "veth2 drift"
+	# another tool's program on an interface pinwall never had is not drift
+	ASSERT_MATCH "$(jq -r '.[] | select(.ifname == "veth2") | .notes[]' <<<"$j")" \
+		"^XDP program 'xdp_stats_func' \(id [0-9]+\) attached by another tool" "veth2 note"
+	ASSERT_EQ "$(jq -c '.[] | select(.ifname == "veth2") | [.state, .drift]' <<<"$j")" '["not-pinwall",[]]' \
+		"veth2: no drift"
+	pw "$NS" status >/dev/null
+	ASSERT_EQ "$?" 0 "status exit status"
 	ASSERT_EQ "$(jq -c '.[] | select(.ifname == "veth0") | .drift' <<<"$j")" "[]" "veth0 healthy"
 	t=$(pw "$NS" status)
 	ASSERT_MATCH "$t" "^veth2 \(ifindex [0-9]+\): not pinwall's$" "text header"
-	ASSERT_MATCH "$t" "^  drift +XDP program 'xdp_stats_func' .*attached by another tool" "text drift"
-	ASSERT_MATCH "$(pw "$NS" status veth2 --json | jq -r '.[0].drift[]')" "attached by another tool" \
+	ASSERT_MATCH "$t" "^  note +XDP program 'xdp_stats_func' .*attached by another tool" "text note"
+	ASSERT_MATCH "$(pw "$NS" status veth2 --json | jq -r '.[0].notes[]')" "attached by another tool" \
 		"status veth2"
 	# pinwall leaves it alone
 	ASSERT_ERR "attached by another tool.*--force" pw "$NS" load veth2

@@ -55,9 +55,11 @@ test_name_alike_map_not_picked() {
 test_refuses_foreign_program() {
 	ns_new NS a && veth_new "$NS" veth0 veth1 || { fail setup; return; }
 	ip -n "$NS" link set dev veth0 xdpgeneric obj "$OBJS/tutorial.o" sec xdp || { fail attach; return; }
-	ASSERT_ERR "no pin root .*no load record" pw "$NS" repin veth0
+	ASSERT_ERR "the program on 'veth0' \(id [0-9]+\) holds no pinwall load record: not repinning another tool's program" \
+		pw "$NS" repin veth0
+	[ -e "$ROOT" ] && fail "a refused repin created the pin root"
 	veth_new "$NS" veth2 veth3 && pw "$NS" load veth2 >/dev/null || { fail load; return; }
-	ASSERT_ERR "not the one pinwall recorded" pw "$NS" repin veth0
+	ASSERT_ERR "holds no pinwall load record" pw "$NS" repin veth0
 	ASSERT_ERR "no XDP program is attached to 'veth1'" pw "$NS" repin veth1
 }
 
