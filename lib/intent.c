@@ -46,19 +46,30 @@ const char *pw_step_name(__u32 step)
 	}
 }
 
-/* Test hook: PINWALL_TEST_KILL_AT=OP:STEP kills this process right there,
- * the way an operator's kill -9 or a crash would. */
-void pw_step(__u32 op, const char *step)
+#ifdef PW_TEST_HOOKS
+/* Test hooks (test builds only): PINWALL_TEST_KILL_AT=OP:STEP kills this
+ * process right there, the way an operator's kill -9 or a crash would;
+ * PINWALL_TEST_STOP_AT=OP:STEP stops it (SIGSTOP) so a test can change
+ * the kernel's state before it goes on. */
+static bool step_is(const char *var, __u32 op, const char *step)
 {
-	const char *at = getenv("PINWALL_TEST_KILL_AT");
+	const char *at = getenv(var);
 	char here[64];
 
 	if (!at)
-		return;
+		return false;
 	snprintf(here, sizeof(here), "%s:%s", pw_op_name(op), step);
-	if (!strcmp(at, here))
+	return !strcmp(at, here);
+}
+
+void pw_step(__u32 op, const char *step)
+{
+	if (step_is("PINWALL_TEST_STOP_AT", op, step))
+		raise(SIGSTOP);
+	if (step_is("PINWALL_TEST_KILL_AT", op, step))
 		raise(SIGKILL);
 }
+#endif
 
 void pw_intent_init(struct pw_intent *in, __u32 op)
 {

@@ -166,7 +166,16 @@ __u64 pw_rule_match_hash(const struct pw_rule *r);
 void pw_mask_addr(__u32 *a, int family, __u32 len);
 
 /* ---- crash safety (intent.c) ---- */
+#ifdef PW_TEST_HOOKS
+/* Test builds: PINWALL_TEST_KILL_AT=OP:STEP is a SIGKILL at that step. */
 void pw_step(__u32 op, const char *step);
+#else
+static inline void pw_step(__u32 op, const char *step)
+{
+	(void)op;
+	(void)step;
+}
+#endif
 void pw_intent_init(struct pw_intent *in, __u32 op);
 int pw_intent_step(struct pw_ctx *ctx, const char *ifdir, struct pw_intent *in, __u32 step);
 void pw_intent_clear(const char *ifdir);

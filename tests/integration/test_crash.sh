@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Crash safety: load, reload (with migrations), unload and rule apply are
-# killed with SIGKILL at every step (PINWALL_TEST_KILL_AT=OP:STEP, a test-only hook);
+# killed with SIGKILL at every step (PINWALL_TEST_KILL_AT=OP:STEP, a hook of
+# the test build only: build/pinwall-test);
 # status shows the interrupted operation, the next command or `pinwall
 # recover` finishes or rolls it back, the interface keeps a program, and no
 # counted frame is lost.
@@ -33,7 +34,7 @@ xdp_id() {
 killed_at() {
 	local at=$1 rc
 	shift
-	PINWALL_TEST_KILL_AT=$at pw "$NS" "$@" >/dev/null 2>&1
+	PINWALL_TEST_KILL_AT=$at pwt "$NS" "$@" >/dev/null 2>&1
 	rc=$?
 	ASSERT_EQ "$rc" 137 "exit status of '$*' killed at $at"
 	KILLS=$((KILLS + 1))
@@ -232,7 +233,7 @@ test_rule_apply_killed_at_every_step() {
 		ASSERT_OK pw "$NS" rule apply "$T_TMP/A"
 		gen "$NS" -i veth1 -c 10 -q	# udp to 10.11.0.1 from 10.11.0.2: the src rule
 		hits=$(pw "$NS" rule list --json | jq '.rules[] | select(.rule == "drop src 10.11.0.0/16") | .packets')
-		PINWALL_TEST_KILL_AT="apply:$step" pw "$NS" rule apply "$T_TMP/B" >/dev/null 2>&1
+		PINWALL_TEST_KILL_AT="apply:$step" pwt "$NS" rule apply "$T_TMP/B" >/dev/null 2>&1
 		ASSERT_EQ "$?" 137 "apply killed at $step"
 		KILLS=$((KILLS + 1))
 		case $step in
@@ -258,6 +259,20 @@ test_rule_apply_killed_at_every_step() {
 		n=$((n + 1))
 	done
 	ASSERT_EQ "$KILLS" 4 "kills injected"
+}
+
+# The release binary has no test hooks: the environment changes nothing.
+test_release_binary_ignores_kill_hook() {
+	setup || { fail setup; return; }
+	local d
+	d=$(ifdir "$NS" veth0)
+	ASSERT_OK env PINWALL_TEST_KILL_AT=load:staged "$PW" -n "$NS" --pin-root "$ROOT" load veth0
+	[ -e "$d/intent" ] && fail "an interrupted load"
+	ASSERT_NE "$(xdp_id "$NS" veth0)" "" "loaded"
+	ASSERT_OK env PINWALL_TEST_KILL_AT=reload:switched "$PW" -n "$NS" --pin-root "$ROOT" reload veth0
+	ASSERT_OK env PINWALL_TEST_KILL_AT=unload:detached "$PW" -n "$NS" --pin-root "$ROOT" unload veth0
+	ASSERT_EQ "$(xdp_id "$NS" veth0)" "" "unloaded"
+	ASSERT_EQ "$(strings "$PW" | grep -c PINWALL_TEST_)" 0 "no hook names in the release binary"
 }
 
 run_tests
