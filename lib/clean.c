@@ -74,6 +74,23 @@ static int rm_tree(const char *path)
 	return err;
 }
 
+static __u32 attached_id(const char *ifname)
+{
+	int ifindex = (int)if_nametoindex(ifname);
+	struct pw_xdp_state st;
+
+	return ifindex > 0 && !pw_xdp_state(ifindex, &st) ? st.prog_id : 0;
+}
+
+static bool prog_exists(__u32 id)
+{
+	int fd = bpf_prog_get_fd_by_id(id);
+
+	if (fd >= 0)
+		close(fd);
+	return fd >= 0 || errno != ENOENT;
+}
+
 int pw_clean(struct pw_ctx *ctx, bool remove,
 	     int (*cb)(const struct pw_clean_item *it, void *arg), void *arg)
 {
@@ -152,10 +169,19 @@ int pw_clean(struct pw_ctx *ctx, bool remove,
 					snprintf(it.why, sizeof(it.why), "link %u is detached: its program is gone", li.id);
 				} else if (fd >= 0) {
 					snprintf(it.why, sizeof(it.why), "live");
-				} else if (!pw_meta_read(it.path, &meta) && !meta.prog_id) {
+				} else if (pw_meta_read(it.path, &meta)) {
+					snprintf(it.why, sizeof(it.why), "no load record: see 'pinwall status %s'", it.ifname);
+				} else if (!meta.prog_id) {
 					snprintf(it.why, sizeof(it.why), "unloaded with --keep-maps: kept");
+				} else if (attached_id(it.ifname) == meta.prog_id) {
+					snprintf(it.why, sizeof(it.why), "live");
+				} else if (!prog_exists(meta.prog_id)) {
+					/* attached through netlink: gone with its interface */
+					it.stale = true;
+					snprintf(it.why, sizeof(it.why), "program %u is gone", meta.prog_id);
 				} else {
-					snprintf(it.why, sizeof(it.why), "no link pin: see 'pinwall status %s'", it.ifname);
+					snprintf(it.why, sizeof(it.why), "program %u is not attached: see 'pinwall status %s'",
+						 meta.prog_id, it.ifname);
 				}
 				if (fd >= 0)
 					close(fd);

@@ -93,7 +93,7 @@ static void fill_status(struct pw_ctx *ctx, struct pw_status *st)
 	char path[PW_PATH_LEN];
 	__u32 prog_maps[PW_MAX_MAPS];
 	int n_prog_maps = 0, fd;
-	bool link_alive;
+	__u32 ours;
 
 	st->ifindex = (int)if_nametoindex(st->ifname);
 	if (st->ifindex)
@@ -145,24 +145,24 @@ static void fill_status(struct pw_ctx *ctx, struct pw_status *st)
 		drift(st, "interrupted %s (stopped after step '%s', pid %u): 'pinwall recover %s' finishes or rolls it back",
 		      pw_op_name(st->intent.op), pw_step_name(st->intent.step), st->intent.pid,
 		      st->ifname);
-	link_alive = st->link_id && st->link_ifindex;
+	/* pinwall's program: the one its record names (attached through
+	 * netlink), or the one an earlier version's attached bpf_link holds */
+	ours = !st->link_id ? (st->have_meta ? st->meta.prog_id : 0) :
+	       st->link_ifindex ? st->link_prog_id : 0;
 	if (!st->ifindex)
 		drift(st, "interface '%s' does not exist: pins are stale (pinwall unload %s removes them)",
 		      st->ifname, st->ifname);
 	else if (st->link_id && !st->link_ifindex)
 		drift(st, "link %u is detached (interface re-created?): pins whose program is gone",
 		      st->link_id);
-	if (!st->link_id && st->xdp.prog_id && st->have_meta &&
-	    st->meta.prog_id == st->xdp.prog_id)
-		drift(st, "program attached (id %u) but its link pin is missing", st->xdp.prog_id);
-	else if (st->xdp.prog_id && (!link_alive || st->xdp.prog_id != st->link_prog_id))
+	if (st->xdp.prog_id && st->xdp.prog_id != ours)
 		drift(st, "attached program '%s' (id %u) is not pinwall's: attached by another tool",
 		      st->prog_name, st->xdp.prog_id);
-	else if (st->ifindex && !st->xdp.prog_id && (link_alive ||
-		 !st->have_meta || st->meta.prog_id))
+	else if (st->ifindex && !st->xdp.prog_id &&
+		 (ours || !st->have_meta || st->meta.prog_id))
 		drift(st, "no program attached: pins whose program is gone");
 
-	if (link_alive && st->xdp.prog_id == st->link_prog_id) {
+	if (ours && st->xdp.prog_id == ours) {
 		/* --pin-scope none: unpinned maps are what was asked for */
 		for (int i = 0; !(st->have_meta && st->meta.pin_scope == PW_SCOPE_NONE) &&
 				i < n_prog_maps; i++) {

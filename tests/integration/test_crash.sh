@@ -106,7 +106,7 @@ test_load_killed_at_every_step() {
 			continue
 		fi
 		ASSERT_MATCH "$out" "^finished the interrupted load" "staged: finished ($step)"
-		ASSERT_EQ "$(xdp_id "$NS" veth0)" "$(pw "$NS" status veth0 --json | jq -r '.[0].link_prog_id')" "attached through the pinned link ($step)"
+		ASSERT_EQ "$(xdp_id "$NS" veth0)" "$(bpftool map dump pinned "$d/meta" -j | jq '.[0].formatted.value.prog_id')" "the recorded program runs ($step)"
 		ASSERT_EQ "$(pw "$NS" status veth0 --json | jq '.[0].drift | length')" 0 "no drift ($step)"
 		gen "$NS" -i veth1 -c 100 -q
 		ASSERT_EQ "$(action_count "$NS" veth0 XDP_PASS | cut -d' ' -f1)" 100 "counts after the load killed at $step"
@@ -115,17 +115,18 @@ test_load_killed_at_every_step() {
 	ASSERT_EQ "$KILLS" 7 "kills injected"
 }
 
-# --force over another tool's program: killed after detaching it, the next
-# command finishes the load (the one window where the interface has no
-# program until then: a link dies with the process that made it)
+# --force over another tool's program (attached through netlink: replaced in
+# one atomic swap), killed before and after the swap: the next command
+# finishes the load
 test_forced_load_killed() {
 	setup || { fail setup; return; }
 	local step
 	KILLS=0
-	for step in detached attached; do
+	for step in staged attached; do
 		ip -n "$NS" link set dev veth0 xdpdrv obj "$OBJS/tutorial.o" sec xdp || { fail "ip link xdp"; return; }
 		killed_at "load:$step" load veth0 --force
-		if [ "$step" = detached ]; then
+		ASSERT_NE "$(xdp_id "$NS" veth0)" "" "a program runs after the kill at $step"
+		if [ "$step" = staged ]; then
 			ASSERT_MATCH "$(pw "$NS" load veth0 2>&1)" "^finished the interrupted load of veth0 first" "next load finishes it ($step)"
 		else
 			# asked for another program: told which one runs
@@ -152,13 +153,17 @@ test_unload_after_killed_forced_load_keeps_other_program() {
 	ASSERT_MATCH "$(pw "$NS" unload veth0 2>&1)" "rolled back the interrupted load of veth0 first" "unload rolls the load back"
 	ASSERT_EQ "$(xdp_id "$NS" veth0)" "$other" "the other program still runs"
 	no_leftovers "unload after the killed load"
-	# killed after detaching it: the rollback puts it back
-	killed_at "load:detached" load veth0 --force
+	ip -n "$NS" link set dev veth0 xdpdrv off
+	# another mode than the other program's: detach, then attach (the kernel
+	# allows one mode at a time); killed in between, the rollback puts it back
+	ip -n "$NS" link set dev veth0 xdpgeneric obj "$OBJS/tutorial.o" sec xdp || { fail "ip link xdp"; return; }
+	other=$(xdp_id "$NS" veth0)
+	killed_at "load:detached" load veth0 --force --mode native
 	ASSERT_EQ "$(xdp_id "$NS" veth0)" "" "no program in the window"
 	ASSERT_MATCH "$(pw "$NS" unload veth0 2>&1)" "rolled back the interrupted load of veth0 first" "unload rolls it back"
 	ASSERT_EQ "$(xdp_id "$NS" veth0)" "$other" "the other program is back"
 	no_leftovers "unload after the load killed at detached"
-	ip -n "$NS" link set dev veth0 xdpdrv off
+	ip -n "$NS" link set dev veth0 xdpgeneric off
 }
 
 # a first load killed after staging its new shared maps; meanwhile a rule
