@@ -93,6 +93,21 @@ test_legacy_link_pin_removed_link_held() {
 	ASSERT_OK pw "$NS" unload veth0
 	ASSERT_EQ "$(xdp_prog "$NS" veth0)" "" "unload detached it"
 	[ -e "$d" ] && fail "pin dir $d still there"
+	rm -f "$ROOT/aux/l"
+	# the same found by reload: converted to netlink (the held link detached)
+	ASSERT_OK env PINWALL_TEST_LEGACY_LINK=1 "$PWT" -n "$NS" --pin-root "$ROOT" load veth0 --obj "$TUT"
+	id=$(bpftool -j link show pinned "$d/link" | jq .id)
+	ASSERT_OK bpftool link pin id "$id" "$ROOT/aux/l"
+	rm "$d/link"
+	ASSERT_OK pw "$NS" reload veth0
+	[ -e "$d/link" ] && fail "link pin left after the conversion"
+	ASSERT_NE "$(xdp_prog "$NS" veth0)" "" "attached through netlink"
+	ASSERT_EQ "$(drift_of "$NS" veth0)" "" "no drift after the conversion"
+	rm -f "$ROOT/aux/l"
+	ASSERT_NE "$(xdp_prog "$NS" veth0)" "" "still attached without any link"
+	ASSERT_EQ "$(bpftool -j link list | jq --argjson p "$(xdp_prog "$NS" veth0)" '[.[] | select(.prog_id == $p)] | length')" 0 \
+		"no bpf_link holds it"
+	ASSERT_OK pw "$NS" unload veth0
 }
 
 test_map_pin_removed() {
