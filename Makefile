@@ -88,6 +88,10 @@ $(BUILD)/test_prog: tests/unit/test_prog.c tests/unit/pktbuild.h $(SKELS)
 $(BUILD)/test_rules: tests/unit/test_rules.c tests/unit/pktbuild.h tests/unit/scratchroot.h $(BUILD)/libpinwall.a $(SKELS)
 	$(CC) $(CFLAGS) -Itests/unit $< $(BUILD)/libpinwall.a $(LDLIBS) -lcmocka -o $@
 
+# Fail-closed fuzz: random edge frames against the reference parser and classifier.
+$(BUILD)/test_fuzz: tests/unit/test_fuzz.c tests/unit/pktbuild.h tests/unit/refparse.h tests/unit/scratchroot.h $(BUILD)/libpinwall.a $(SKELS)
+	$(CC) $(CFLAGS) -Itests/unit $< $(BUILD)/libpinwall.a $(LDLIBS) -lcmocka -o $@
+
 # Migration tests: BTF layouts, the reuse decision, copy and merge on real maps.
 $(BUILD)/test_migrate: tests/unit/test_migrate.c $(BUILD)/libpinwall.a $(SKELS)
 	$(CC) $(CFLAGS) -Itests/unit $< $(BUILD)/libpinwall.a $(LDLIBS) -lcmocka -o $@
@@ -111,7 +115,7 @@ $(BUILD)/bench/%: bench/%.c tests/unit/*.h $(BUILD)/libpinwall.a $(SKELS) $(BENC
 demo: deps all
 	bash scripts/demo.sh
 
-check: deps all $(BUILD)/pinwall-test $(BUILD)/test_prog $(BUILD)/test_rules $(BUILD)/test_migrate $(TEST_OBJS)
+check: deps all $(BUILD)/pinwall-test $(BUILD)/test_prog $(BUILD)/test_rules $(BUILD)/test_fuzz $(BUILD)/test_migrate $(TEST_OBJS)
 	bash tests/run.sh
 
 test: check

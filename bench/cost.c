@@ -982,6 +982,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	const char *root;
 	static const struct option lo[] = {
 		{ "repeat", required_argument, NULL, 'r' },
 		{ "rounds", required_argument, NULL, 'R' },
@@ -1033,7 +1034,8 @@ int main(int argc, char **argv)
 		return emit_rules(opt.emit, opt.change_pct);
 
 	/* a private pin root: apply keeps its intent record there while it runs */
-	if (pw_ctx_init(&ctx, scratch_root_make("pwbench-cost-")))
+	root = scratch_root_make("pwbench-cost-");
+	if (!root || pw_ctx_init(&ctx, root))
 		die("%s", ctx.err);
 	pw_log_setup(&ctx);
 	if (opt.json && !(json = fopen(opt.json, "w")))

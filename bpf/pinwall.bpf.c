@@ -2,7 +2,8 @@
 /*
  * pinwall's XDP program: parse -> classify (rules) -> verdict -> count.
  * Every frame, however short or broken, is counted and gets a verdict; the
- * program never returns XDP_ABORTED.
+ * program never returns XDP_ABORTED. It fails closed: a frame it cannot
+ * classify with certainty is dropped (parse.h says which).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -12,9 +13,9 @@
 #include "rules.h"
 
 /*
- * The verdict for frames no rule decides. Read-only data, fixed at load;
- * user space may set it before load (the tests use it to drive every
- * action counter).
+ * The verdict for frames no rule decides when the policy allows them.
+ * Read-only data, fixed at load; user space may set it before load (the
+ * tests use it to drive every action counter).
  */
 const volatile __u32 pw_default_verdict = XDP_PASS;
 
@@ -55,6 +56,28 @@ struct {
 	__type(value, struct pw_ifrec);
 } pw_classes SEC(".maps");
 
+/*
+ * Fragments: the verdict of a first fragment, kept for the later fragments of
+ * the same datagram (keyed as the kernel's reassembly is: addresses, IP id,
+ * and for IPv4 the protocol). A later fragment whose first fragment is not
+ * known (not seen yet, or evicted) is decided by its addresses and the policy.
+ */
+struct pw_frag_key {
+	__u32 saddr[4];
+	__u32 daddr[4];
+	__u32 id;
+	__u8 l3;
+	__u8 proto;		/* IPv4 only; 0 for IPv6 */
+	__u16 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PW_FRAG_TRACKED);
+	__type(key, struct pw_frag_key);
+	__type(value, __u32);	/* the first fragment's verdict */
+} pw_frags SEC(".maps");
+
 #define READ_ONCE_ACTIVE(cfg) (*(volatile __u32 *)&(cfg)->active)
 
 static __always_inline void pw_count_if(void *map, __u32 idx, __u64 bytes)
@@ -79,6 +102,70 @@ static __always_inline void pw_count(void *map, __u32 idx, __u64 bytes)
 		rec->rx_packets++;
 		rec->rx_bytes += bytes;
 	}
+}
+
+static __always_inline void pw_frag_key(const struct pw_pkt *pkt, struct pw_frag_key *k)
+{
+	__builtin_memcpy(k->saddr, pkt->saddr, sizeof(k->saddr));
+	__builtin_memcpy(k->daddr, pkt->daddr, sizeof(k->daddr));
+	k->id = pkt->frag_id;
+	k->l3 = pkt->l3;
+	k->proto = pkt->l3 == PW_C_IPV4 ? pkt->l4_proto : 0;
+	k->pad = 0;
+}
+
+/* The verdict of an IP packet by the rules, then the policy (@dflt: allow). */
+static __always_inline __u32 pw_decide_ip(struct pw_pkt *pkt, struct pw_config *cfg, __u32 set,
+					  __u32 dflt, __u64 bytes)
+{
+	struct pw_frag_key k;
+	__u32 rule, *seen, verdict;
+	struct pw_rule *r;
+
+	if (pkt->frag != PW_FRAG_NONE)
+		pw_frag_key(pkt, &k);
+	if (pkt->frag == PW_FRAG_LATER) {
+		seen = bpf_map_lookup_elem(&pw_frags, &k);
+		if (seen)
+			return *seen;
+	}
+	/* a later fragment without its first: addresses only (pw_classify) */
+	rule = pw_classify(set, pkt);
+	r = rule ? bpf_map_lookup_elem(&pw_rules, &rule) : NULL;
+	if (r && (r->action == XDP_DROP || r->action == XDP_PASS)) {
+		verdict = r->action;
+		pw_count(&pw_rule_stats, rule, bytes);
+	} else if (cfg->policy[set] == PW_POLICY_DENY && !pkt->link_ctl) {
+		verdict = XDP_DROP;
+	} else {
+		verdict = dflt;
+	}
+	if (pkt->frag == PW_FRAG_FIRST)
+		bpf_map_update_elem(&pw_frags, &k, &verdict, BPF_ANY);
+	return verdict;
+}
+
+/*
+ * Malformed (or beyond the parser's bounds): dropped whatever the policy.
+ * Not IP: the policy decides, but ARP always passes. IP: rules, then policy.
+ */
+static __always_inline __u32 pw_decide(struct pw_pkt *pkt, __u64 bytes)
+{
+	__u32 zero = 0, set, dflt = pw_default_verdict;
+	struct pw_config *cfg;
+
+	if (dflt == XDP_ABORTED || dflt >= PW_ACTION_MAX)
+		dflt = XDP_PASS;
+	if (pkt->malformed)
+		return XDP_DROP;
+	cfg = bpf_map_lookup_elem(&pw_config, &zero);
+	if (!cfg)
+		return dflt;
+	/* read once: the whole packet sees one set */
+	set = READ_ONCE_ACTIVE(cfg) & 1;
+	if (pkt->l3 == PW_C_L3_OTHER)
+		return cfg->policy[set] == PW_POLICY_DENY && !pkt->link_ctl ? XDP_DROP : dflt;
+	return pw_decide_ip(pkt, cfg, set, dflt, bytes);
 }
 
 SEC("xdp")
@@ -109,31 +196,7 @@ int pinwall_xdp(struct xdp_md *ctx)
 	}
 #endif
 
-	verdict = pw_default_verdict;
-	if (verdict == XDP_ABORTED || verdict >= PW_ACTION_MAX)
-		verdict = XDP_PASS;
-
-	/* rules and the policy apply to IP traffic; other frames take the default */
-	if (!pkt.malformed && pkt.l3 != PW_C_L3_OTHER) {
-		__u32 zero = 0, rule;
-		struct pw_config *cfg = bpf_map_lookup_elem(&pw_config, &zero);
-		struct pw_rule *r;
-
-		if (cfg) {
-			/* read once: the whole packet sees one set */
-			__u32 set = READ_ONCE_ACTIVE(cfg) & 1;
-
-			rule = pw_classify(set, &pkt);
-			r = rule ? bpf_map_lookup_elem(&pw_rules, &rule) : NULL;
-			if (r && (r->action == XDP_DROP || r->action == XDP_PASS)) {
-				verdict = r->action;
-				pw_count(&pw_rule_stats, rule, bytes);
-			} else if (cfg->policy[set] == PW_POLICY_DENY) {
-				verdict = XDP_DROP;
-			}
-		}
-	}
-
+	verdict = pw_decide(&pkt, bytes);
 	pw_count_if(&xdp_stats_map, verdict, bytes);
 	return verdict;
 }

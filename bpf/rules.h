@@ -3,8 +3,8 @@
  * Rule maps and the lookup. All rule maps are pinned by name (shared by
  * every interface, kept across reloads). See abi.h for the layout.
  */
-#ifndef PINWALL_RULES_H
-#define PINWALL_RULES_H
+#ifndef PINWALL_BPF_RULES_H
+#define PINWALL_BPF_RULES_H
 
 #define PW_SHARED __uint(pinning, LIBBPF_PIN_BY_NAME)
 
@@ -211,7 +211,8 @@ static __always_inline __u32 pw_lookup_u32(void *map, __u32 idx)
 /*
  * The rule deciding an IP packet, 0 for none. Precedence (README): source
  * address, destination address (longest prefix within each), destination
- * port, source port (narrowest range within each), protocol.
+ * port, source port (narrowest range within each), protocol. A later
+ * fragment is matched by its addresses only.
  */
 __noinline __u32 pw_classify(__u32 set, const struct pw_pkt *p)
 {
@@ -223,24 +224,29 @@ __noinline __u32 pw_classify(__u32 set, const struct pw_pkt *p)
 	set &= 1;
 
 	if (p->l3 == PW_C_IPV4) {
-		rule = pw_lpm(set, PW_DIR_SRC, p->saddr, false);
+		rule = pw_lpm(set, PW_SIDE_SRC, p->saddr, false);
 		if (!rule)
-			rule = pw_lpm(set, PW_DIR_DST, p->daddr, false);
+			rule = pw_lpm(set, PW_SIDE_DST, p->daddr, false);
 	} else {
-		rule = pw_lpm(set, PW_DIR_SRC, p->saddr, true);
+		rule = pw_lpm(set, PW_SIDE_SRC, p->saddr, true);
 		if (!rule)
-			rule = pw_lpm(set, PW_DIR_DST, p->daddr, true);
+			rule = pw_lpm(set, PW_SIDE_DST, p->daddr, true);
 	}
-	if (!rule && p->has_ports) {
+	/* a later fragment's L4 fields are not its own: no port or proto rule */
+	if (rule || p->frag == PW_FRAG_LATER)
+		return rule;
+	if (p->has_ports) {
 		__u32 udp = p->l4 == PW_C_UDP;
 
-		rule = pw_lookup_u32(&pw_ports, PW_PORT_INDEX(set, PW_DIR_DST, udp, p->dport));
+		rule = pw_lookup_u32(&pw_ports, PW_PORT_INDEX(set, PW_SIDE_DST, udp, p->dport));
 		if (!rule)
-			rule = pw_lookup_u32(&pw_ports, PW_PORT_INDEX(set, PW_DIR_SRC, udp, p->sport));
+			rule = pw_lookup_u32(&pw_ports, PW_PORT_INDEX(set, PW_SIDE_SRC, udp, p->sport));
 	}
-	if (!rule)
+	/* protocol 1 is ICMP only in IPv4, 58 ICMPv6 only in IPv6 */
+	if (!rule && !(p->l3 == PW_C_IPV4 ? p->l4_proto == IPPROTO_ICMPV6_
+					   : p->l4_proto == IPPROTO_ICMP))
 		rule = pw_lookup_u32(&pw_protos, PW_PROTO_INDEX(set, p->l4_proto));
 	return rule;
 }
 
-#endif /* PINWALL_RULES_H */
+#endif /* PINWALL_BPF_RULES_H */

@@ -21,6 +21,12 @@ static bool prefix_match(const struct pw_rule *r, const __u32 *addr)
 	return !memcmp(a, r->addr, r->family == 4 ? 4 : 16);
 }
 
+/* ICMP is protocol 1 in IPv4 and 58 in IPv6; the other number is no ICMP. */
+static bool icmp_of_other_family(const struct pw_ref_pkt *p)
+{
+	return p->family == 4 ? p->proto == 58 : p->proto == 1;
+}
+
 __u32 pw_ruleset_classify(const struct pw_ruleset *rs, const struct pw_ref_pkt *p, int *rule_idx)
 {
 	int best[6] = { -1, -1, -1, -1, -1, -1 };
@@ -29,6 +35,9 @@ __u32 pw_ruleset_classify(const struct pw_ruleset *rs, const struct pw_ref_pkt *
 	for (int i = 0; i < rs->n; i++) {
 		const struct pw_rule *r = &rs->r[i];
 
+		/* a later fragment's L4 fields are not its own */
+		if (p->frag_later && r->kind != PW_RK_SRC && r->kind != PW_RK_DST)
+			continue;
 		switch (r->kind) {
 		case PW_RK_SRC:
 		case PW_RK_DST:
@@ -53,7 +62,7 @@ __u32 pw_ruleset_classify(const struct pw_ruleset *rs, const struct pw_ref_pkt *
 			break;
 		}
 		case PW_RK_PROTO:
-			if (r->proto == p->proto)
+			if (r->proto == p->proto && !icmp_of_other_family(p))
 				best[PW_RK_PROTO] = i;
 			break;
 		}
@@ -71,5 +80,5 @@ __u32 pw_ruleset_classify(const struct pw_ruleset *rs, const struct pw_ref_pkt *
 	}
 	if (rule_idx)
 		*rule_idx = -1;
-	return rs->policy == PW_POLICY_DENY ? XDP_DROP : XDP_PASS;
+	return rs->policy == PW_POLICY_DENY && !p->link_ctl ? XDP_DROP : XDP_PASS;
 }

@@ -289,7 +289,7 @@ static int tables_build(const struct pw_ruleset *rs, __u32 set, struct tables *t
 	for (int i = 0; i < n; i++) {
 		const struct pw_rule *r = sorted[i];
 		__u32 id = rs->ids[r - rs->r];
-		__u32 dir = r->kind == PW_RK_SRC ? PW_DIR_SRC : PW_DIR_DST;
+		__u32 dir = r->kind == PW_RK_SRC ? PW_SIDE_SRC : PW_SIDE_DST;
 		struct pw_top *top = (r->family == 4 ? t->top4 : t->top6) + dir * PW_CHUNKS;
 		__u32 chunk = ntohl(r->addr[0]) >> 16;
 
@@ -327,7 +327,7 @@ static int tables_build(const struct pw_ruleset *rs, __u32 set, struct tables *t
 	for (int i = 0; i < n; i++) {
 		const struct pw_rule *r = sorted[i];
 		__u32 id = rs->ids[r - rs->r];
-		__u32 dir = r->kind == PW_RK_SPORT ? PW_DIR_SRC : PW_DIR_DST;
+		__u32 dir = r->kind == PW_RK_SPORT ? PW_SIDE_SRC : PW_SIDE_DST;
 
 		for (__u32 udp = 0; udp < 2; udp++) {
 			if (r->proto && r->proto != (udp ? 17u : 6u))

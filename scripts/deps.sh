@@ -8,6 +8,7 @@ pkgs=(
 	bpftool				# vmlinux.h and skeletons
 	iproute2 jq libcap2-bin util-linux procps	# tests: netns, JSON, capsh, setpriv, sysctl
 	xdp-tools nftables iptables ethtool	# peers and baselines for tests and benchmarks
+	python3-scapy				# crafted frames of the bypass tests
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -32,8 +32,8 @@ struct pw_datarec {
 /*
  * Per-protocol-class counters. A frame is counted once in one L3 class and,
  * when it is IPv4/IPv6, once in one L4 class; a frame that is truncated or
- * inconsistent anywhere is counted in PW_C_MALFORMED instead of the class of
- * the layer that failed (it still gets a verdict).
+ * inconsistent anywhere, or goes beyond the parser's bounds, is counted in
+ * PW_C_MALFORMED instead (and dropped: bpf/parse.h).
  */
 enum pw_class {
 	PW_C_IPV4 = 0,
@@ -42,14 +42,18 @@ enum pw_class {
 	PW_C_TCP,
 	PW_C_UDP,
 	PW_C_ICMP,	/* ICMP for IPv4, ICMPv6 for IPv6 */
-	PW_C_L4_OTHER,	/* other protocols, non-first fragments, ext-header chain too long */
-	PW_C_MALFORMED,
+	PW_C_L4_OTHER,	/* other protocols, later fragments */
+	PW_C_MALFORMED,	/* truncated, inconsistent, or beyond the parser's bounds */
 	PW_CLASS_MAX,
 };
 
 /* Bounds of the parser; fixed so the verifier can prove termination. */
 #define PW_MAX_VLAN      2
 #define PW_MAX_V6_EXT    8
+
+/* First fragments whose verdict is kept for their later fragments (LRU). */
+#define PW_FRAG_TRACKED  16384
+#define PW_MAP_FRAGS     "pw_frags"
 
 /*
  * Rules (shared by every interface; pinned by name under the shared dir).
@@ -81,7 +85,8 @@ enum pw_class {
 #define PW_MAP_PORTS      "pw_ports"
 #define PW_MAP_PROTOS     "pw_protos"
 
-enum pw_dir { PW_DIR_SRC = 0, PW_DIR_DST = 1 };
+/* which side of the packet a rule matches: source or destination address/port */
+enum pw_side { PW_SIDE_SRC = 0, PW_SIDE_DST = 1 };
 enum pw_policy { PW_POLICY_ALLOW = 0, PW_POLICY_DENY = 1 };
 #define PW_CFG_POLICY(cfg) ((cfg)->policy[(cfg)->active & 1])
 

@@ -26,6 +26,8 @@ struct pw_ref_pkt {
 	__u32 proto;
 	bool has_ports;
 	__u32 sport, dport;
+	bool frag_later;	/* a later fragment whose first was not seen: addresses only */
+	bool link_ctl;		/* IPv6 ND/RD: the policy does not drop it */
 };
 
 enum pw_rule_map {
@@ -54,7 +56,8 @@ int pw_ruleset_parse_file(struct pw_ctx *ctx, const char *path, struct pw_rulese
 int pw_ruleset_check(struct pw_ctx *ctx, const struct pw_ruleset *rs, const char *const *where);
 void pw_ruleset_free(struct pw_ruleset *rs);
 /* The verdict (XDP_DROP/XDP_PASS) by a plain scan of the rules: the
- * reference for tests and the lock-out guard. *rule_idx: deciding rule or -1. */
+ * reference for tests and the lock-out guard. *rule_idx: deciding rule or -1.
+ * Protocol 1 matches only IPv4 and 58 only IPv6 (each family's ICMP). */
 __u32 pw_ruleset_classify(const struct pw_ruleset *rs, const struct pw_ref_pkt *p, int *rule_idx);
 
 int pw_rules_open(struct pw_ctx *ctx, struct pw_rules_maps *m, bool create, bool rdonly);
@@ -66,12 +69,14 @@ int pw_rules_counters(struct pw_ctx *ctx, const struct pw_rules_maps *m,
 /* Make @want (with @policy) the rule set, atomically; assigns want->ids. */
 int pw_rules_apply(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_ruleset *want,
 		   int policy, struct pw_apply_report *rep);
-/* 1 (with a reason) if the set would drop the caller's SSH session arriving
- * on an interface pinwall runs on in this network namespace. */
 /* Finish (switched) or roll back (not) a rule apply that was killed. */
 int pw_rules_recover(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_recovery *rec);
 /* A rule apply was killed (its intent record is there, nobody holds the lock). */
 bool pw_rules_interrupted(struct pw_ctx *ctx, struct pw_intent *in);
+/* 1 (with a reason in @why) if the set would drop the caller's SSH session
+ * (SSH_CONNECTION) arriving through an interface pinwall runs on in this
+ * network namespace, or stacked on one (macvlan, VLAN, bridge, bond), or if
+ * that cannot be told; 0 without SSH_CONNECTION. */
 int pw_rules_ssh_guard(struct pw_ctx *ctx, const struct pw_ruleset *rs, char *why, size_t len);
 
 #endif

@@ -527,6 +527,65 @@ static void b_raw(struct pb *b, int n, int p2, int p3)
 	b->len = n;
 }
 
+/*
+ * A first fragment (MF, offset 0) of IP version p1 holding p2 bytes of a TCP
+ * header whose data offset says p3 words: the rest lies in a later fragment.
+ */
+static void b_frag_tcp(struct pb *b, int ipver, int nbytes, int doff)
+{
+	uint8_t tcp[20] = { 0x9c, 0x40, 0x00, 0x16 };	/* 40000 -> 22 */
+
+	tcp[12] = (uint8_t)(doff << 4);
+	if (ipver == 6) {
+		pb_eth(b, ETH_P_IPV6);
+		pb_ipv6(b, IPPROTO_FRAGMENT);
+		pb_ipv6_frag(b, IPPROTO_TCP, 0, 1);
+	} else {
+		pb_eth(b, ETH_P_IP);
+		pb_ipv4(b, IPPROTO_TCP, 5, IP_MF);
+	}
+	pb_put(b, tcp, (size_t)nbytes < sizeof(tcp) ? (size_t)nbytes : sizeof(tcp));
+	if (nbytes > 20)
+		pb_payload(b, (size_t)nbytes - 20);
+	pb_finish(b);
+}
+
+/* IPv6 / fragment (first, MF) / fragment (first, MF) / UDP: nested fragments. */
+static void b_v6_frag2(struct pb *b, int p1, int p2, int p3)
+{
+	(void)p1; (void)p2; (void)p3;
+	pb_eth(b, ETH_P_IPV6);
+	pb_ipv6(b, IPPROTO_FRAGMENT);
+	pb_ipv6_frag(b, IPPROTO_FRAGMENT, 0, 1);
+	pb_ipv6_frag(b, IPPROTO_UDP, 0, 1);
+	add_l4(b, IPPROTO_UDP);
+	pb_payload(b, PAYLOAD);
+	pb_finish(b);
+}
+
+/*
+ * IP version p1 / UDP / payload, then p2 bytes of Ethernet padding beyond the
+ * IP length. p3 > 0 (IPv6): payload_len forced to p3; p3 < 0: an IPv6
+ * header announcing protocol 1 with payload_len 0 and nothing after it.
+ */
+static void b_padded(struct pb *b, int ipver, int pad, int paylen)
+{
+	pb_eth(b, ipver == 6 ? ETH_P_IPV6 : ETH_P_IP);
+	if (ipver == 6)
+		pb_ipv6(b, paylen < 0 ? IPPROTO_ICMP : IPPROTO_UDP);
+	else
+		pb_ipv4(b, IPPROTO_UDP, 5, 0);
+	if (paylen >= 0) {
+		add_l4(b, IPPROTO_UDP);
+		pb_payload(b, PAYLOAD);
+	}
+	pb_finish(b);
+	if (paylen > 0)
+		pb_set16(b, b->ip_off + 4, (uint16_t)paylen);
+	if (pad)
+		pb_put(b, NULL, (size_t)pad);
+}
+
 /* ---- the table ------------------------------------------------------------ */
 
 struct row {
@@ -539,9 +598,11 @@ struct row {
 	__u32 classes;		/* bitmask of enum pw_class: +1 packet, +len bytes */
 };
 
+/* A malformed frame (MAL) is dropped whatever the policy; the others pass
+ * (no rules, policy allow). */
 #define ROW(n, fn, a, b_, c, cls) \
 	{ .name = n, .build = fn, .p1 = a, .p2 = b_, .p3 = c, \
-	  .verdict = XDP_PASS, .classes = cls }
+	  .verdict = ((cls) & MAL) ? XDP_DROP : XDP_PASS, .classes = cls }
 
 /*
  * Frames shorter than ETH_HLEN: BPF_PROG_TEST_RUN refuses them for XDP
@@ -586,6 +647,13 @@ static const struct row rows[] = {
 	ROW("v4_frag_off1_no_l4", b_v4_frag, IP_MF | 1, 1, 0, V4 | L4O),
 	ROW("v4_frag_nonfirst_doff0_not_parsed", b_v4_frag, 185, 2, 0, V4 | L4O),
 	ROW("v4_frag_offmax_df_no_l4", b_v4_frag, IP_DF | IP_OFFMASK, 1, 0, V4 | L4O),
+	/* RFC 7112: a first fragment must hold the fixed L4 header; options may follow later */
+	ROW("v4_frag_first_tcp_12_bytes", b_frag_tcp, 4, 12, 10, MAL),
+	ROW("v4_frag_first_tcp_20_of_40", b_frag_tcp, 4, 20, 10, V4 | TCP),
+	ROW("v6_frag_first_tcp_12_bytes", b_frag_tcp, 6, 12, 10, MAL),
+	ROW("v6_frag_first_tcp_20_of_60", b_frag_tcp, 6, 20, 15, V6 | TCP),
+	ROW("v6_frag_first_tcp_19_bytes", b_frag_tcp, 6, 19, 5, MAL),
+	ROW("v6_two_frag_headers", b_v6_frag2, 0, 0, 0, MAL),
 
 	/* IPv4 header inconsistencies */
 	ROW("v4_ihl0", b_v4_ihl_field, 0, 0, 0, MAL),
@@ -600,14 +668,25 @@ static const struct row rows[] = {
 	ROW("v4_totlen23_ihl6", b_v4_totlen, 6, 23, IPPROTO_UDP, MAL),
 	ROW("v4_totlen59_ihl15", b_v4_totlen, 15, 59, IPPROTO_UDP, MAL),
 	ROW("v4_totlen60_ihl15_gre", b_v4_totlen, 15, 60, IPPROTO_GRE, V4 | L4O),
+	/* headers are read within the IP length: an L4 header in padding is not there */
+	ROW("v4_totlen20_tcp_in_padding", b_v4_totlen, 5, 20, IPPROTO_TCP, MAL),
+	ROW("v4_totlen27_udp_cut_by_totlen", b_v4_totlen, 5, 27, IPPROTO_UDP, MAL),
+	ROW("v4_totlen_beyond_frame", b_v4_totlen, 5, 200, IPPROTO_UDP, MAL),
+	ROW("v4_udp_with_padding", b_padded, 4, 18, 0, V4 | UDP),
+	ROW("v6_udp_with_padding", b_padded, 6, 18, 0, V6 | UDP),
+	ROW("v6_paylen_beyond_frame", b_padded, 6, 0, 300, MAL),
+	ROW("v6_paylen_cuts_udp", b_padded, 6, 0, 4, MAL),
+	ROW("v6_paylen0_proto1_empty", b_padded, 6, 0, -1, V6 | L4O),
 
 	/* TCP data offset, L4 header length boundaries (IPv4) */
 	ROW("v4_tcp_doff0", b_tcp_doff, 0, 0, 4, MAL),
 	ROW("v4_tcp_doff4", b_tcp_doff, 4, 0, 4, MAL),
 	ROW("v4_tcp_doff5", b_tcp_doff, 5, 0, 4, V4 | TCP),
 	ROW("v4_tcp_doff15", b_tcp_doff, 15, 0, 4, V4 | TCP),
-	ROW("v4_tcp_doff6_opts_missing", b_tcp_doff, 6, 1, 4, MAL),
-	ROW("v4_tcp_doff15_opts_missing", b_tcp_doff, 15, 1, 4, MAL),
+	/* ports need only the fixed header (the kernel drops whole packets
+	 * whose options are missing; a first fragment may carry them later) */
+	ROW("v4_tcp_doff6_opts_missing", b_tcp_doff, 6, 1, 4, V4 | TCP),
+	ROW("v4_tcp_doff15_opts_missing", b_tcp_doff, 15, 1, 4, V4 | TCP),
 	ROW("v4_tcp_hdr_19_bytes", b_l4len, IPPROTO_TCP, 19, 4, MAL),
 	ROW("v4_tcp_hdr_20_bytes", b_l4len, IPPROTO_TCP, 20, 4, V4 | TCP),
 	ROW("v4_udp_hdr_7_bytes", b_l4len, IPPROTO_UDP, 7, 4, MAL),
@@ -627,7 +706,7 @@ static const struct row rows[] = {
 	ROW("v6_version15", b_v6_version, 15, 0, 0, MAL),
 	ROW("v6_tcp_doff4", b_tcp_doff, 4, 0, 6, MAL),
 	ROW("v6_tcp_doff15", b_tcp_doff, 15, 0, 6, V6 | TCP),
-	ROW("v6_tcp_doff7_opts_missing", b_tcp_doff, 7, 1, 6, MAL),
+	ROW("v6_tcp_doff7_opts_missing", b_tcp_doff, 7, 1, 6, V6 | TCP),
 	ROW("v6_tcp_hdr_19_bytes", b_l4len, IPPROTO_TCP, 19, 6, MAL),
 	ROW("v6_tcp_hdr_20_bytes", b_l4len, IPPROTO_TCP, 20, 6, V6 | TCP),
 	ROW("v6_udp_hdr_7_bytes", b_l4len, IPPROTO_UDP, 7, 6, MAL),
@@ -654,10 +733,13 @@ static const struct row rows[] = {
 	ROW("v6_chain7_dst_tcp", b_v6_chain, 7, IPPROTO_TCP, 0, V6 | TCP),
 	/* "up to PW_MAX_V6_EXT extension headers" are parsed (parse.h) */
 	ROW("v6_chain8_dst_tcp", b_v6_chain, PW_MAX_V6_EXT, IPPROTO_TCP, 0, V6 | TCP),
-	ROW("v6_chain8_mixed_udp", b_v6_chain, PW_MAX_V6_EXT, IPPROTO_UDP, 1, V6 | UDP),
-	ROW("v6_chain9_dst_tcp_too_long", b_v6_chain, PW_MAX_V6_EXT + 1, IPPROTO_TCP, 0, V6 | L4O),
-	ROW("v6_chain9_mixed_udp_too_long", b_v6_chain, PW_MAX_V6_EXT + 1, IPPROTO_UDP, 1, V6 | L4O),
-	ROW("v6_chain16_dst_tcp_too_long", b_v6_chain, 16, IPPROTO_TCP, 0, V6 | L4O),
+	/* the cycle holds two fragment headers: nested fragments are not followed */
+	ROW("v6_chain8_mixed_two_frags", b_v6_chain, PW_MAX_V6_EXT, IPPROTO_UDP, 1, MAL),
+	ROW("v6_chain4_mixed_udp", b_v6_chain, 4, IPPROTO_UDP, 1, V6 | UDP),
+	/* beyond the bound the ports are never reached: dropped */
+	ROW("v6_chain9_dst_tcp_too_long", b_v6_chain, PW_MAX_V6_EXT + 1, IPPROTO_TCP, 0, MAL),
+	ROW("v6_chain9_mixed_udp_too_long", b_v6_chain, PW_MAX_V6_EXT + 1, IPPROTO_UDP, 1, MAL),
+	ROW("v6_chain16_dst_tcp_too_long", b_v6_chain, 16, IPPROTO_TCP, 0, MAL),
 
 	/* VLAN tags */
 	ROW("vlan1_8100_v4_udp", b_vlan, 1, 0, ETH_P_IP, V4 | UDP),
@@ -668,8 +750,12 @@ static const struct row rows[] = {
 	ROW("vlan2_8100_8100_v4_udp", b_vlan, 2, 0, ETH_P_IP, V4 | UDP),
 	ROW("vlan2_88a8_8100_v6_tcp", b_vlan, 2, 1, ETH_P_IPV6, V6 | TCP),
 	ROW("vlan2_88a8_88a8_v6_tcp", b_vlan, 2, 2, ETH_P_IPV6, V6 | TCP),
-	ROW("vlan3_88a8_8100_8100_v4", b_vlan, 3, 1, ETH_P_IP, L3O),
-	ROW("vlan3_8100x3_v6", b_vlan, 3, 0, ETH_P_IPV6, L3O),
+	/* more tags than the parser follows: the kernel strips them (VID 0) */
+	ROW("vlan3_88a8_8100_8100_v4", b_vlan, 3, 1, ETH_P_IP, MAL),
+	ROW("vlan3_8100x3_v6", b_vlan, 3, 0, ETH_P_IPV6, MAL),
+	ROW("vlan4_8100x4_v4", b_vlan, 4, 0, ETH_P_IP, MAL),
+	ROW("vlan6_88a8x6_v6", b_vlan, 6, 2, ETH_P_IPV6, MAL),
+	ROW("vlan3_arp", b_vlan, 3, 0, ETH_P_ARP, MAL),
 	ROW("vlan1_arp", b_vlan, 1, 0, ETH_P_ARP, L3O),
 	ROW("vlan2_arp", b_vlan, 2, 1, ETH_P_ARP, L3O),
 
@@ -689,9 +775,9 @@ static const struct row rows[] = {
 
 /*
  * Truncation sweeps: each frame is cut at every length from ETH_HLEN to its
- * full length. A cut before the end of the headers (builder's hdr_len: up to
- * and including TCP options, IPv4 options, every extension header) leaves a
- * frame that is malformed; a cut that only shortens the payload does not.
+ * full length. Every cut leaves a frame shorter than its IP length says
+ * (the kernel drops those): malformed and dropped; only the whole frame is
+ * classified.
  */
 struct sweep {
 	const char *prefix;
@@ -721,6 +807,161 @@ static const struct sweep sweeps[] = {
 	{ "cut_vlan2_v4_udp", b_vlan, 2, 1, ETH_P_IP, V4 | UDP },
 	{ "cut_vlan1_v6_tcp", b_vlan, 1, 0, ETH_P_IPV6, V6 | TCP },
 };
+
+/* ---- policy deny: what is not IP, link control, fragments --------------- */
+
+/*
+ * IPv6 ICMPv6 type p1 with hop limit p2; p3: 0 plain, 1 code 1, 2 behind a
+ * destination-options header. ND/RD (133..137) as the kernel accepts it
+ * passes a deny policy; anything else is decided by the policy.
+ */
+static void b_nd(struct pb *b, int type, int hop, int variant)
+{
+	size_t ip;
+
+	pb_eth(b, ETH_P_IPV6);
+	ip = pb_ipv6(b, variant == 2 ? IPPROTO_DSTOPTS : IPPROTO_ICMPV6);
+	if (variant == 2)
+		pb_ipv6_dstopts(b, IPPROTO_ICMPV6, 0);
+	pb_icmp_common(b, (uint8_t)type, variant == 1 ? 1 : 0);
+	pb_payload(b, 16);
+	pb_finish(b);
+	b->buf[ip + 7] = (uint8_t)hop;
+}
+
+/*
+ * IPv6 fragments of datagram id p1. p2: 0 first fragment (MF) with an ICMPv6
+ * echo, 1 a later fragment announcing TCP, 2 a first fragment with TCP to
+ * port 22, 3 a later fragment announcing ICMPv6. p3 = 4: IPv4 instead
+ * (protocol ICMP / TCP as announced).
+ */
+static void b_frag_seq(struct pb *b, int id, int kind, int ipver)
+{
+	bool later = kind == 1 || kind == 3;
+	uint8_t proto = kind == 0 || kind == 3 ? (ipver == 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6)
+					       : IPPROTO_TCP;
+	size_t o;
+
+	if (ipver == 4) {
+		pb_eth(b, ETH_P_IP);
+		o = pb_ipv4(b, proto, 5, later ? 100 : IP_MF);
+		pb_set16(b, o + 4, (uint16_t)id);
+	} else {
+		uint32_t nid = htonl((uint32_t)id);
+
+		pb_eth(b, ETH_P_IPV6);
+		pb_ipv6(b, IPPROTO_FRAGMENT);
+		o = pb_ipv6_frag(b, proto, later ? 100 : 0, 1);
+		memcpy(b->buf + o + 4, &nid, 4);
+	}
+	if (kind == 0)
+		pb_icmp_common(b, ipver == 4 ? 8 : 128, 0);
+	else if (kind == 2)
+		pb_tcp(b, 40000, 22, 5);
+	pb_payload(b, PAYLOAD);
+	pb_finish(b);
+}
+
+#define DROPPED(n, fn, a, b_, c, cls) \
+	{ .name = n, .build = fn, .p1 = a, .p2 = b_, .p3 = c, .verdict = XDP_DROP, .classes = cls }
+#define PASSED(n, fn, a, b_, c, cls) \
+	{ .name = n, .build = fn, .p1 = a, .p2 = b_, .p3 = c, .verdict = XDP_PASS, .classes = cls }
+
+/* Policy deny, no rule. */
+static const struct row deny_rows[] = {
+	PASSED("deny/arp", b_arp, 0, 0, 0, L3O),
+	PASSED("deny/vlan1_arp", b_vlan, 1, 0, ETH_P_ARP, L3O),
+	PASSED("deny/vlan2_arp", b_vlan, 2, 1, ETH_P_ARP, L3O),
+	DROPPED("deny/lldp", b_ethertype, 0x88cc, 46, 0, L3O),
+	DROPPED("deny/ieee8023_length_field", b_ethertype, 0x002e, 46, 0, L3O),
+	DROPPED("deny/v4_udp", b_v4, IPPROTO_UDP, 5, 0, V4 | UDP),
+	DROPPED("deny/v6_tcp", b_v6, IPPROTO_TCP, 0, 0, V6 | TCP),
+	DROPPED("deny/vlan3_v4_udp", b_vlan, 3, 0, ETH_P_IP, MAL),
+	PASSED("deny/nd_router_solicit", b_nd, 133, 255, 0, V6 | ICMP),
+	PASSED("deny/nd_router_advert", b_nd, 134, 255, 0, V6 | ICMP),
+	PASSED("deny/nd_neighbour_solicit", b_nd, 135, 255, 0, V6 | ICMP),
+	PASSED("deny/nd_neighbour_advert", b_nd, 136, 255, 0, V6 | ICMP),
+	PASSED("deny/nd_redirect", b_nd, 137, 255, 0, V6 | ICMP),
+	DROPPED("deny/nd_ns_hop_limit_64", b_nd, 135, 64, 0, V6 | ICMP),
+	DROPPED("deny/nd_ns_code_1", b_nd, 135, 255, 1, V6 | ICMP),
+	DROPPED("deny/nd_ns_behind_dstopts", b_nd, 135, 255, 2, V6 | ICMP),
+	DROPPED("deny/icmpv6_138_not_nd", b_nd, 138, 255, 0, V6 | ICMP),
+	DROPPED("deny/icmpv6_echo", b_nd, 128, 255, 0, V6 | ICMP),
+	DROPPED("deny/v4_later_fragment", b_frag_seq, 0x41, 1, 4, V4 | L4O),
+	DROPPED("deny/v6_later_fragment", b_frag_seq, 0x41, 1, 6, V6 | L4O),
+};
+
+/*
+ * Policy deny with "pass proto icmpv6" and "pass proto icmp" (rules 1, 2).
+ * The rows run in order: later fragments follow their first fragment.
+ */
+static const struct row deny_icmp_rows[] = {
+	/* the bypass: a later fragment claiming ICMPv6 whose first was never seen */
+	DROPPED("deny_icmp/v6_later_claims_icmpv6_unknown_first", b_frag_seq, 0x51, 3, 6, V6 | L4O),
+	PASSED("deny_icmp/v6_first_icmpv6", b_frag_seq, 0x52, 0, 6, V6 | ICMP),
+	PASSED("deny_icmp/v6_later_of_passed_first", b_frag_seq, 0x52, 1, 6, V6 | L4O),
+	DROPPED("deny_icmp/v6_first_tcp22", b_frag_seq, 0x53, 2, 6, V6 | TCP),
+	DROPPED("deny_icmp/v6_later_of_dropped_first_claims_icmpv6", b_frag_seq, 0x53, 3, 6, V6 | L4O),
+	PASSED("deny_icmp/v4_first_icmp", b_frag_seq, 0x54, 0, 4, V4 | ICMP),
+	PASSED("deny_icmp/v4_later_of_passed_first", b_frag_seq, 0x54, 3, 4, V4 | L4O),
+	/* IPv4 keys include the protocol: another protocol is another datagram */
+	DROPPED("deny_icmp/v4_later_other_proto", b_frag_seq, 0x54, 1, 4, V4 | L4O),
+	DROPPED("deny_icmp/v6_first_tcp_cut_in_header", b_frag_tcp, 6, 12, 10, MAL),
+	PASSED("deny_icmp/v6_icmpv6_echo", b_v6, IPPROTO_ICMPV6, 0, 0, V6 | ICMP),
+	DROPPED("deny_icmp/v4_proto58_is_not_icmpv6", b_v4, IPPROTO_ICMPV6, 5, 0, V4 | L4O),
+	DROPPED("deny_icmp/v6_proto1_is_not_icmp", b_v6, IPPROTO_ICMP, 0, 0, V6 | L4O),
+	PASSED("deny_icmp/v4_icmp", b_v4, IPPROTO_ICMP, 5, 0, V4 | ICMP),
+};
+
+static void set_u32(struct bpf_map *m, __u32 key, __u32 val)
+{
+	assert_int_equal(bpf_map__update_elem(m, &key, sizeof(key), &val, sizeof(val), 0), 0);
+}
+
+static void set_rule(__u32 id, __u32 action, __u32 proto)
+{
+	struct pw_rule r = { .action = action, .kind = action ? PW_RK_PROTO : PW_RK_NONE,
+			     .proto = proto };
+
+	assert_int_equal(bpf_map__update_elem(g_skel->maps.pw_rules, &id, sizeof(id), &r,
+					      sizeof(r), 0), 0);
+	set_u32(g_skel->maps.pw_protos, PW_PROTO_INDEX(0, proto), action ? id : 0);
+}
+
+static void set_policy(__u32 policy)
+{
+	struct pw_config cfg = { .policy = { policy, policy } };
+	__u32 zero = 0;
+
+	assert_int_equal(bpf_map__update_elem(g_skel->maps.pw_config, &zero, sizeof(zero), &cfg,
+					      sizeof(cfg), 0), 0);
+}
+
+static int deny_setup(void **state)
+{
+	(void)state;
+	set_policy(PW_POLICY_DENY);
+	return 0;
+}
+
+static int deny_icmp_setup(void **state)
+{
+	(void)state;
+	set_policy(PW_POLICY_DENY);
+	set_rule(1, XDP_PASS, IPPROTO_ICMPV6);
+	set_rule(2, XDP_PASS, IPPROTO_ICMP);
+	return 0;
+}
+
+/* back to the group's state: policy allow, no rule */
+static int deny_teardown(void **state)
+{
+	(void)state;
+	set_policy(PW_POLICY_ALLOW);
+	set_rule(1, 0, IPPROTO_ICMPV6);
+	set_rule(2, 0, IPPROTO_ICMP);
+	return 0;
+}
 
 /* ---- tests ---------------------------------------------------------------- */
 
@@ -860,6 +1101,8 @@ int main(int argc, char **argv)
 	size_t nrows = sizeof(rows) / sizeof(rows[0]);
 	size_t nverd = sizeof(verdict_cases) / sizeof(verdict_cases[0]);
 	size_t nsweep = sizeof(sweeps) / sizeof(sweeps[0]);
+	size_t ndeny = sizeof(deny_rows) / sizeof(deny_rows[0]);
+	size_t ndicmp = sizeof(deny_icmp_rows) / sizeof(deny_icmp_rows[0]);
 	size_t ngen = 0, ntests, i, t = 0;
 	struct CMUnitTest *tests;
 	struct row *gen;
@@ -891,7 +1134,7 @@ int main(int argc, char **argv)
 	}
 
 	gen = calloc(ngen, sizeof(*gen));
-	ntests = nrows + ngen + nverd + 1;
+	ntests = nrows + ngen + ndeny + ndicmp + nverd + 1;
 	tests = calloc(ntests, sizeof(*tests));
 	if (!gen || !tests)
 		return 1;
@@ -916,14 +1159,29 @@ int main(int argc, char **argv)
 			*r = (struct row){
 				.name = name, .build = sweeps[i].build,
 				.p1 = sweeps[i].p1, .p2 = sweeps[i].p2, .p3 = sweeps[i].p3,
-				.truncate_to = (int)cut, .verdict = XDP_PASS,
-				.classes = cut < hdr_len[i] ? MAL : sweeps[i].full_classes,
+				/* any cut makes the frame shorter than its IP length */
+				.truncate_to = (int)cut,
+				.verdict = cut < full_len[i] ? XDP_DROP : XDP_PASS,
+				.classes = cut < full_len[i] ? MAL : sweeps[i].full_classes,
 			};
 			tests[t++] = (struct CMUnitTest){
 				.name = name, .test_func = test_row, .initial_state = r,
 			};
 		}
 	}
+
+	for (i = 0; i < ndeny; i++)
+		tests[t++] = (struct CMUnitTest){
+			.name = deny_rows[i].name, .test_func = test_row,
+			.initial_state = (void *)&deny_rows[i],
+			.setup_func = deny_setup, .teardown_func = deny_teardown,
+		};
+	for (i = 0; i < ndicmp; i++)
+		tests[t++] = (struct CMUnitTest){
+			.name = deny_icmp_rows[i].name, .test_func = test_row,
+			.initial_state = (void *)&deny_icmp_rows[i],
+			.setup_func = deny_icmp_setup, .teardown_func = deny_teardown,
+		};
 
 	for (i = 0; i < nverd; i++)
 		tests[t++] = (struct CMUnitTest){

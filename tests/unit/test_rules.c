@@ -486,7 +486,10 @@ struct pkt {
 	int ihl;		/* IPv4 header words (0: 5) */
 	int payload;
 	int raw;		/* enum raw_kind */
+	uint32_t frag_id;	/* fragments: 0 = a fresh id (no first fragment seen) */
 };
+
+static uint32_t g_frag_id = 0x10000;	/* fresh fragment ids: none repeats */
 
 static void describe(const struct pkt *p, char *buf, size_t len)
 {
@@ -524,6 +527,7 @@ static size_t build(const struct pkt *p, struct pb *b, struct pw_ref_pkt *ref)
 	bool v6 = p->family == 6;
 	size_t ip, cut = 0;
 	int proto = p->proto;
+	uint32_t fid;
 
 	pb_init(b);
 	memset(ref, 0, sizeof(*ref));
@@ -562,6 +566,9 @@ static size_t build(const struct pkt *p, struct pb *b, struct pw_ref_pkt *ref)
 	ref->has_ports = (proto == IPPROTO_TCP || proto == IPPROTO_UDP) && p->frag != 2;
 	ref->sport = p->sport;
 	ref->dport = p->dport;
+	/* fresh ids: a later fragment never meets a first fragment by chance */
+	fid = p->frag_id ? p->frag_id : ++g_frag_id;
+	ref->frag_later = p->frag == 2;
 
 	put_l2(b, p->vlan, v6 ? ETH_P_IPV6 : ETH_P_IP);
 	if (!v6) {
@@ -571,6 +578,7 @@ static size_t build(const struct pkt *p, struct pb *b, struct pw_ref_pkt *ref)
 		if (p->frag == 2 && (p->dport & 1))
 			frag |= IP_MF;
 		ip = pb_ipv4(b, (uint8_t)proto, p->ihl ? (unsigned)p->ihl : 5, frag);
+		pb_set16(b, ip + 4, (uint16_t)fid);
 		memcpy(b->buf + ip + 12, p->src, 4);
 		memcpy(b->buf + ip + 16, p->dst, 4);
 		if (p->raw == RAW_V4_IHL4)
@@ -597,9 +605,14 @@ static size_t build(const struct pkt *p, struct pb *b, struct pw_ref_pkt *ref)
 		for (int i = 0; i < n; i++) {
 			uint8_t hl = (uint8_t)((p->dport + i) % 3);
 
-			if (chain[i] == IPPROTO_FRAGMENT)
-				pb_ipv6_frag(b, chain[i + 1], p->frag == 2 ? (uint16_t)(1 + p->sport % 500) : 0,
-					     p->frag == 1 || (p->dport & 1));
+			if (chain[i] == IPPROTO_FRAGMENT) {
+				size_t fo = pb_ipv6_frag(b, chain[i + 1],
+							 p->frag == 2 ? (uint16_t)(1 + p->sport % 500) : 0,
+							 p->frag == 1 || (p->dport & 1));
+				uint32_t nid = htonl(fid);
+
+				memcpy(b->buf + fo + 4, &nid, 4);
+			}
 			else if (chain[i] == IPPROTO_ROUTING)
 				pb_ipv6_rthdr(b, chain[i + 1], hl);
 			else
@@ -670,7 +683,7 @@ static const char *vname(__u32 v)
  * (all printed); the caller fails.
  */
 static int expect_pkt(const char *label, const struct pw_ruleset *rs, const struct pkt *p,
-		      __u32 verdict, int rule)
+		      __u32 verdict, int rule, bool tracked)
 {
 	static struct pw_datarec a[SNAP_MAX], b[SNAP_MAX];
 	struct pw_ref_pkt ref;
@@ -681,7 +694,8 @@ static int expect_pkt(const char *label, const struct pw_ruleset *rs, const stru
 
 	build(p, &f, &ref);
 	describe(p, desc, sizeof(desc));
-	if (!p->raw) {
+	/* the stateless reference knows nothing of a first fragment seen before */
+	if (!p->raw && !tracked) {
 		int idx;
 		__u32 rv = pw_ruleset_classify(rs, &ref, &idx);
 
@@ -1181,7 +1195,7 @@ static void lpm_each_length(int fam, int dir)
 			setbit(base, l, 1);
 		fill_host(base, fam, l, 0);
 		snprintf(text, sizeof(text), "%s %s %s/%d", drop ? "drop" : "pass",
-			 dir == PW_DIR_SRC ? "src" : "dst", astr(fam, base, s), l);
+			 dir == PW_SIDE_SRC ? "src" : "dst", astr(fam, base, s), l);
 		snprintf(label, sizeof(label), "%s", text);
 		rs_init(&rs, 2);
 		rs_add(&rs, text);
@@ -1231,11 +1245,11 @@ static void lpm_each_length(int fam, int dir)
 			memset(&p, 0, sizeof(p));
 			p.family = fam;
 			set_l4(&p, k + l);
-			memcpy(dir == PW_DIR_SRC ? p.src : p.dst, a, 16);
+			memcpy(dir == PW_SIDE_SRC ? p.src : p.dst, a, 16);
 			/* the other address: the matching one of the other direction,
 			 * which no rule covers */
-			memcpy(dir == PW_DIR_SRC ? p.dst : p.src, base, 16);
-			bad += expect_pkt(label, &rs, &p, inside ? in : out, inside ? 0 : -1);
+			memcpy(dir == PW_SIDE_SRC ? p.dst : p.src, base, 16);
+			bad += expect_pkt(label, &rs, &p, inside ? in : out, inside ? 0 : -1, false);
 		}
 		/* the other family: never matched */
 		memset(&p, 0, sizeof(p));
@@ -1243,9 +1257,9 @@ static void lpm_each_length(int fam, int dir)
 		rand_addr(p.src, p.family);
 		rand_addr(p.dst, p.family);
 		if (fam == 6)	/* an IPv4 address equal to the rule's first 32 bits */
-			memcpy(dir == PW_DIR_SRC ? p.src : p.dst, base, 4);
+			memcpy(dir == PW_SIDE_SRC ? p.src : p.dst, base, 4);
 		set_l4(&p, l);
-		bad += expect_pkt(label, &rs, &p, out, -1);
+		bad += expect_pkt(label, &rs, &p, out, -1, false);
 		pw_ruleset_free(&rs);
 		if (bad) {
 			print_error("seed 0x%llx\n", (unsigned long long)g_seed);
@@ -1254,10 +1268,10 @@ static void lpm_each_length(int fam, int dir)
 	}
 }
 
-static void test_lpm_v4_each_length_src(void **s) { (void)s; lpm_each_length(4, PW_DIR_SRC); }
-static void test_lpm_v4_each_length_dst(void **s) { (void)s; lpm_each_length(4, PW_DIR_DST); }
-static void test_lpm_v6_each_length_src(void **s) { (void)s; lpm_each_length(6, PW_DIR_SRC); }
-static void test_lpm_v6_each_length_dst(void **s) { (void)s; lpm_each_length(6, PW_DIR_DST); }
+static void test_lpm_v4_each_length_src(void **s) { (void)s; lpm_each_length(4, PW_SIDE_SRC); }
+static void test_lpm_v4_each_length_dst(void **s) { (void)s; lpm_each_length(4, PW_SIDE_DST); }
+static void test_lpm_v6_each_length_src(void **s) { (void)s; lpm_each_length(6, PW_SIDE_SRC); }
+static void test_lpm_v6_each_length_dst(void **s) { (void)s; lpm_each_length(6, PW_SIDE_DST); }
 
 /*
  * Nested prefixes of the same address at the given lengths, alternating
@@ -1281,7 +1295,7 @@ static void lpm_nested(int fam, int dir, const int *lens, int nl, const char *la
 		memcpy(a, base, 16);
 		fill_host(a, fam, lens[i], 0);
 		snprintf(text, sizeof(text), "%s %s %s/%d", i % 2 ? "pass" : "drop",
-			 dir == PW_DIR_SRC ? "src" : "dst", astr(fam, a, s), lens[i]);
+			 dir == PW_SIDE_SRC ? "src" : "dst", astr(fam, a, s), lens[i]);
 		rs_add(&rs, text);
 	}
 	/* reversed order in the set: the table compiler must sort */
@@ -1307,7 +1321,7 @@ static void lpm_nested(int fam, int dir, const int *lens, int nl, const char *la
 				best = i;
 		if (best >= 0)
 			v = best % 2 ? PASS : DROP;
-		if (dir == PW_DIR_DST) {
+		if (dir == PW_SIDE_DST) {
 			memcpy(p.dst, p.src, 16);
 			rand_addr(p.src, fam);
 			/* the src must not match a (dst) rule: nothing to avoid */
@@ -1315,23 +1329,23 @@ static void lpm_nested(int fam, int dir, const int *lens, int nl, const char *la
 			rand_addr(p.dst, fam);
 		}
 		set_l4(&p, shared);
-		bad += expect_pkt(label, &rs, &p, v, best < 0 ? -1 : rs.n - 1 - best);
+		bad += expect_pkt(label, &rs, &p, v, best < 0 ? -1 : rs.n - 1 - best, false);
 		if (bad > 10)
 			break;
 	}
 	/* the address in the other direction matches nothing */
 	memset(&p, 0, sizeof(p));
 	p.family = fam;
-	memcpy(dir == PW_DIR_SRC ? p.dst : p.src, base, 16);
-	rand_addr(dir == PW_DIR_SRC ? p.src : p.dst, fam);
+	memcpy(dir == PW_SIDE_SRC ? p.dst : p.src, base, 16);
+	rand_addr(dir == PW_SIDE_SRC ? p.src : p.dst, fam);
 	/* ... and this direction's address is outside the shortest prefix (lens[0] > 0) */
 	if (lens[0] > 0) {
-		uint8_t *o = dir == PW_DIR_SRC ? p.src : p.dst;
+		uint8_t *o = dir == PW_SIDE_SRC ? p.src : p.dst;
 
 		memcpy(o, base, 16);
 		setbit(o, 0, !getbit(o, 0));
 		set_l4(&p, 1);
-		bad += expect_pkt(label, &rs, &p, DROP, -1);
+		bad += expect_pkt(label, &rs, &p, DROP, -1, false);
 	}
 	pw_ruleset_free(&rs);
 	if (bad) {
@@ -1351,18 +1365,18 @@ static void lpm_nested_all(int fam, int dir)
 	lpm_nested(fam, dir, lens, n, label);
 }
 
-static void test_lpm_v4_nested_all_src(void **s) { (void)s; lpm_nested_all(4, PW_DIR_SRC); }
-static void test_lpm_v4_nested_all_dst(void **s) { (void)s; lpm_nested_all(4, PW_DIR_DST); }
-static void test_lpm_v6_nested_all_src(void **s) { (void)s; lpm_nested_all(6, PW_DIR_SRC); }
-static void test_lpm_v6_nested_all_dst(void **s) { (void)s; lpm_nested_all(6, PW_DIR_DST); }
+static void test_lpm_v4_nested_all_src(void **s) { (void)s; lpm_nested_all(4, PW_SIDE_SRC); }
+static void test_lpm_v4_nested_all_dst(void **s) { (void)s; lpm_nested_all(4, PW_SIDE_DST); }
+static void test_lpm_v6_nested_all_src(void **s) { (void)s; lpm_nested_all(6, PW_SIDE_SRC); }
+static void test_lpm_v6_nested_all_dst(void **s) { (void)s; lpm_nested_all(6, PW_SIDE_DST); }
 
 static void test_lpm_v4_nested_8_16_24_32(void **s)
 {
 	static const int l[] = { 8, 16, 24, 32 };
 
 	(void)s;
-	lpm_nested(4, PW_DIR_SRC, l, 4, "nested v4 src /8 /16 /24 /32");
-	lpm_nested(4, PW_DIR_DST, l, 4, "nested v4 dst /8 /16 /24 /32");
+	lpm_nested(4, PW_SIDE_SRC, l, 4, "nested v4 src /8 /16 /24 /32");
+	lpm_nested(4, PW_SIDE_DST, l, 4, "nested v4 dst /8 /16 /24 /32");
 }
 
 static void test_lpm_v4_nested_around_chunk(void **s)
@@ -1370,8 +1384,8 @@ static void test_lpm_v4_nested_around_chunk(void **s)
 	static const int l[] = { 1, 15, 16, 17, 18, 31 };
 
 	(void)s;
-	lpm_nested(4, PW_DIR_SRC, l, 6, "nested v4 src /1 /15 /16 /17 /18 /31");
-	lpm_nested(4, PW_DIR_DST, l, 6, "nested v4 dst /1 /15 /16 /17 /18 /31");
+	lpm_nested(4, PW_SIDE_SRC, l, 6, "nested v4 src /1 /15 /16 /17 /18 /31");
+	lpm_nested(4, PW_SIDE_DST, l, 6, "nested v4 dst /1 /15 /16 /17 /18 /31");
 }
 
 static void test_lpm_v6_nested_sparse(void **s)
@@ -1380,9 +1394,9 @@ static void test_lpm_v6_nested_sparse(void **s)
 	static const int l2[] = { 3, 17, 79, 80, 81, 82, 120 };
 
 	(void)s;
-	lpm_nested(6, PW_DIR_SRC, l, 10, "nested v6 src /16../128");
-	lpm_nested(6, PW_DIR_DST, l, 10, "nested v6 dst /16../128");
-	lpm_nested(6, PW_DIR_SRC, l2, 7, "nested v6 src /3 /17 /79-/82 /120");
+	lpm_nested(6, PW_SIDE_SRC, l, 10, "nested v6 src /16../128");
+	lpm_nested(6, PW_SIDE_DST, l, 10, "nested v6 dst /16../128");
+	lpm_nested(6, PW_SIDE_SRC, l2, 7, "nested v6 src /3 /17 /79-/82 /120");
 }
 
 struct fixed_pkt {
@@ -1394,6 +1408,8 @@ struct fixed_pkt {
 	int frag, ext, vlan, raw;
 	__u32 verdict;
 	int rule;		/* index in rules[], -1: none */
+	uint32_t fid;		/* fragment id shared by a first and later fragments */
+	bool tracked;		/* a later fragment: the verdict is its first fragment's */
 };
 
 struct fixed_case {
@@ -1427,9 +1443,10 @@ static void run_fixed(const struct fixed_case *c)
 		p.ext = f->ext;
 		p.vlan = f->vlan;
 		p.raw = f->raw;
+		p.frag_id = f->fid;
 		p.payload = 24;
 		snprintf(label, sizeof(label), "%s: %s", c->name, f->what);
-		bad += expect_pkt(label, &rs, &p, f->verdict, f->rule);
+		bad += expect_pkt(label, &rs, &p, f->verdict, f->rule, f->tracked);
 	}
 	if (bad) {
 		rs_dump(c->name, &rs);
@@ -1612,7 +1629,13 @@ static const struct fixed_case prec_cases[] = {
 	{ "prec_proto_icmp_by_family", { "drop proto icmp" }, ALLOW, {
 		{ "v4 icmp", 4, NULL, NULL, ICMP_, .verdict = DROP, .rule = 0 },
 		{ "v6 icmpv6", 6, NULL, NULL, ICMP6_, .verdict = PASS, .rule = -1 },
-		{ "v6 proto 1", 6, NULL, NULL, ICMP_, .verdict = DROP, .rule = 0 },
+		/* protocol 1 is not ICMP in IPv6: the rule does not match it */
+		{ "v6 proto 1", 6, NULL, NULL, ICMP_, .verdict = PASS, .rule = -1 },
+	} },
+	{ "prec_proto_icmpv6_by_family", { "drop proto icmpv6" }, ALLOW, {
+		{ "v6 icmpv6", 6, NULL, NULL, ICMP6_, .verdict = DROP, .rule = 0 },
+		{ "v4 proto 58", 4, NULL, NULL, ICMP6_, .verdict = PASS, .rule = -1 },
+		{ "v4 icmp", 4, NULL, NULL, ICMP_, .verdict = PASS, .rule = -1 },
 	} },
 	{ "prec_proto_ipv6_ext_headers", { "drop proto udp", "pass dport 53" }, DENY, {
 		{ "udp 53 behind 2 ext", 6, NULL, NULL, UDP_, 9, 53, .ext = 2, .verdict = PASS, .rule = 1 },
@@ -1630,28 +1653,37 @@ static const struct fixed_case prec_cases[] = {
 	{ "nonip_arp_ignores_rules_and_deny", { "drop src 0.0.0.0/0", "drop dst 0.0.0.0/0", "drop src ::/0",
 						"drop proto 0", "drop dport 0-65535" }, DENY, {
 		{ "ARP", .raw = RAW_ARP, .verdict = PASS, .rule = -1 },
-		{ "three VLAN tags", .raw = RAW_VLAN3, .sport = 1, .dport = 2, .verdict = PASS, .rule = -1 },
+		/* beyond the parser's bounds: dropped whatever the policy */
+		{ "three VLAN tags", .raw = RAW_VLAN3, .sport = 1, .dport = 2, .verdict = DROP, .rule = -1 },
 		{ "control: v4 tcp", 4, NULL, NULL, TCP_, 1, 2, .verdict = DROP, .rule = 0 },
 	} },
-	{ "malformed_ignores_rules_and_deny", { "drop src 0.0.0.0/0", "drop dst 0.0.0.0/0", "drop src ::/0",
+	{ "nonip_arp_passes_allow", { "drop src 0.0.0.0/0" }, ALLOW, {
+		{ "ARP", .raw = RAW_ARP, .verdict = PASS, .rule = -1 },
+		{ "three VLAN tags", .raw = RAW_VLAN3, .sport = 1, .dport = 2, .verdict = DROP, .rule = -1 },
+	} },
+	/* malformed frames are dropped before any rule: no rule counter moves */
+	{ "malformed_dropped_before_rules", { "drop src 0.0.0.0/0", "drop dst 0.0.0.0/0", "drop src ::/0",
 						"drop proto tcp", "drop proto udp", "drop dport 0-65535" }, DENY, {
-		{ "v4 tcp header cut", 4, NULL, NULL, TCP_, 1, 2, .raw = RAW_V4_TRUNC_TCP, .verdict = PASS, .rule = -1 },
-		{ "v4 udp header cut", 4, NULL, NULL, UDP_, 1, 2, .raw = RAW_V4_TRUNC_UDP, .verdict = PASS, .rule = -1 },
-		{ "v4 icmp header cut", 4, NULL, NULL, ICMP_, .raw = RAW_V4_TRUNC_ICMP, .verdict = PASS, .rule = -1 },
-		{ "v4 ihl 4", 4, NULL, NULL, TCP_, 1, 2, .raw = RAW_V4_IHL4, .verdict = PASS, .rule = -1 },
-		{ "v4 tot_len < ihl", 4, NULL, NULL, UDP_, 1, 2, .raw = RAW_V4_TOTLEN, .verdict = PASS, .rule = -1 },
-		{ "v4 tcp doff 4", 4, NULL, NULL, TCP_, 1, 2, .raw = RAW_V4_DOFF4, .verdict = PASS, .rule = -1 },
-		{ "v6 header cut", 6, NULL, NULL, UDP_, 1, 2, .raw = RAW_V6_TRUNC, .verdict = PASS, .rule = -1 },
-		{ "v6 ext header cut", 6, NULL, NULL, UDP_, 1, 2, .raw = RAW_V6_EXT_TRUNC, .verdict = PASS, .rule = -1 },
-		{ "v6 version 4", 6, NULL, NULL, UDP_, 1, 2, .raw = RAW_V6_VERSION, .verdict = PASS, .rule = -1 },
-		{ "vlan tag cut", .raw = RAW_VLAN_TRUNC, .verdict = PASS, .rule = -1 },
+		{ "v4 tcp header cut", 4, NULL, NULL, TCP_, 1, 2, .raw = RAW_V4_TRUNC_TCP, .verdict = DROP, .rule = -1 },
+		{ "v4 udp header cut", 4, NULL, NULL, UDP_, 1, 2, .raw = RAW_V4_TRUNC_UDP, .verdict = DROP, .rule = -1 },
+		{ "v4 icmp header cut", 4, NULL, NULL, ICMP_, .raw = RAW_V4_TRUNC_ICMP, .verdict = DROP, .rule = -1 },
+		{ "v4 ihl 4", 4, NULL, NULL, TCP_, 1, 2, .raw = RAW_V4_IHL4, .verdict = DROP, .rule = -1 },
+		{ "v4 tot_len < ihl", 4, NULL, NULL, UDP_, 1, 2, .raw = RAW_V4_TOTLEN, .verdict = DROP, .rule = -1 },
+		{ "v4 tcp doff 4", 4, NULL, NULL, TCP_, 1, 2, .raw = RAW_V4_DOFF4, .verdict = DROP, .rule = -1 },
+		{ "v6 header cut", 6, NULL, NULL, UDP_, 1, 2, .raw = RAW_V6_TRUNC, .verdict = DROP, .rule = -1 },
+		{ "v6 ext header cut", 6, NULL, NULL, UDP_, 1, 2, .raw = RAW_V6_EXT_TRUNC, .verdict = DROP, .rule = -1 },
+		{ "v6 version 4", 6, NULL, NULL, UDP_, 1, 2, .raw = RAW_V6_VERSION, .verdict = DROP, .rule = -1 },
+		{ "vlan tag cut", .raw = RAW_VLAN_TRUNC, .verdict = DROP, .rule = -1 },
 		{ "control: v6 udp", 6, NULL, NULL, UDP_, 1, 2, .verdict = DROP, .rule = 2 },
 	} },
+	/* a later fragment without its first: addresses, then the policy */
 	{ "frag_v4_nonfirst_no_ports", { "drop dport 80", "drop sport 1000", "pass proto tcp",
-					 "drop proto udp" }, DENY, {
-		{ "tcp non-first", 4, NULL, NULL, TCP_, 1000, 80, .frag = 2, .verdict = PASS, .rule = 2 },
-		{ "tcp non-first MF", 4, NULL, NULL, TCP_, 1000, 81, .frag = 2, .verdict = PASS, .rule = 2 },
-		{ "udp non-first", 4, NULL, NULL, UDP_, 1000, 80, .frag = 2, .verdict = DROP, .rule = 3 },
+					 "drop proto udp", "pass src 203.0.113.0/24" }, DENY, {
+		{ "tcp non-first", 4, NULL, NULL, TCP_, 1000, 80, .frag = 2, .verdict = DROP, .rule = -1 },
+		{ "tcp non-first MF", 4, NULL, NULL, TCP_, 1000, 81, .frag = 2, .verdict = DROP, .rule = -1 },
+		{ "udp non-first", 4, NULL, NULL, UDP_, 1000, 80, .frag = 2, .verdict = DROP, .rule = -1 },
+		{ "non-first from a passed source", 4, "203.0.113.9", NULL, UDP_, 1000, 80, .frag = 2,
+		  .verdict = PASS, .rule = 4 },
 		{ "tcp first fragment, dport", 4, NULL, NULL, TCP_, 1000, 80, .frag = 1, .verdict = DROP, .rule = 0 },
 		{ "tcp first fragment, sport", 4, NULL, NULL, TCP_, 1000, 81, .frag = 1, .verdict = DROP, .rule = 1 },
 		{ "tcp first fragment, proto", 4, NULL, NULL, TCP_, 999, 81, .frag = 1, .verdict = PASS, .rule = 2 },
@@ -1663,11 +1695,26 @@ static const struct fixed_case prec_cases[] = {
 	} },
 	{ "frag_v6_nonfirst_no_ports", { "drop dport 80", "drop sport 1000", "pass proto tcp",
 					 "drop proto udp" }, DENY, {
-		{ "tcp non-first", 6, NULL, NULL, TCP_, 1000, 80, .frag = 2, .verdict = PASS, .rule = 2 },
-		{ "udp non-first", 6, NULL, NULL, UDP_, 1000, 80, .frag = 2, .verdict = DROP, .rule = 3 },
-		{ "tcp non-first behind ext", 6, NULL, NULL, TCP_, 1000, 80, .frag = 2, .ext = 2, .verdict = PASS, .rule = 2 },
+		{ "tcp non-first", 6, NULL, NULL, TCP_, 1000, 80, .frag = 2, .verdict = DROP, .rule = -1 },
+		{ "udp non-first", 6, NULL, NULL, UDP_, 1000, 80, .frag = 2, .verdict = DROP, .rule = -1 },
+		{ "tcp non-first behind ext", 6, NULL, NULL, TCP_, 1000, 80, .frag = 2, .ext = 2, .verdict = DROP, .rule = -1 },
 		{ "tcp first fragment", 6, NULL, NULL, TCP_, 1000, 80, .frag = 1, .verdict = DROP, .rule = 0 },
 		{ "udp first fragment, sport", 6, NULL, NULL, UDP_, 1000, 81, .frag = 1, .verdict = DROP, .rule = 1 },
+	} },
+	/* a later fragment gets its first fragment's verdict, whatever it claims */
+	{ "frag_later_tracked", { "pass proto icmpv6", "pass proto icmp", "drop dport 22" }, DENY, {
+		{ "v6 first: icmpv6", 6, NULL, NULL, ICMP6_, .frag = 1, .fid = 7001, .verdict = PASS, .rule = 0 },
+		{ "v6 later of it", 6, NULL, NULL, TCP_, 1, 22, .frag = 2, .fid = 7001, .verdict = PASS,
+		  .rule = -1, .tracked = true },
+		{ "v6 first: tcp 80", 6, NULL, NULL, TCP_, 1, 80, .frag = 1, .fid = 7002, .verdict = DROP, .rule = -1 },
+		{ "v6 later claims icmpv6", 6, NULL, NULL, ICMP6_, .frag = 2, .fid = 7002, .verdict = DROP,
+		  .rule = -1, .tracked = true },
+		{ "v6 later, unknown first", 6, NULL, NULL, ICMP6_, .frag = 2, .fid = 7003, .verdict = DROP, .rule = -1 },
+		{ "v4 first: icmp", 4, NULL, NULL, ICMP_, .frag = 1, .fid = 7004, .verdict = PASS, .rule = 1 },
+		{ "v4 later of it", 4, NULL, NULL, ICMP_, .frag = 2, .fid = 7004, .verdict = PASS,
+		  .rule = -1, .tracked = true },
+		{ "v4 later, other proto: another datagram", 4, NULL, NULL, TCP_, 1, 22, .frag = 2, .fid = 7004,
+		  .verdict = DROP, .rule = -1 },
 	} },
 };
 
@@ -2173,6 +2220,7 @@ static int group_teardown(void **state)
 
 int main(int argc, char **argv)
 {
+	const char *root;
 	static const struct CMUnitTest fixed_tests[] = {
 		cmocka_unit_test(test_lpm_v4_each_length_src),
 		cmocka_unit_test(test_lpm_v4_each_length_dst),
@@ -2225,7 +2273,10 @@ int main(int argc, char **argv)
 	       env && *env ? "from PW_SEED" : "default");
 	fflush(stdout);
 	/* a private pin root: apply keeps its intent record there while it runs */
-	if (pw_ctx_init(&g_ctx, scratch_root_make("pwt"))) {
+	root = scratch_root_make("pwt");
+	if (!root)
+		return 1;
+	if (pw_ctx_init(&g_ctx, root)) {
 		fprintf(stderr, "pw_ctx_init: %s\n", g_ctx.err);
 		return 1;
 	}
