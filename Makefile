@@ -61,6 +61,21 @@ $(BUILD)/libpinwall.a: $(LIB_OBJ)
 $(BUILD)/pinwall: $(CLI_OBJ) $(BUILD)/libpinwall.a
 	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
+# The test build: the same sources with the test hooks (PW_TEST_HOOKS: kill
+# at a step, the bpf_link attachment of earlier versions); never installed.
+HOOK_OBJ := $(LIB_OBJ:$(BUILD)/%=$(BUILD)/test-hooks/%) $(CLI_OBJ:$(BUILD)/%=$(BUILD)/test-hooks/%)
+
+$(BUILD)/test-hooks/lib/%.o: lib/%.c $(HDRS) $(SKELS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -DPW_TEST_HOOKS -c $< -o $@
+
+$(BUILD)/test-hooks/src/%.o: src/%.c $(HDRS) $(SKELS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -DPW_TEST_HOOKS -c $< -o $@
+
+$(BUILD)/pinwall-test: $(HOOK_OBJ)
+	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
 $(BUILD)/pwgen: tools/pwgen.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $< -o $@
@@ -100,7 +115,7 @@ $(BUILD)/bench/%: bench/%.c tests/unit/*.h $(BUILD)/libpinwall.a $(SKELS) $(BENC
 demo: deps all
 	bash scripts/demo.sh
 
-check: deps all $(BUILD)/test_prog $(BUILD)/test_rules $(BUILD)/test_fuzz $(BUILD)/test_migrate $(TEST_OBJS)
+check: deps all $(BUILD)/pinwall-test $(BUILD)/test_prog $(BUILD)/test_rules $(BUILD)/test_fuzz $(BUILD)/test_migrate $(TEST_OBJS)
 	bash tests/run.sh
 
 test: check

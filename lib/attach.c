@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * XDP attachment: what the kernel has on an interface, attaching through a
- * bpf_link (so the attachment can be pinned and later updated atomically),
- * and finding the link that holds a program attached by someone else.
+ * XDP attachment: what the kernel has on an interface, attaching through
+ * netlink (the kernel keeps it whatever happens to pins and processes),
+ * compare-and-swap replace and detach against the program expected there,
+ * and the bpf_link attachment of earlier versions, converted by reload.
  */
 #include <errno.h>
 #include <string.h>
@@ -57,37 +58,106 @@ int pw_xdp_state(int ifindex, struct pw_xdp_state *st)
 	return 0;
 }
 
-int pw_attach_link(struct pw_ctx *ctx, int prog_fd, int ifindex, const char *ifname,
-		   enum pw_mode mode, int *link_fd, enum pw_mode *used)
+static __u32 mode_flags(enum pw_mode mode)
 {
-	LIBBPF_OPTS(bpf_link_create_opts, opts);
+	return mode == PW_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+}
+
+static __u32 attached_id(int ifindex)
+{
+	struct pw_xdp_state st;
+
+	return pw_xdp_state(ifindex, &st) ? 0 : st.prog_id;
+}
+
+/*
+ * Attach @prog_fd through netlink where nothing is attached: the kernel holds
+ * the attachment itself, so no pin (and no process) has to outlive the
+ * command for the program to keep running.
+ */
+int pw_attach(struct pw_ctx *ctx, int prog_fd, int ifindex, const char *ifname,
+	      enum pw_mode mode, enum pw_mode *used)
+{
 	enum pw_mode try = mode == PW_MODE_AUTO ? PW_MODE_NATIVE : mode;
-	int fd;
+	int err;
 
 	for (;;) {
-		opts.flags = try == PW_MODE_NATIVE ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
-		fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &opts);
-		if (fd >= 0)
+		err = bpf_xdp_attach(ifindex, prog_fd,
+				     mode_flags(try) | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
+		if (!err)
 			break;
-		fd = -errno;
 		/* auto: a driver without native XDP falls back to generic */
-		if (mode == PW_MODE_AUTO && try == PW_MODE_NATIVE && fd == -EOPNOTSUPP) {
+		if (mode == PW_MODE_AUTO && try == PW_MODE_NATIVE && err == -EOPNOTSUPP) {
 			try = PW_MODE_SKB;
 			continue;
 		}
-		if (fd == -EOPNOTSUPP)
+		if (err == -EOPNOTSUPP)
 			return pw_fail(ctx, EOPNOTSUPP,
 				       "mode '%s' is not supported on '%s': use --mode skb (or auto)",
 				       pw_mode_name(try), ifname);
-		if (fd == -EBUSY || fd == -EEXIST)
+		if (err == -EBUSY || err == -EEXIST)
 			return pw_fail(ctx, EBUSY, "'%s' already has an XDP program attached",
 				       ifname);
-		return pw_fail(ctx, -fd, "cannot attach to '%s' in %s mode: %s", ifname,
-			       pw_mode_name(try), strerror(-fd));
+		return pw_fail(ctx, -err, "cannot attach to '%s' in %s mode: %s", ifname,
+			       pw_mode_name(try), strerror(-err));
 	}
-	*link_fd = fd;
 	*used = try;
 	return 0;
+}
+
+/*
+ * Compare-and-swap: @new_fd (-1: nothing) replaces @old_fd only if @old_fd
+ * is what runs on @ifindex in @mode; one atomic step in the kernel, no
+ * moment without a program. Someone else's program there: EEXIST.
+ */
+int pw_xdp_replace(struct pw_ctx *ctx, int ifindex, const char *ifname, enum pw_mode mode,
+		   int old_fd, __u32 old_id, int new_fd)
+{
+	LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = old_fd);
+	int err = bpf_xdp_attach(ifindex, new_fd, mode_flags(mode) | XDP_FLAGS_REPLACE, &opts);
+	__u32 now;
+
+	if (!err)
+		return 0;
+	now = attached_id(ifindex);
+	if ((err == -EEXIST || err == -EBUSY) && now != old_id)
+		return pw_fail(ctx, EEXIST, "'%s' runs program id %u, not the expected %u (replaced by another tool?): nothing was changed",
+			       ifname, now, old_id);
+	if (err == -EBUSY && pw_find_xdp_link(ifindex, old_id) >= 0)
+		return pw_fail(ctx, EBUSY, "program %u on '%s' is held by a bpf_link: nothing was changed",
+			       old_id, ifname);
+	return pw_fail(ctx, -err, "cannot %s program %u on '%s' in %s mode: %s",
+		       new_fd < 0 ? "detach" : "replace", old_id, ifname, pw_mode_name(mode),
+		       strerror(-err));
+}
+
+/*
+ * load --force over another tool's program (@st, held open as @old_fd):
+ * one atomic swap when it was attached through netlink in the mode asked for
+ * (auto takes its mode); detach then attach, a moment without a program,
+ * when a bpf_link holds it or the modes differ (the kernel allows only one).
+ */
+int pw_attach_over(struct pw_ctx *ctx, int ifindex, const char *ifname, enum pw_mode mode,
+		   const struct pw_xdp_state *st, int old_fd, int new_fd, enum pw_mode *used,
+		   bool *window)
+{
+	enum pw_mode want = mode == PW_MODE_AUTO ? st->mode : mode;
+	int lfd = pw_find_xdp_link(ifindex, st->prog_id), err;
+
+	*window = false;
+	if (lfd >= 0)
+		close(lfd);
+	if (lfd < 0 && old_fd >= 0 && want == st->mode) {
+		if ((err = pw_xdp_replace(ctx, ifindex, ifname, want, old_fd, st->prog_id, new_fd)))
+			return err;
+		*used = want;
+		return 0;
+	}
+	if ((err = pw_detach_any(ctx, ifindex, ifname, st)))
+		return err;
+	*window = true;
+	pw_step(PW_OP_LOAD, "detached");
+	return pw_attach(ctx, new_fd, ifindex, ifname, mode, used);
 }
 
 /* The XDP link attached to @ifindex, or -ENOENT (attached through netlink). */
@@ -109,6 +179,56 @@ int pw_find_xdp_link(int ifindex, __u32 prog_id)
 	return -ENOENT;
 }
 
+/*
+ * The bpf_link attachment of earlier versions becomes a netlink one, in
+ * three calls (lib/lifecycle.c reload): pw_link_swap puts the new program
+ * in the link (atomic), pw_link_detach removes the link, pw_attach attaches
+ * the same program. The kernel refuses netlink while a link holds the hook
+ * and allows one mode at a time, so between the last two the interface has
+ * no program (docs/LIFECYCLE.md measures that window).
+ */
+int pw_link_swap(struct pw_ctx *ctx, int link_fd, const char *ifname, int old_fd, int new_fd)
+{
+	LIBBPF_OPTS(bpf_link_update_opts, uo, .flags = BPF_F_REPLACE, .old_prog_fd = old_fd);
+
+	if (bpf_link_update(link_fd, new_fd, &uo))
+		return pw_fail(ctx, errno, "cannot replace the program on '%s': %s", ifname,
+			       strerror(errno));
+	return 0;
+}
+
+int pw_link_detach(struct pw_ctx *ctx, int link_fd, const char *ifname)
+{
+	if (bpf_link_detach(link_fd) && errno != EINVAL)	/* EINVAL: already detached */
+		return pw_fail(ctx, errno, "cannot detach the bpf_link on '%s': %s", ifname,
+			       strerror(errno));
+	return 0;
+}
+
+/*
+ * unload: detach pinwall's program (@st) only if it is still the one there:
+ * through its bpf_link when an earlier version attached it so, else a
+ * compare-and-swap detach, so a program another tool put there stays.
+ */
+int pw_detach_ours(struct pw_ctx *ctx, int ifindex, const char *ifname,
+		   const struct pw_xdp_state *st)
+{
+	int lfd = pw_find_xdp_link(ifindex, st->prog_id), fd, err;
+
+	if (lfd >= 0) {
+		err = pw_link_detach(ctx, lfd, ifname);
+		close(lfd);
+		return err;
+	}
+	fd = bpf_prog_get_fd_by_id(st->prog_id);
+	if (fd < 0)
+		return pw_fail(ctx, errno, "cannot open program %u on '%s': %s", st->prog_id,
+			       ifname, strerror(errno));
+	err = pw_xdp_replace(ctx, ifindex, ifname, st->mode, fd, st->prog_id, -1);
+	close(fd);
+	return err;
+}
+
 /* Remove whatever XDP program is attached to @ifindex (--force). */
 int pw_detach_any(struct pw_ctx *ctx, int ifindex, const char *ifname,
 		  const struct pw_xdp_state *st)
@@ -124,8 +244,7 @@ int pw_detach_any(struct pw_ctx *ctx, int ifindex, const char *ifname,
 				       st->prog_id, ifname, strerror(-err));
 		return 0;
 	}
-	if (bpf_xdp_detach(ifindex, st->mode == PW_MODE_SKB ? XDP_FLAGS_SKB_MODE
-							    : XDP_FLAGS_DRV_MODE, NULL))
+	if (bpf_xdp_detach(ifindex, mode_flags(st->mode), NULL))
 		return pw_fail(ctx, errno, "cannot detach program %u from '%s': %s",
 			       st->prog_id, ifname, strerror(errno));
 	return 0;
@@ -134,10 +253,41 @@ int pw_detach_any(struct pw_ctx *ctx, int ifindex, const char *ifname,
 void pw_put_back(struct pw_ctx *ctx, int ifindex, const char *ifname, int prog_fd, __u32 prog_id,
 		 enum pw_mode mode)
 {
-	__u32 flags = mode == PW_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
-
 	/* through netlink: the other tool's link, if it had one, is gone */
-	if (prog_fd < 0 || bpf_xdp_attach(ifindex, prog_fd, flags, NULL))
+	if (prog_fd < 0 || bpf_xdp_attach(ifindex, prog_fd,
+					  mode_flags(mode) | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL))
 		pw_detail(ctx, "could not put program %u back on '%s': %s", prog_id, ifname,
 			  strerror(errno));
 }
+
+#ifdef PW_TEST_HOOKS
+/* Test builds only: attach through a pinned bpf_link as pinwall did before,
+ * so tests can make the state that `reload` converts. */
+int pw_attach_legacy_link(struct pw_ctx *ctx, int prog_fd, int ifindex, const char *ifname,
+			  enum pw_mode mode, const char *pin, enum pw_mode *used)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, opts);
+	enum pw_mode try = mode == PW_MODE_AUTO ? PW_MODE_NATIVE : mode;
+	int fd;
+
+	opts.flags = mode_flags(try);
+	fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &opts);
+	if (fd < 0 && mode == PW_MODE_AUTO && errno == EOPNOTSUPP) {
+		try = PW_MODE_SKB;
+		opts.flags = mode_flags(try);
+		fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &opts);
+	}
+	if (fd < 0)
+		return pw_fail(ctx, errno, "cannot attach a link to '%s': %s", ifname,
+			       strerror(errno));
+	if (bpf_obj_pin(fd, pin)) {
+		int err = pw_fail(ctx, errno, "cannot pin link at '%s': %s", pin, strerror(errno));
+
+		close(fd);
+		return err;
+	}
+	close(fd);
+	*used = try;
+	return 0;
+}
+#endif

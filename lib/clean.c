@@ -67,6 +67,23 @@ static bool is_link_at(int dirfd, const char *name, char *why, size_t len)
 	return true;
 }
 
+static __u32 attached_id(const char *ifname)
+{
+	int ifindex = (int)if_nametoindex(ifname);
+	struct pw_xdp_state st;
+
+	return ifindex > 0 && !pw_xdp_state(ifindex, &st) ? st.prog_id : 0;
+}
+
+static bool prog_exists(__u32 id)
+{
+	int fd = bpf_prog_get_fd_by_id(id);
+
+	if (fd >= 0)
+		close(fd);
+	return fd >= 0 || errno != ENOENT;
+}
+
 /* Why the interface directory @it->path is stale, live or kept. */
 static void judge(struct pw_clean_item *it, bool ns_live, bool here, size_t root_len)
 {
@@ -99,10 +116,19 @@ static void judge(struct pw_clean_item *it, bool ns_live, bool here, size_t root
 		snprintf(it->why, sizeof(it->why), "link %u is detached: its program is gone", li.id);
 	} else if (fd >= 0) {
 		snprintf(it->why, sizeof(it->why), "live");
-	} else if (!pw_meta_read(it->path, &meta) && !meta.prog_id) {
+	} else if (pw_meta_read(it->path, &meta)) {
+		snprintf(it->why, sizeof(it->why), "no load record: see 'pinwall status %s'", it->ifname);
+	} else if (!meta.prog_id) {
 		snprintf(it->why, sizeof(it->why), "unloaded with --keep-maps: kept");
+	} else if (attached_id(it->ifname) == meta.prog_id) {
+		snprintf(it->why, sizeof(it->why), "live");
+	} else if (!prog_exists(meta.prog_id)) {
+		/* attached through netlink: gone with its interface or its detach */
+		it->stale = true;
+		snprintf(it->why, sizeof(it->why), "program %u is gone", meta.prog_id);
 	} else {
-		snprintf(it->why, sizeof(it->why), "no link pin: see 'pinwall status %s'", it->ifname);
+		snprintf(it->why, sizeof(it->why), "program %u is not attached: see 'pinwall status %s'",
+			 meta.prog_id, it->ifname);
 	}
 	if (fd >= 0)
 		close(fd);

@@ -46,19 +46,30 @@ const char *pw_step_name(__u32 step)
 	}
 }
 
-/* Test hook: PINWALL_TEST_KILL_AT=OP:STEP kills this process right there,
- * the way an operator's kill -9 or a crash would. */
-void pw_step(__u32 op, const char *step)
+#ifdef PW_TEST_HOOKS
+/* Test hooks (test builds only): PINWALL_TEST_KILL_AT=OP:STEP kills this
+ * process right there, the way an operator's kill -9 or a crash would;
+ * PINWALL_TEST_STOP_AT=OP:STEP stops it (SIGSTOP) so a test can change
+ * the kernel's state before it goes on. */
+static bool step_is(const char *var, __u32 op, const char *step)
 {
-	const char *at = getenv("PINWALL_TEST_KILL_AT");
+	const char *at = getenv(var);
 	char here[64];
 
 	if (!at)
-		return;
+		return false;
 	snprintf(here, sizeof(here), "%s:%s", pw_op_name(op), step);
-	if (!strcmp(at, here))
+	return !strcmp(at, here);
+}
+
+void pw_step(__u32 op, const char *step)
+{
+	if (step_is("PINWALL_TEST_STOP_AT", op, step))
+		raise(SIGSTOP);
+	if (step_is("PINWALL_TEST_KILL_AT", op, step))
 		raise(SIGKILL);
 }
+#endif
 
 void pw_intent_init(struct pw_intent *in, __u32 op)
 {
@@ -280,70 +291,98 @@ int pw_intent_finish(struct pw_ctx *ctx, const char *ifdir, struct pw_intent *in
 	return 0;
 }
 
-static __u32 link_pin_prog(const char *ifdir, __u32 *ifindex)
+/* What the kernel runs on @ifname (0: nothing, or no such interface). */
+static __u32 attached_prog(const char *ifname, struct pw_xdp_state *st)
 {
-	struct bpf_link_info li;
+	int ifindex = (int)if_nametoindex(ifname);
+
+	memset(st, 0, sizeof(*st));
+	if (ifindex <= 0 || pw_xdp_state(ifindex, st))
+		return 0;
+	return st->prog_id;
+}
+
+static int open_staged_prog(struct pw_ctx *ctx, const char *ifdir)
+{
 	char path[PW_PATH_LEN];
 	int fd;
 
-	*ifindex = 0;
-	if (pw_join(path, sizeof(path), ifdir, PW_PIN_LINK) || (fd = bpf_obj_get(path)) < 0)
-		return 0;
-	if (pw_fd_kind(fd) != PW_OBJ_LINK || pw_link_info(fd, &li)) {
-		close(fd);
-		return 0;
-	}
-	close(fd);
-	*ifindex = li.xdp.ifindex;
-	return li.prog_id;
+	pw_join(path, sizeof(path), ifdir, PW_DIR_PENDING "/" PW_PIN_PROG);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return pw_fail(ctx, errno, "cannot open the staged program '%s': %s", path,
+			       strerror(errno));
+	return fd;
 }
 
-/* load: attach the staged program (the attach itself was lost with the
- * process: a link dies with its last file descriptor). */
+/* load: attach the staged program (the kill came before the attach). */
 static int load_attach_staged(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
 			      struct pw_intent *in)
 {
 	char path[PW_PATH_LEN];
 	struct pw_xdp_state st;
 	enum pw_mode used;
-	int ifindex = (int)if_nametoindex(ifname), pfd, lfd = -1, err;
+	bool window;
+	int ifindex = (int)if_nametoindex(ifname), pfd, ffd, err;
 
 	if (ifindex <= 0)
 		return pw_fail(ctx, ENODEV, "cannot finish the interrupted load of '%s': the interface is gone (run 'pinwall clean --yes')",
 			       ifname);
 	if ((err = pw_xdp_state(ifindex, &st)))
 		return pw_fail(ctx, err, "cannot query XDP on '%s': %s", ifname, strerror(-err));
-	if (st.prog_id && st.prog_id != in->new_prog_id) {
-		if (st.prog_id != in->foreign_prog_id)
-			return pw_fail(ctx, EBUSY, "cannot finish the interrupted load of '%s': program id %u was attached meanwhile",
-				       ifname, st.prog_id);
+	if (st.prog_id && st.prog_id != in->foreign_prog_id)
+		return pw_fail(ctx, EBUSY, "cannot finish the interrupted load of '%s': program id %u was attached meanwhile",
+			       ifname, st.prog_id);
+	if ((pfd = open_staged_prog(ctx, ifdir)) < 0)
+		return pfd;
+	if (!st.prog_id) {
+		err = pw_attach(ctx, pfd, ifindex, ifname, in->mode, &used);
+	} else {
 		/* the load had --force: finish what it started */
-		if ((err = pw_detach_any(ctx, ifindex, ifname, &st)))
-			return err;
+		pw_join(path, sizeof(path), ifdir, PW_DIR_PENDING "/" PW_PIN_FOREIGN);
+		ffd = bpf_obj_get(path);
+		err = pw_attach_over(ctx, ifindex, ifname, in->mode, &st, ffd, pfd, &used, &window);
+		if (ffd >= 0)
+			close(ffd);
 	}
-	pw_join(path, sizeof(path), ifdir, PW_DIR_PENDING "/" PW_PIN_PROG);
-	pfd = bpf_obj_get(path);
-	if (pfd < 0)
-		return pw_fail(ctx, errno, "cannot open the staged program '%s': %s", path,
-			       strerror(errno));
-	if (!st.prog_id || st.prog_id != in->new_prog_id)
-		err = pw_attach_link(ctx, pfd, ifindex, ifname, in->mode, &lfd, &used);
 	close(pfd);
 	if (err)
 		return err;
-	if (lfd >= 0) {
-		pw_join(path, sizeof(path), ifdir, PW_PIN_LINK);
-		unlink(path);	/* a stale link gives way */
-		if (bpf_obj_pin(lfd, path)) {
-			err = pw_fail(ctx, errno, "cannot pin link at '%s': %s", path, strerror(errno));
-			close(lfd);
-			return err;
-		}
-		close(lfd);
-		in->next.mode = used;
-		in->next.ifindex = ifindex;
-	}
+	in->next.mode = used;
+	in->next.ifindex = ifindex;
 	return pw_intent_step(ctx, ifdir, in, PW_STEP_SWITCHED);
+}
+
+/* reload killed while converting an earlier version's bpf_link: the link
+ * was detached, the new program not yet attached through netlink. */
+static int reload_reattach(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
+			   const struct pw_intent *in)
+{
+	char path[PW_PATH_LEN];
+	struct bpf_link_info li;
+	struct pw_xdp_state st;
+	enum pw_mode used;
+	int ifindex = (int)if_nametoindex(ifname), fd, pfd, err;
+	bool detached;
+
+	if (ifindex <= 0 || attached_prog(ifname, &st))
+		return 0;
+	pw_join(path, sizeof(path), ifdir, PW_PIN_LINK);
+	if ((fd = bpf_obj_get(path)) < 0)
+		return 0;
+	detached = pw_fd_kind(fd) == PW_OBJ_LINK && !pw_link_info(fd, &li) &&
+		   li.type == BPF_LINK_TYPE_XDP && li.prog_id == in->new_prog_id &&
+		   li.xdp.ifindex == 0;
+	close(fd);
+	if (!detached)
+		return 0;
+	if ((pfd = open_staged_prog(ctx, ifdir)) < 0)
+		return pfd;
+	err = pw_attach(ctx, pfd, ifindex, ifname, in->next.mode, &used);
+	close(pfd);
+	if (!err)
+		unlink(path);
+	return err;
 }
 
 /* Rolling back a --force load killed after it detached the other tool's
@@ -371,8 +410,9 @@ int pw_recover_locked(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
 		      struct pw_recovery *rec, bool undo_load)
 {
 	char taken[PW_PATH_LEN];
+	struct pw_xdp_state st;
 	struct pw_intent in;
-	__u32 ifindex, prog;
+	__u32 prog;
 	int err = pw_intent_read(ifdir, &in);
 
 	memset(rec, 0, sizeof(*rec));
@@ -387,7 +427,7 @@ int pw_recover_locked(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
 	rec->pid = in.pid;
 	switch (in.op) {
 	case PW_OP_RELOAD:
-		prog = link_pin_prog(ifdir, &ifindex);
+		prog = attached_prog(ifname, &st);
 		if (in.step < PW_STEP_SWITCHED &&
 		    !(in.step == PW_STEP_STAGED && in.new_prog_id && prog == in.new_prog_id)) {
 			/* never switched: the old program runs on its own maps */
@@ -399,13 +439,17 @@ int pw_recover_locked(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
 		    (err = pw_intent_step(ctx, ifdir, &in, PW_STEP_SWITCHED)))
 			return err;
 		rec->completed = true;
+		if ((err = reload_reattach(ctx, ifname, ifdir, &in)))
+			return err;
 		return pw_intent_finish(ctx, ifdir, &in);
 	case PW_OP_LOAD:
-		prog = link_pin_prog(ifdir, &ifindex);
-		if (in.step < PW_STEP_SWITCHED && prog == in.new_prog_id && in.new_prog_id &&
-		    ifindex && ifindex == if_nametoindex(ifname) &&
-		    (err = pw_intent_step(ctx, ifdir, &in, PW_STEP_SWITCHED)))
-			return err;
+		/* netlink keeps what the killed load attached */
+		prog = attached_prog(ifname, &st);
+		if (in.step < PW_STEP_SWITCHED && prog == in.new_prog_id && in.new_prog_id) {
+			in.next.mode = st.mode;
+			if ((err = pw_intent_step(ctx, ifdir, &in, PW_STEP_SWITCHED)))
+				return err;
+		}
 		/* not attached yet: roll back when nothing was staged, when an
 		 * unload asks (finishing would detach another tool's program only
 		 * to detach pinwall's), or when a staged map's path was taken */

@@ -203,14 +203,35 @@ int pw_prog_info(int fd, struct bpf_prog_info *info);
 int pw_link_info(int fd, struct bpf_link_info *info);
 int pw_ifindex(struct pw_ctx *ctx, const char *ifname);
 
-int pw_attach_link(struct pw_ctx *ctx, int prog_fd, int ifindex, const char *ifname,
-		   enum pw_mode mode, int *link_fd, enum pw_mode *used);
+/* load: refuse when the pin root's bpffs is private to this mount namespace. */
+int pw_pins_outlive(struct pw_ctx *ctx);
+
+/* Attach through netlink where nothing is attached (auto: native, else skb). */
+int pw_attach(struct pw_ctx *ctx, int prog_fd, int ifindex, const char *ifname,
+	      enum pw_mode mode, enum pw_mode *used);
+/* Atomic replace (@new_fd -1: detach) only if @old_fd runs there. */
+int pw_xdp_replace(struct pw_ctx *ctx, int ifindex, const char *ifname, enum pw_mode mode,
+		   int old_fd, __u32 old_id, int new_fd);
+/* load --force: @new_fd over another tool's program; *@window: not atomic. */
+int pw_attach_over(struct pw_ctx *ctx, int ifindex, const char *ifname, enum pw_mode mode,
+		   const struct pw_xdp_state *st, int old_fd, int new_fd, enum pw_mode *used,
+		   bool *window);
 int pw_find_xdp_link(int ifindex, __u32 prog_id);
+/* An earlier version's bpf_link attachment -> netlink (see attach.c). */
+int pw_link_swap(struct pw_ctx *ctx, int link_fd, const char *ifname, int old_fd, int new_fd);
+int pw_link_detach(struct pw_ctx *ctx, int link_fd, const char *ifname);
+/* unload: detach pinwall's program @st only if it still runs there. */
+int pw_detach_ours(struct pw_ctx *ctx, int ifindex, const char *ifname,
+		   const struct pw_xdp_state *st);
 /* Attach another tool's program again after pinwall detached it. */
 void pw_put_back(struct pw_ctx *ctx, int ifindex, const char *ifname, int prog_fd, __u32 prog_id,
 		 enum pw_mode mode);
 int pw_detach_any(struct pw_ctx *ctx, int ifindex, const char *ifname,
 		  const struct pw_xdp_state *st);
+#ifdef PW_TEST_HOOKS
+int pw_attach_legacy_link(struct pw_ctx *ctx, int prog_fd, int ifindex, const char *ifname,
+			  enum pw_mode mode, const char *pin, enum pw_mode *used);
+#endif
 
 /* ---- rule sets (rule_text.c) ---- */
 struct pw_ruleset;
@@ -221,7 +242,16 @@ __u64 pw_rule_match_hash(const struct pw_rule *r);
 void pw_mask_addr(__u32 *a, int family, __u32 len);
 
 /* ---- crash safety (intent.c) ---- */
+#ifdef PW_TEST_HOOKS
+/* Test builds: PINWALL_TEST_KILL_AT=OP:STEP is a SIGKILL at that step. */
 void pw_step(__u32 op, const char *step);
+#else
+static inline void pw_step(__u32 op, const char *step)
+{
+	(void)op;
+	(void)step;
+}
+#endif
 void pw_intent_init(struct pw_intent *in, __u32 op);
 int pw_intent_step(struct pw_ctx *ctx, const char *ifdir, struct pw_intent *in, __u32 step);
 void pw_intent_clear(const char *ifdir);

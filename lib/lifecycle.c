@@ -166,7 +166,7 @@ static int obj_load(struct pw_ctx *ctx, struct pw_obj *o)
 	return err;
 }
 
-/* Is a link pinned in @ifdir, and is it the one attached to @ifindex? */
+/* The bpf_link an earlier version pinned in @ifdir (reload converts it). */
 struct link_pin {
 	int fd;				/* -1: no pin */
 	struct bpf_link_info info;
@@ -360,6 +360,46 @@ static void plan_opts(const struct pw_load_opts *o, const char *ifdir, struct pw
 	po->ifdir = ifdir;
 }
 
+/* load onto a free hook: through netlink, so no pin keeps it alive. */
+static int attach_new(struct pw_ctx *ctx, const struct pw_load_opts *o, int ifindex,
+		      const char *link_pin, int prog_fd, enum pw_mode *used)
+{
+#ifdef PW_TEST_HOOKS
+	/* tests make the bpf_link attachment of earlier versions this way */
+	if (getenv("PINWALL_TEST_LEGACY_LINK"))
+		return pw_attach_legacy_link(ctx, prog_fd, ifindex, o->ifname, o->mode, link_pin,
+					     used);
+#else
+	(void)link_pin;
+#endif
+	return pw_attach(ctx, prog_fd, ifindex, o->ifname, o->mode, used);
+}
+
+/*
+ * load --force over another tool's program @st. It is held (*@foreign_fd)
+ * so it can be put back if our attach fails, and pinned so a rollback after
+ * a kill can too (nothing else may hold it).
+ */
+static int attach_forced(struct pw_ctx *ctx, const struct pw_load_opts *o, int ifindex,
+			 const char *ifdir, const struct pw_xdp_state *st, int prog_fd,
+			 int *foreign_fd, enum pw_mode *used)
+{
+	char fpath[PW_PATH_LEN];
+	bool window;
+	int err;
+
+	*foreign_fd = bpf_prog_get_fd_by_id(st->prog_id);
+	pw_join(fpath, sizeof(fpath), ifdir, PW_DIR_PENDING "/" PW_PIN_FOREIGN);
+	if (*foreign_fd >= 0 && bpf_obj_pin(*foreign_fd, fpath))
+		return pw_fail(ctx, errno, "cannot pin program %u at '%s': %s", st->prog_id,
+			       fpath, strerror(errno));
+	err = pw_attach_over(ctx, ifindex, o->ifname, o->mode, st, *foreign_fd, prog_fd, used,
+			     &window);
+	if (err && window && *foreign_fd >= 0)
+		pw_put_back(ctx, ifindex, o->ifname, *foreign_fd, st->prog_id, st->mode);
+	return err;
+}
+
 int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_report *r)
 {
 	bool detach_foreign = false;
@@ -373,7 +413,7 @@ int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_rep
 	struct pw_meta meta = {};
 	struct pw_intent in;
 	bool intent = false;
-	int ifindex, lock_fd = -1, link_fd = -1, foreign_fd = -1, err;
+	int ifindex, lock_fd = -1, foreign_fd = -1, err;
 	enum pw_mode used;
 	double t0 = now_ms();
 
@@ -389,7 +429,8 @@ int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_rep
 	snprintf(maps, sizeof(maps), "%s/%s", r->ifdir, PW_DIR_MAPS);
 	note_missing(&made, maps, "/");
 	note_missing(&made, shared, "/");
-	if ((err = pw_bpffs_prepare(ctx, true)) || (err = pw_lock(ctx, &lock_fd)))
+	if ((err = pw_pins_outlive(ctx)) || (err = pw_bpffs_prepare(ctx, true)) ||
+	    (err = pw_lock(ctx, &lock_fd)))
 		goto out;
 	r->ifindex = ifindex;
 	if ((err = pw_recover_locked(ctx, o->ifname, r->ifdir, &r->recovered, false)))
@@ -415,8 +456,9 @@ int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_rep
 	}
 	if ((err = link_pin_open(ctx, r->ifdir, &lp)))
 		goto out;
-	if (lp.fd >= 0 && lp.info.xdp.ifindex == (__u32)ifindex && st.prog_id &&
-	    st.prog_id == lp.info.prog_id) {
+	if (st.prog_id && ((lp.fd >= 0 && lp.info.xdp.ifindex == (__u32)ifindex &&
+			    st.prog_id == lp.info.prog_id) ||
+			   (!pw_meta_read(r->ifdir, &meta) && meta.prog_id == st.prog_id))) {
 		err = pw_fail(ctx, EEXIST, "'%s' is already loaded by pinwall (program id %u): use 'pinwall reload %s'",
 			      o->ifname, st.prog_id, o->ifname);
 		goto out;
@@ -432,12 +474,6 @@ int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_rep
 		/* pinwall's program, its pins lost: repin, never a new load over it */
 		if (!o->force && !pw_meta_of_prog(ctx, st.prog_id, ifindex, &meta, &(__u32){ 0 })) {
 			err = pw_fail(ctx, EBUSY, "'%s' runs pinwall's program (id %u) but its pins are incomplete: 'pinwall repin %s' puts them back",
-				      o->ifname, st.prog_id, o->ifname);
-			goto out;
-		}
-		if (!o->force && !pw_meta_read(r->ifdir, &meta) && meta.prog_id == st.prog_id) {
-			err = pw_fail(ctx, EBUSY,
-				      "'%s' runs pinwall's program (id %u) but its link pin is missing: 'pinwall unload %s' detaches it (or use --force)",
 				      o->ifname, st.prog_id, o->ifname);
 			goto out;
 		}
@@ -483,58 +519,29 @@ int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_rep
 	if ((err = pw_intent_step(ctx, r->ifdir, &in, PW_STEP_STAGED)))
 		goto out;
 	pw_step(in.op, "staged");
-	if (detach_foreign) {
-		char fpath[PW_PATH_LEN];
-
-		/* held so it can be put back if our attach fails, and pinned so a
-		 * rollback after a kill can too (nothing else may hold it) */
-		foreign_fd = bpf_prog_get_fd_by_id(st.prog_id);
-		pw_join(fpath, sizeof(fpath), r->ifdir, PW_DIR_PENDING "/" PW_PIN_FOREIGN);
-		if (foreign_fd >= 0 && bpf_obj_pin(foreign_fd, fpath)) {
-			err = pw_fail(ctx, errno, "cannot pin program %u at '%s': %s", st.prog_id,
-				      fpath, strerror(errno));
-			goto out;
-		}
-		if ((err = pw_detach_any(ctx, ifindex, o->ifname, &st)))
-			goto out;
-		pw_step(in.op, "detached");
-	}
-	if ((err = pw_attach_link(ctx, bpf_program__fd(obj.prog), ifindex, o->ifname,
-				  o->mode, &link_fd, &used))) {
-		if (foreign_fd >= 0)
-			pw_put_back(ctx, ifindex, o->ifname, foreign_fd, st.prog_id, st.mode);
-		goto out;
-	}
-	pw_step(in.op, "attached");
-	r->elapsed_ms = now_ms() - t0;
-	/* a stale link (interface re-created, program gone) gives way */
+	/* a stale link pin (interface re-created, program gone) gives way */
 	if (lp.fd >= 0)
 		unlink(lp.path);
-	if (bpf_obj_pin(link_fd, lp.path)) {
-		err = pw_fail(ctx, errno, "cannot pin link at '%s': %s", lp.path, strerror(errno));
-		/* closing link_fd detaches ours: put the other tool's program back */
-		close(link_fd);
-		link_fd = -1;
-		if (foreign_fd >= 0)
-			pw_put_back(ctx, ifindex, o->ifname, foreign_fd, st.prog_id, st.mode);
+	if (detach_foreign)
+		err = attach_forced(ctx, o, ifindex, r->ifdir, &st, bpf_program__fd(obj.prog),
+				    &foreign_fd, &used);
+	else
+		err = attach_new(ctx, o, ifindex, lp.path, bpf_program__fd(obj.prog), &used);
+	if (err)
 		goto out;
-	}
+	pw_step(in.op, "attached");
+	r->elapsed_ms = now_ms() - t0;
 	in.next.mode = used;
 	pw_step(in.op, "switched");
 	if ((err = pw_intent_step(ctx, r->ifdir, &in, PW_STEP_SWITCHED)) ||
 	    (err = pw_intent_finish(ctx, r->ifdir, &in))) {
-		/* the program runs and its link is pinned: the next command finishes */
+		/* the program runs (the kernel holds it): the next command finishes */
 		pw_detail(ctx, "the program runs; 'pinwall recover %s' finishes the pins", o->ifname);
 		intent = false;
 		goto out;
 	}
 	intent = false;
 	r->prog_id = in.new_prog_id;
-	{
-		struct bpf_link_info li;
-
-		r->link_id = pw_link_info(link_fd, &li) ? 0 : li.id;
-	}
 	r->mode = used;
 	pw_plan_report(&plan, r);
 
@@ -543,8 +550,6 @@ out:
 		pw_intent_clear(r->ifdir);
 		pw_remove_empty_dirs(ctx, r->ifdir);
 	}
-	if (link_fd >= 0)
-		close(link_fd);
 	if (foreign_fd >= 0)
 		close(foreign_fd);
 	link_pin_close(&lp);
@@ -570,34 +575,92 @@ static int prepare_existing(struct pw_ctx *ctx, const char *ifname)
 	return err;
 }
 
-/* The pinned link of a managed interface, checked to be the attached one. */
+/*
+ * What reload replaces: the program the load record names, checked to be the
+ * one attached (the compare-and-swap then checks it again, atomically), and
+ * the bpf_link holding it when an earlier version attached it (*@link_fd,
+ * -1: netlink; pinned at @lp's path so a killed conversion is found).
+ */
 static int open_managed(struct pw_ctx *ctx, const char *ifname, int ifindex,
-			const char *ifdir, struct link_pin *lp, struct pw_xdp_state *st)
+			const char *ifdir, struct link_pin *lp, struct pw_xdp_state *st,
+			struct pw_meta *meta, int *link_fd)
 {
 	int err;
 
+	*link_fd = -1;
 	if ((err = link_pin_open(ctx, ifdir, lp)))
 		return err;
-	if (lp->fd < 0)
-		return pw_fail(ctx, ENOENT, "'%s' is not loaded by pinwall (no link pinned at '%s'): use 'pinwall load %s'",
-			       ifname, lp->path, ifname);
-	if (lp->info.xdp.ifindex == 0)
-		return pw_fail(ctx, ENODEV, "the link pinned at '%s' is detached (interface re-created?): use 'pinwall load %s'",
-			       lp->path, ifname);
-	if (lp->info.xdp.ifindex != (__u32)ifindex)
-		return pw_fail(ctx, EINVAL, "the link pinned at '%s' belongs to ifindex %u, not '%s' (%d)",
-			       lp->path, lp->info.xdp.ifindex, ifname, ifindex);
+	if (pw_meta_read(ifdir, meta))
+		return pw_fail(ctx, ENOENT, "'%s' is not loaded by pinwall (no load record in '%s'): use 'pinwall load %s'",
+			       ifname, ifdir, ifname);
+	if (!meta->prog_id)
+		return pw_fail(ctx, ENOENT, "'%s' is not loaded by pinwall (unloaded with --keep-maps): use 'pinwall load %s'",
+			       ifname, ifname);
 	if ((err = pw_xdp_state(ifindex, st)))
 		return pw_fail(ctx, err, "cannot query XDP on '%s': %s", ifname, strerror(-err));
-	if (st->prog_id != lp->info.prog_id)
+	if (!st->prog_id)
+		return pw_fail(ctx, ENODEV, "'%s' has no XDP program attached (pinwall's, id %u, is gone): use 'pinwall load %s'",
+			       ifname, meta->prog_id, ifname);
+	if (st->prog_id != meta->prog_id)
 		return pw_fail(ctx, EBUSY, "'%s' runs program id %u, not pinwall's (id %u): see 'pinwall status %s'",
-			       ifname, st->prog_id, lp->info.prog_id, ifname);
+			       ifname, st->prog_id, meta->prog_id, ifname);
+	if (lp->fd >= 0 && lp->info.xdp.ifindex == (__u32)ifindex &&
+	    lp->info.prog_id == st->prog_id) {
+		*link_fd = lp->fd;
+		lp->fd = -1;
+		return 0;
+	}
+	*link_fd = pw_find_xdp_link(ifindex, st->prog_id);
+	if (*link_fd < 0)
+		*link_fd = -1;
+	else if ((lp->fd >= 0 && unlink(lp->path)) || bpf_obj_pin(*link_fd, lp->path))
+		return pw_fail(ctx, errno, "cannot pin the bpf_link to convert at '%s': %s",
+			       lp->path, strerror(errno));
 	return 0;
+}
+
+/*
+ * The switch of a reload: one compare-and-swap against the program pinwall
+ * expects there; a bpf_link of an earlier version swaps inside the link
+ * first, then gives way to netlink (the intent says "switched" before the
+ * link goes, so a kill in between is finished by recovery).
+ */
+static int reload_switch(struct pw_ctx *ctx, const char *ifname, int ifindex, const char *ifdir,
+			 struct pw_intent *in, const struct pw_xdp_state *st, int link_fd,
+			 int old_fd, int new_fd)
+{
+	enum pw_mode used;
+	double t0, t1;
+	int err;
+
+	if (link_fd < 0)
+		return pw_xdp_replace(ctx, ifindex, ifname, st->mode, old_fd, st->prog_id, new_fd);
+	if ((err = pw_link_swap(ctx, link_fd, ifname, old_fd, new_fd)) ||
+	    (err = pw_intent_step(ctx, ifdir, in, PW_STEP_SWITCHED)))
+		return err;
+	pw_step(in->op, "converting");
+	t0 = now_ms();
+	if ((err = pw_link_detach(ctx, link_fd, ifname)))
+		return err;
+	pw_step(in->op, "unlinked");
+	t1 = now_ms();
+	err = pw_attach(ctx, new_fd, ifindex, ifname, st->mode, &used);
+#ifdef PW_TEST_HOOKS
+	/* bench/conversion.sh: detach start to attach end, and the detach alone */
+	if (getenv("PINWALL_TEST_WINDOW"))
+		pw_detail(ctx, "conversion window: %.1f us (detach %.1f us)",
+			  (now_ms() - t0) * 1000, (t1 - t0) * 1000);
+#endif
+	(void)t0;
+	(void)t1;
+	if (err)
+		pw_detail(ctx, "'%s' has no program: 'pinwall recover %s' attaches the new one",
+			  ifname, ifname);
+	return err;
 }
 
 int pw_reload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_report *r)
 {
-	LIBBPF_OPTS(bpf_link_update_opts, uo, .flags = BPF_F_REPLACE);
 	struct link_pin lp = { .fd = -1 };
 	struct pw_obj obj = {};
 	struct pw_plan plan = {};
@@ -606,7 +669,7 @@ int pw_reload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_r
 	struct pw_meta meta = {};
 	struct pw_intent in;
 	const char *path = o->obj_path, *prog = o->prog_name;
-	int ifindex, lock_fd = -1, old_fd = -1, err;
+	int ifindex, lock_fd = -1, old_fd = -1, link_fd = -1, err;
 	bool intent = false;
 	double t0 = now_ms();
 
@@ -620,10 +683,10 @@ int pw_reload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_r
 	pw_iface_dir(ctx, ctx->netns_ino, o->ifname, r->ifdir, sizeof(r->ifdir));
 	r->ifindex = ifindex;
 	if ((err = pw_recover_locked(ctx, o->ifname, r->ifdir, &r->recovered, false)) ||
-	    (err = open_managed(ctx, o->ifname, ifindex, r->ifdir, &lp, &st)))
+	    (err = open_managed(ctx, o->ifname, ifindex, r->ifdir, &lp, &st, &meta, &link_fd)))
 		goto out;
 	/* without --obj: the same object again (re-read: it may be a new build) */
-	if (!pw_meta_read(r->ifdir, &meta) && !path && !meta.builtin) {
+	if (!path && !meta.builtin) {
 		path = meta.object;
 		if (!prog)
 			prog = meta.prog;
@@ -633,14 +696,14 @@ int pw_reload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_r
 	if ((err = obj_open(ctx, path, prog, &obj)) ||
 	    (err = pw_plan_maps(ctx, obj.obj, r->ifdir, &po, &plan)))
 		goto out;
-	old_fd = bpf_prog_get_fd_by_id(lp.info.prog_id);
+	old_fd = bpf_prog_get_fd_by_id(st.prog_id);
 	if (old_fd < 0) {
 		err = pw_fail(ctx, errno, "cannot open the running program (id %u): %s",
-			      lp.info.prog_id, strerror(errno));
+			      st.prog_id, strerror(errno));
 		goto out;
 	}
 	pw_intent_init(&in, PW_OP_RELOAD);
-	in.old_prog_id = lp.info.prog_id;
+	in.old_prog_id = st.prog_id;
 	if ((err = stage(ctx, r->ifdir, &obj, &plan, &in, true, &intent)))
 		goto out;
 	fill_meta(&in.next, &obj, ctx, o->ifname, ifindex, st.mode, in.new_prog_id);
@@ -652,25 +715,26 @@ int pw_reload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_r
 	if ((err = pw_intent_step(ctx, r->ifdir, &in, PW_STEP_STAGED)))
 		goto out;
 	pw_step(in.op, "staged");
-	uo.old_prog_fd = old_fd;
 	/* atomic: the interface runs the old program until this returns */
-	if (bpf_link_update(lp.fd, bpf_program__fd(obj.prog), &uo)) {
-		err = pw_fail(ctx, errno, "cannot replace the program on '%s': %s",
-			      o->ifname, strerror(errno));
+	err = reload_switch(ctx, o->ifname, ifindex, r->ifdir, &in, &st, link_fd, old_fd,
+			    bpf_program__fd(obj.prog));
+	if (err && in.step < PW_STEP_SWITCHED)
 		goto out;
-	}
-	r->elapsed_ms = now_ms() - t0;
-	pw_step(in.op, "switched");
 	intent = false;		/* switched: from here on, only forward */
+	if (err)
+		goto out;
+	r->elapsed_ms = now_ms() - t0;
+	if (link_fd >= 0)
+		unlink(lp.path);	/* converted: netlink holds the program now */
+	pw_step(in.op, "switched");
 	if ((err = pw_intent_step(ctx, r->ifdir, &in, PW_STEP_SWITCHED)) ||
 	    (err = pw_intent_finish(ctx, r->ifdir, &in))) {
 		pw_detail(ctx, "the new program runs; 'pinwall recover %s' finishes the pins",
 			  o->ifname);
 		goto out;
 	}
-	r->old_prog_id = lp.info.prog_id;
+	r->old_prog_id = st.prog_id;
 	r->prog_id = in.new_prog_id;
-	r->link_id = lp.info.id;
 	r->mode = st.mode;
 	pw_plan_report(&plan, r);
 out:
@@ -678,6 +742,8 @@ out:
 		pw_intent_clear(r->ifdir);	/* nothing outside pending/ changed */
 	if (old_fd >= 0)
 		close(old_fd);
+	if (link_fd >= 0)
+		close(link_fd);
 	link_pin_close(&lp);
 	pw_plan_free(&plan);
 	obj_close(&obj);
@@ -707,23 +773,21 @@ int pw_unload_core(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
 	ifindex = (int)if_nametoindex(ifname);
 	r->ifindex = ifindex;
 	if (lp.fd >= 0) {
+		/* an earlier version's link; detached (interface gone): nothing to do */
 		r->prog_id = lp.info.prog_id;
 		r->link_id = lp.info.id;
-		/* a detached link (interface gone) has nothing left to detach */
-		if (lp.info.xdp.ifindex && bpf_link_detach(lp.fd) && errno != EINVAL) {
-			err = pw_fail(ctx, errno, "cannot detach the program from '%s': %s",
-				      ifname, strerror(errno));
+		if (lp.info.xdp.ifindex && (err = pw_link_detach(ctx, lp.fd, ifname)))
 			goto out;
-		}
 		pw_step(PW_OP_UNLOAD, "detached");
 		pw_unlink_below(lp.path, root_len);
 	} else if (have_meta && meta->prog_id && ifindex > 0) {
-		/* link pin lost, but the program pinwall attached still runs */
+		/* only pinwall's program: another tool's put there since stays */
 		struct pw_xdp_state st;
 
 		if (!pw_xdp_state(ifindex, &st) && st.prog_id == meta->prog_id &&
-		    (err = pw_detach_any(ctx, ifindex, ifname, &st)))
+		    (err = pw_detach_ours(ctx, ifindex, ifname, &st)))
 			goto out;
+		pw_step(PW_OP_UNLOAD, "detached");
 		r->prog_id = meta->prog_id;
 	}
 

@@ -194,7 +194,9 @@ static void report(struct cli *cli, const char *verb, const struct pw_load_opts 
 		       r->prog_id);
 		if (r->old_prog_id)
 			printf(" (was %u)", r->old_prog_id);
-		printf(", link id %u, %.1f ms\n", r->link_id, r->elapsed_ms);
+		if (r->link_id)
+			printf(", link id %u", r->link_id);
+		printf(", %.1f ms\n", r->elapsed_ms);
 		for (int i = 0; i < r->n_maps; i++) {
 			printf("  map %-16s id %-6u %-8s %s\n", r->maps[i].name, r->maps[i].id,
 			       r->maps[i].fate[0] ? r->maps[i].fate :

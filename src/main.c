@@ -18,7 +18,7 @@ static int do_help(struct cli *cli, int argc, char **argv);
 
 const struct cmd pw_cmds[] = {
 	{ "load", do_load, "IFACE [--mode M] [--obj FILE [--prog NAME] [--pin-scope S]] [--force] [--migrate] [--fresh MAP]...",
-	  "attach the XDP program through a pinned link, reusing pinned maps" },
+	  "attach the XDP program (netlink, no pin holds it), reusing pinned maps" },
 	{ "reload", do_reload, "IFACE [--obj FILE [--prog NAME]] [--migrate] [--fresh MAP]...",
 	  "replace the program atomically; maps and counters carry over\n"
 	  "          (changed layouts are migrated; see pinwall(8))" },

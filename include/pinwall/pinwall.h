@@ -22,7 +22,7 @@
 /* Layout below the pin root (see README "Pin layout"). */
 #define PW_DIR_SHARED   "shared"	/* maps pinned by name, shared by every interface */
 #define PW_DIR_MAPS     "maps"		/* per interface: the program's own maps */
-#define PW_PIN_LINK     "link"		/* per interface: the XDP bpf_link */
+#define PW_PIN_LINK     "link"		/* per interface: the bpf_link of earlier versions (reload converts it) */
 #define PW_PIN_META     "meta"		/* per interface: the load record (struct pw_meta) */
 
 #define PW_ERR_LEN    1024

@@ -6,6 +6,7 @@ set -u
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PW="$TOP/build/pinwall"
+PWT="$TOP/build/pinwall-test"	# the same with the test hooks (PW_TEST_HOOKS)
 GEN="$TOP/build/pwgen"
 OBJS="$TOP/build/objs"
 T_FILE=$(basename "$0" .sh)
@@ -74,6 +75,13 @@ pw() {
 	local ns=$1
 	shift
 	"$PW" -n "$ns" --pin-root "$ROOT" "$@"
+}
+
+# pwt NS ARGS...: the same with the test build (PINWALL_TEST_* hooks).
+pwt() {
+	local ns=$1
+	shift
+	"$PWT" -n "$ns" --pin-root "$ROOT" "$@"
 }
 
 # gen NS ARGS...: send frames with pwgen inside NS.

@@ -21,7 +21,7 @@ test_interface_gone() {
 	[ -d "$d2" ] || fail "listing removed $d2"
 	ASSERT_OK pw "$NS" clean --yes
 	[ -e "$d2" ] && fail "$d2 still there after --yes"
-	[ -e "$d0/link" ] || fail "live pins of veth0 touched"
+	[ -e "$d0/meta" ] || fail "live pins of veth0 touched"
 	gen "$NS" -i veth1 -c 10 -q
 	ASSERT_EQ "$(action_count "$NS" veth0 XDP_PASS | cut -d' ' -f1)" 10 "veth0 still counts"
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Crash safety: load, reload (with migrations), unload and rule apply are
-# killed with SIGKILL at every step (PINWALL_TEST_KILL_AT=OP:STEP, a test-only hook);
+# killed with SIGKILL at every step (PINWALL_TEST_KILL_AT=OP:STEP, a hook of
+# the test build only: build/pinwall-test);
 # status shows the interrupted operation, the next command or `pinwall
 # recover` finishes or rolls it back, the interface keeps a program, and no
 # counted frame is lost.
@@ -33,7 +34,7 @@ xdp_id() {
 killed_at() {
 	local at=$1 rc
 	shift
-	PINWALL_TEST_KILL_AT=$at pw "$NS" "$@" >/dev/null 2>&1
+	PINWALL_TEST_KILL_AT=$at pwt "$NS" "$@" >/dev/null 2>&1
 	rc=$?
 	ASSERT_EQ "$rc" 137 "exit status of '$*' killed at $at"
 	KILLS=$((KILLS + 1))
@@ -105,7 +106,7 @@ test_load_killed_at_every_step() {
 			continue
 		fi
 		ASSERT_MATCH "$out" "^finished the interrupted load" "staged: finished ($step)"
-		ASSERT_EQ "$(xdp_id "$NS" veth0)" "$(pw "$NS" status veth0 --json | jq -r '.[0].link_prog_id')" "attached through the pinned link ($step)"
+		ASSERT_EQ "$(xdp_id "$NS" veth0)" "$(bpftool map dump pinned "$d/meta" -j | jq '.[0].formatted.value.prog_id')" "the recorded program runs ($step)"
 		ASSERT_EQ "$(pw "$NS" status veth0 --json | jq '.[0].drift | length')" 0 "no drift ($step)"
 		gen "$NS" -i veth1 -c 100 -q
 		ASSERT_EQ "$(action_count "$NS" veth0 XDP_PASS | cut -d' ' -f1)" 100 "counts after the load killed at $step"
@@ -114,17 +115,18 @@ test_load_killed_at_every_step() {
 	ASSERT_EQ "$KILLS" 7 "kills injected"
 }
 
-# --force over another tool's program: killed after detaching it, the next
-# command finishes the load (the one window where the interface has no
-# program until then: a link dies with the process that made it)
+# --force over another tool's program (attached through netlink: replaced in
+# one atomic swap), killed before and after the swap: the next command
+# finishes the load
 test_forced_load_killed() {
 	setup || { fail setup; return; }
 	local step
 	KILLS=0
-	for step in detached attached; do
+	for step in staged attached; do
 		ip -n "$NS" link set dev veth0 xdpdrv obj "$OBJS/tutorial.o" sec xdp || { fail "ip link xdp"; return; }
 		killed_at "load:$step" load veth0 --force
-		if [ "$step" = detached ]; then
+		ASSERT_NE "$(xdp_id "$NS" veth0)" "" "a program runs after the kill at $step"
+		if [ "$step" = staged ]; then
 			ASSERT_MATCH "$(pw "$NS" load veth0 2>&1)" "^finished the interrupted load of veth0 first" "next load finishes it ($step)"
 		else
 			# asked for another program: told which one runs
@@ -151,13 +153,17 @@ test_unload_after_killed_forced_load_keeps_other_program() {
 	ASSERT_MATCH "$(pw "$NS" unload veth0 2>&1)" "rolled back the interrupted load of veth0 first" "unload rolls the load back"
 	ASSERT_EQ "$(xdp_id "$NS" veth0)" "$other" "the other program still runs"
 	no_leftovers "unload after the killed load"
-	# killed after detaching it: the rollback puts it back
-	killed_at "load:detached" load veth0 --force
+	ip -n "$NS" link set dev veth0 xdpdrv off
+	# another mode than the other program's: detach, then attach (the kernel
+	# allows one mode at a time); killed in between, the rollback puts it back
+	ip -n "$NS" link set dev veth0 xdpgeneric obj "$OBJS/tutorial.o" sec xdp || { fail "ip link xdp"; return; }
+	other=$(xdp_id "$NS" veth0)
+	killed_at "load:detached" load veth0 --force --mode native
 	ASSERT_EQ "$(xdp_id "$NS" veth0)" "" "no program in the window"
 	ASSERT_MATCH "$(pw "$NS" unload veth0 2>&1)" "rolled back the interrupted load of veth0 first" "unload rolls it back"
 	ASSERT_EQ "$(xdp_id "$NS" veth0)" "$other" "the other program is back"
 	no_leftovers "unload after the load killed at detached"
-	ip -n "$NS" link set dev veth0 xdpdrv off
+	ip -n "$NS" link set dev veth0 xdpgeneric off
 }
 
 # a first load killed after staging its new shared maps; meanwhile a rule
@@ -232,7 +238,7 @@ test_rule_apply_killed_at_every_step() {
 		ASSERT_OK pw "$NS" rule apply "$T_TMP/A"
 		gen "$NS" -i veth1 -c 10 -q	# udp to 10.11.0.1 from 10.11.0.2: the src rule
 		hits=$(pw "$NS" rule list --json | jq '.rules[] | select(.rule == "drop src 10.11.0.0/16") | .packets')
-		PINWALL_TEST_KILL_AT="apply:$step" pw "$NS" rule apply "$T_TMP/B" >/dev/null 2>&1
+		PINWALL_TEST_KILL_AT="apply:$step" pwt "$NS" rule apply "$T_TMP/B" >/dev/null 2>&1
 		ASSERT_EQ "$?" 137 "apply killed at $step"
 		KILLS=$((KILLS + 1))
 		case $step in
@@ -258,6 +264,20 @@ test_rule_apply_killed_at_every_step() {
 		n=$((n + 1))
 	done
 	ASSERT_EQ "$KILLS" 4 "kills injected"
+}
+
+# The release binary has no test hooks: the environment changes nothing.
+test_release_binary_ignores_kill_hook() {
+	setup || { fail setup; return; }
+	local d
+	d=$(ifdir "$NS" veth0)
+	ASSERT_OK env PINWALL_TEST_KILL_AT=load:staged "$PW" -n "$NS" --pin-root "$ROOT" load veth0
+	[ -e "$d/intent" ] && fail "an interrupted load"
+	ASSERT_NE "$(xdp_id "$NS" veth0)" "" "loaded"
+	ASSERT_OK env PINWALL_TEST_KILL_AT=reload:switched "$PW" -n "$NS" --pin-root "$ROOT" reload veth0
+	ASSERT_OK env PINWALL_TEST_KILL_AT=unload:detached "$PW" -n "$NS" --pin-root "$ROOT" unload veth0
+	ASSERT_EQ "$(xdp_id "$NS" veth0)" "" "unloaded"
+	ASSERT_EQ "$(strings "$PW" | grep -c PINWALL_TEST_)" 0 "no hook names in the release binary"
 }
 
 run_tests

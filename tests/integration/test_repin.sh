@@ -25,18 +25,24 @@ test_lost_map_pins_restored() {
 	ASSERT_MATCH "$(pw "$NS" repin veth0)" "present" "second repin changes nothing"
 }
 
-test_lost_link_pin_restored() {
+# the bpf_link attachment of earlier versions (made by the test build)
+test_lost_legacy_link_pin_restored() {
 	setup || { fail setup; return; }
 	local d lid
 	d=$(ifdir "$NS" veth0)
+	ASSERT_OK pw "$NS" unload veth0
+	ASSERT_OK env PINWALL_TEST_LEGACY_LINK=1 "$PWT" -n "$NS" --pin-root "$ROOT" load veth0
 	lid=$(bpftool -j link show pinned "$d/link" | jq .id)
+	ASSERT_MATCH "$lid" "^[0-9]+$" "legacy link pinned"
 	mkdir -p "$ROOT-hold"
 	bpftool link pin id "$lid" "$ROOT-hold/l"	# another reference keeps it attached
 	rm "$d/link"
 	ASSERT_OK pw "$NS" repin veth0
 	ASSERT_EQ "$(bpftool -j link show pinned "$d/link" | jq .id)" "$lid" "link pinned again"
 	rm -rf "$ROOT-hold"
+	# reload converts it to a netlink attachment
 	ASSERT_OK pw "$NS" reload veth0
+	[ -e "$d/link" ] && fail "link pin left after the conversion"
 }
 
 test_name_alike_map_not_picked() {

@@ -18,7 +18,7 @@ test_default_follows_the_object() {
 	setup || { fail setup; return; }
 	ASSERT_OK pw "$NS" load veth0 --obj "$OBJS/byname.o" --prog xdp_count_pass
 	ASSERT_EQ "$(pins | grep -v '^shared/pw_' | paste -sd' ')" \
-		"IF:veth0/link IF:veth0/maps/local_hits IF:veth0/meta shared/shared_hits" "pins"
+		"IF:veth0/maps/local_hits IF:veth0/meta shared/shared_hits" "pins"
 	ASSERT_EQ "$(pw "$NS" status veth0 --json | jq -r '.[0].pin_scope')" object "status"
 }
 
@@ -28,7 +28,7 @@ test_global_shares_every_map() {
 	ASSERT_OK pw "$NS" load veth0 --obj "$OBJS/tutorial.o" --pin-scope global
 	ASSERT_OK pw "$NS" load veth1 --obj "$OBJS/tutorial.o" --pin-scope global
 	ASSERT_EQ "$(pins | paste -sd' ')" \
-		"IF:veth0/link IF:veth0/meta IF:veth1/link IF:veth1/meta shared/xdp_stats_map" "pins"
+		"IF:veth0/meta IF:veth1/meta shared/xdp_stats_map" "pins"
 	a=$(pw "$NS" status veth0 --json | jq -r '.[0].maps[] | select(.name == "xdp_stats_map") | .id')
 	b=$(pw "$NS" status veth1 --json | jq -r '.[0].maps[] | select(.name == "xdp_stats_map") | .id')
 	ASSERT_EQ "$a" "$b" "one map for both interfaces"
@@ -51,7 +51,7 @@ test_iface_keeps_by_name_maps_per_interface() {
 	ASSERT_OK pw "$NS" load veth0 --obj "$OBJS/byname.o" --prog xdp_count_pass --pin-scope iface
 	ASSERT_OK pw "$NS" load veth1 --obj "$OBJS/byname.o" --prog xdp_count_pass --pin-scope iface
 	ASSERT_EQ "$(pins | paste -sd' ')" \
-		"IF:veth0/link IF:veth0/maps/local_hits IF:veth0/maps/shared_hits IF:veth0/meta IF:veth1/link IF:veth1/maps/local_hits IF:veth1/maps/shared_hits IF:veth1/meta" "pins"
+		"IF:veth0/maps/local_hits IF:veth0/maps/shared_hits IF:veth0/meta IF:veth1/maps/local_hits IF:veth1/maps/shared_hits IF:veth1/meta" "pins"
 	a=$(map_id "$(ifdir "$NS" veth0)/maps/shared_hits")
 	b=$(map_id "$(ifdir "$NS" veth1)/maps/shared_hits")
 	ASSERT_NE "$a" "$b" "a map per interface despite LIBBPF_PIN_BY_NAME"
@@ -61,13 +61,13 @@ test_none_pins_no_map() {
 	setup || { fail setup; return; }
 	local id1 id2
 	ASSERT_OK pw "$NS" load veth0 --obj "$OBJS/tutorial.o" --pin-scope none
-	ASSERT_EQ "$(pins | paste -sd' ')" "IF:veth0/link IF:veth0/meta" "only link and record"
+	ASSERT_EQ "$(pins | paste -sd' ')" "IF:veth0/meta" "only the record"
 	ASSERT_EQ "$(pw "$NS" status veth0 --json | jq '.[0].drift | length')" 0 "unpinned maps are no drift"
 	id1=$(pw "$NS" status veth0 --json | jq -r '.[0].prog_id')
 	ASSERT_MATCH "$(pw "$NS" reload veth0 --json | jq -r '.maps[0].fate')" "^unpinned$" "reload: still unpinned"
 	id2=$(pw "$NS" status veth0 --json | jq -r '.[0].prog_id')
 	ASSERT_NE "$id2" "$id1" "reloaded"
-	ASSERT_EQ "$(pins | paste -sd' ')" "IF:veth0/link IF:veth0/meta" "still nothing else pinned"
+	ASSERT_EQ "$(pins | paste -sd' ')" "IF:veth0/meta" "still nothing else pinned"
 	ASSERT_OK pw "$NS" unload veth0
 	[ -e "$(ifdir "$NS" veth0)" ] && fail "interface dir left"
 }

@@ -1,0 +1,264 @@
+#!/usr/bin/env bash
+# Never detach because pins went away: pinwall attaches through netlink, so
+# the kernel holds the attachment whatever happens to the pins (rm -rf of
+# the pin root, a fresh bpffs over /sys/fs/bpf, bpffs unmounted): the drop
+# rules stay in force and the counters count. Reload is a compare-and-swap
+# against the program pinwall expects; the bpf_link attachment of earlier
+# versions is converted by the next reload. The test hooks (kill, stop, the
+# earlier link attachment) exist in build/pinwall-test only.
+. "$(dirname "$0")/lib.sh"
+
+DROPPED=10.66.0.5	# source address of the flow the drop rule stops
+
+setup() {
+	ns_new NS n && veth_new "$NS" veth0 veth1
+}
+
+xdp_prog() { # NS IFACE: the attached program's id
+	ip -n "$1" -j link show dev "$2" | jq -r '.[0].xdp.prog.id // empty'
+}
+
+# IP datagrams that reached the stack of NS
+ip_in() {
+	ip netns exec "$1" awk '/^Ip: [0-9]/ {print $4}' /proc/net/snmp
+}
+
+# count PROG KEY: packets of one action (1 XDP_DROP, 2 XDP_PASS) read from
+# the program's own xdp_stats_map, by id: no pin involved
+count() {
+	local m
+	for m in $(bpftool prog show id "$1" -j | jq '.map_ids[]'); do
+		[ "$(bpftool map show id "$m" -j | jq -r .name)" = xdp_stats_map ] || continue
+		bpftool map dump id "$m" -j |
+			jq --argjson k "$2" '[.[] | select(.formatted.key == $k) | .formatted.values[].value.rx_packets] | add'
+		return
+	done
+	echo "no xdp_stats_map"
+}
+
+# the dropped flow is still dropped: frames from $DROPPED never reach the stack
+assert_drops() { # what
+	local in0 n p=$(xdp_prog "$NS" veth0) d0
+	d0=$(count "$p" 1)
+	in0=$(ip_in "$NS")
+	n=$(gen "$NS" -i veth1 -c 200 -r 50000 --src "$DROPPED" --json | jq .sent)
+	ASSERT_EQ "$n" 200 "$1: frames of the dropped flow sent"
+	ASSERT_EQ "$(($(ip_in "$NS") - in0))" 0 "$1: none of them reached the stack"
+	ASSERT_EQ "$(($(count "$p" 1) - d0))" 200 "$1: all of them counted as dropped"
+}
+
+# the rule set (rule maps outlive unload: apply, not add, to repeat it)
+drop_rule() {
+	printf 'drop src 10.66.0.0/16\n' >"$T_TMP/rules"
+	ASSERT_OK pw "$NS" rule apply "$T_TMP/rules"
+}
+
+load_with_rule() {
+	ASSERT_OK pw "$NS" load veth0
+	drop_rule
+}
+
+test_pin_root_wiped_under_traffic() {
+	setup || { fail setup; return; }
+	local p sent genpid
+	load_with_rule
+	p=$(xdp_prog "$NS" veth0)
+	assert_drops "before the wipe"
+	gen "$NS" -i veth1 -c 0 -d 1.5 -r 20000 --json >"$T_TMP/gen" &
+	genpid=$!
+	sleep 0.4
+	rm -rf "$ROOT"
+	[ -e "$ROOT" ] && fail "pin root still there"
+	wait $genpid
+	sent=$(jq .sent "$T_TMP/gen")
+	ASSERT_GE "$sent" 20000 "frames sent under traffic"
+	ASSERT_EQ "$(xdp_prog "$NS" veth0)" "$p" "the program is still attached after rm -rf of the pin root"
+	ASSERT_MATCH "$(ip -n "$NS" link show dev veth0)" "prog/xdp id $p" "ip link shows it"
+	ASSERT_EQ "$(count "$p" 2)" "$sent" "counted == sent across the wipe"
+	assert_drops "after the wipe"
+}
+
+test_fresh_bpffs_in_private_mount_namespace() {
+	setup || { fail setup; return; }
+	local p out
+	load_with_rule
+	p=$(xdp_prog "$NS" veth0)
+	# a fresh bpffs over /sys/fs/bpf, and then none at all, in a private mount
+	# namespace only (the host's stays as it is for everyone else)
+	out=$(unshare -m --propagation private bash -c "
+		mount -t bpf bpf /sys/fs/bpf || exit 1
+		[ -e '$ROOT' ] && echo 'pins visible'
+		ip -n '$NS' -j link show dev veth0 | jq -r '.[0].xdp.prog.id'
+		umount /sys/fs/bpf && umount /sys/fs/bpf 2>/dev/null
+		stat -f -c %T /sys/fs/bpf
+		ip -n '$NS' -j link show dev veth0 | jq -r '.[0].xdp.prog.id'" 2>&1)
+	ASSERT_EQ "$(sed -n 1p <<<"$out")" "$p" "attached with a fresh bpffs over /sys/fs/bpf"
+	ASSERT_NE "$(sed -n 2p <<<"$out")" bpf_fs "bpffs unmounted in the private namespace"
+	ASSERT_EQ "$(sed -n 3p <<<"$out")" "$p" "attached with bpffs unmounted"
+	ASSERT_EQ "$(xdp_prog "$NS" veth0)" "$p" "attached after the namespace is gone"
+	assert_drops "after the private bpffs"
+	gen "$NS" -i veth1 -c 100 -q
+	ASSERT_OK pw "$NS" status veth0
+	ASSERT_OK pw "$NS" unload veth0
+	ASSERT_EQ "$(xdp_prog "$NS" veth0)" "" "unload detaches it"
+}
+
+# Another tool replaces the program between pinwall's check and its switch:
+# the compare-and-swap fails, nothing changes, the staged state is rolled back.
+test_reload_is_compare_and_swap() {
+	setup || { fail setup; return; }
+	local p other pid d out
+	d=$(ifdir "$NS" veth0)
+	load_with_rule
+	p=$(xdp_prog "$NS" veth0)
+	# replaced before the reload: refused before any change
+	ASSERT_OK ip -n "$NS" -force link set dev veth0 xdpdrv obj "$OBJS/tutorial.o" sec xdp
+	other=$(xdp_prog "$NS" veth0)
+	ASSERT_NE "$other" "$p" "replaced behind pinwall's back"
+	ERR1 "'veth0' runs program id $other, not pinwall's \(id $p\): see 'pinwall status veth0'" pw "$NS" reload veth0
+	ASSERT_EQ "$(xdp_prog "$NS" veth0)" "$other" "the other program stays"
+	ASSERT_OK ip -n "$NS" link set dev veth0 xdpdrv off
+	ASSERT_OK pw "$NS" unload veth0
+	# replaced while the reload is stopped after staging: the swap itself refuses
+	load_with_rule
+	p=$(xdp_prog "$NS" veth0)
+	PINWALL_TEST_STOP_AT=reload:staged "$PWT" -n "$NS" --pin-root "$ROOT" reload veth0 \
+		>"$T_TMP/out" 2>"$T_TMP/err" &
+	pid=$!
+	T_PIDS+=("$pid")
+	for _ in $(seq 1 100); do
+		[ "$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1)" = T ] && break
+		sleep 0.05
+	done
+	ASSERT_EQ "$(ps -o stat= -p "$pid" | cut -c1)" T "reload stopped after staging"
+	[ -e "$d/pending" ] || fail "nothing staged"
+	ASSERT_OK ip -n "$NS" -force link set dev veth0 xdpdrv obj "$OBJS/tutorial.o" sec xdp
+	other=$(xdp_prog "$NS" veth0)
+	kill -CONT "$pid"
+	wait "$pid"
+	ASSERT_EQ "$?" 1 "reload exit status"
+	ASSERT_EQ "$(cat "$T_TMP/err")" \
+		"pinwall: error: 'veth0' runs program id $other, not the expected $p (replaced by another tool?): nothing was changed" \
+		"one line"
+	ASSERT_EQ "$(xdp_prog "$NS" veth0)" "$other" "the other program stays"
+	[ -e "$d/pending" ] && fail "staged state left behind"
+	[ -e "$d/intent" ] && fail "intent record left behind"
+	ASSERT_EQ "$(bpftool map dump pinned "$d/meta" -j | jq '.[0].formatted.value.prog_id')" "$p" \
+		"the load record still names pinwall's program"
+	ASSERT_OK ip -n "$NS" link set dev veth0 xdpdrv off
+}
+
+# unload detaches only pinwall's program (compare-and-swap with no new one)
+test_unload_leaves_a_replacement() {
+	setup || { fail setup; return; }
+	local other
+	load_with_rule
+	ASSERT_OK ip -n "$NS" -force link set dev veth0 xdpdrv obj "$OBJS/tutorial.o" sec xdp
+	other=$(xdp_prog "$NS" veth0)
+	ASSERT_OK pw "$NS" unload veth0
+	ASSERT_EQ "$(xdp_prog "$NS" veth0)" "$other" "the other tool's program stays"
+	ASSERT_OK ip -n "$NS" link set dev veth0 xdpdrv off
+}
+
+# load --force over another tool's netlink program: one atomic swap
+test_forced_load_swaps_atomically() {
+	setup || { fail setup; return; }
+	local sent theirs ours genpid
+	mkdir -p "$ROOT-aux" &&
+		bpftool prog load "$OBJS/tutorial.o" "$ROOT-aux/p" pinmaps "$ROOT-aux/maps" ||
+		{ fail "bpftool prog load"; return; }
+	ASSERT_OK nsenter --net="/run/netns/$NS" bpftool net attach xdpdrv pinned "$ROOT-aux/p" dev veth0
+	bg nsenter --net="/run/netns/$NS" "$GEN" -i veth1 -c 0 -r 20000 --json >"$T_TMP/gen"
+	genpid=$BG_PID
+	sleep 0.3
+	ASSERT_OK pw "$NS" load veth0 --force
+	sleep 0.3
+	kill -INT "$genpid"
+	wait "$genpid"
+	sent=$(jq .sent "$T_TMP/gen")
+	# every frame met one of the two programs
+	ours=$(count "$(xdp_prog "$NS" veth0)" 2)
+	theirs=$(bpftool map dump pinned "$ROOT-aux/maps/xdp_stats_map" -j |
+		jq '[.[] | select(.formatted.key == 2) | .formatted.values[].value.rx_packets] | add')
+	ASSERT_GE "$theirs" 1 "the other program counted before the swap"
+	ASSERT_GE "$ours" 1 "pinwall's program counted after it"
+	ASSERT_EQ "$((ours + theirs))" "$sent" "no frame without a program during --force"
+	ASSERT_OK pw "$NS" unload veth0
+}
+
+# The bpf_link attachment of earlier versions: the next reload converts it.
+legacy_load() {
+	ASSERT_OK env PINWALL_TEST_LEGACY_LINK=1 "$PWT" -n "$NS" --pin-root "$ROOT" load veth0
+	drop_rule
+}
+
+test_legacy_link_converted_under_traffic() {
+	setup || { fail setup; return; }
+	local d p0 p1 sent genpid
+	d=$(ifdir "$NS" veth0)
+	legacy_load
+	p0=$(xdp_prog "$NS" veth0)
+	ASSERT_EQ "$(bpftool -j link show pinned "$d/link" | jq .prog_id)" "$p0" "attached through a pinned link"
+	# traffic from before the reload starts until after it ends
+	bg nsenter --net="/run/netns/$NS" "$GEN" -i veth1 -c 0 -r 20000 --json >"$T_TMP/gen"
+	genpid=$BG_PID
+	sleep 0.4
+	ASSERT_OK pw "$NS" reload veth0
+	sleep 0.3
+	kill -INT "$genpid"
+	wait "$genpid"
+	sent=$(jq .sent "$T_TMP/gen")
+	p1=$(xdp_prog "$NS" veth0)
+	ASSERT_NE "$p1" "$p0" "the new program runs"
+	[ -e "$d/link" ] && fail "link pin left after the conversion"
+	ASSERT_EQ "$(bpftool -j link list | jq --argjson p "$p1" '[.[] | select(.prog_id == $p)] | length')" 0 \
+		"no bpf_link holds it: netlink"
+	ASSERT_EQ "$(pw "$NS" status veth0 --json | jq '.[0].drift | length')" 0 "no drift"
+	# counters migrate at reload: the new program's map holds every count
+	LOST=$((sent - $(count "$p1" 2)))
+	echo "    conversion under 20 kpps: sent $sent, lost $LOST"
+	ASSERT_GE "$(count "$p1" 2)" 1 "traffic during the conversion"
+	ASSERT_LE "$LOST" 1000 "frames lost in the conversion window: under 50 ms of traffic (docs/LIFECYCLE.md measures it)"
+	rm -rf "$ROOT"
+	ASSERT_EQ "$(xdp_prog "$NS" veth0)" "$p1" "converted: survives the loss of its pins"
+	assert_drops "after the conversion and the wipe"
+}
+
+# killed between the link's detach and the netlink attach: recovery attaches
+test_legacy_conversion_killed() {
+	setup || { fail setup; return; }
+	local d step out
+	d=$(ifdir "$NS" veth0)
+	for step in converting unlinked; do
+		legacy_load
+		PINWALL_TEST_KILL_AT="reload:$step" "$PWT" -n "$NS" --pin-root "$ROOT" reload veth0 >/dev/null 2>&1
+		ASSERT_EQ "$?" 137 "killed at reload:$step"
+		out=$(pw "$NS" recover veth0) || fail "recover after $step: $out"
+		ASSERT_MATCH "$out" "^finished the interrupted reload of veth0" "recover finishes it ($step)"
+		ASSERT_EQ "$(xdp_prog "$NS" veth0)" "$(bpftool map dump pinned "$d/meta" -j | jq '.[0].formatted.value.prog_id')" \
+			"the new program runs ($step)"
+		assert_drops "after the recovery ($step)"
+		# a link left (killed before its detach) is converted by the next reload
+		ASSERT_OK pw "$NS" reload veth0
+		[ -e "$d/link" ] && fail "link pin left ($step)"
+		ASSERT_OK pw "$NS" unload veth0
+		ASSERT_EQ "$(xdp_prog "$NS" veth0)" "" "unloaded ($step)"
+	done
+}
+
+# The release binary has no test hooks: it attaches through netlink whatever
+# the environment says, and never stops itself.
+test_release_binary_ignores_test_hooks() {
+	setup || { fail setup; return; }
+	local d
+	d=$(ifdir "$NS" veth0)
+	ASSERT_OK env PINWALL_TEST_LEGACY_LINK=1 PINWALL_TEST_STOP_AT=load:staged \
+		timeout 60 "$PW" -n "$NS" --pin-root "$ROOT" load veth0
+	[ -e "$d/link" ] && fail "release binary attached through a link"
+	ASSERT_NE "$(xdp_prog "$NS" veth0)" "" "loaded"
+	ASSERT_EQ "$(bpftool -j link list | jq --argjson p "$(xdp_prog "$NS" veth0)" '[.[] | select(.prog_id == $p)] | length')" 0 \
+		"no bpf_link"
+	ASSERT_OK pw "$NS" unload veth0
+}
+
+run_tests
