@@ -822,7 +822,7 @@ test_config_pin_wrong_kind() {
 	mv "$ROOT/shared/pw_config" "$ROOT/shared/pwconfigkeep" &&
 		bpftool map create "$ROOT/shared/pw_config" type hash key 4 value 24 entries 1 name pw_config ||
 		{ fail "set-up of a hash map as pw_config"; return; }
-	re="rule config pin '$ROOT/shared/pw_config' holds a hash map \(4-byte keys, 24-byte values, 1 entries\), not pinwall's array \(4, 24, 1\)$"
+	re="pin '$ROOT/shared/pw_config' is a map of type hash, pinwall expects array: it is not pinwall's map; move it away \('pinwall repin' pins a running program's own maps again\)$"
 	for c in "rule list" "rule policy" "rule add drop src 10.9.0.0/16" "rule flush"; do
 		# shellcheck disable=SC2086
 		ERR1 "$re" pw "$NS" $c
