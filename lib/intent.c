@@ -535,12 +535,18 @@ int pw_recover_all(struct pw_ctx *ctx, struct pw_recovery *recs, char (*names)[3
 	pw_ns_dir(ctx, ctx->netns_ino, nsdir, sizeof(nsdir));
 	if (!(d = opendir(nsdir)))
 		goto out;
-	while ((e = readdir(d)) && *n < max) {
+	while ((e = readdir(d))) {
 		struct pw_intent in;
 
 		if (e->d_name[0] == '.' || pw_join(ifdir, sizeof(ifdir), nsdir, e->d_name) ||
 		    pw_intent_read(ifdir, &in))
 			continue;
+		if (*n == max) {
+			/* never a silent stop: the rest waits for the next call */
+			err = pw_fail(ctx, E2BIG, "more than %d interrupted operations: run 'pinwall recover' again for the rest",
+				      max);
+			break;
+		}
 		pw_ifname_unescape(e->d_name, ifname, sizeof(ifname));
 		/* one that cannot be recovered does not stop the others */
 		int e1 = pw_recover_locked(ctx, ifname, ifdir, &recs[*n], false);

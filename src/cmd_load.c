@@ -252,12 +252,12 @@ static int recover(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_l
  * network namespace with an intent record. */
 static int recover_all(struct cli *cli)
 {
-	struct pw_recovery rec[PW_MAX_MAPS];
-	char names[PW_MAX_MAPS][32];
+	struct pw_recovery rec[PW_RECOVER_MAX];
+	char names[PW_RECOVER_MAX][32];
 	struct json_object *arr = NULL;
 	int n = 0;
 
-	if (pw_recover_all(&cli->ctx, rec, names, PW_MAX_MAPS, &n))
+	if (pw_recover_all(&cli->ctx, rec, names, PW_RECOVER_MAX, &n))
 		return cli_lib_err(cli);
 	if (cli->json)
 		arr = json_object_new_array();

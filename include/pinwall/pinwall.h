@@ -121,6 +121,7 @@ struct pw_map_report {
 };
 
 #define PW_MAX_MAPS 64
+#define PW_RECOVER_MAX 256	/* operations one pw_recover_all() call reports */
 
 struct pw_load_report {
 	char ifdir[PW_PATH_LEN];
