@@ -301,8 +301,8 @@ static void check_pins(struct pw_status *st, const __u32 *prog_maps, int n_prog_
 	/* link-based attachment: the link that holds the program is pinned */
 	if (!st->link_id && (fd = pw_find_xdp_link(st->ifindex, st->xdp.prog_id)) >= 0) {
 		close(fd);
-		drift(st, PW_STATE_PINS_MISSING, "program attached (id %u) but its link pin is missing",
-		      st->xdp.prog_id);
+		drift(st, PW_STATE_PINS_MISSING, "program attached (id %u) through a bpf_link whose pin is missing: 'pinwall reload %s' moves it to a netlink attachment",
+		      st->xdp.prog_id, st->ifname);
 	}
 	for (int i = 0; i < n_prog_maps; i++) {
 		bool pinned = false;

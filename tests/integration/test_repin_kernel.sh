@@ -109,7 +109,7 @@ test_wipe_under_traffic() {
 	gen "$NS" -i veth1 -c 50 --dport 8 -q
 	ASSERT_EQ "$(rule_packets "$NS" "drop dport 8")" 50 "a rule added after repin is in force"
 	# a second repin changes nothing and says so
-	ASSERT_MATCH "$(pw "$NS" repin veth0)" "^veth0: nothing to repin, all 14 pins present" "second repin"
+	ASSERT_MATCH "$(pw "$NS" repin veth0)" "^veth0: nothing to repin, all 13 pins present" "second repin"
 	ASSERT_EQ "$(pw "$NS" repin veth0 --json | jq -r '[.pins[].result] | unique | join(",")')" present \
 		"second repin: all present"
 	# the next reload keeps the repinned maps
@@ -258,10 +258,17 @@ test_older_record_replaced_on_reload() {
 	rm "$d/meta"
 	bpftool map create "$d/meta" type array key 4 value 912 entries 1 name pw_meta ||
 		{ fail "bpftool map create"; return; }
-	# version 2, builtin 1 (offset 44)
-	v=$(for i in $(seq 0 911); do
-		case $i in 0) printf '2 ';; 44) printf '1 ';; *) printf '0 ';; esac
-	done)
+	# version 2, mode native (4), ifindex (8), the running program (12), the
+	# network namespace (16), builtin 1 (44): what an older pinwall wrote
+	local prog ifx ino
+	prog=$(xdp_prog "$NS" veth0)
+	ifx=$(ip -n "$NS" -j link show veth0 | jq '.[0].ifindex')
+	ino=$(stat -L -c %i "/run/netns/$NS")
+	v=$(/usr/bin/python3 -c 'import struct, sys
+b = bytearray(912)
+struct.pack_into("<IIII Q", b, 0, 2, 1, int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))
+b[44] = 1
+print(" ".join(str(x) for x in b))' "$ifx" "$prog" "$ino")
 	# shellcheck disable=SC2086
 	bpftool map update pinned "$d/meta" key 0 0 0 0 value $v || { fail "bpftool map update"; return; }
 	status_rc "$NS" veth0 --json
@@ -326,7 +333,7 @@ test_status_states_and_exit() {
 	ASSERT_EQ "$ST_RC:$(jq -r '.[0].state' <<<"$ST_OUT")" 0:maps-kept "maps kept"
 	# an operation killed halfway
 	ASSERT_OK pw "$NS" load veth0 --obj "$TUT"
-	PINWALL_TEST_KILL_AT=reload:staged pw "$NS" reload veth0 >/dev/null 2>&1
+	PINWALL_TEST_KILL_AT=reload:staged pwt "$NS" reload veth0 >/dev/null 2>&1
 	status_rc "$NS" veth0 --json
 	ASSERT_EQ "$ST_RC:$(jq -r '.[0].state' <<<"$ST_OUT")" 3:interrupted "interrupted"
 	ASSERT_ERR "interrupted: run 'pinwall recover veth0' first" pw "$NS" repin veth0
