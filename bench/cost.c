@@ -50,6 +50,7 @@
 #include "cost_bare.skel.h"
 #include "pktbuild.h"
 #include "scratchroot.h"
+#include "skelrules.h"
 
 #define N_PORTRULES 6
 static const char *const port_rules[N_PORTRULES] = {
@@ -754,15 +755,7 @@ static void pinwall_apply(struct pinwall *s, struct rset *set)
 	struct pw_rules_maps m;
 	struct pw_apply_report rep;
 
-	m.fd[PW_RM_RULES] = bpf_map__fd(s->maps.pw_rules);
-	m.fd[PW_RM_STATS] = bpf_map__fd(s->maps.pw_rule_stats);
-	m.fd[PW_RM_CONFIG] = bpf_map__fd(s->maps.pw_config);
-	m.fd[PW_RM_V4_TOP] = bpf_map__fd(s->maps.pw_v4_top);
-	m.fd[PW_RM_V6_TOP] = bpf_map__fd(s->maps.pw_v6_top);
-	m.fd[PW_RM_V4_LONG] = bpf_map__fd(s->maps.pw_v4_long);
-	m.fd[PW_RM_V6_LONG] = bpf_map__fd(s->maps.pw_v6_long);
-	m.fd[PW_RM_PORTS] = bpf_map__fd(s->maps.pw_ports);
-	m.fd[PW_RM_PROTOS] = bpf_map__fd(s->maps.pw_protos);
+	skel_rule_maps(s, &m);
 	if (pw_ruleset_check(&ctx, &set->rs, NULL))
 		die("%s: the generated set fails the check: %s", set->name, ctx.err);
 	if (pw_rules_apply(&ctx, &m, &set->rs, PW_POLICY_ALLOW, &rep))

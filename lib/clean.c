@@ -56,13 +56,9 @@ static int live_netns(__u64 *ino, int max)
 static bool is_link_at(int dirfd, const char *name, char *why, size_t len)
 {
 	char target[160];
-	struct stat st;
-	ssize_t n;
 
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISLNK(st.st_mode))
+	if (!pw_symlink_at(dirfd, name, target, sizeof(target)))
 		return false;
-	n = readlinkat(dirfd, name, target, sizeof(target) - 1);
-	target[n > 0 ? n : 0] = '\0';
 	snprintf(why, len, "symbolic link to '%s' inside the pin root: never followed", target);
 	return true;
 }

@@ -191,6 +191,8 @@ int pw_nofollow(struct pw_ctx *ctx, const char *path);
 int pw_opendir_below(const char *path, size_t root_len);
 /* Remove @name in @dirfd and, if a real directory, all below it. */
 int pw_rm_tree_at(int dirfd, const char *name);
+/* Is @name in @dirfd a symbolic link? Its target (cut to fit) in @target. */
+bool pw_symlink_at(int dirfd, const char *name, char *target, size_t len);
 /* Remove the entries of directory @name in @dirfd, then the directory. */
 void pw_rm_pins_at(int dirfd, const char *name);
 int pw_unlink_below(const char *path, size_t root_len);

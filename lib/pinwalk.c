@@ -222,3 +222,16 @@ int pw_obj_get_below(const char *path, size_t root_len, __u32 file_flags)
 	fd = bpf_obj_get_opts(path, &opts);
 	return fd < 0 ? -errno : fd;
 }
+
+/* Is @name in @dirfd a symbolic link? Its target (cut to fit) in @target. */
+bool pw_symlink_at(int dirfd, const char *name, char *target, size_t len)
+{
+	struct stat sb;
+	ssize_t n;
+
+	if (fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) || !S_ISLNK(sb.st_mode))
+		return false;
+	n = readlinkat(dirfd, name, target, len - 1);
+	target[n > 0 ? n : 0] = '\0';
+	return true;
+}

@@ -92,13 +92,9 @@ static void add_map(struct pw_status *st, const char *path, const char *name, bo
 static bool link_drift(struct pw_status *st, int dirfd, const char *name, const char *path)
 {
 	char target[128];
-	struct stat sb;
-	ssize_t n;
 
-	if (fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) || !S_ISLNK(sb.st_mode))
+	if (!pw_symlink_at(dirfd, name, target, sizeof(target)))
 		return false;
-	n = readlinkat(dirfd, name, target, sizeof(target) - 1);
-	target[n > 0 ? n : 0] = '\0';
 	drift(st, PW_STATE_PINS_CONFLICT, "'%s' is a symbolic link to '%s' inside the pin root: never followed (remove it)",
 	      path, target);
 	return true;

@@ -36,6 +36,7 @@
 #include "pktbuild.h"
 #include "refparse.h"
 #include "scratchroot.h"
+#include "skelrules.h"
 
 #define DEFAULT_SEED	0x6661696c636c6fULL	/* "failclo" */
 #define FUZZ_FRAMES	125000			/* per set and policy: 8 x = 1M */
@@ -422,15 +423,7 @@ static int setup_prog(void)
 	if (pinwall__load(g_skel))
 		return -1;
 	g_prog_fd = bpf_program__fd(g_skel->progs.pinwall_xdp);
-	g_maps.fd[PW_RM_RULES] = bpf_map__fd(g_skel->maps.pw_rules);
-	g_maps.fd[PW_RM_STATS] = bpf_map__fd(g_skel->maps.pw_rule_stats);
-	g_maps.fd[PW_RM_CONFIG] = bpf_map__fd(g_skel->maps.pw_config);
-	g_maps.fd[PW_RM_V4_TOP] = bpf_map__fd(g_skel->maps.pw_v4_top);
-	g_maps.fd[PW_RM_V6_TOP] = bpf_map__fd(g_skel->maps.pw_v6_top);
-	g_maps.fd[PW_RM_V4_LONG] = bpf_map__fd(g_skel->maps.pw_v4_long);
-	g_maps.fd[PW_RM_V6_LONG] = bpf_map__fd(g_skel->maps.pw_v6_long);
-	g_maps.fd[PW_RM_PORTS] = bpf_map__fd(g_skel->maps.pw_ports);
-	g_maps.fd[PW_RM_PROTOS] = bpf_map__fd(g_skel->maps.pw_protos);
+	skel_rule_maps(g_skel, &g_maps);
 	return 0;
 }
 

@@ -54,6 +54,7 @@
 #include "pinwall.skel.h"
 #include "pktbuild.h"
 #include "scratchroot.h"
+#include "skelrules.h"
 
 #define DEFAULT_SEED 0x70696e77616c6cull	/* "pinwall" */
 
@@ -2196,15 +2197,7 @@ static int group_setup(void **state)
 	}
 	g_prog_fd = bpf_program__fd(g_skel->progs.pinwall_xdp);
 	g_stats_fd = bpf_map__fd(g_skel->maps.pw_rule_stats);
-	g_maps.fd[PW_RM_RULES] = bpf_map__fd(g_skel->maps.pw_rules);
-	g_maps.fd[PW_RM_STATS] = g_stats_fd;
-	g_maps.fd[PW_RM_CONFIG] = bpf_map__fd(g_skel->maps.pw_config);
-	g_maps.fd[PW_RM_V4_TOP] = bpf_map__fd(g_skel->maps.pw_v4_top);
-	g_maps.fd[PW_RM_V6_TOP] = bpf_map__fd(g_skel->maps.pw_v6_top);
-	g_maps.fd[PW_RM_V4_LONG] = bpf_map__fd(g_skel->maps.pw_v4_long);
-	g_maps.fd[PW_RM_V6_LONG] = bpf_map__fd(g_skel->maps.pw_v6_long);
-	g_maps.fd[PW_RM_PORTS] = bpf_map__fd(g_skel->maps.pw_ports);
-	g_maps.fd[PW_RM_PROTOS] = bpf_map__fd(g_skel->maps.pw_protos);
+	skel_rule_maps(g_skel, &g_maps);
 	rs_init(&g_cur, 4);
 	return 0;
 }

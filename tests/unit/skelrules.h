@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The rule maps of a private skeleton instance, in the form pw_rules_apply
+ * takes them: the unit tests and bench/cost apply rule sets to maps that
+ * are not pinned anywhere.
+ */
+#ifndef PW_SKELRULES_H
+#define PW_SKELRULES_H
+
+#include <bpf/libbpf.h>
+#include "pinwall/rules.h"
+#include "pinwall.skel.h"
+
+static inline void skel_rule_maps(const struct pinwall *s, struct pw_rules_maps *m)
+{
+	m->fd[PW_RM_RULES] = bpf_map__fd(s->maps.pw_rules);
+	m->fd[PW_RM_STATS] = bpf_map__fd(s->maps.pw_rule_stats);
+	m->fd[PW_RM_CONFIG] = bpf_map__fd(s->maps.pw_config);
+	m->fd[PW_RM_V4_TOP] = bpf_map__fd(s->maps.pw_v4_top);
+	m->fd[PW_RM_V6_TOP] = bpf_map__fd(s->maps.pw_v6_top);
+	m->fd[PW_RM_V4_LONG] = bpf_map__fd(s->maps.pw_v4_long);
+	m->fd[PW_RM_V6_LONG] = bpf_map__fd(s->maps.pw_v6_long);
+	m->fd[PW_RM_PORTS] = bpf_map__fd(s->maps.pw_ports);
+	m->fd[PW_RM_PROTOS] = bpf_map__fd(s->maps.pw_protos);
+}
+
+#endif
