@@ -500,8 +500,11 @@ int pw_recover(struct pw_ctx *ctx, const char *ifname, struct pw_recovery *rec)
 		return 0;
 	if ((err = pw_lock(ctx, &lock_fd)))
 		return err;
-	pw_iface_dir(ctx, ctx->netns_ino, ifname, ifdir, sizeof(ifdir));
-	err = pw_recover_locked(ctx, ifname, ifdir, rec, false);
+	if (pw_iface_dir(ctx, ctx->netns_ino, ifname, ifdir, sizeof(ifdir)))
+		err = pw_fail(ctx, ENAMETOOLONG, "interface name '%s' is too long: at most %d characters",
+			      ifname, IFNAMSIZ - 1);
+	else
+		err = pw_recover_locked(ctx, ifname, ifdir, rec, false);
 	pw_unlock(lock_fd);
 	return err;
 }

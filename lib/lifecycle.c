@@ -864,7 +864,11 @@ int pw_unload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_r
 		return err;
 	if ((err = prepare_existing(ctx, o->ifname)) || (err = pw_lock(ctx, &lock_fd)))
 		return err;
-	pw_iface_dir(ctx, ctx->netns_ino, o->ifname, r->ifdir, sizeof(r->ifdir));
+	if (pw_iface_dir(ctx, ctx->netns_ino, o->ifname, r->ifdir, sizeof(r->ifdir))) {
+		err = pw_fail(ctx, ENAMETOOLONG, "interface name '%s' is too long: at most %d characters",
+			      o->ifname, IFNAMSIZ - 1);
+		goto out;
+	}
 	if ((err = pw_recover_locked(ctx, o->ifname, r->ifdir, &r->recovered, true)))
 		goto out;
 	if (r->recovered.found && (r->recovered.op == PW_OP_UNLOAD ||

@@ -165,7 +165,8 @@ int pw_bpffs_prepare(struct pw_ctx *ctx, bool create)
 }
 
 /* bpffs refuses names with '.', which interface names may carry (eth0.100). */
-static void escape_ifname(const char *in, char *out, size_t len)
+/* -ENAMETOOLONG, never a cut name: a cut one could name another interface */
+static int escape_ifname(const char *in, char *out, size_t len)
 {
 	size_t o = 0;
 
@@ -176,6 +177,7 @@ static void escape_ifname(const char *in, char *out, size_t len)
 			out[o++] = *in;
 	}
 	out[o] = '\0';
+	return *in ? -ENAMETOOLONG : 0;
 }
 
 void pw_ifname_unescape(const char *in, char *out, size_t len)
@@ -208,8 +210,15 @@ int pw_iface_dir(const struct pw_ctx *ctx, __u64 netns_ino, const char *ifname,
 	char esc[3 * IFNAMSIZ + 1], ns[PW_PATH_LEN];
 	int err = pw_ns_dir(ctx, netns_ino, ns, sizeof(ns));
 
-	escape_ifname(ifname, esc, sizeof(esc));
-	return err ?: pw_join(buf, len, ns, esc);
+	if (!err && strlen(ifname) >= IFNAMSIZ)
+		err = -ENAMETOOLONG;
+	err = err ?: escape_ifname(ifname, esc, sizeof(esc));
+	if (err) {
+		if (len)
+			buf[0] = '\0';	/* callers that only probe find nothing there */
+		return err;
+	}
+	return pw_join(buf, len, ns, esc);
 }
 
 int pw_shared_dir(const struct pw_ctx *ctx, char *buf, size_t len)
