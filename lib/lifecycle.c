@@ -77,6 +77,19 @@ static int obj_check_file(struct pw_ctx *ctx, const char *path)
 }
 
 /* Pick the XDP program; every other program in the object stays unloaded. */
+/* The object's absolute path, as the load record keeps it: never cut. */
+static int obj_abs_path(struct pw_ctx *ctx, const char *path, char *out, size_t len)
+{
+	char real[PATH_MAX];
+	const char *p = realpath(path, real) ? real : path;
+
+	if (strlen(p) >= len)
+		return pw_fail(ctx, ENAMETOOLONG, "object path '%s' is too long: at most %zu characters",
+			       p, len - 1);
+	snprintf(out, len, "%s", p);
+	return 0;
+}
+
 static int obj_pick_prog(struct pw_ctx *ctx, struct pw_obj *o, const char *name)
 {
 	const char *what = o->object[0] ? o->object : "the built-in object";
@@ -132,8 +145,8 @@ static int obj_open(struct pw_ctx *ctx, const char *path, const char *prog, stru
 
 		if ((err = obj_check_file(ctx, path)))
 			return err;
-		if (!realpath(path, o->object))
-			snprintf(o->object, sizeof(o->object), "%s", path);
+		if ((err = obj_abs_path(ctx, path, o->object, sizeof(o->object))))
+			return err;
 		o->obj = bpf_object__open_file(path, &opts);
 		if (!o->obj) {
 			err = -errno;
