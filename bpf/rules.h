@@ -74,6 +74,50 @@ struct {
 	PW_SHARED;
 } pw_protos SEC(".maps");
 
+/* Ordered rules (abi.h): per set, then nodes, then what they match. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct pw_ord_set);
+	PW_SHARED;
+} pw_ord SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * PW_NODES);
+	__type(key, __u32);
+	__type(value, struct pw_node);
+	PW_SHARED;
+} pw_nodes SEC(".maps");
+
+/* read by user space only: what each ordered rule and set is */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * PW_ORD_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct pw_ord_rule);
+	PW_SHARED;
+} pw_ord_rules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * PW_MAX_SETS);
+	__type(key, __u32);
+	__type(value, struct pw_set_info);
+	PW_SHARED;
+} pw_sets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PW_MAX_ELEMS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct pw_elem_key);
+	__type(value, __u32);
+	PW_SHARED;
+} pw_set_elems SEC(".maps");
+
 /* Index of the highest set bit; x != 0. No clz in BPF: six compares. */
 static __always_inline __u32 pw_fls64(__u64 x)
 {
@@ -208,45 +252,132 @@ static __always_inline __u32 pw_lookup_u32(void *map, __u32 idx)
 	return r ? *r : 0;
 }
 
-/*
- * The rule deciding an IP packet, 0 for none. Precedence (README): source
- * address, destination address (longest prefix within each), destination
- * port, source port (narrowest range within each), protocol. A later
- * fragment is matched by its addresses only.
- */
-__noinline __u32 pw_classify(__u32 set, const struct pw_pkt *p)
+/* The single-match rule a lookup value names (abi.h: PW_NODE). */
+static __always_inline __u32 pw_table_rule(__u32 v)
+{
+	struct pw_node *nd;
+	__u32 idx = v & ~PW_NODE;
+
+	if (!(v & PW_NODE))
+		return v;
+	nd = bpf_map_lookup_elem(&pw_nodes, &idx);
+	return nd ? nd->rule : 0;
+}
+
+/* Fold one field's lookup value into the ordered-rule bitmap @acc; returns
+ * its single-match rule. A missing node matches no ordered rule. */
+static __always_inline __u32 pw_field(__u32 v, const __u64 *any, __u64 *acc)
+{
+	struct pw_node *nd;
+	__u32 idx = v & ~PW_NODE;
+
+	if (!(v & PW_NODE)) {
+		acc[0] &= any[0];
+		acc[1] &= any[1];
+		return v;
+	}
+	nd = bpf_map_lookup_elem(&pw_nodes, &idx);
+	if (!nd) {
+		acc[0] = acc[1] = 0;
+		return 0;
+	}
+	acc[0] &= nd->bits[0];
+	acc[1] &= nd->bits[1];
+	return nd->rule;
+}
+
+/* Index of the lowest set bit; x != 0. */
+static __always_inline __u32 pw_ffs64(__u64 x)
+{
+	return pw_fls64(x & -x);
+}
+
+/* The prefix table alone (no ordered rule): lookups stop at the first hit. */
+static __always_inline __u32 pw_classify_table(__u32 set, const struct pw_pkt *p, bool v6)
 {
 	__u32 rule;
 
-	/* a global function: verified once, not once per parser path */
-	if (!p)
-		return 0;
-	set &= 1;
-
-	if (p->l3 == PW_C_IPV4) {
-		rule = pw_lpm(set, PW_SIDE_SRC, p->saddr, false);
-		if (!rule)
-			rule = pw_lpm(set, PW_SIDE_DST, p->daddr, false);
-	} else {
-		rule = pw_lpm(set, PW_SIDE_SRC, p->saddr, true);
-		if (!rule)
-			rule = pw_lpm(set, PW_SIDE_DST, p->daddr, true);
-	}
+	rule = pw_table_rule(pw_lpm(set, PW_SIDE_SRC, p->saddr, v6));
+	if (!rule)
+		rule = pw_table_rule(pw_lpm(set, PW_SIDE_DST, p->daddr, v6));
 	/* a later fragment's L4 fields are not its own: no port or proto rule */
 	if (rule || p->frag == PW_FRAG_LATER)
 		return rule;
 	if (p->has_ports) {
 		__u32 udp = p->l4 == PW_C_UDP;
 
-		rule = pw_lookup_u32(&pw_ports, PW_PORT_INDEX(set, PW_SIDE_DST, udp, p->dport));
+		rule = pw_table_rule(pw_lookup_u32(&pw_ports, PW_PORT_INDEX(set, PW_SIDE_DST, udp, p->dport)));
 		if (!rule)
-			rule = pw_lookup_u32(&pw_ports, PW_PORT_INDEX(set, PW_SIDE_SRC, udp, p->sport));
+			rule = pw_table_rule(pw_lookup_u32(&pw_ports, PW_PORT_INDEX(set, PW_SIDE_SRC, udp, p->sport)));
 	}
 	/* protocol 1 is ICMP only in IPv4, 58 ICMPv6 only in IPv6 */
-	if (!rule && !(p->l3 == PW_C_IPV4 ? p->l4_proto == IPPROTO_ICMPV6_
-					   : p->l4_proto == IPPROTO_ICMP))
-		rule = pw_lookup_u32(&pw_protos, PW_PROTO_INDEX(set, p->l4_proto));
+	if (!rule && !(v6 ? p->l4_proto == IPPROTO_ICMP : p->l4_proto == IPPROTO_ICMPV6_))
+		rule = pw_table_rule(pw_lookup_u32(&pw_protos, PW_PROTO_INDEX(set, p->l4_proto)));
 	return rule;
+}
+
+/* Ordered rules and the prefix table: every field is looked up, the
+ * bitmaps ANDed; the first ordered rule decides unless the table, placed
+ * before it, has a rule. */
+static __always_inline __u32 pw_classify_ordered(__u32 set, const struct pw_pkt *p, bool v6,
+						 const struct pw_ord_set *os)
+{
+	__u64 acc[PW_ORD_WORDS] = { ~0ULL, ~0ULL };
+	__u32 r_src, r_dst, r_dp = 0, r_sp = 0, r_pr = 0, rule, i;
+
+	r_src = pw_field(pw_lpm(set, PW_SIDE_SRC, p->saddr, v6), os->any[PW_F_SRC], acc);
+	r_dst = pw_field(pw_lpm(set, PW_SIDE_DST, p->daddr, v6), os->any[PW_F_DST], acc);
+	if (p->frag == PW_FRAG_LATER || !p->has_ports) {
+		pw_field(0, os->any[PW_F_DPORT], acc);
+		pw_field(0, os->any[PW_F_SPORT], acc);
+	} else {
+		__u32 udp = p->l4 == PW_C_UDP;
+
+		r_dp = pw_field(pw_lookup_u32(&pw_ports, PW_PORT_INDEX(set, PW_SIDE_DST, udp, p->dport)),
+				os->any[PW_F_DPORT], acc);
+		r_sp = pw_field(pw_lookup_u32(&pw_ports, PW_PORT_INDEX(set, PW_SIDE_SRC, udp, p->sport)),
+				os->any[PW_F_SPORT], acc);
+	}
+	if (p->frag == PW_FRAG_LATER || (v6 ? p->l4_proto == IPPROTO_ICMP : p->l4_proto == IPPROTO_ICMPV6_))
+		pw_field(0, os->any[PW_F_PROTO], acc);
+	else
+		r_pr = pw_field(pw_lookup_u32(&pw_protos, PW_PROTO_INDEX(set, p->l4_proto)),
+				os->any[PW_F_PROTO], acc);
+	rule = r_src ?: r_dst;
+	if (!rule && p->frag != PW_FRAG_LATER)
+		rule = r_dp ?: r_sp ?: r_pr;
+	if (acc[0])
+		i = pw_ffs64(acc[0]);
+	else if (acc[1])
+		i = 64 + pw_ffs64(acc[1]);
+	else
+		return rule;
+	if (i >= os->n || (rule && os->table_pos <= i))
+		return rule;
+	return os->ids[i & (PW_ORD_MAX - 1)];
+}
+
+/*
+ * The rule deciding an IP packet, 0 for none. The prefix table's precedence
+ * (README): source address, destination address (longest prefix within
+ * each), destination port, source port (narrowest range within each),
+ * protocol. A later fragment is matched by its addresses only.
+ */
+__noinline __u32 pw_classify(__u32 set, const struct pw_pkt *p)
+{
+	struct pw_ord_set *os;
+
+	/* a global function: verified once, not once per parser path */
+	if (!p)
+		return 0;
+	set &= 1;
+	os = bpf_map_lookup_elem(&pw_ord, &set);
+	/* constant families: one lookup site per map, inlined by the verifier */
+	if (os && os->n)
+		return p->l3 == PW_C_IPV4 ? pw_classify_ordered(set, p, false, os)
+					  : pw_classify_ordered(set, p, true, os);
+	return p->l3 == PW_C_IPV4 ? pw_classify_table(set, p, false)
+				  : pw_classify_table(set, p, true);
 }
 
 #endif /* PINWALL_BPF_RULES_H */

@@ -395,7 +395,7 @@ static void describe(const struct guard *g, const struct pw_ruleset *rs, int idx
 	int af = g->s.p.family == 4 ? AF_INET : AF_INET6;
 
 	if (idx >= 0) {
-		pw_rule_format(&rs->r[idx], rule, sizeof(rule));
+		pw_ruleset_format(rs, idx, rule, sizeof(rule));
 		snprintf(what, sizeof(what), "rule '%s'", rule);
 	} else {
 		snprintf(what, sizeof(what), "policy deny");

@@ -235,13 +235,34 @@ int pw_attach_legacy_link(struct pw_ctx *ctx, int prog_fd, int ifindex, const ch
 			  enum pw_mode mode, const char *pin, enum pw_mode *used);
 #endif
 
-/* ---- rule sets (rule_text.c) ---- */
+/* ---- rule sets (ruleset.c, rule_text.c) ---- */
 struct pw_ruleset;
-int pw_ruleset_push(struct pw_ruleset *rs, const struct pw_rule *r, __u32 id);
 /* Hash of a rule's match, for duplicate detection in large sets. */
 __u64 pw_rule_match_hash(const struct pw_rule *r);
+__u64 pw_ruleset_match_hash(const struct pw_ruleset *rs, int i);
 /* Clear the host bits of @a beyond @len (network byte order). */
 void pw_mask_addr(__u32 *a, int family, __u32 len);
+
+/* ---- compiled rule tables of one buffer (rule_tables.c) ---- */
+struct pw_tables {
+	__u32 set;			/* the buffer: 0 or 1 */
+	struct pw_top *top4, *top6;	/* [2 dirs][65536] */
+	__u32 *ports;			/* [2 dirs][2 protos][65536] */
+	__u32 protos[256];
+	int n4, n6, cap4, cap6;
+	struct pw_v4_key *k4;
+	struct pw_v6_key *k6;
+	__u32 *v4, *v6;
+	struct pw_node *nodes;		/* this buffer's, from index 0 */
+	int n_nodes;
+	__u32 *node_hash;
+	bool full;			/* more than PW_NODES distinct nodes */
+	int *ord_idx;			/* while building: rule index -> ordered bit, or -1 */
+	struct pw_ord_set ord;
+};
+/* -ENOMEM, or -E2BIG when the nodes do not fit. */
+int pw_tables_build(const struct pw_ruleset *rs, __u32 set, struct pw_tables *t);
+void pw_tables_free(struct pw_tables *t);
 
 /* ---- crash safety (intent.c) ---- */
 #ifdef PW_TEST_HOOKS

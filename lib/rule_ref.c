@@ -27,8 +27,10 @@ static bool icmp_of_other_family(const struct pw_ref_pkt *p)
 	return p->family == 4 ? p->proto == 58 : p->proto == 1;
 }
 
-__u32 pw_ruleset_classify(const struct pw_ruleset *rs, const struct pw_ref_pkt *p, int *rule_idx)
+/* The single-match rule that decides, by the table's precedence: -1 for none. */
+static int table_winner(const struct pw_ruleset *rs, const struct pw_ref_pkt *p)
 {
+	static const int order[] = { PW_RK_SRC, PW_RK_DST, PW_RK_DPORT, PW_RK_SPORT, PW_RK_PROTO };
 	int best[6] = { -1, -1, -1, -1, -1, -1 };
 	__u32 width[6] = { 0 };
 
@@ -67,18 +69,79 @@ __u32 pw_ruleset_classify(const struct pw_ruleset *rs, const struct pw_ref_pkt *
 			break;
 		}
 	}
-	{
-		static const int order[] = { PW_RK_SRC, PW_RK_DST, PW_RK_DPORT, PW_RK_SPORT, PW_RK_PROTO };
+	for (size_t k = 0; k < 5; k++)
+		if (best[order[k]] >= 0)
+			return best[order[k]];
+	return -1;
+}
 
-		for (size_t k = 0; k < 5; k++) {
-			if (best[order[k]] >= 0) {
-				if (rule_idx)
-					*rule_idx = best[order[k]];
-				return rs->r[best[order[k]]].action;
-			}
+static bool addr_match(const struct pw_ruleset *rs, const struct pw_addr_match *m,
+		       const struct pw_ref_pkt *p, const __u32 *addr)
+{
+	const struct pw_set *s;
+	struct pw_rule r = { 0 };
+
+	if (!m->family)
+		return true;
+	if (m->family != PW_ADDR_SET) {
+		r.family = m->family;
+		r.len = m->len;
+		memcpy(r.addr, m->addr, sizeof(r.addr));
+		return (int)r.family == p->family && prefix_match(&r, addr);
+	}
+	if (!(s = pw_ruleset_find_set(rs, m->set)))
+		return false;
+	for (int i = 0; i < s->n; i++) {
+		r.family = s->e[i].family;
+		r.len = s->e[i].len;
+		memcpy(r.addr, s->e[i].addr, sizeof(r.addr));
+		if ((int)r.family == p->family && prefix_match(&r, addr))
+			return true;
+	}
+	return false;
+}
+
+static bool port_match(const struct pw_port_match *m, const struct pw_ref_pkt *p, __u32 port)
+{
+	if (!m->n)
+		return true;
+	if (!p->has_ports || p->frag_later)
+		return false;
+	for (__u32 i = 0; i < m->n && i < PW_PORT_RANGES; i++)
+		if (m->r[i].lo <= port && port <= m->r[i].hi)
+			return true;
+	return false;
+}
+
+static bool ordered_match(const struct pw_ruleset *rs, int i, const struct pw_ref_pkt *p)
+{
+	const struct pw_ord_rule *o = &rs->ord[i];
+
+	if (o->has_proto && (p->frag_later || o->proto != p->proto || icmp_of_other_family(p)))
+		return false;
+	return addr_match(rs, &o->src, p, p->saddr) && addr_match(rs, &o->dst, p, p->daddr) &&
+	       port_match(&o->sport, p, p->sport) && port_match(&o->dport, p, p->dport);
+}
+
+/* Rules in order, the first match deciding; the single-match rules decide
+ * together, as one table, at the place of the first of them. */
+__u32 pw_ruleset_classify(const struct pw_ruleset *rs, const struct pw_ref_pkt *p, int *rule_idx)
+{
+	int table = table_winner(rs, p), hit = -1;
+	bool table_seen = false;
+
+	for (int i = 0; i < rs->n && hit < 0; i++) {
+		if (PW_RK_KIND(rs->r[i].kind) != PW_RK_ORDERED) {
+			if (!table_seen && table >= 0)
+				hit = table;
+			table_seen = true;
+		} else if (ordered_match(rs, i, p)) {
+			hit = i;
 		}
 	}
 	if (rule_idx)
-		*rule_idx = -1;
+		*rule_idx = hit;
+	if (hit >= 0)
+		return rs->r[hit].action;
 	return rs->policy == PW_POLICY_DENY && !p->link_ctl ? XDP_DROP : XDP_PASS;
 }

@@ -74,20 +74,28 @@ void pw_mask_addr(__u32 *a, int family, __u32 len)
 }
 
 /* The words of @text, split in @buf: their number, or -errno (with @err).
- * Too long is refused, never cut: a cut rule can mean another rule. */
+ * Too long is refused, never cut: a cut rule can mean another rule. A
+ * port list in braces is one word, spaces inside it dropped. */
+#define RULE_WORDS 16
 static int rule_words(const char *text, char *buf, char **tok, char *err, size_t errlen)
 {
-	char *save = NULL;
-	int n = 0;
+	char *save = NULL, *o = buf;
+	int n = 0, depth = 0;
 
 	if (strlen(text) > PW_RULE_TEXT_MAX) {
 		snprintf(err, errlen, "rule '%.40s...' is longer than %d characters",
 			 text, PW_RULE_TEXT_MAX);
 		return -E2BIG;
 	}
-	strcpy(buf, text);
+	for (const char *p = text; *p; p++) {
+		depth += *p == '{' ? 1 : *p == '}' ? -1 : 0;
+		if (depth > 0 && isspace((unsigned char)*p))
+			continue;
+		*o++ = *p;
+	}
+	*o = '\0';
 	for (char *t = strtok_r(buf, " \t\r\n", &save); t; t = strtok_r(NULL, " \t\r\n", &save)) {
-		if (n == 8) {
+		if (n == RULE_WORDS) {
 			snprintf(err, errlen, "too many words in rule '%s'", text);
 			return -EINVAL;
 		}
@@ -96,121 +104,293 @@ static int rule_words(const char *text, char *buf, char **tok, char *err, size_t
 	return n;
 }
 
-/* ADDR[/LEN] of a src or dst rule, host bits clear. */
-static int parse_prefix(char *p, struct pw_rule *r, char *err, size_t errlen)
+int pw_prefix_parse(const char *text, struct pw_prefix *pf, char *err, size_t errlen)
 {
-	char orig[PW_RULE_TEXT_MAX + 1], *slash, *end, want[INET6_ADDRSTRLEN];
+	char p[INET6_ADDRSTRLEN + 8], *slash, *end, want[INET6_ADDRSTRLEN];
 	unsigned long len;
 	__u32 masked[4];
 
-	snprintf(orig, sizeof(orig), "%s", p);
+	memset(pf, 0, sizeof(*pf));
+	if (strlen(text) >= sizeof(p)) {
+		snprintf(err, errlen, "invalid address '%.60s'", text);
+		return -EINVAL;
+	}
+	strcpy(p, text);
 	slash = strchr(p, '/');
 	if (slash)
 		*slash = '\0';
-	if (inet_pton(AF_INET, p, r->addr) == 1)
-		r->family = 4;
-	else if (inet_pton(AF_INET6, p, r->addr) == 1)
-		r->family = 6;
+	if (inet_pton(AF_INET, p, pf->addr) == 1)
+		pf->family = 4;
+	else if (inet_pton(AF_INET6, p, pf->addr) == 1)
+		pf->family = 6;
 	else {
-		snprintf(err, errlen, "invalid address '%s' in '%s'", p, orig);
+		snprintf(err, errlen, "invalid address '%s' in '%s'", p, text);
 		return -EINVAL;
 	}
-	len = r->family == 4 ? 32 : 128;
+	len = pf->family == 4 ? 32 : 128;
 	if (slash) {
 		errno = 0;
 		len = strtoul(slash + 1, &end, 10);
 		if (!isdigit((unsigned char)slash[1]) || *end || errno ||
-		    len > (r->family == 4 ? 32u : 128u)) {
+		    len > (pf->family == 4 ? 32u : 128u)) {
 			snprintf(err, errlen, "invalid prefix length '/%s': IPv%u takes /0 to /%u",
-				 slash + 1, r->family, r->family == 4 ? 32 : 128);
+				 slash + 1, pf->family, pf->family == 4 ? 32 : 128);
 			return -EINVAL;
 		}
 	}
-	r->len = (__u32)len;
-	memcpy(masked, r->addr, sizeof(masked));
-	pw_mask_addr(masked, r->family, r->len);
-	if (memcmp(masked, r->addr, r->family == 4 ? 4 : 16)) {
-		inet_ntop(r->family == 4 ? AF_INET : AF_INET6, masked, want, sizeof(want));
+	pf->len = (__u32)len;
+	memcpy(masked, pf->addr, sizeof(masked));
+	pw_mask_addr(masked, (int)pf->family, pf->len);
+	if (memcmp(masked, pf->addr, pf->family == 4 ? 4 : 16)) {
+		inet_ntop(pf->family == 4 ? AF_INET : AF_INET6, masked, want, sizeof(want));
 		snprintf(err, errlen, "host bits set in '%s/%u': did you mean %s/%u?",
-			 p, r->len, want, r->len);
+			 p, pf->len, want, pf->len);
 		return -EINVAL;
 	}
 	return 0;
 }
 
-/* PORT or LOW-HIGH of a sport or dport rule. */
-static int parse_ports(char *word, struct pw_rule *r, char *err, size_t errlen)
+void pw_prefix_format(const struct pw_prefix *p, char *buf, size_t len)
 {
-	char *dash = strchr(word, '-');
+	char a[INET6_ADDRSTRLEN];
+
+	inet_ntop(p->family == 4 ? AF_INET : AF_INET6, p->addr, a, sizeof(a));
+	snprintf(buf, len, "%s/%u", a, p->len);
+}
+
+bool pw_set_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (!n || n >= PW_SET_NAME_LEN || !(isalpha((unsigned char)*name) || *name == '_'))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)name[i]) && !strchr("_.-", name[i]))
+			return false;
+	return true;
+}
+
+/* ADDR: PREFIX or @SET. */
+static int parse_addr(const char *key, const char *word, struct pw_addr_match *m,
+		      char *err, size_t errlen)
+{
+	struct pw_prefix p;
+
+	if (*word == '@') {
+		if (!pw_set_name_ok(word + 1)) {
+			snprintf(err, errlen, "invalid set name '%s' after '%s': a letter or '_', then letters, digits, '_', '.' or '-', at most %d",
+				 word, key, PW_SET_NAME_LEN - 1);
+			return -EINVAL;
+		}
+		m->family = PW_ADDR_SET;
+		strcpy(m->set, word + 1);
+		return 0;
+	}
+	if (pw_prefix_parse(word, &p, err, errlen))
+		return -EINVAL;
+	m->family = p.family;
+	m->len = p.len;
+	memcpy(m->addr, p.addr, sizeof(m->addr));
+	return 0;
+}
+
+/* One PORT or LOW-HIGH. */
+static int parse_range(const char *key, const char *text, __u16 *lo, __u16 *hi, char *err, size_t errlen)
+{
+	char word[32], *dash;
+	__u32 a, b;
+
+	if (strlen(text) >= sizeof(word)) {
+		snprintf(err, errlen, "invalid port '%.20s...' after '%s': 0-65535, LOW-HIGH or {P,...}",
+			 text, key);
+		return -EINVAL;
+	}
+	strcpy(word, text);
+	dash = strchr(word, '-');
 
 	if (dash)
 		*dash = '\0';
-	if (port_parse(word, &r->port_lo) || port_parse(dash ? dash + 1 : word, &r->port_hi)) {
-		snprintf(err, errlen, "invalid port '%s%s%s': 0-65535 or LOW-HIGH", word,
-			 dash ? "-" : "", dash ? dash + 1 : "");
+	if (port_parse(word, &a) || port_parse(dash ? dash + 1 : word, &b)) {
+		snprintf(err, errlen, "invalid port '%s%s%s' after '%s': 0-65535, LOW-HIGH or {P,...}",
+			 word, dash ? "-" : "", dash ? dash + 1 : "", key);
 		return -EINVAL;
 	}
-	if (r->port_lo > r->port_hi) {
-		snprintf(err, errlen, "reversed port range '%u-%u': write %u-%u",
-			 r->port_lo, r->port_hi, r->port_hi, r->port_lo);
+	if (a > b) {
+		snprintf(err, errlen, "reversed port range '%u-%u': write %u-%u", a, b, b, a);
+		return -EINVAL;
+	}
+	*lo = (__u16)a;
+	*hi = (__u16)b;
+	return 0;
+}
+
+/* PORTS: PORT, LOW-HIGH or {P,LOW-HIGH,...}. */
+static int parse_ports(const char *key, const char *text, struct pw_port_match *m, char *err, size_t errlen)
+{
+	char word[PW_RULE_TEXT_MAX + 1], *save = NULL;
+	size_t n = strlen(text);
+
+	snprintf(word, sizeof(word), "%s", text);
+
+	if (*word != '{')
+		return m->n = 1, parse_range(key, word, &m->r[0].lo, &m->r[0].hi, err, errlen);
+	if (n < 3 || word[n - 1] != '}' || strchr(word + 1, '{') || strchr(word, '}') != word + n - 1) {
+		snprintf(err, errlen, "invalid port list '%s' after '%s': {P,LOW-HIGH,...}", word, key);
+		return -EINVAL;
+	}
+	word[n - 1] = '\0';
+	for (char *t = strtok_r(word + 1, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (m->n == PW_PORT_RANGES) {
+			snprintf(err, errlen, "too many ports after '%s': at most %d in a list",
+				 key, PW_PORT_RANGES);
+			return -E2BIG;
+		}
+		if (parse_range(key, t, &m->r[m->n].lo, &m->r[m->n].hi, err, errlen))
+			return -EINVAL;
+		m->n++;
+	}
+	if (!m->n) {
+		snprintf(err, errlen, "empty port list after '%s'", key);
 		return -EINVAL;
 	}
 	return 0;
 }
 
-/* After the action: src|dst PREFIX, proto P, or [proto tcp|udp] sport|dport PORTS. */
-static int parse_match(char **tok, int n, struct pw_rule *r, char *err, size_t errlen)
-{
-	int i = 1, proto;
+static const char *const match_keys[] = { "proto", "src", "dst", "sport", "dport" };
 
-	if (!strcmp(tok[i], "src") || !strcmp(tok[i], "dst")) {
-		if (n != 3) {
-			snprintf(err, errlen, "unexpected '%s' after the prefix", tok[3]);
+/* The MATCH words into @o; @seen gets a bit per key. */
+static int parse_matches(char **tok, int n, struct pw_ord_rule *o, unsigned *seen,
+			 char *err, size_t errlen)
+{
+	for (int i = 1; i < n; i += 2) {
+		int k = -1, proto;
+
+		for (int j = 0; j < 5; j++)
+			if (!strcmp(tok[i], match_keys[j]))
+				k = j;
+		if (k < 0 && i > 1) {
+			snprintf(err, errlen, "unexpected '%s' after '%s %s': another match (proto, src, dst, sport, dport) or the end of the rule",
+				 tok[i], tok[i - 2], tok[i - 1]);
 			return -EINVAL;
 		}
-		r->kind = !strcmp(tok[i], "src") ? PW_RK_SRC : PW_RK_DST;
-		return parse_prefix(tok[i + 1], r, err, errlen);
-	}
-	if (!strcmp(tok[i], "proto")) {
-		if ((proto = proto_parse(tok[i + 1])) < 0) {
-			snprintf(err, errlen, "unknown protocol '%s': a name (tcp, udp, icmp, ...) or 0-255",
-				 tok[i + 1]);
+		if (k < 0) {
+			snprintf(err, errlen, "unknown match '%s': expected proto, src, dst, sport or dport",
+				 tok[i]);
 			return -EINVAL;
 		}
-		r->proto = (__u32)proto;
-		if (n == 3) {
-			r->kind = PW_RK_PROTO;
-			return 0;
-		}
-		if (proto != 6 && proto != 17) {
-			snprintf(err, errlen, "port rules take proto tcp or udp, not '%s'", tok[i + 1]);
+		if (*seen & (1u << k)) {
+			snprintf(err, errlen, "'%s' given twice: one %s a rule%s", tok[i], tok[i],
+				 k == 1 || k == 2 ? " (a set, @NAME, holds many prefixes)" :
+				 k >= 3 ? " (a list, {P,P}, holds many ports)" : "");
 			return -EINVAL;
 		}
-		i += 2;
+		*seen |= 1u << k;
+		if (i + 1 >= n) {
+			snprintf(err, errlen, "'%s' needs a value: %s", tok[i],
+				 k == 0 ? "a protocol name (tcp, udp, icmp, ...) or 0-255" :
+				 k <= 2 ? "a prefix or @SET" : "a port, LOW-HIGH or {P,...}");
+			return -EINVAL;
+		}
+		switch (k) {
+		case 0:
+			if ((proto = proto_parse(tok[i + 1])) < 0) {
+				snprintf(err, errlen, "unknown protocol '%s': a name (tcp, udp, icmp, ...) or 0-255",
+					 tok[i + 1]);
+				return -EINVAL;
+			}
+			o->has_proto = 1;
+			o->proto = (__u32)proto;
+			break;
+		case 1: case 2:
+			if (parse_addr(tok[i], tok[i + 1], k == 1 ? &o->src : &o->dst, err, errlen))
+				return -EINVAL;
+			break;
+		default:
+			if (parse_ports(tok[i], tok[i + 1], k == 3 ? &o->sport : &o->dport, err, errlen))
+				return -EINVAL;
+		}
 	}
-	if (i + 1 >= n || (strcmp(tok[i], "sport") && strcmp(tok[i], "dport"))) {
-		snprintf(err, errlen, "unknown match '%s': use src, dst, proto, sport or dport",
-			 i < n ? tok[i] : "");
-		return -EINVAL;
-	}
-	if (i + 2 != n) {
-		snprintf(err, errlen, "unexpected '%s' after the port", tok[i + 2]);
-		return -EINVAL;
-	}
-	r->kind = !strcmp(tok[i], "sport") ? PW_RK_SPORT : PW_RK_DPORT;
-	return parse_ports(tok[i + 1], r, err, errlen);
+	return 0;
 }
 
-int pw_rule_parse(const char *text, struct pw_rule *r, char *err, size_t errlen)
+/* A rule that can never match, told before it is applied. */
+static int check_matches(const struct pw_ord_rule *o, char *err, size_t errlen)
 {
-	char buf[PW_RULE_TEXT_MAX + 1], *tok[8];
+	unsigned fam = 3;	/* bit 0: IPv4, bit 1: IPv6 */
+
+	if ((o->sport.n || o->dport.n) && o->has_proto && o->proto != 6 && o->proto != 17) {
+		const char *pn = proto_name((int)o->proto);
+
+		if (pn)
+			snprintf(err, errlen, "ports need proto tcp or udp (or no proto), not '%s'", pn);
+		else
+			snprintf(err, errlen, "ports need proto tcp or udp (or no proto), not '%u'", o->proto);
+		return -EINVAL;
+	}
+	if (o->src.family == 4 || o->dst.family == 4)
+		fam &= 1;
+	if (o->src.family == 6 || o->dst.family == 6)
+		fam &= 2;
+	if (!fam) {
+		snprintf(err, errlen, "src and dst of different families: the rule can never match");
+		return -EINVAL;
+	}
+	if (o->has_proto && ((o->proto == 1 && !(fam & 1)) || (o->proto == 58 && !(fam & 2)))) {
+		snprintf(err, errlen, "proto %s is IPv%d's ICMP: with an IPv%d prefix the rule can never match",
+			 o->proto == 1 ? "icmp" : "icmpv6", o->proto == 1 ? 4 : 6, o->proto == 1 ? 6 : 4);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Today's single-match rule, if @o is one: a plain prefix, a protocol, or
+ * [proto tcp|udp] with one port range. */
+static bool single_match(const struct pw_ord_rule *o, unsigned seen, struct pw_rule *r)
+{
+	const struct pw_addr_match *a = seen == 2 ? &o->src : &o->dst;
+
+	if (seen == 2 || seen == 4) {
+		if (a->family == PW_ADDR_SET)
+			return false;
+		r->kind = seen == 2 ? PW_RK_SRC : PW_RK_DST;
+		r->family = a->family;
+		r->len = a->len;
+		memcpy(r->addr, a->addr, sizeof(r->addr));
+		return true;
+	}
+	if (seen == 1) {
+		r->kind = PW_RK_PROTO;
+		r->proto = o->proto;
+		return true;
+	}
+	if ((seen & ~1u) == 8 || (seen & ~1u) == 16) {
+		const struct pw_port_match *pm = seen & 8 ? &o->sport : &o->dport;
+
+		if (pm->n != 1 || (o->has_proto && o->proto != 6 && o->proto != 17))
+			return false;
+		r->kind = seen & 8 ? PW_RK_SPORT : PW_RK_DPORT;
+		r->proto = o->has_proto ? o->proto : 0;
+		r->port_lo = pm->r[0].lo;
+		r->port_hi = pm->r[0].hi;
+		return true;
+	}
+	return false;
+}
+
+int pw_rule_parse_full(const char *text, struct pw_rule *r, struct pw_ord_rule *o,
+		       char *err, size_t errlen)
+{
+	char buf[PW_RULE_TEXT_MAX + 1], *tok[RULE_WORDS];
+	unsigned seen = 0;
 	int n;
 
 	memset(r, 0, sizeof(*r));
+	memset(o, 0, sizeof(*o));
 	if ((n = rule_words(text, buf, tok, err, errlen)) < 0)
 		return n;
 	if (n < 3) {
-		snprintf(err, errlen, "incomplete rule '%s': expected ACTION src|dst|proto|sport|dport VALUE", text);
+		snprintf(err, errlen, "incomplete rule '%s': expected ACTION MATCH VALUE..., MATCH one of proto, src, dst, sport, dport",
+			 text);
 		return -EINVAL;
 	}
 	if (!strcmp(tok[0], "drop"))
@@ -221,7 +401,92 @@ int pw_rule_parse(const char *text, struct pw_rule *r, char *err, size_t errlen)
 		snprintf(err, errlen, "unknown action '%s': use drop or pass", tok[0]);
 		return -EINVAL;
 	}
-	return parse_match(tok, n, r, err, errlen);
+	o->action = r->action;
+	if (parse_matches(tok, n, o, &seen, err, errlen) || check_matches(o, err, errlen))
+		return -EINVAL;
+	if (single_match(o, seen, r)) {
+		memset(o, 0, sizeof(*o));
+		return 0;
+	}
+	r->kind = PW_RK_ORDERED;
+	return 0;
+}
+
+int pw_rule_parse(const char *text, struct pw_rule *r, char *err, size_t errlen)
+{
+	struct pw_ord_rule o;
+	int ret = pw_rule_parse_full(text, r, &o, err, errlen);
+
+	if (!ret && r->kind == PW_RK_ORDERED) {
+		snprintf(err, errlen, "'%s' is not a single-match rule", text);
+		return -EINVAL;
+	}
+	return ret;
+}
+
+static void format_addr(const char *key, const struct pw_addr_match *a, char *buf, size_t len)
+{
+	struct pw_prefix p = { a->family, a->len, { 0 } };
+	size_t n = strlen(buf);
+
+	if (!a->family)
+		return;
+	if (a->family == PW_ADDR_SET) {
+		snprintf(buf + n, len - n, " %s @%.*s", key, PW_SET_NAME_LEN - 1, a->set);
+		return;
+	}
+	memcpy(p.addr, a->addr, sizeof(p.addr));
+	snprintf(buf + n, len - n, " %s ", key);
+	n = strlen(buf);
+	pw_prefix_format(&p, buf + n, len - n);
+}
+
+static void format_ports(const char *key, const struct pw_port_match *m, char *buf, size_t len)
+{
+	size_t n = strlen(buf);
+
+	if (!m->n)
+		return;
+	snprintf(buf + n, len - n, " %s %s", key, m->n > 1 ? "{" : "");
+	for (__u32 i = 0; i < m->n && i < PW_PORT_RANGES; i++) {
+		n = strlen(buf);
+		if (m->r[i].lo == m->r[i].hi)
+			snprintf(buf + n, len - n, "%s%u", i ? "," : "", m->r[i].lo);
+		else
+			snprintf(buf + n, len - n, "%s%u-%u", i ? "," : "", m->r[i].lo, m->r[i].hi);
+	}
+	n = strlen(buf);
+	if (m->n > 1)
+		snprintf(buf + n, len - n, "}");
+}
+
+void pw_rule_format_full(const struct pw_rule *r, const struct pw_ord_rule *o, char *buf, size_t len)
+{
+	size_t n;
+
+	if (PW_RK_KIND(r->kind) != PW_RK_ORDERED || !o) {
+		pw_rule_format(r, buf, len);
+		return;
+	}
+	snprintf(buf, len, "%s", r->action == XDP_DROP ? "drop" : "pass");
+	if (o->has_proto) {
+		const char *pn = proto_name((int)o->proto);
+
+		n = strlen(buf);
+		if (pn)
+			snprintf(buf + n, len - n, " proto %s", pn);
+		else
+			snprintf(buf + n, len - n, " proto %u", o->proto);
+	}
+	format_addr("src", &o->src, buf, len);
+	format_addr("dst", &o->dst, buf, len);
+	format_ports("sport", &o->sport, buf, len);
+	format_ports("dport", &o->dport, buf, len);
+}
+
+void pw_ruleset_format(const struct pw_ruleset *rs, int i, char *buf, size_t len)
+{
+	pw_rule_format_full(&rs->r[i], rs->ord ? &rs->ord[i] : NULL, buf, len);
 }
 
 void pw_rule_format(const struct pw_rule *r, char *buf, size_t len)
@@ -270,268 +535,16 @@ bool pw_rule_same_match(const struct pw_rule *a, const struct pw_rule *b)
 	return !memcmp(&x, &y, sizeof(x));
 }
 
-/* Do two port rules overlap on a port and protocol? */
-static bool ports_overlap(const struct pw_rule *a, const struct pw_rule *b)
+bool pw_ruleset_same_match(const struct pw_ruleset *a, int i, const struct pw_ruleset *b, int j)
 {
-	return a->kind == b->kind && (a->proto == b->proto || !a->proto || !b->proto) &&
-	       a->port_lo <= b->port_hi && b->port_lo <= a->port_hi;
-}
+	struct pw_ord_rule x, y;
 
-void pw_ruleset_free(struct pw_ruleset *rs)
-{
-	free(rs->r);
-	free(rs->ids);
-	memset(rs, 0, sizeof(*rs));
-}
-
-int pw_ruleset_push(struct pw_ruleset *rs, const struct pw_rule *r, __u32 id)
-{
-	if (rs->n == rs->cap) {
-		int cap = rs->cap ? rs->cap * 2 : 256;
-		struct pw_rule *nr = realloc(rs->r, cap * sizeof(*nr));
-		__u32 *ni = nr ? realloc(rs->ids, cap * sizeof(*ni)) : NULL;
-
-		if (!nr || !ni) {
-			if (nr)
-				rs->r = nr;
-			return -ENOMEM;
-		}
-		rs->r = nr;
-		rs->ids = ni;
-		rs->cap = cap;
-	}
-	rs->r[rs->n] = *r;
-	rs->ids[rs->n++] = id;
-	return 0;
-}
-
-/* Hash of the match, for duplicate detection in large files. */
-__u64 pw_rule_match_hash(const struct pw_rule *r)
-{
-	struct pw_rule x = *r;
-	const unsigned char *p = (const unsigned char *)&x;
-	__u64 h = 1469598103934665603ull;
-
-	x.action = 0;
-	for (size_t i = 0; i < sizeof(x); i++)
-		h = (h ^ p[i]) * 1099511628211ull;
-	return h;
-}
-
-/*
- * Check a whole set: no duplicate or conflicting rule, and ranges of port
- * rules nest or are disjoint (the narrowest wins, so a partial overlap would
- * have no clear winner). @where names each rule for messages ("FILE:LINE").
- */
-int pw_ruleset_check(struct pw_ctx *ctx, const struct pw_ruleset *rs, const char *const *where)
-{
-	size_t cap = 1;
-	struct slot { __u64 h; int idx; } *tab;
-	int err = 0;
-
-	while (cap < (size_t)rs->n * 2 + 2)
-		cap <<= 1;
-	tab = calloc(cap, sizeof(*tab));
-	if (!tab)
-		return pw_fail(ctx, ENOMEM, "out of memory");
-	for (int i = 0; i < rs->n && !err; i++) {
-		__u64 h = pw_rule_match_hash(&rs->r[i]) | 1;
-		size_t s = h & (cap - 1);
-
-		for (; tab[s].h; s = (s + 1) & (cap - 1)) {
-			const struct pw_rule *o = &rs->r[tab[s].idx];
-			char a[128];
-
-			if (tab[s].h != h || !pw_rule_same_match(o, &rs->r[i]))
-				continue;
-			pw_rule_format(&rs->r[i], a, sizeof(a));
-			err = pw_fail(ctx, EEXIST, "%s: %s rule '%s' (first at %s)",
-				      where ? where[i] : "rule", o->action == rs->r[i].action ?
-				      "duplicate" : "conflicting", a, where ? where[tab[s].idx] : "earlier");
-			break;
-		}
-		tab[s].h = h;
-		tab[s].idx = i;
-	}
-	free(tab);
-	if (err)
-		return err;
-	/* port rules are few: pairwise */
-	for (int i = 0; i < rs->n; i++) {
-		const struct pw_rule *a = &rs->r[i];
-
-		if (a->kind != PW_RK_SPORT && a->kind != PW_RK_DPORT)
-			continue;
-		for (int j = i + 1; j < rs->n; j++) {
-			const struct pw_rule *b = &rs->r[j];
-			bool nested;
-			char x[128], y[128];
-
-			if (!ports_overlap(a, b))
-				continue;
-			nested = (a->port_lo <= b->port_lo && b->port_hi <= a->port_hi) ||
-				 (b->port_lo <= a->port_lo && a->port_hi <= b->port_hi);
-			if (nested && !(a->port_lo == b->port_lo && a->port_hi == b->port_hi))
-				continue;
-			if (nested && a->proto != b->proto)
-				continue;	/* tcp-only vs both: the protocol-specific one wins */
-			pw_rule_format(b, x, sizeof(x));
-			pw_rule_format(a, y, sizeof(y));
-			return pw_fail(ctx, EEXIST,
-				       "%s: conflicting rule '%s': its ports partly overlap '%s' (%s); ranges must nest or be disjoint",
-				       where ? where[j] : "rule", x, y, where ? where[i] : "earlier");
-		}
-	}
-	return 0;
-}
-
-/* ---- rule files ---- */
-
-/* A rule file being read: its name for messages, the current line, and
- * where each rule came from ("FILE:LINE"). */
-struct rule_file {
-	FILE *f;
-	const char *name;		/* as given; "-" is standard input */
-	int lineno;
-	int policy_line;		/* the line that set the policy; 0: none */
-	char **where;
-	int wcap;
-	char line[PW_RULE_LINE_MAX + 1];
-};
-
-/*
- * The next line into rf->line, newline dropped: 1 a line, 0 end of file.
- * A read error is an error, never an end of file: a partial file taken as
- * whole would remove every rule it did not reach. NUL bytes and overlong
- * lines are refused, never cut.
- */
-static int read_line(struct pw_ctx *ctx, struct rule_file *rf)
-{
-	size_t n = 0;
-	int c, e;
-
-	rf->lineno++;
-	errno = 0;
-	while ((c = getc_unlocked(rf->f)) != EOF && c != '\n') {
-		if (!c)
-			return pw_fail(ctx, EINVAL, "%s:%d: NUL byte: a rule file is text",
-				       rf->name, rf->lineno);
-		if (n == PW_RULE_LINE_MAX)
-			return pw_fail(ctx, E2BIG, "%s:%d: line is longer than %d characters",
-				       rf->name, rf->lineno, PW_RULE_LINE_MAX);
-		rf->line[n++] = (char)c;
-	}
-	rf->line[n] = '\0';
-	if (ferror(rf->f)) {
-		e = errno ? errno : EIO;
-		return pw_fail(ctx, e, "cannot read rule file '%s': %s", rf->name, strerror(e));
-	}
-	return c != EOF || n;
-}
-
-/* "policy WORD": exactly one word, allow or deny, and one policy a file. */
-static int parse_policy(struct pw_ctx *ctx, struct rule_file *rf, char *rest,
-			struct pw_ruleset *rs)
-{
-	char *save = NULL, *word = strtok_r(rest, " \t\r", &save);
-	char *extra = word ? strtok_r(NULL, " \t\r", &save) : NULL;
-	int policy;
-
-	if (!word)
-		return pw_fail(ctx, EINVAL, "%s:%d: 'policy' needs one word: allow or deny",
-			       rf->name, rf->lineno);
-	if (extra)
-		return pw_fail(ctx, EINVAL, "%s:%d: one policy word expected, got extra '%s' after '%s'",
-			       rf->name, rf->lineno, extra, word);
-	if (!strcmp(word, "allow"))
-		policy = PW_POLICY_ALLOW;
-	else if (!strcmp(word, "deny"))
-		policy = PW_POLICY_DENY;
-	else
-		return pw_fail(ctx, EINVAL, "%s:%d: unknown policy '%s': use allow or deny",
-			       rf->name, rf->lineno, word);
-	if (rf->policy_line && policy != rs->policy)
-		return pw_fail(ctx, EINVAL, "%s:%d: 'policy %s' contradicts 'policy %s' on line %d",
-			       rf->name, rf->lineno, word,
-			       rs->policy == PW_POLICY_DENY ? "deny" : "allow", rf->policy_line);
-	rs->policy = policy;
-	rf->policy_line = rf->lineno;
-	return 0;
-}
-
-static int add_rule(struct pw_ctx *ctx, struct rule_file *rf, struct pw_ruleset *rs,
-		    const struct pw_rule *r)
-{
-	if (rs->n >= PW_MAX_RULES - 1)
-		return pw_fail(ctx, ENOSPC, "%s:%d: table full: at most %d rules",
-			       rf->name, rf->lineno, PW_MAX_RULES - 1);
-	if (rs->n == rf->wcap) {
-		int cap = rf->wcap ? rf->wcap * 2 : 256;
-		char **w = realloc(rf->where, cap * sizeof(*w));
-
-		if (!w)
-			return pw_fail(ctx, ENOMEM, "out of memory");
-		rf->where = w;
-		rf->wcap = cap;
-	}
-	if (asprintf(&rf->where[rs->n], "%s:%d", rf->name, rf->lineno) < 0)
-		return pw_fail(ctx, ENOMEM, "out of memory");
-	if (pw_ruleset_push(rs, r, 0)) {
-		free(rf->where[rs->n]);
-		return pw_fail(ctx, ENOMEM, "out of memory");
-	}
-	return 0;
-}
-
-/* One line: blank, a comment, the policy or a rule. */
-static int parse_line(struct pw_ctx *ctx, struct rule_file *rf, struct pw_ruleset *rs)
-{
-	char *p = rf->line, *hash = strchr(p, '#'), err[PW_ERR_LEN];
-	struct pw_rule r;
-	size_t n;
-
-	if (hash)
-		*hash = '\0';
-	while (isspace((unsigned char)*p))
-		p++;
-	for (n = strlen(p); n && isspace((unsigned char)p[n - 1]); n--)
-		p[n - 1] = '\0';
-	if (!*p)
-		return 0;
-	if (!strncmp(p, "policy", 6) && (!p[6] || isspace((unsigned char)p[6])))
-		return parse_policy(ctx, rf, p + 6, rs);
-	if (pw_rule_parse(p, &r, err, sizeof(err)))
-		return pw_fail(ctx, EINVAL, "%s:%d: %s", rf->name, rf->lineno, err);
-	return add_rule(ctx, rf, rs, &r);
-}
-
-int pw_ruleset_parse_file(struct pw_ctx *ctx, const char *path, struct pw_ruleset *rs)
-{
-	struct rule_file *rf = calloc(1, sizeof(*rf));
-	int ret;
-
-	memset(rs, 0, sizeof(*rs));
-	rs->policy = -1;
-	if (!rf)
-		return pw_fail(ctx, ENOMEM, "out of memory");
-	rf->name = path;
-	rf->f = strcmp(path, "-") ? fopen(path, "re") : stdin;
-	if (!rf->f) {
-		ret = pw_fail(ctx, errno, "rule file '%s': %s", path, strerror(errno));
-		free(rf);
-		return ret;
-	}
-	while ((ret = read_line(ctx, rf)) > 0 && !(ret = parse_line(ctx, rf, rs)))
-		;
-	if (!ret)
-		ret = pw_ruleset_check(ctx, rs, (const char *const *)rf->where);
-	for (int i = 0; i < rs->n; i++)
-		free(rf->where[i]);
-	free(rf->where);
-	if (rf->f != stdin)
-		fclose(rf->f);
-	free(rf);
-	if (ret)
-		pw_ruleset_free(rs);
-	return ret;
+	if (!pw_rule_same_match(&a->r[i], &b->r[j]))
+		return false;
+	if (PW_RK_KIND(a->r[i].kind) != PW_RK_ORDERED)
+		return true;
+	x = a->ord[i];
+	y = b->ord[j];
+	x.action = y.action = 0;
+	return !memcmp(&x, &y, sizeof(x));
 }

@@ -32,7 +32,9 @@ static const char *const map_names[PW_RM_COUNT] = {
 	[PW_RM_CONFIG] = PW_MAP_CONFIG, [PW_RM_V4_TOP] = PW_MAP_V4_TOP,
 	[PW_RM_V6_TOP] = PW_MAP_V6_TOP, [PW_RM_V4_LONG] = PW_MAP_V4_LONG,
 	[PW_RM_V6_LONG] = PW_MAP_V6_LONG, [PW_RM_PORTS] = PW_MAP_PORTS,
-	[PW_RM_PROTOS] = PW_MAP_PROTOS,
+	[PW_RM_PROTOS] = PW_MAP_PROTOS, [PW_RM_ORD] = PW_MAP_ORD, [PW_RM_NODES] = PW_MAP_NODES,
+	[PW_RM_ORD_RULES] = PW_MAP_ORD_RULES, [PW_RM_SETS] = PW_MAP_SETS,
+	[PW_RM_SET_ELEMS] = PW_MAP_SET_ELEMS,
 };
 
 void pw_rules_close(struct pw_rules_maps *m)
@@ -109,7 +111,7 @@ static void prog_rule_maps(__u32 prog_id, struct rule_user *u)
  * bpffs), a rule change would go where no packet looks: refuse, naming the
  * program. @m: the opened pins, or NULL when there are none.
  */
-static int rules_in_use_check(struct pw_ctx *ctx, const struct pw_rules_maps *m,
+static int rules_in_use_check(struct pw_ctx *ctx, struct pw_rules_maps *m,
 			      const char *shared)
 {
 	struct if_nameindex *ifs = if_nameindex(), *i;
@@ -122,6 +124,10 @@ static int rules_in_use_check(struct pw_ctx *ctx, const struct pw_rules_maps *m,
 		if (pw_xdp_state((int)i->if_index, &st) || !st.prog_id)
 			continue;
 		prog_rule_maps(st.prog_id, &u);
+		if (m && u.id[PW_RM_RULES] && !u.id[PW_RM_ORD] && !m->old_prog_id) {
+			snprintf(((struct pw_rules_maps *)m)->old_user, sizeof(m->old_user), "%s", i->if_name);
+			((struct pw_rules_maps *)m)->old_prog_id = st.prog_id;
+		}
 		for (int k = 0; !err && k < PW_RM_COUNT; k++) {
 			struct bpf_map_info mi;
 
@@ -159,9 +165,17 @@ int pw_rules_open(struct pw_ctx *ctx, struct pw_rules_maps *m, bool create, bool
 		if ((err = rules_create(ctx)))
 			return err;
 	}
+	/* rule maps pinned by a version before ordered rules: add theirs */
+	pw_join(path, sizeof(path), shared, PW_MAP_ORD);
+	if (!pw_path_exists(path) && !rdonly && (err = rules_create(ctx)))
+		return err;
 	for (int i = 0; i < PW_RM_COUNT; i++) {
 		pw_join(path, sizeof(path), shared, map_names[i]);
 		m->fd[i] = pw_open_own_pin(ctx, path, map_names[i], rdonly ? PW_PIN_RDONLY : 0);
+		if (m->fd[i] == -ENOENT && rdonly && i >= PW_RM_FIRST_ORD) {
+			m->fd[i] = 0;	/* an older version's rules: no ordered rule */
+			continue;
+		}
 		if (m->fd[i] < 0) {
 			err = m->fd[i] == -ENOENT ?
 				pw_fail(ctx, ENOENT, "rule map '%s' is missing: the rule state is incomplete",
@@ -250,6 +264,128 @@ int pw_rules_read(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_r
 	}
 }
 
+/* The named sets of buffer @buf: names from pw_sets, prefixes from
+ * pw_set_elems (one batch walk over every element). */
+static int read_sets(struct pw_ctx *ctx, const struct pw_rules_maps *m, __u32 buf,
+		     struct pw_ruleset *rs)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	struct pw_set *slot[PW_MAX_SETS] = { 0 };
+	struct pw_elem_key *keys = NULL;
+	__u32 *vals = NULL, in, out, count, cap = 65536;
+	bool first = true;
+	int err = 0;
+
+	for (__u32 i = 0; i < PW_MAX_SETS; i++) {
+		struct pw_set_info si;
+		__u32 k = buf * PW_MAX_SETS + i;
+
+		if (bpf_map_lookup_elem(m->fd[PW_RM_SETS], &k, &si))
+			return pw_fail(ctx, errno, "cannot read the sets: %s", strerror(errno));
+		si.name[PW_SET_NAME_LEN - 1] = '\0';
+		if (si.name[0] && !(slot[i] = pw_ruleset_new_set(rs, si.name)))
+			return pw_fail(ctx, ENOMEM, "out of memory");
+	}
+	if (!rs->n_sets)
+		return 0;
+	keys = calloc(cap, sizeof(*keys));
+	vals = calloc(cap, sizeof(*vals));
+	if (!keys || !vals) {
+		err = pw_fail(ctx, ENOMEM, "out of memory");
+		goto out;
+	}
+	for (;;) {
+		count = cap;
+		err = bpf_map_lookup_batch(m->fd[PW_RM_SET_ELEMS], first ? NULL : &in, &out, keys, vals,
+					   &count, &bo) ? -errno : 0;
+		if (err && err != -ENOENT) {
+			err = pw_fail(ctx, err, "cannot read the set elements: %s", strerror(-err));
+			goto out;
+		}
+		for (__u32 i = 0; i < count; i++) {
+			struct pw_prefix p = { keys[i].meta & 0xff, keys[i].len, { 0 } };
+			__u32 sl = (keys[i].meta >> 8) & 0xff;
+
+			if ((keys[i].meta >> 16) != buf || sl >= PW_MAX_SETS || !slot[sl])
+				continue;
+			memcpy(p.addr, keys[i].addr, sizeof(p.addr));
+			if (pw_set_push(slot[sl], &p)) {
+				err = pw_fail(ctx, ENOMEM, "out of memory");
+				goto out;
+			}
+		}
+		if (err == -ENOENT) {
+			err = 0;
+			break;
+		}
+		in = out;
+		first = false;
+	}
+	for (int i = 0; i < rs->n_sets; i++)
+		pw_set_normalize(&rs->sets[i]);
+out:
+	free(keys);
+	free(vals);
+	return err;
+}
+
+/* Ordered rules into their place: the order of pw_ord[active], the table
+ * (the single-match rules read so far, by id) before ordered rule
+ * table_pos. @rs holds the rules in force by id on entry. */
+static int read_order(struct pw_ctx *ctx, const struct pw_rules_maps *m, const struct pw_config *cfg,
+		      struct pw_ruleset *rs)
+{
+	__u32 buf = cfg->active & 1;
+	struct pw_ruleset out = { 0 };
+	struct pw_ord_set os;
+	int err = 0, placed = 0, n_ord = 0;
+
+	for (int i = 0; i < rs->n; i++)
+		n_ord += rs->r[i].kind == PW_RK_ORDERED;
+
+	if (bpf_map_lookup_elem(m->fd[PW_RM_ORD], &buf, &os))
+		return pw_fail(ctx, errno, "cannot read the rule order: %s", strerror(errno));
+	if (os.n > PW_ORD_MAX)
+		return pw_fail(ctx, EPROTO, "rule order pin holds %u ordered rules, more than %d", os.n, PW_ORD_MAX);
+	out.policy = rs->policy;
+	for (__u32 k = 0; k <= os.n && !err; k++) {
+		if (k == os.table_pos || (k == os.n && os.table_pos > os.n))
+			for (int i = 0; i < rs->n && !err; i++)
+				if (rs->r[i].kind != PW_RK_ORDERED)
+					err = pw_ruleset_push(&out, &rs->r[i], NULL, rs->ids[i]);
+		if (k == os.n)
+			break;
+		for (int i = 0; i < rs->n && !err; i++) {
+			struct pw_ord_rule o;
+
+			if (rs->r[i].kind != PW_RK_ORDERED || rs->ids[i] != os.ids[k])
+				continue;
+			if (bpf_map_lookup_elem(m->fd[PW_RM_ORD_RULES], &rs->ids[i], &o)) {
+				err = pw_fail(ctx, errno, "cannot read ordered rule %u: %s", rs->ids[i], strerror(errno));
+				break;
+			}
+			o.src.set[PW_SET_NAME_LEN - 1] = o.dst.set[PW_SET_NAME_LEN - 1] = '\0';
+			err = pw_ruleset_push(&out, &rs->r[i], &o, rs->ids[i]);
+			placed++;
+		}
+	}
+	if (err) {
+		pw_ruleset_free(&out);
+		return err == -ENOMEM ? pw_fail(ctx, ENOMEM, "out of memory") : err;
+	}
+	/* the sets move over with the rules */
+	out.sets = rs->sets;
+	out.n_sets = rs->n_sets;
+	rs->sets = NULL;
+	rs->n_sets = 0;
+	pw_ruleset_free(rs);
+	*rs = out;
+	if (placed != n_ord)
+		return pw_fail(ctx, EPROTO, "ordered rules in force are missing from the rule order in '%s': the rule state is inconsistent",
+			       PW_MAP_ORD);
+	return 0;
+}
+
 static int read_once(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_ruleset *rs,
 		     struct pw_config *cfg)
 {
@@ -269,11 +405,14 @@ static int read_once(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct p
 		if (PW_RK_KIND(vals[i].kind) == PW_RK_NONE || !rule_in_force(vals[i].kind, cfg))
 			continue;
 		vals[i].kind = PW_RK_KIND(vals[i].kind);
-		if (pw_ruleset_push(rs, &vals[i], keys[i])) {
+		if (pw_ruleset_push(rs, &vals[i], NULL, keys[i])) {
 			err = pw_fail(ctx, ENOMEM, "out of memory");
 			goto out;
 		}
 	}
+	/* an older version's rule maps have no ordered rules or sets */
+	if (m->fd[PW_RM_ORD] > 0 && !(err = read_sets(ctx, m, cfg->active & 1, rs)))
+		err = read_order(ctx, m, cfg, rs);
 out:
 	free(keys);
 	free(vals);
@@ -325,120 +464,7 @@ out:
 	return err;
 }
 
-/* ---- compiling a set into tables, and the atomic apply ---- */
-
-struct tables {
-	struct pw_top *top4, *top6;	/* [2 dirs][65536] */
-	__u32 *ports;			/* [2 dirs][2 protos][65536] */
-	__u32 protos[256];
-	int n4, n6;
-	struct pw_v4_key *k4;
-	struct pw_v6_key *k6;
-	__u32 *v4, *v6;
-};
-
-static void tables_free(struct tables *t)
-{
-	free(t->top4); free(t->top6); free(t->ports);
-	free(t->k4); free(t->k6); free(t->v4); free(t->v6);
-}
-
-static int cmp_len(const void *a, const void *b)
-{
-	const struct pw_rule *x = *(const struct pw_rule *const *)a, *y = *(const struct pw_rule *const *)b;
-
-	return (int)x->len - (int)y->len;
-}
-
-static int cmp_width_desc(const void *a, const void *b)
-{
-	const struct pw_rule *x = *(const struct pw_rule *const *)a, *y = *(const struct pw_rule *const *)b;
-	__u32 wx = x->port_hi - x->port_lo, wy = y->port_hi - y->port_lo;
-
-	if (wx != wy)
-		return wx > wy ? -1 : 1;
-	return (int)(x->proto != 0) - (int)(y->proto != 0);	/* both-protocols first */
-}
-
-static int tables_build(const struct pw_ruleset *rs, __u32 set, struct tables *t)
-{
-	const struct pw_rule **sorted = calloc(rs->n + 1, sizeof(*sorted));
-	int n = 0;
-
-	memset(t, 0, sizeof(*t));
-	t->top4 = calloc(2 * PW_CHUNKS, sizeof(*t->top4));
-	t->top6 = calloc(2 * PW_CHUNKS, sizeof(*t->top6));
-	t->ports = calloc(4 * 65536, sizeof(*t->ports));
-	t->k4 = calloc(rs->n + 1, sizeof(*t->k4));
-	t->k6 = calloc(rs->n + 1, sizeof(*t->k6));
-	t->v4 = calloc(rs->n + 1, sizeof(*t->v4));
-	t->v6 = calloc(rs->n + 1, sizeof(*t->v6));
-	if (!sorted || !t->top4 || !t->top6 || !t->ports || !t->k4 || !t->k6 || !t->v4 || !t->v6) {
-		free(sorted);
-		tables_free(t);
-		return -ENOMEM;
-	}
-	/* address rules, shortest first so longer prefixes overwrite chunks */
-	for (int i = 0; i < rs->n; i++)
-		if (rs->r[i].kind == PW_RK_SRC || rs->r[i].kind == PW_RK_DST)
-			sorted[n++] = &rs->r[i];
-	qsort(sorted, n, sizeof(*sorted), cmp_len);
-	for (int i = 0; i < n; i++) {
-		const struct pw_rule *r = sorted[i];
-		__u32 id = rs->ids[r - rs->r];
-		__u32 dir = r->kind == PW_RK_SRC ? PW_SIDE_SRC : PW_SIDE_DST;
-		struct pw_top *top = (r->family == 4 ? t->top4 : t->top6) + dir * PW_CHUNKS;
-		__u32 chunk = ntohl(r->addr[0]) >> 16;
-
-		if (r->len <= 16) {
-			__u32 span = 1u << (16 - r->len);
-
-			for (__u32 c = chunk; c < chunk + span; c++)
-				top[c].rule = id;
-			continue;
-		}
-		top[chunk].bits[(r->len - 17) / 64] |= 1ull << ((r->len - 17) % 64);
-		{
-			/* the third bytes (address bits 16..23) this prefix covers */
-			__u32 b3 = (ntohl(r->addr[0]) >> 8) & 0xff;
-			__u32 span = r->len >= 24 ? 1 : 1u << (24 - r->len);
-
-			for (__u32 b = b3 & ~(span - 1); b < (b3 & ~(span - 1)) + span; b++)
-				top[chunk].b3[b >> 6] |= 1ull << (b & 63);
-		}
-		if (r->family == 4) {
-			t->k4[t->n4] = (struct pw_v4_key){ PW_LONG_META(set, dir, r->len), r->addr[0] };
-			t->v4[t->n4++] = id;
-		} else {
-			t->k6[t->n6].meta = PW_LONG_META(set, dir, r->len);
-			memcpy(t->k6[t->n6].addr, r->addr, 16);
-			t->v6[t->n6++] = id;
-		}
-	}
-	/* port rules, widest first so narrower ranges overwrite */
-	n = 0;
-	for (int i = 0; i < rs->n; i++)
-		if (rs->r[i].kind == PW_RK_SPORT || rs->r[i].kind == PW_RK_DPORT)
-			sorted[n++] = &rs->r[i];
-	qsort(sorted, n, sizeof(*sorted), cmp_width_desc);
-	for (int i = 0; i < n; i++) {
-		const struct pw_rule *r = sorted[i];
-		__u32 id = rs->ids[r - rs->r];
-		__u32 dir = r->kind == PW_RK_SPORT ? PW_SIDE_SRC : PW_SIDE_DST;
-
-		for (__u32 udp = 0; udp < 2; udp++) {
-			if (r->proto && r->proto != (udp ? 17u : 6u))
-				continue;
-			for (__u32 p = r->port_lo; p <= r->port_hi; p++)
-				t->ports[((dir * 2 + udp) << 16) | p] = id;
-		}
-	}
-	for (int i = 0; i < rs->n; i++)
-		if (rs->r[i].kind == PW_RK_PROTO)
-			t->protos[rs->r[i].proto] = rs->ids[i];
-	free(sorted);
-	return 0;
-}
+/* ---- the atomic apply ---- */
 
 static int write_array(int fd, __u32 first, const void *vals, __u32 n)
 {
@@ -540,6 +566,10 @@ static int zero_ids(const struct pw_rules_maps *m, __u32 *ids, int n)
 	count = (__u32)n;
 	if (!err && bpf_map_update_batch(m->fd[PW_RM_RULES], ids, none, &count, &bo))
 		err = -errno;
+	/* an ordered rule's matches go with it (most ids have none) */
+	for (int i = 0; !err && m->fd[PW_RM_ORD_RULES] > 0 && i < n; i++)
+		if (bpf_map_delete_elem(m->fd[PW_RM_ORD_RULES], &ids[i]) && errno != ENOENT)
+			err = -errno;
 	free(zs);
 	free(none);
 	return err;
@@ -682,117 +712,219 @@ static double mono_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-int pw_rules_apply(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_ruleset *want,
-		   int policy, struct pw_apply_report *rep)
-{
-	struct pw_ruleset cur;
-	struct pw_config cfg, next;
+/* An apply under way: what is in force, what is wanted, and the ids. */
+struct apply {
+	struct pw_ctx *ctx;
+	const struct pw_rules_maps *m;
+	struct pw_ruleset *want, cur;
+	struct pw_config cfg;
 	struct pw_intent in;
-	struct tables t;
-	__u32 set, zero = 0, *removed = NULL, next_free = 1;
-	unsigned char *used = NULL;
-	int err, n_removed = 0;
-	bool intent = false;
-	double t0 = mono_ms();
+	struct pw_apply_report *rep;
+	int policy, n_removed;
+	__u32 set, *removed;
+	unsigned char *used;	/* by id: 1 in force, 2 new in this apply */
+};
 
-	memset(rep, 0, sizeof(*rep));
-	if ((err = pw_rules_read(ctx, m, &cur, &cfg)))
-		return err;
-	used = calloc(PW_MAX_RULES, 1);
-	removed = calloc(cur.n + 1, sizeof(*removed));
-	if (!used || !removed) {
-		err = pw_fail(ctx, ENOMEM, "out of memory");
-		goto out;
+/* Kept rules (same match and action) keep their ids and counters. */
+static int match_kept(struct apply *a)
+{
+	size_t cap = 1;
+	struct { __u64 h; int idx; } *tab;
+
+	while (cap < (size_t)a->cur.n * 2 + 2)
+		cap <<= 1;
+	if (!(tab = calloc(cap, sizeof(*tab))))
+		return pw_fail(a->ctx, ENOMEM, "out of memory");
+	for (int i = 0; i < a->cur.n; i++) {
+		__u64 h = (pw_ruleset_match_hash(&a->cur, i) ^ a->cur.r[i].action) | 1;
+		size_t s = h & (cap - 1);
+
+		while (tab[s].h)
+			s = (s + 1) & (cap - 1);
+		tab[s].h = h;
+		tab[s].idx = i;
 	}
-	/* kept rules keep their ids (and counters); the rest get free ids that
-	 * no packet can still be counting into */
-	for (int i = 0; i < cur.n; i++)
-		used[cur.ids[i]] = 1;
-	for (int i = 0; i < want->n; i++)
-		want->ids[i] = 0;
-	{
-		/* match current rules by content through a hash of the full rule */
-		size_t cap = 1;
-		struct { __u64 h; int idx; } *tab;
+	for (int i = 0; i < a->want->n; i++) {
+		__u64 h = (pw_ruleset_match_hash(a->want, i) ^ a->want->r[i].action) | 1;
 
-		while (cap < (size_t)cur.n * 2 + 2)
-			cap <<= 1;
-		tab = calloc(cap, sizeof(*tab));
-		if (!tab) {
-			err = pw_fail(ctx, ENOMEM, "out of memory");
-			goto out;
-		}
-		for (int i = 0; i < cur.n; i++) {
-			__u64 h = (pw_rule_match_hash(&cur.r[i]) ^ cur.r[i].action) | 1;
-			size_t s = h & (cap - 1);
+		a->want->ids[i] = 0;
+		for (size_t s = h & (cap - 1); tab[s].h; s = (s + 1) & (cap - 1)) {
+			int c = tab[s].idx;
 
-			while (tab[s].h)
-				s = (s + 1) & (cap - 1);
-			tab[s].h = h;
-			tab[s].idx = i;
-		}
-		for (int i = 0; i < want->n; i++) {
-			__u64 h = (pw_rule_match_hash(&want->r[i]) ^ want->r[i].action) | 1;
-
-			for (size_t s = h & (cap - 1); tab[s].h; s = (s + 1) & (cap - 1)) {
-				struct pw_rule *c = &cur.r[tab[s].idx];
-
-				if (tab[s].h == h && c->action == want->r[i].action &&
-				    pw_rule_same_match(c, &want->r[i]) && cur.ids[tab[s].idx]) {
-					want->ids[i] = cur.ids[tab[s].idx];
-					cur.ids[tab[s].idx] = 0;	/* taken */
-					rep->kept++;
-					break;
-				}
+			if (tab[s].h == h && a->cur.r[c].action == a->want->r[i].action &&
+			    pw_ruleset_same_match(&a->cur, c, a->want, i) && a->cur.ids[c]) {
+				a->want->ids[i] = a->cur.ids[c];
+				a->cur.ids[c] = 0;	/* taken */
+				a->rep->kept++;
+				break;
 			}
 		}
-		free(tab);
 	}
-	for (int i = 0; i < cur.n; i++)
-		if (cur.ids[i])
-			removed[n_removed++] = cur.ids[i];
-	rep->removed = n_removed;
-	rep->added = want->n - rep->kept;
-	rep->policy_changed = policy != (int)PW_CFG_POLICY(&cfg);
-	if (!rep->added && !rep->removed && !rep->policy_changed) {
-		rep->unchanged = true;
-		goto out;
+	free(tab);
+	return 0;
+}
+
+static bool sets_same(const struct pw_ruleset *x, const struct pw_ruleset *y)
+{
+	if (x->n_sets != y->n_sets)
+		return false;
+	for (int i = 0; i < x->n_sets; i++) {
+		const struct pw_set *a = &x->sets[i], *b = pw_ruleset_find_set(y, a->name);
+
+		if (!b || a->n != b->n || (a->n && memcmp(a->e, b->e, a->n * sizeof(*a->e))))
+			return false;
 	}
-	for (int i = 0; i < want->n; i++) {
-		if (want->ids[i])
+	return true;
+}
+
+/* Where the ordered rules and the table are, as ids: ordered rules in
+ * order, 0 for the table's place. @ids: the ids of @rs's rules. */
+static int order_of(const struct pw_ruleset *rs, const __u32 *ids, __u32 *out)
+{
+	int n = 0;
+	bool table = false;
+
+	for (int i = 0; i < rs->n; i++) {
+		if (rs->r[i].kind == PW_RK_ORDERED)
+			out[n++] = ids[i];
+		else if (!table)
+			out[n++] = 0, table = true;
+	}
+	return n;
+}
+
+/* Nothing to do: same rules, same policy, same order of the ordered rules
+ * and the table, same sets. @before: the ids in force. */
+static bool apply_unchanged(const struct apply *a, const __u32 *before)
+{
+	__u32 *x, *y;
+	int nx, ny;
+	bool same;
+
+	if (a->rep->added || a->rep->removed || a->rep->policy_changed)
+		return false;
+	x = calloc(a->cur.n + 1, sizeof(*x));
+	y = calloc(a->want->n + 1, sizeof(*y));
+	if (!x || !y) {
+		free(x);
+		free(y);
+		return false;
+	}
+	nx = order_of(&a->cur, before, x);
+	ny = order_of(a->want, a->want->ids, y);
+	same = nx == ny && !memcmp(x, y, nx * sizeof(*x));
+	free(x);
+	free(y);
+	return same && sets_same(&a->cur, a->want);
+}
+
+/* New rules get free ids that no packet can still be counting into. */
+static int assign_ids(struct apply *a)
+{
+	__u32 next_free = 1;
+
+	for (int i = 0; i < a->want->n; i++) {
+		if (a->want->ids[i])
 			continue;
-		while (next_free < PW_MAX_RULES && used[next_free])
+		while (next_free < PW_MAX_RULES && a->used[next_free])
 			next_free++;
-		if (next_free >= PW_MAX_RULES) {
+		if (next_free >= PW_MAX_RULES)
 			/* removed rules keep their ids until the switch is done */
-			err = pw_fail(ctx, ENOSPC,
-				      "table full: %d rules in force and %d new ones exceed %d rule ids; apply the change in smaller steps",
-				      cur.n, rep->added, PW_MAX_RULES - 1);
-			goto out;
-		}
-		want->ids[i] = next_free;
-		used[next_free] = 2;	/* new in this apply */
+			return pw_fail(a->ctx, ENOSPC,
+				       "table full: %d rules in force and %d new ones exceed %d rule ids; apply the change in smaller steps",
+				       a->cur.n, a->rep->added, PW_MAX_RULES - 1);
+		a->want->ids[i] = next_free;
+		a->used[next_free] = 2;
 	}
+	return 0;
+}
 
-	/* 0. the intent: a kill from here on is finished or rolled back by the
-	 * next rule command (pw_rules_recover), up to the highest id touched */
-	pw_intent_init(&in, PW_OP_APPLY);
-	in.old_prog_id = cfg.generation;
-	in.new_prog_id = cfg.max_id;
-	for (int i = 0; i < want->n; i++)
-		if (want->ids[i] > in.new_prog_id)
-			in.new_prog_id = want->ids[i];
-	if ((err = pw_rules_intent_write(ctx, &in)))
-		goto out;
-	intent = true;
-	pw_step(PW_OP_APPLY, "planned");
+/* Plan: kept ids, removed ids, new ids; 1 when nothing changes. */
+static int apply_plan(struct apply *a)
+{
+	__u32 *before = calloc(a->cur.n + 1, sizeof(*before));
+	int err;
 
-	/* 1. the inactive set gets the new tables */
-	set = (cfg.active & 1) ^ 1;
-	if ((err = tables_build(want, set, &t))) {
-		err = pw_fail(ctx, err, "cannot build the rule tables: %s", strerror(-err));
-		goto out;
+	a->used = calloc(PW_MAX_RULES, 1);
+	a->removed = calloc(a->cur.n + 1, sizeof(*a->removed));
+	if (!a->used || !a->removed || !before) {
+		free(before);
+		return pw_fail(a->ctx, ENOMEM, "out of memory");
 	}
+	for (int i = 0; i < a->cur.n; i++) {
+		a->used[a->cur.ids[i]] = 1;
+		before[i] = a->cur.ids[i];
+	}
+	if ((err = match_kept(a))) {
+		free(before);
+		return err;
+	}
+	for (int i = 0; i < a->cur.n; i++)
+		if (a->cur.ids[i])
+			a->removed[a->n_removed++] = a->cur.ids[i];
+	a->rep->removed = a->n_removed;
+	a->rep->added = a->want->n - a->rep->kept;
+	a->rep->policy_changed = a->policy != (int)PW_CFG_POLICY(&a->cfg);
+	a->rep->unchanged = a->cur.n == a->want->n && apply_unchanged(a, before);
+	free(before);
+	if (a->rep->unchanged)
+		return 1;
+	return assign_ids(a);
+}
+
+/* Set names and elements of buffer @set. */
+static int write_sets(struct apply *a)
+{
+	struct pw_set_info *si = calloc(PW_MAX_SETS, sizeof(*si));
+	struct pw_elem_key *keys = NULL;
+	__u32 *vals = NULL, n = 0, total = 0;
+	int err;
+
+	if (!si)
+		return -ENOMEM;
+	for (int i = 0; i < a->want->n_sets; i++) {
+		snprintf(si[i].name, sizeof(si[i].name), "%s", a->want->sets[i].name);
+		si[i].n = (__u32)a->want->sets[i].n;
+		total += si[i].n;
+	}
+	err = write_array(a->m->fd[PW_RM_SETS], a->set * PW_MAX_SETS, si, PW_MAX_SETS);
+	if (!err)
+		err = clear_long(a->m->fd[PW_RM_SET_ELEMS], a->set, sizeof(struct pw_elem_key));
+	if (!err && total) {
+		keys = calloc(total, sizeof(*keys));
+		vals = calloc(total, sizeof(*vals));
+		if (!keys || !vals)
+			err = -ENOMEM;
+		for (int i = 0; !err && i < a->want->n_sets; i++)
+			for (int e = 0; e < a->want->sets[i].n; e++, n++) {
+				const struct pw_prefix *p = &a->want->sets[i].e[e];
+
+				keys[n].meta = PW_ELEM_META(a->set, (__u32)i, p->family);
+				keys[n].len = p->len;
+				memcpy(keys[n].addr, p->addr, sizeof(keys[n].addr));
+			}
+		if (!err)
+			err = write_hash(a->m->fd[PW_RM_SET_ELEMS], keys, vals, (int)n);
+	}
+	free(keys);
+	free(vals);
+	free(si);
+	return err;
+}
+
+/* 1. the inactive buffer gets the new tables, nodes, order and sets */
+static int apply_tables(struct apply *a)
+{
+	const struct pw_rules_maps *m = a->m;
+	struct pw_tables t;
+	__u32 set = a->set;
+	int err;
+
+	if ((err = pw_tables_build(a->want, set, &t)) == -E2BIG)
+		return pw_fail(a->ctx, E2BIG, "table full: the rules and sets need more than %d distinct lookup nodes",
+			       PW_NODES);
+	if (err)
+		return pw_fail(a->ctx, err, "cannot build the rule tables: %s", strerror(-err));
 	err = write_array(m->fd[PW_RM_V4_TOP], PW_TOP_INDEX(set, 0, 0), t.top4, 2 * PW_CHUNKS);
 	if (!err)
 		err = write_array(m->fd[PW_RM_V6_TOP], PW_TOP_INDEX(set, 0, 0), t.top6, 2 * PW_CHUNKS);
@@ -808,82 +940,139 @@ int pw_rules_apply(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_
 		err = write_hash(m->fd[PW_RM_V4_LONG], t.k4, t.v4, t.n4);
 	if (!err)
 		err = write_hash(m->fd[PW_RM_V6_LONG], t.k6, t.v6, t.n6);
-	tables_free(&t);
-	if (err) {
-		err = pw_fail(ctx, err, err == -E2BIG || err == -ENOSPC ?
-			      "table full: the rule tables have no room (%s)" :
-			      "cannot write the rule tables: %s", strerror(-err));
-		goto out;
-	}
-	/* 2. actions of new rules, before any packet can reach them (kept
-	 * rules are already there); their counters start from zero */
-	{
-		struct pw_rule *nr = calloc(rep->added + 1, sizeof(*nr));
-		__u32 *nid = calloc(rep->added + 1, sizeof(*nid)), count = 0;
-		LIBBPF_OPTS(bpf_map_batch_opts, bo);
-
-		for (int i = 0; nr && nid && i < want->n; i++) {
-			if (used[want->ids[i]] != 2)
-				continue;
-			nr[count] = want->r[i];
-			/* in force only once the switch below happened */
-			nr[count].kind = PW_RK_MARK(want->r[i].kind, PW_RK_ADDING, cfg.generation + 1);
-			nid[count++] = want->ids[i];
-		}
-		if (!nr || !nid)
-			err = -ENOMEM;
-		else if (count && bpf_map_update_batch(m->fd[PW_RM_RULES], nid, nr, &count, &bo))
-			err = -errno;
-		free(nr);
-		free(nid);
-		if (err) {
-			err = pw_fail(ctx, err, "cannot write the new rules: %s", strerror(-err));
-			goto out;
-		}
-	}
-	/* removed rules: out of force once the switch happened */
-	if ((err = mark_ids(m, &cur, removed, n_removed, PW_RK_REMOVING, cfg.generation + 1))) {
-		err = pw_fail(ctx, err, "cannot mark the removed rules: %s", strerror(-err));
-		goto out;
-	}
-	pw_step(PW_OP_APPLY, "staged");
-	/* 3. the switch: one write; each packet reads the set index once */
-	next = cfg;
-	next.policy[set] = (__u32)policy;
-	/* the inactive set's policy first: no packet reads it yet */
-	if (bpf_map_update_elem(m->fd[PW_RM_CONFIG], &zero, &next, BPF_ANY)) {
-		err = pw_fail(ctx, errno, "cannot write the policy: %s", strerror(errno));
-		goto out;
-	}
-	next.active = set;
-	next.generation = cfg.generation + 1;
-	next.n_rules = (__u32)want->n;
-	next.max_id = 0;
-	for (int i = 0; i < want->n; i++)
-		if (want->ids[i] > next.max_id)
-			next.max_id = want->ids[i];
-	if (bpf_map_update_elem(m->fd[PW_RM_CONFIG], &zero, &next, BPF_ANY)) {
-		err = pw_fail(ctx, errno, "cannot switch the rule set: %s", strerror(errno));
-		goto out;
-	}
-	rep->switch_ms = mono_ms() - t0;
-	pw_step(PW_OP_APPLY, "switched");
-	/* 4. once no packet can still use the old set, removed rules go and
-	 * the new ones lose their mark */
-	intent = false;		/* switched: from here on, only forward */
-	if ((err = rules_settle(ctx, m, &in))) {
-		pw_detail(ctx, "the new rules are in force; 'pinwall recover' finishes the clean-up");
-		goto out;
-	}
-out:
-	if (err && intent) {
-		/* not switched: take back what was written (recovery does the same) */
-		pw_rules_settle_quiet(ctx, m, &in);
-	}
-	rep->total_ms = mono_ms() - t0;
-	free(used);
-	free(removed);
-	pw_ruleset_free(&cur);
-	return err;
+	if (!err && m->fd[PW_RM_ORD] > 0 && t.n_nodes)
+		err = write_array(m->fd[PW_RM_NODES], set * PW_NODES, t.nodes, (__u32)t.n_nodes);
+	if (!err && m->fd[PW_RM_ORD] > 0)
+		err = bpf_map_update_elem(m->fd[PW_RM_ORD], &set, &t.ord, BPF_ANY) ? -errno : 0;
+	if (!err && m->fd[PW_RM_ORD] > 0)
+		err = write_sets(a);
+	pw_tables_free(&t);
+	if (err)
+		return pw_fail(a->ctx, err, err == -E2BIG || err == -ENOSPC ?
+			       "table full: the rule tables have no room (%s)" :
+			       "cannot write the rule tables: %s", strerror(-err));
+	return 0;
 }
 
+/* 2. actions (and matches) of new rules, before any packet can reach them
+ * (kept rules are already there; counters start from zero); removed rules
+ * marked out of force from the switch on */
+static int apply_rules(struct apply *a)
+{
+	struct pw_rule *nr = calloc(a->rep->added + 1, sizeof(*nr));
+	__u32 *nid = calloc(a->rep->added + 1, sizeof(*nid)), count = 0, gen = a->cfg.generation + 1;
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	int err = 0;
+
+	for (int i = 0; nr && nid && !err && i < a->want->n; i++) {
+		if (a->used[a->want->ids[i]] != 2)
+			continue;
+		nr[count] = a->want->r[i];
+		/* in force only once the switch below happened */
+		nr[count].kind = PW_RK_MARK(a->want->r[i].kind, PW_RK_ADDING, gen);
+		nid[count++] = a->want->ids[i];
+		if (a->want->r[i].kind == PW_RK_ORDERED &&
+		    bpf_map_update_elem(a->m->fd[PW_RM_ORD_RULES], &a->want->ids[i], &a->want->ord[i], BPF_ANY))
+			err = -errno;
+	}
+	if (!nr || !nid)
+		err = -ENOMEM;
+	else if (!err && count && bpf_map_update_batch(a->m->fd[PW_RM_RULES], nid, nr, &count, &bo))
+		err = -errno;
+	free(nr);
+	free(nid);
+	if (err)
+		return pw_fail(a->ctx, err, "cannot write the new rules: %s", strerror(-err));
+	if ((err = mark_ids(a->m, &a->cur, a->removed, a->n_removed, PW_RK_REMOVING, gen)))
+		return pw_fail(a->ctx, err, "cannot mark the removed rules: %s", strerror(-err));
+	return 0;
+}
+
+/* 3. the switch: one write; each packet reads the buffer index once */
+static int apply_switch(struct apply *a)
+{
+	struct pw_config next = a->cfg;
+	__u32 zero = 0;
+
+	next.policy[a->set] = (__u32)a->policy;
+	/* the inactive buffer's policy first: no packet reads it yet */
+	if (bpf_map_update_elem(a->m->fd[PW_RM_CONFIG], &zero, &next, BPF_ANY))
+		return pw_fail(a->ctx, errno, "cannot write the policy: %s", strerror(errno));
+	next.active = a->set;
+	next.generation = a->cfg.generation + 1;
+	next.n_rules = (__u32)a->want->n;
+	next.max_id = 0;
+	for (int i = 0; i < a->want->n; i++)
+		if (a->want->ids[i] > next.max_id)
+			next.max_id = a->want->ids[i];
+	if (bpf_map_update_elem(a->m->fd[PW_RM_CONFIG], &zero, &next, BPF_ANY))
+		return pw_fail(a->ctx, errno, "cannot switch the rule set: %s", strerror(errno));
+	return 0;
+}
+
+/* Ordered rules and sets need maps (and a program) that know them. */
+static int apply_supported(struct apply *a)
+{
+	bool ordered = a->want->n_sets > 0;
+
+	for (int i = 0; i < a->want->n && !ordered; i++)
+		ordered = a->want->r[i].kind == PW_RK_ORDERED;
+	if (!ordered)
+		return 0;
+	if (a->m->fd[PW_RM_ORD] <= 0)
+		return pw_fail(a->ctx, ENOTSUP, "the rule maps have no room for ordered rules or sets; nothing was changed");
+	if (a->m->old_prog_id)
+		return pw_fail(a->ctx, ENOTSUP, "the program on '%s' (id %u) predates ordered rules and sets and would not see them: 'pinwall reload %s' first; nothing was changed",
+			       a->m->old_user, a->m->old_prog_id, a->m->old_user);
+	return 0;
+}
+
+int pw_rules_apply(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_ruleset *want,
+		   int policy, struct pw_apply_report *rep)
+{
+	struct apply a = { .ctx = ctx, .m = m, .want = want, .rep = rep, .policy = policy };
+	bool intent = false;
+	double t0 = mono_ms();
+	int err;
+
+	memset(rep, 0, sizeof(*rep));
+	if ((err = apply_supported(&a)) || (err = pw_rules_read(ctx, m, &a.cur, &a.cfg)))
+		return err;
+	if ((err = apply_plan(&a)) != 0) {
+		err = err > 0 ? 0 : err;
+		goto out;
+	}
+	/* 0. the intent: a kill from here on is finished or rolled back by the
+	 * next rule command (pw_rules_recover), up to the highest id touched */
+	pw_intent_init(&a.in, PW_OP_APPLY);
+	a.in.old_prog_id = a.cfg.generation;
+	a.in.new_prog_id = a.cfg.max_id;
+	for (int i = 0; i < want->n; i++)
+		if (want->ids[i] > a.in.new_prog_id)
+			a.in.new_prog_id = want->ids[i];
+	if ((err = pw_rules_intent_write(ctx, &a.in)))
+		goto out;
+	intent = true;
+	pw_step(PW_OP_APPLY, "planned");
+	a.set = (a.cfg.active & 1) ^ 1;
+	if ((err = apply_tables(&a)) || (err = apply_rules(&a)))
+		goto out;
+	pw_step(PW_OP_APPLY, "staged");
+	if ((err = apply_switch(&a)))
+		goto out;
+	rep->switch_ms = mono_ms() - t0;
+	pw_step(PW_OP_APPLY, "switched");
+	/* 4. once no packet can still use the old buffer, removed rules go and
+	 * the new ones lose their mark */
+	intent = false;		/* switched: from here on, only forward */
+	if ((err = rules_settle(ctx, m, &a.in)))
+		pw_detail(ctx, "the new rules are in force; 'pinwall recover' finishes the clean-up");
+out:
+	if (err && intent)	/* not switched: take back what was written (recovery does the same) */
+		pw_rules_settle_quiet(ctx, m, &a.in);
+	rep->total_ms = mono_ms() - t0;
+	free(a.used);
+	free(a.removed);
+	pw_ruleset_free(&a.cur);
+	return err;
+}

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <json-c/json.h>
 #include "pinwall/pinwall.h"
+#include "pinwall/rules.h"
 
 #define PW_VERSION "0.1.0"
 
@@ -80,10 +81,25 @@ int do_unload(struct cli *cli, int argc, char **argv);
 int do_status(struct cli *cli, int argc, char **argv);
 int do_stats(struct cli *cli, int argc, char **argv);
 int do_rule(struct cli *cli, int argc, char **argv);
+int do_set(struct cli *cli, int argc, char **argv);
 int do_clean(struct cli *cli, int argc, char **argv);
 int do_repin(struct cli *cli, int argc, char **argv);
 int do_recover(struct cli *cli, int argc, char **argv);
 
 extern const struct cmd pw_cmds[];
+
+/* The rule transaction (cmd_rule.c), shared by the rule and set commands:
+ * lock, recover, read what is in force; commit guards, applies, reports. */
+struct rule_tx {
+	struct pw_rules_maps maps;
+	struct pw_ruleset cur;
+	struct pw_config cfg;
+	int lock_fd;
+};
+int tx_begin(struct cli *cli, struct rule_tx *tx);
+void tx_end(struct rule_tx *tx);
+int commit(struct cli *cli, struct rule_tx *tx, struct pw_ruleset *want, bool force,
+	   const char *what);
+const char *policy_name(int p);
 
 #endif

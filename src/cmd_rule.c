@@ -10,12 +10,12 @@
 #include "cli.h"
 #include "pinwall/rules.h"
 
-enum { OPT_FORCE = 256, OPT_POLICY, OPT_CHANGE_POLICY, OPT_SORT, OPT_PREFIX };
+enum { OPT_FORCE = 256, OPT_POLICY, OPT_CHANGE_POLICY, OPT_SORT, OPT_PREFIX, OPT_FIRST, OPT_BEFORE };
 
 struct rule_args {
-	bool force, change_policy;
+	bool force, change_policy, first;
 	int policy;			/* -1: not given */
-	const char *sort, *prefix;
+	const char *sort, *prefix, *before;
 	int argc;
 	char **argv;			/* positional words after the subcommand */
 };
@@ -31,6 +31,8 @@ static int parse(struct cli *cli, const struct cmd *cmd, int argc, char **argv,
 		{ "change-policy", no_argument, NULL, OPT_CHANGE_POLICY },
 		{ "sort", required_argument, NULL, OPT_SORT },
 		{ "prefix", required_argument, NULL, OPT_PREFIX },
+		{ "first", no_argument, NULL, OPT_FIRST },
+		{ "before", required_argument, NULL, OPT_BEFORE },
 		CLI_COMMON_OPTS,
 		{ 0 },
 	};
@@ -52,11 +54,14 @@ static int parse(struct cli *cli, const struct cmd *cmd, int argc, char **argv,
 				return cli_usage(cli, cmd, "invalid policy '%s': use allow or deny", optarg);
 			break;
 		case OPT_SORT:
-			if (strcmp(optarg, "hits") && strcmp(optarg, "bytes") && strcmp(optarg, "rule"))
-				return cli_usage(cli, cmd, "invalid sort key '%s': use hits, bytes or rule", optarg);
+			if (strcmp(optarg, "hits") && strcmp(optarg, "bytes") && strcmp(optarg, "rule") &&
+			    strcmp(optarg, "order"))
+				return cli_usage(cli, cmd, "invalid sort key '%s': use order, hits, bytes or rule", optarg);
 			a->sort = optarg;
 			break;
 		case OPT_PREFIX: a->prefix = optarg; break;
+		case OPT_FIRST: a->first = true; break;
+		case OPT_BEFORE: a->before = optarg; break;
 		case '?': case ':': return cli_opt_err(cli, cmd, c, argv);
 		default:
 			if (cli_common_opt(cli, c, optarg))
@@ -82,20 +87,12 @@ static int join(char *buf, size_t len, int argc, char **argv)
 	return 0;
 }
 
-static const char *policy_name(int p)
+const char *policy_name(int p)
 {
 	return p == PW_POLICY_DENY ? "deny" : "allow";
 }
 
-/* Everything a mutating rule command does around its change. */
-struct rule_tx {
-	struct pw_rules_maps maps;
-	struct pw_ruleset cur;
-	struct pw_config cfg;
-	int lock_fd;
-};
-
-static int tx_begin(struct cli *cli, struct rule_tx *tx)
+int tx_begin(struct cli *cli, struct rule_tx *tx)
 {
 	struct pw_recovery rec;
 
@@ -116,7 +113,7 @@ static int tx_begin(struct cli *cli, struct rule_tx *tx)
 	return 0;
 }
 
-static void tx_end(struct rule_tx *tx)
+void tx_end(struct rule_tx *tx)
 {
 	pw_ruleset_free(&tx->cur);
 	pw_rules_close(&tx->maps);
@@ -124,12 +121,14 @@ static void tx_end(struct rule_tx *tx)
 }
 
 /* Guard, apply, report. @want's policy field is the policy to set. */
-static int commit(struct cli *cli, struct rule_tx *tx, struct pw_ruleset *want, bool force,
-		  const char *what)
+int commit(struct cli *cli, struct rule_tx *tx, struct pw_ruleset *want, bool force,
+	   const char *what)
 {
 	struct pw_apply_report rep;
 	char why[512];
 
+	if (want->warnings && !cli->json)
+		fputs(want->warnings, stderr);
 	if (!force && pw_rules_ssh_guard(&cli->ctx, want, why, sizeof(why)))
 		return cli_err(cli, "%s; nothing was changed (use --force if you mean it)", why);
 	if (pw_rules_apply(&cli->ctx, &tx->maps, want, want->policy, &rep))
@@ -163,23 +162,10 @@ static int commit(struct cli *cli, struct rule_tx *tx, struct pw_ruleset *want, 
 	return 0;
 }
 
-static int copy_set(struct pw_ruleset *dst, const struct pw_ruleset *src, int extra)
-{
-	memset(dst, 0, sizeof(*dst));
-	dst->cap = src->n + extra + 1;
-	dst->r = calloc(dst->cap, sizeof(*dst->r));
-	dst->ids = calloc(dst->cap, sizeof(*dst->ids));
-	if (!dst->r || !dst->ids)
-		return -ENOMEM;
-	memcpy(dst->r, src->r, src->n * sizeof(*dst->r));
-	dst->n = src->n;
-	dst->policy = src->policy;
-	return 0;
-}
-
 /* add/del: options, the one rule from the words, then the transaction. */
 static int begin_one_rule(struct cli *cli, const struct cmd *cmd, int argc, char **argv,
-			  struct rule_args *a, struct pw_rule *r, struct rule_tx *tx)
+			  struct rule_args *a, struct pw_rule *r, struct pw_ord_rule *o,
+			  struct rule_tx *tx)
 {
 	char text[PW_RULE_TEXT_MAX + 1], err[PW_ERR_LEN];
 	int ret;
@@ -190,40 +176,95 @@ static int begin_one_rule(struct cli *cli, const struct cmd *cmd, int argc, char
 		return cli_usage(cli, cmd, "missing rule");
 	if (join(text, sizeof(text), a->argc, a->argv))
 		return cli_err(cli, "rule '%.40s...' is longer than %d characters", text, PW_RULE_TEXT_MAX);
-	if (pw_rule_parse(text, r, err, sizeof(err)))
+	if (pw_rule_parse_full(text, r, o, err, sizeof(err)))
 		return cli_err(cli, "%s", err);
 	return tx_begin(cli, tx);
+}
+
+/* Where a new rule goes: a single-match rule joins the table (after its
+ * last rule); an ordered one goes last, first, or before rule id --before
+ * (before the table when that id is a single-match rule). */
+static int add_position(struct cli *cli, const struct rule_args *a, const struct pw_ruleset *rs,
+			const struct pw_rule *r)
+{
+	unsigned int id;
+	int last_single = -1;
+
+	for (int i = 0; i < rs->n; i++)
+		if (rs->r[i].kind != PW_RK_ORDERED)
+			last_single = i;
+	if (r->kind != PW_RK_ORDERED) {
+		if (a->first || a->before)
+			return cli_err(cli, "a single-match rule joins the prefix table (longest prefix first), which has no order: --first and --before place ordered rules");
+		return last_single >= 0 ? last_single + 1 : rs->n;
+	}
+	if (a->first)
+		return 0;
+	if (!a->before)
+		return rs->n;
+	if (cli_parse_u32(a->before, &id) || !id)
+		return cli_err(cli, "invalid --before '%s': a rule id (see 'pinwall rule list')", a->before);
+	for (int i = 0; i < rs->n; i++) {
+		if (rs->ids[i] != id)
+			continue;
+		if (rs->r[i].kind == PW_RK_ORDERED)
+			return i;
+		for (int j = 0; j < rs->n; j++)	/* the table's place */
+			if (rs->r[j].kind != PW_RK_ORDERED)
+				return j;
+	}
+	return cli_err(cli, "no rule with id %u (see 'pinwall rule list')", id);
+}
+
+/* A rule with the same match in force: duplicate (same action) or conflicting. */
+static int same_in_force(struct cli *cli, const struct pw_ruleset *cur, const struct pw_rule *r,
+			 const struct pw_ord_rule *o, const char *name)
+{
+	struct pw_ruleset one = { 0 };
+	char text[PW_RULE_TEXT_MAX + 1];
+	int ret = 0;
+
+	if (pw_ruleset_push(&one, r, o, 0))
+		return cli_err(cli, "out of memory");
+	for (int i = 0; i < cur->n && !ret; i++) {
+		if (!pw_ruleset_same_match(cur, i, &one, 0))
+			continue;
+		pw_ruleset_format(cur, i, text, sizeof(text));
+		ret = cli_err(cli, "%s rule '%s': the set has '%s'", cur->r[i].action == r->action ?
+			      "duplicate" : "conflicting", name, text);
+	}
+	pw_ruleset_free(&one);
+	return ret;
 }
 
 static int do_rule_add(struct cli *cli, int argc, char **argv)
 {
 	const struct cmd *cmd = rule_cmd("add");
-	char text[512], name[128];
+	char name[PW_RULE_TEXT_MAX + 1];
 	struct pw_ruleset want;
+	struct pw_ord_rule o;
 	struct rule_args a;
 	struct rule_tx tx;
 	struct pw_rule r;
-	int ret;
+	int ret, pos;
 
-	if ((ret = begin_one_rule(cli, cmd, argc, argv, &a, &r, &tx)))
+	if ((ret = begin_one_rule(cli, cmd, argc, argv, &a, &r, &o, &tx)))
 		return ret;
-	pw_rule_format(&r, name, sizeof(name));
-	for (int i = 0; i < tx.cur.n; i++) {
-		if (!pw_rule_same_match(&tx.cur.r[i], &r))
-			continue;
-		ret = cli_err(cli, "%s rule '%s': the set has '%s'", tx.cur.r[i].action == r.action ?
-			      "duplicate" : "conflicting", name, (pw_rule_format(&tx.cur.r[i], text, sizeof(text)), text));
+	pw_rule_format_full(&r, &o, name, sizeof(name));
+	if ((ret = same_in_force(cli, &tx.cur, &r, &o, name)))
 		goto out;
-	}
 	if (tx.cur.n >= PW_MAX_RULES - 1) {
 		ret = cli_err(cli, "table full: at most %d rules", PW_MAX_RULES - 1);
 		goto out;
 	}
-	if (copy_set(&want, &tx.cur, 1)) {
+	if ((pos = add_position(cli, &a, &tx.cur, &r)) < 0) {
+		ret = pos;
+		goto out;
+	}
+	if (pw_ruleset_copy(&want, &tx.cur) || pw_ruleset_insert(&want, pos, &r, &o, 0)) {
 		ret = cli_err(cli, "out of memory");
 		goto out;
 	}
-	want.r[want.n++] = r;
 	if (pw_ruleset_check(&cli->ctx, &want, NULL))
 		ret = cli_lib_err(cli);
 	else
@@ -237,31 +278,37 @@ out:
 static int do_rule_del(struct cli *cli, int argc, char **argv)
 {
 	const struct cmd *cmd = rule_cmd("del");
-	char name[128];
-	struct pw_ruleset want;
+	char name[PW_RULE_TEXT_MAX + 1];
+	struct pw_ruleset want, one = { 0 };
+	struct pw_ord_rule o;
 	struct rule_args a;
 	struct rule_tx tx;
 	struct pw_rule r;
 	int ret, found = -1;
 
-	if ((ret = begin_one_rule(cli, cmd, argc, argv, &a, &r, &tx)))
+	if ((ret = begin_one_rule(cli, cmd, argc, argv, &a, &r, &o, &tx)))
 		return ret;
-	pw_rule_format(&r, name, sizeof(name));
+	pw_rule_format_full(&r, &o, name, sizeof(name));
+	if (pw_ruleset_push(&one, &r, &o, 0)) {
+		ret = cli_err(cli, "out of memory");
+		goto out;
+	}
 	for (int i = 0; i < tx.cur.n && found < 0; i++)
-		if (pw_rule_same_match(&tx.cur.r[i], &r) && tx.cur.r[i].action == r.action)
+		if (pw_ruleset_same_match(&tx.cur, i, &one, 0) && tx.cur.r[i].action == r.action)
 			found = i;
 	if (found < 0) {
 		ret = cli_err(cli, "no such rule '%s' (see 'pinwall rule list')", name);
 		goto out;
 	}
-	if (copy_set(&want, &tx.cur, 0)) {
+	if (pw_ruleset_copy(&want, &tx.cur)) {
 		ret = cli_err(cli, "out of memory");
 		goto out;
 	}
-	want.r[found] = want.r[--want.n];
+	pw_ruleset_remove(&want, found);
 	ret = commit(cli, &tx, &want, a.force, name);
 	pw_ruleset_free(&want);
 out:
+	pw_ruleset_free(&one);
 	tx_end(&tx);
 	return ret;
 }
@@ -377,8 +424,15 @@ static int do_rule_flush(struct cli *cli, int argc, char **argv)
 		return cli_usage(cli, cmd, "unexpected argument '%s'", a.argv[0]);
 	if ((ret = tx_begin(cli, &tx)))
 		return ret;
-	want.policy = (int)PW_CFG_POLICY(&tx.cfg);
+	/* the rules go; the sets stay (pinwall set flush empties one) */
+	if (pw_ruleset_copy(&want, &tx.cur)) {
+		tx_end(&tx);
+		return cli_err(cli, "out of memory");
+	}
+	while (want.n)
+		pw_ruleset_remove(&want, want.n - 1);
 	ret = commit(cli, &tx, &want, a.force, "flush");
+	pw_ruleset_free(&want);
 	tx_end(&tx);
 	return ret;
 }
@@ -427,7 +481,7 @@ static int do_rule_policy(struct cli *cli, int argc, char **argv)
 			      tx.cur.n, policy_name((int)PW_CFG_POLICY(&tx.cfg)), a.argv[0]);
 		goto out;
 	}
-	if (copy_set(&want, &tx.cur, 0)) {
+	if (pw_ruleset_copy(&want, &tx.cur)) {
 		ret = cli_err(cli, "out of memory");
 		goto out;
 	}
@@ -440,7 +494,7 @@ out:
 }
 
 struct listed {
-	struct pw_rule r;
+	int idx;		/* place in the evaluation order */
 	struct pw_counter c;
 	__u32 id;
 };
@@ -455,7 +509,9 @@ static int cmp_listed(const void *x, const void *y)
 		return a->c.packets > b->c.packets ? -1 : 1;
 	if (sort_key && !strcmp(sort_key, "bytes") && a->c.bytes != b->c.bytes)
 		return a->c.bytes > b->c.bytes ? -1 : 1;
-	return a->id < b->id ? -1 : a->id > b->id;
+	if (sort_key && !strcmp(sort_key, "rule"))
+		return a->id < b->id ? -1 : a->id > b->id;
+	return a->idx - b->idx;
 }
 
 /* Address rules inside @filter (same family, at least as long, same bits). */
@@ -526,7 +582,7 @@ static int do_rule_list(struct cli *cli, int argc, char **argv)
 	for (int i = 0; i < cur.n; i++) {
 		if (a.prefix && !in_prefix(&cur.r[i], &filter))
 			continue;
-		l[n].r = cur.r[i];
+		l[n].idx = i;
 		l[n].c = cnt[i];
 		l[n].id = cur.ids[i];
 		total.packets += cnt[i].packets;
@@ -542,8 +598,9 @@ static int do_rule_list(struct cli *cli, int argc, char **argv)
 		for (int i = 0; i < n; i++) {
 			struct json_object *o = json_object_new_object();
 
-			pw_rule_format(&l[i].r, text, sizeof(text));
+			pw_ruleset_format(&cur, l[i].idx, text, sizeof(text));
 			json_object_object_add(o, "id", json_object_new_int64(l[i].id));
+			json_object_object_add(o, "ordered", json_object_new_boolean(cur.r[l[i].idx].kind == PW_RK_ORDERED));
 			json_object_object_add(o, "rule", json_object_new_string(text));
 			json_object_object_add(o, "packets", json_object_new_int64((int64_t)l[i].c.packets));
 			json_object_object_add(o, "bytes", json_object_new_int64((int64_t)l[i].c.bytes));
@@ -562,7 +619,7 @@ static int do_rule_list(struct cli *cli, int argc, char **argv)
 		       a.prefix ? " in the prefix" : "");
 		printf("%-7s %-44s %14s %16s\n", "id", "rule", "packets", "bytes");
 		for (int i = 0; i < n; i++) {
-			pw_rule_format(&l[i].r, text, sizeof(text));
+			pw_ruleset_format(&cur, l[i].idx, text, sizeof(text));
 			printf("%-7u %-44s %14llu %16llu\n", l[i].id, text,
 			       (unsigned long long)l[i].c.packets, (unsigned long long)l[i].c.bytes);
 		}
@@ -578,9 +635,9 @@ out:
 }
 
 static const struct cmd rule_cmds[] = {
-	{ "add", do_rule_add, "RULE [--force]", "add one rule" },
+	{ "add", do_rule_add, "RULE [--first|--before ID] [--force]", "add one rule" },
 	{ "del", do_rule_del, "RULE", "delete one rule (exact match)" },
-	{ "list", do_rule_list, "[--sort hits|bytes|rule] [--prefix PREFIX]",
+	{ "list", do_rule_list, "[--sort order|hits|bytes|rule] [--prefix PREFIX]",
 	  "rules with their hit counters" },
 	{ "apply", do_rule_apply, "FILE [--policy allow|deny] [--change-policy] [--force]",
 	  "make FILE the whole rule set, atomically" },

@@ -31,6 +31,8 @@ const struct cmd pw_cmds[] = {
 	  "follow the pinned counters: packets, bytes, pps, Mbit/s" },
 	{ "rule", do_rule, "add|del|list|apply|flush|policy ...",
 	  "the rules shared by every interface: see 'pinwall rule'" },
+	{ "set", do_set, "list|add|del|flush ...",
+	  "the named prefix sets rules use: see 'pinwall set'" },
 	{ "repin", do_repin, "[IFACE]",
 	  "rebuild the pins of pinwall's running program from the kernel alone\n"
 	  "          (default: every pinwall program in this network namespace)" },

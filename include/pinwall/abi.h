@@ -154,7 +154,97 @@ enum pw_rule_kind {
 	PW_RK_PROTO,
 	PW_RK_SPORT,
 	PW_RK_DPORT,
+	PW_RK_ORDERED,		/* matches in pw_ord_rules */
 };
+
+/*
+ * Ordered rules (rules 2): a rule with more than one match, a set reference
+ * or a port list. They are evaluated in the order written, the first match
+ * deciding; the single-match rules above form the prefix table (longest
+ * prefix, the precedence of kinds), which sits among the ordered rules at
+ * the place of the first single-match rule written (pw_ord_set.table_pos).
+ *
+ * Lookup by field bitmaps: every address, port and protocol lookup value
+ * above is either a single-match rule id or, with PW_NODE set, the index of
+ * a pw_node holding that rule id and the bitmap of ordered rules whose
+ * match on that field covers the value. A plain rule id stands for
+ * pw_ord_set.any[field]: the ordered rules that do not match on the field.
+ * The AND of the five fields' bitmaps is the set of ordered rules matching
+ * the packet; its lowest bit is the first. Nodes and pw_ord_set are double
+ * buffered like the tables: set S owns nodes [S * PW_NODES, (S+1) * PW_NODES).
+ */
+#define PW_ORD_WORDS      2
+#define PW_ORD_MAX        (64 * PW_ORD_WORDS)	/* ordered rules per set */
+#define PW_NODES          65536			/* nodes per set */
+#define PW_NODE           0x80000000u
+#define PW_MAP_ORD        "pw_ord"
+#define PW_MAP_NODES      "pw_nodes"
+#define PW_MAP_ORD_RULES  "pw_ord_rules"
+#define PW_MAP_SETS       "pw_sets"
+#define PW_MAP_SET_ELEMS  "pw_set_elems"
+
+enum pw_field { PW_F_SRC = 0, PW_F_DST, PW_F_SPORT, PW_F_DPORT, PW_F_PROTO, PW_F_COUNT };
+
+struct pw_ord_set {
+	__u32 n;		/* ordered rules in this set; 0: the prefix table alone */
+	__u32 table_pos;	/* the prefix table comes before ordered rule table_pos */
+	__u32 ids[PW_ORD_MAX];	/* bit i: rule id */
+	__u64 any[PW_F_COUNT][PW_ORD_WORDS];
+};
+
+struct pw_node {
+	__u32 rule;		/* single-match rule for this value, or 0 */
+	__u32 pad;
+	__u64 bits[PW_ORD_WORDS];
+};
+
+/* An ordered rule's matches, kept by rule id (pw_rules holds its action,
+ * with kind PW_RK_ORDERED): the pinned state alone says what it is. */
+#define PW_SET_NAME_LEN   32
+#define PW_PORT_RANGES    16
+#define PW_ADDR_SET       255	/* pw_addr_match.family: the named set */
+
+struct pw_addr_match {
+	__u32 family;		/* 0: no match; 4 or 6: the prefix; PW_ADDR_SET: @set */
+	__u32 len;
+	__u32 addr[4];		/* network byte order, masked */
+	char set[PW_SET_NAME_LEN];
+};
+
+struct pw_port_match {
+	__u32 n;		/* ranges; 0: no match on this port */
+	struct { __u16 lo, hi; } r[PW_PORT_RANGES];
+};
+
+struct pw_ord_rule {
+	__u32 action;
+	__u32 has_proto;
+	__u32 proto;
+	__u32 pad;
+	struct pw_addr_match src, dst;
+	struct pw_port_match sport, dport;
+};
+
+/*
+ * Named sets as configured, per buffer like the tables: pw_sets[S *
+ * PW_MAX_SETS + slot] names set slot of buffer S, pw_set_elems holds its
+ * prefixes (key meta: S << 16 | slot << 8 | family).
+ */
+#define PW_MAX_SETS       64
+#define PW_MAX_ELEMS      PW_MAX_LONG
+
+struct pw_set_info {
+	char name[PW_SET_NAME_LEN];	/* empty: free slot */
+	__u32 n;
+	__u32 pad;
+};
+
+struct pw_elem_key {
+	__u32 meta;
+	__u32 len;
+	__u32 addr[4];
+};
+#define PW_ELEM_META(buf, slot, family) (((buf) << 16) | ((slot) << 8) | (family))
 
 struct pw_config {
 	__u32 active;		/* set the packet path reads: 0 or 1 */

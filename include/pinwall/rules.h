@@ -1,10 +1,16 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * libpinwall rules: parse, check, compile and apply rule sets kept in the
- * pinned rule maps. Grammar (one rule per line in files, '#' comments):
- *   ACTION src PREFIX | ACTION dst PREFIX | ACTION proto PROTO |
- *   ACTION [proto tcp|udp] sport|dport PORT[-PORT]
- * ACTION is drop or pass; a file may also say "policy allow|deny".
+ * pinned rule maps. Grammar (one rule or set per line in files, '#' comments):
+ *   ACTION MATCH...          MATCH: proto PROTO | src ADDR | dst ADDR |
+ *                                   sport PORTS | dport PORTS, each at most once
+ *   set NAME PREFIX...       a named set; ADDR is PREFIX or @NAME
+ *   set NAME file PATH       its prefixes from a file, one a line
+ *   policy allow|deny
+ * PORTS is PORT, LOW-HIGH or {P,P,LOW-HIGH,...}. A rule with one match
+ * (or [proto tcp|udp] with one port range) is a single-match rule: these
+ * form the prefix table (longest prefix, precedence of kinds); every other
+ * rule is ordered, first match wins (docs/RULES.md).
  */
 #ifndef PINWALL_RULES_H
 #define PINWALL_RULES_H
@@ -12,11 +18,33 @@
 #include <linux/bpf.h>
 #include "pinwall/pinwall.h"
 
+struct pw_prefix {
+	__u32 family;		/* 4 or 6 */
+	__u32 len;
+	__u32 addr[4];		/* network byte order, masked */
+};
+
+struct pw_set {
+	char name[PW_SET_NAME_LEN];
+	int n, cap;
+	struct pw_prefix *e;	/* sorted, no duplicates once normalized */
+};
+
+/*
+ * A rule set in evaluation order: ordered rules (kind PW_RK_ORDERED, their
+ * matches in ord[i]) in the order written; the single-match rules, wherever
+ * they are in r[], form the prefix table, placed before the first ordered
+ * rule that follows the first single-match rule.
+ */
 struct pw_ruleset {
 	int n, cap;
 	struct pw_rule *r;
 	__u32 *ids;		/* rule ids in pw_rules (0: not assigned yet) */
+	struct pw_ord_rule *ord;	/* [i]: matches of ordered rule i */
 	int policy;		/* enum pw_policy, -1: not given */
+	int n_sets;
+	struct pw_set *sets;	/* [PW_MAX_SETS] once any is defined */
+	char *warnings;		/* lines, each "warning: ..."; NULL: none */
 };
 
 /* A packet as the reference classifier sees it. */
@@ -32,11 +60,18 @@ struct pw_ref_pkt {
 
 enum pw_rule_map {
 	PW_RM_RULES, PW_RM_STATS, PW_RM_CONFIG, PW_RM_V4_TOP, PW_RM_V6_TOP,
-	PW_RM_V4_LONG, PW_RM_V6_LONG, PW_RM_PORTS, PW_RM_PROTOS, PW_RM_COUNT,
+	PW_RM_V4_LONG, PW_RM_V6_LONG, PW_RM_PORTS, PW_RM_PROTOS,
+	/* ordered rules and sets (rules 2): a program older than them has none */
+	PW_RM_ORD, PW_RM_NODES, PW_RM_ORD_RULES, PW_RM_SETS, PW_RM_SET_ELEMS,
+	PW_RM_COUNT,
 };
+#define PW_RM_FIRST_ORD PW_RM_ORD
 
 struct pw_rules_maps {
 	int fd[PW_RM_COUNT];
+	/* a running program uses the rule maps but predates ordered rules */
+	char old_user[16];
+	__u32 old_prog_id;
 };
 
 struct pw_apply_report {
@@ -48,19 +83,52 @@ struct pw_apply_report {
 };
 
 /* Longest rule text pw_rule_parse takes; longer text is refused, never cut. */
-#define PW_RULE_TEXT_MAX 255
+#define PW_RULE_TEXT_MAX 1023
 /* Longest line of a rule file, comment included. */
 #define PW_RULE_LINE_MAX 4095
 
+/* One rule of any kind: @o gets the matches of an ordered rule. */
+int pw_rule_parse_full(const char *text, struct pw_rule *r, struct pw_ord_rule *o,
+		       char *err, size_t errlen);
+/* One single-match rule; an ordered rule is refused. */
 int pw_rule_parse(const char *text, struct pw_rule *r, char *err, size_t errlen);
+void pw_rule_format_full(const struct pw_rule *r, const struct pw_ord_rule *o, char *buf, size_t len);
 void pw_rule_format(const struct pw_rule *r, char *buf, size_t len);
+/* Rule i of @rs as text. */
+void pw_ruleset_format(const struct pw_ruleset *rs, int i, char *buf, size_t len);
 bool pw_rule_same_match(const struct pw_rule *a, const struct pw_rule *b);
+/* Same match (action aside), ordered rules by their matches. */
+bool pw_ruleset_same_match(const struct pw_ruleset *a, int i, const struct pw_ruleset *b, int j);
+int pw_ruleset_push(struct pw_ruleset *rs, const struct pw_rule *r, const struct pw_ord_rule *o,
+		    __u32 id);
+/* Insert at @pos (0..n), ids and matches moving along. */
+int pw_ruleset_insert(struct pw_ruleset *rs, int pos, const struct pw_rule *r,
+		      const struct pw_ord_rule *o, __u32 id);
+void pw_ruleset_remove(struct pw_ruleset *rs, int pos);
+/* Deep copy of @src into @dst (ids, matches, sets). */
+int pw_ruleset_copy(struct pw_ruleset *dst, const struct pw_ruleset *src);
+
+/* Sets. */
+int pw_prefix_parse(const char *text, struct pw_prefix *p, char *err, size_t errlen);
+void pw_prefix_format(const struct pw_prefix *p, char *buf, size_t len);
+bool pw_set_name_ok(const char *name);
+struct pw_set *pw_ruleset_find_set(const struct pw_ruleset *rs, const char *name);
+/* A new empty set named @name; NULL (errno) when full or out of memory. */
+struct pw_set *pw_ruleset_new_set(struct pw_ruleset *rs, const char *name);
+int pw_ruleset_del_set(struct pw_ruleset *rs, const char *name);
+int pw_set_push(struct pw_set *s, const struct pw_prefix *p);
+/* Sort and drop duplicates. */
+void pw_set_normalize(struct pw_set *s);
+/* Index of @p in the normalized @s, or -1. */
+int pw_set_find(const struct pw_set *s, const struct pw_prefix *p);
+/* Read prefixes from @path into @s: FILE:LINE errors, never a partial set. */
+int pw_set_read_file(struct pw_ctx *ctx, const char *path, struct pw_set *s);
 
 /* Read the rule file @path ('-': standard input) whole: a read error, a NUL
  * byte, a line too long or any bad line refuses the whole file. */
 int pw_ruleset_parse_file(struct pw_ctx *ctx, const char *path, struct pw_ruleset *rs);
 /* duplicates, conflicts, partly overlapping port ranges; @where may be NULL */
-int pw_ruleset_check(struct pw_ctx *ctx, const struct pw_ruleset *rs, const char *const *where);
+int pw_ruleset_check(struct pw_ctx *ctx, struct pw_ruleset *rs, const char *const *where);
 void pw_ruleset_free(struct pw_ruleset *rs);
 /* The verdict (XDP_DROP/XDP_PASS) by a plain scan of the rules: the
  * reference for tests and the lock-out guard. *rule_idx: deciding rule or -1.

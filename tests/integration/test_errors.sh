@@ -741,17 +741,17 @@ test_rule_file_read_error() {
 # value too long is refused with its limit, everywhere.
 test_too_long_refused() {
 	setup_rules || { fail setup; return; }
-	local f=$T_TMP/long.rules sp237 sp239 long
-	sp237=$(printf '%237s' '')
-	sp239=$(printf '%239s' '')
-	printf 'drop src%s10.0.0.0/8\n' "$sp239" >"$f"
-	KEPT "$f:1: rule 'drop src {32}\.\.\.' is longer than 255 characters" pw "$NS" rule apply "$f"
-	printf 'pass dport%s1000-2000\n' "$sp239" >"$f"
-	KEPT "$f:1: rule 'pass dport {30}\.\.\.' is longer than 255 characters" pw "$NS" rule apply "$f"
+	local f=$T_TMP/long.rules sp1005 sp1007 long
+	sp1005=$(printf '%1005s' '')
+	sp1007=$(printf '%1007s' '')
+	printf 'drop src%s10.0.0.0/8\n' "$sp1007" >"$f"
+	KEPT "$f:1: rule 'drop src {32}\.\.\.' is longer than 1023 characters" pw "$NS" rule apply "$f"
+	printf 'pass dport%s1000-2000\n' "$sp1007" >"$f"
+	KEPT "$f:1: rule 'pass dport {30}\.\.\.' is longer than 1023 characters" pw "$NS" rule apply "$f"
 	printf '# %4100s\n' x >"$f"
 	KEPT "$f:1: line is longer than 4095 characters" pw "$NS" rule apply "$f"
-	long=$(printf '1%.0s' {1..300})
-	KEPT "rule 'drop src 1{31}\.\.\.' is longer than 255 characters" pw "$NS" rule add drop src "$long"
+	long=$(printf '1%.0s' {1..1100})
+	KEPT "rule 'drop src 1{31}\.\.\.' is longer than 1023 characters" pw "$NS" rule add drop src "$long"
 	KEPT "invalid --prefix '1{40}\.\.\.': longer than an address" pw "$NS" rule list --prefix "$long"
 	KEPT "interface name 'abcdefghijklmnopq' is longer than 15 characters" \
 		pw "$NS" stats abcdefghijklmnopq --count 1
@@ -767,11 +767,11 @@ test_too_long_refused() {
 	KEPT "object file path '$T_TMP/d+\.\.\.' is longer than 255 characters" \
 		pw "$NS" load veth0 --obj "$d/tutorial.o"
 	ASSERT_EQ "$(xdp_id "$NS" veth0)" "" "nothing attached"
-	# 255 characters is the limit, not less: the spaces are just spaces
-	printf 'drop src%s10.0.0.0/8\npass dport 22\n' "$sp237" >"$f"
+	# 1023 characters is the limit, not less: the spaces are just spaces
+	printf 'drop src%s10.0.0.0/8\npass dport 22\n' "$sp1005" >"$f"
 	ASSERT_OK pw "$NS" rule apply "$f"
 	ASSERT_EQ "$("$PW" --pin-root "$ROOT" rule list --json | jq -c '[.rules[].rule]')" \
-		'["drop src 10.0.0.0/8","pass dport 22"]' "a 255-character rule"
+		'["drop src 10.0.0.0/8","pass dport 22"]' "a 1023-character rule"
 }
 
 # Case 9: trailing words and bytes after a NUL were accepted; a message

@@ -442,12 +442,12 @@ test_bad_rules() {
 		pw "$NS" rule add drop src 10.11.0.1/16
 	REFUSED "host bits set in 'fd00:11::1/64': did you mean fd00:11::/64\?" \
 		pw "$NS" rule add pass dst fd00:11::1/64
-	REFUSED "invalid port '65536': 0-65535 or LOW-HIGH" pw "$NS" rule add drop dport 65536
+	REFUSED "invalid port '65536' after 'dport': 0-65535, LOW-HIGH or \{P,\.\.\.\}" pw "$NS" rule add drop dport 65536
 	REFUSED "invalid port '100-70000'" pw "$NS" rule add drop sport 100-70000
 	REFUSED "reversed port range '20-10': write 10-20" pw "$NS" rule add drop dport 20-10
 	REFUSED "unknown protocol 'foo'" pw "$NS" rule add drop proto foo
 	REFUSED "unknown protocol '256'" pw "$NS" rule add drop proto 256
-	REFUSED "port rules take proto tcp or udp, not 'icmp'" pw "$NS" rule add drop proto icmp dport 9
+	REFUSED "ports need proto tcp or udp \(or no proto\), not 'icmp'" pw "$NS" rule add drop proto icmp dport 9
 	REFUSED "duplicate rule 'drop src 10\.11\.0\.0/16'" pw "$NS" rule add drop src 10.11.0.0/16
 	REFUSED "conflicting rule 'pass src 10\.11\.0\.0/16'.*'drop src 10\.11\.0\.0/16'" \
 		pw "$NS" rule add pass src 10.11.0.0/16
@@ -457,7 +457,7 @@ test_bad_rules() {
 		pw "$NS" rule add pass proto udp dport 5-10
 	REFUSED "unknown action 'block': use drop or pass" pw "$NS" rule add block src 10.12.0.0/16
 	REFUSED "unknown match 'port'" pw "$NS" rule add drop port 9
-	REFUSED "unexpected '9' after the port" pw "$NS" rule add drop sport 1-5 9
+	REFUSED "unexpected '9' after 'sport 1-5'" pw "$NS" rule add drop sport 1-5 9
 	REFUSED "no such rule 'drop dport 99'" pw "$NS" rule del drop dport 99
 	REFUSED "no such rule 'pass src 10\.11\.0\.0/16'" pw "$NS" rule del pass src 10.11.0.0/16
 	ASSERT_EQ "$(state "$NS")" "$s" "rule set after refused rule add/del"

@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* set list|add|del|flush: the named sets the ordered rules use. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+
+static const struct cmd *set_cmd(const char *name);
+
+struct set_args {
+	bool force;
+	int argc;
+	char **argv;
+};
+
+enum { OPT_FORCE = 256 };
+
+static int parse(struct cli *cli, const struct cmd *cmd, int argc, char **argv, struct set_args *a)
+{
+	static const struct option opts[] = {
+		{ "force", no_argument, NULL, OPT_FORCE },
+		CLI_COMMON_OPTS,
+		{ 0 },
+	};
+	int c;
+
+	memset(a, 0, sizeof(*a));
+	optind = 0;
+	while ((c = getopt_long(argc, argv, ":" CLI_COMMON_SHORT, opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_FORCE: a->force = true; break;
+		case '?': case ':': return cli_opt_err(cli, cmd, c, argv);
+		default:
+			if (cli_common_opt(cli, c, optarg))
+				return cli_opt_err(cli, cmd, '?', argv);
+		}
+	}
+	a->argc = argc - optind;
+	a->argv = argv + optind;
+	return cli_setup(cli);
+}
+
+/* The set named @name in @rs, or a clear error naming the sets there are. */
+static struct pw_set *known_set(struct cli *cli, const struct pw_ruleset *rs, const char *name)
+{
+	struct pw_set *s = pw_ruleset_find_set(rs, name);
+	char names[512] = "";
+	size_t n = 0;
+
+	if (s)
+		return s;
+	for (int i = 0; i < rs->n_sets && n < sizeof(names) - 40; i++)
+		n += snprintf(names + n, sizeof(names) - n, "%s%s", i ? ", " : "", rs->sets[i].name);
+	cli_err(cli, "unknown set '%s' (sets in force: %s); a rule file defines sets with 'set NAME PREFIX...'",
+		name, rs->n_sets ? names : "none");
+	return NULL;
+}
+
+static void print_set(struct cli *cli, const struct pw_set *s, struct json_object *arr)
+{
+	char p[64];
+
+	if (cli->json) {
+		struct json_object *o = json_object_new_object(), *e = json_object_new_array();
+
+		json_object_object_add(o, "name", json_object_new_string(s->name));
+		json_object_object_add(o, "elements", json_object_new_int(s->n));
+		for (int i = 0; i < s->n; i++) {
+			pw_prefix_format(&s->e[i], p, sizeof(p));
+			json_object_array_add(e, json_object_new_string(p));
+		}
+		json_object_object_add(o, "prefixes", e);
+		json_object_array_add(arr, o);
+		return;
+	}
+	printf("set %s (%d prefix%s)\n", s->name, s->n, s->n == 1 ? "" : "es");
+	for (int i = 0; i < s->n; i++) {
+		pw_prefix_format(&s->e[i], p, sizeof(p));
+		printf("  %s\n", p);
+	}
+}
+
+static int do_set_list(struct cli *cli, int argc, char **argv)
+{
+	const struct cmd *cmd = set_cmd("list");
+	struct json_object *arr = NULL;
+	struct pw_rules_maps m;
+	struct pw_ruleset cur;
+	struct pw_config cfg;
+	struct set_args a;
+	int ret = 0;
+
+	if ((ret = parse(cli, cmd, argc, argv, &a)))
+		return ret;
+	if (a.argc > 1)
+		return cli_usage(cli, cmd, "unexpected argument '%s'", a.argv[1]);
+	if (pw_check_caps_read(&cli->ctx) || pw_bpffs_prepare(&cli->ctx, false) ||
+	    pw_rules_open(&cli->ctx, &m, false, true))
+		return cli_lib_err(cli);
+	if (pw_rules_read(&cli->ctx, &m, &cur, &cfg)) {
+		pw_rules_close(&m);
+		return cli_lib_err(cli);
+	}
+	if (a.argc && !known_set(cli, &cur, a.argv[0])) {
+		ret = 1;
+		goto out;
+	}
+	if (cli->json)
+		arr = json_object_new_array();
+	for (int i = 0; i < cur.n_sets; i++)
+		if (!a.argc || !strcmp(cur.sets[i].name, a.argv[0]))
+			print_set(cli, &cur.sets[i], arr);
+	if (cli->json) {
+		struct json_object *j = json_object_new_object();
+
+		json_object_object_add(j, "sets", arr);
+		cli_print_json(cli, j);
+		json_object_put(j);
+	}
+out:
+	pw_ruleset_free(&cur);
+	pw_rules_close(&m);
+	return ret;
+}
+
+/* add/del/flush: every prefix checked before the transaction starts. */
+static int set_change(struct cli *cli, const char *verb, int argc, char **argv)
+{
+	const struct cmd *cmd = set_cmd(verb);
+	struct pw_prefix *p = NULL;
+	struct pw_ruleset want;
+	struct set_args a;
+	struct rule_tx tx;
+	struct pw_set *s;
+	char err[PW_ERR_LEN], what[128];
+	int ret, n = 0;
+	bool flush = !strcmp(verb, "flush");
+
+	if ((ret = parse(cli, cmd, argc, argv, &a)))
+		return ret;
+	if (!a.argc)
+		return cli_usage(cli, cmd, "missing set name");
+	if (flush ? a.argc != 1 : a.argc < 2)
+		return cli_usage(cli, cmd, flush ? "unexpected argument '%s'" : "missing prefix",
+				 flush ? a.argv[1] : "");
+	if (!(p = calloc(a.argc, sizeof(*p))))
+		return cli_err(cli, "out of memory");
+	for (int i = 1; i < a.argc; i++, n++)
+		if (pw_prefix_parse(a.argv[i], &p[n], err, sizeof(err))) {
+			free(p);
+			return cli_err(cli, "%s; nothing was changed", err);
+		}
+	if ((ret = tx_begin(cli, &tx))) {
+		free(p);
+		return ret;
+	}
+	if (!known_set(cli, &tx.cur, a.argv[0]) || pw_ruleset_copy(&want, &tx.cur)) {
+		ret = 1;
+		goto out;
+	}
+	s = pw_ruleset_find_set(&want, a.argv[0]);
+	if (flush)
+		s->n = 0;
+	for (int i = 0; i < n && !ret; i++) {
+		int at = pw_set_find(s, &p[i]);
+		char t[64];
+
+		pw_prefix_format(&p[i], t, sizeof(t));
+		if (verb[0] == 'a' && at >= 0)
+			ret = cli_err(cli, "'%s' is already in set '%s'; nothing was changed", t, s->name);
+		else if (verb[0] == 'd' && at < 0)
+			ret = cli_err(cli, "'%s' is not in set '%s'; nothing was changed", t, s->name);
+		else if (verb[0] == 'a' && pw_set_push(s, &p[i]))
+			ret = cli_err(cli, "out of memory");
+		else if (verb[0] == 'd')
+			memmove(&s->e[at], &s->e[at + 1], (s->n - at - 1) * sizeof(*s->e)), s->n--;
+		if (verb[0] == 'a')
+			pw_set_normalize(s);
+	}
+	snprintf(what, sizeof(what), "set %s %s", verb, s->name);
+	if (!ret && pw_ruleset_check(&cli->ctx, &want, NULL))
+		ret = cli_lib_err(cli);
+	if (!ret)
+		ret = commit(cli, &tx, &want, a.force, what);
+	pw_ruleset_free(&want);
+out:
+	free(p);
+	tx_end(&tx);
+	return ret;
+}
+
+static int do_set_add(struct cli *cli, int argc, char **argv)
+{
+	return set_change(cli, "add", argc, argv);
+}
+
+static int do_set_del(struct cli *cli, int argc, char **argv)
+{
+	return set_change(cli, "del", argc, argv);
+}
+
+static int do_set_flush(struct cli *cli, int argc, char **argv)
+{
+	return set_change(cli, "flush", argc, argv);
+}
+
+static const struct cmd set_cmds[] = {
+	{ "list", do_set_list, "[NAME]", "sets in force with their prefixes" },
+	{ "add", do_set_add, "NAME PREFIX... [--force]", "add prefixes to a set, atomically" },
+	{ "del", do_set_del, "NAME PREFIX... [--force]", "delete prefixes from a set, atomically" },
+	{ "flush", do_set_flush, "NAME [--force]", "empty a set" },
+	{ 0 },
+};
+
+static const struct cmd *set_cmd(const char *name)
+{
+	for (const struct cmd *c = set_cmds; c->name; c++)
+		if (!strcmp(c->name, name))
+			return c;
+	return NULL;
+}
+
+int do_set(struct cli *cli, int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "Usage: pinwall set COMMAND\n");
+		for (const struct cmd *c = set_cmds; c->name; c++)
+			fprintf(stderr, "  set %-6s %s\n", c->name, c->usage);
+		return 2;
+	}
+	cli->group = "set";
+	return cli_dispatch(cli, set_cmds, argc - 1, argv + 1);
+}
