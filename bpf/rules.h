@@ -245,6 +245,24 @@ static __always_inline __u32 pw_lpm(__u32 set, __u32 dir, const __u32 *a, bool v
 	return pp.rule ?: t->rule;
 }
 
+/* The longest-prefix lookup value of one address of @p (@dir: source or
+ * destination). Global functions: verified once each, not once per caller. */
+__noinline __u32 pw_lpm_v4(__u32 set, __u32 dir, const struct pw_pkt *p)
+{
+	if (!p)
+		return 0;
+	return pw_lpm(set & 1, dir & 1, dir == PW_SIDE_SRC ? p->saddr : p->daddr, false);
+}
+
+__noinline __u32 pw_lpm_v6(__u32 set, __u32 dir, const struct pw_pkt *p)
+{
+	if (!p)
+		return 0;
+	return pw_lpm(set & 1, dir & 1, dir == PW_SIDE_SRC ? p->saddr : p->daddr, true);
+}
+
+#define PW_LPM(set, dir, p, v6) ((v6) ? pw_lpm_v6(set, dir, p) : pw_lpm_v4(set, dir, p))
+
 static __always_inline __u32 pw_lookup_u32(void *map, __u32 idx)
 {
 	__u32 *r = bpf_map_lookup_elem(map, &idx);
@@ -297,9 +315,9 @@ static __always_inline __u32 pw_classify_table(__u32 set, const struct pw_pkt *p
 {
 	__u32 rule;
 
-	rule = pw_table_rule(pw_lpm(set, PW_SIDE_SRC, p->saddr, v6));
+	rule = pw_table_rule(PW_LPM(set, PW_SIDE_SRC, p, v6));
 	if (!rule)
-		rule = pw_table_rule(pw_lpm(set, PW_SIDE_DST, p->daddr, v6));
+		rule = pw_table_rule(PW_LPM(set, PW_SIDE_DST, p, v6));
 	/* a later fragment's L4 fields are not its own: no port or proto rule */
 	if (rule || p->frag == PW_FRAG_LATER)
 		return rule;
@@ -325,8 +343,8 @@ static __always_inline __u32 pw_classify_ordered(__u32 set, const struct pw_pkt 
 	__u64 acc[PW_ORD_WORDS] = { ~0ULL, ~0ULL };
 	__u32 r_src, r_dst, r_dp = 0, r_sp = 0, r_pr = 0, rule, i;
 
-	r_src = pw_field(pw_lpm(set, PW_SIDE_SRC, p->saddr, v6), os->any[PW_F_SRC], acc);
-	r_dst = pw_field(pw_lpm(set, PW_SIDE_DST, p->daddr, v6), os->any[PW_F_DST], acc);
+	r_src = pw_field(PW_LPM(set, PW_SIDE_SRC, p, v6), os->any[PW_F_SRC], acc);
+	r_dst = pw_field(PW_LPM(set, PW_SIDE_DST, p, v6), os->any[PW_F_DST], acc);
 	if (p->frag == PW_FRAG_LATER || !p->has_ports) {
 		pw_field(0, os->any[PW_F_DPORT], acc);
 		pw_field(0, os->any[PW_F_SPORT], acc);
@@ -372,12 +390,9 @@ __noinline __u32 pw_classify(__u32 set, const struct pw_pkt *p)
 		return 0;
 	set &= 1;
 	os = bpf_map_lookup_elem(&pw_ord, &set);
-	/* constant families: one lookup site per map, inlined by the verifier */
 	if (os && os->n)
-		return p->l3 == PW_C_IPV4 ? pw_classify_ordered(set, p, false, os)
-					  : pw_classify_ordered(set, p, true, os);
-	return p->l3 == PW_C_IPV4 ? pw_classify_table(set, p, false)
-				  : pw_classify_table(set, p, true);
+		return pw_classify_ordered(set, p, p->l3 != PW_C_IPV4, os);
+	return pw_classify_table(set, p, p->l3 != PW_C_IPV4);
 }
 
 #endif /* PINWALL_BPF_RULES_H */
