@@ -224,6 +224,33 @@ static int parse_range(const char *key, const char *text, __u16 *lo, __u16 *hi, 
 	return 0;
 }
 
+static int cmp_range(const void *a, const void *b)
+{
+	const __u16 *x = a, *y = b;
+
+	return x[0] != y[0] ? (int)x[0] - (int)y[0] : (int)x[1] - (int)y[1];
+}
+
+/* One way to write a list: sorted, overlapping and adjacent ranges joined,
+ * so {443,80} and {80,443} are the same rule. */
+static void ports_normalize(struct pw_port_match *m)
+{
+	__u32 k = 0;
+
+	qsort(m->r, m->n, sizeof(m->r[0]), cmp_range);
+	for (__u32 i = 1; i < m->n; i++) {
+		if ((__u32)m->r[i].lo <= (__u32)m->r[k].hi + 1) {
+			if (m->r[i].hi > m->r[k].hi)
+				m->r[k].hi = m->r[i].hi;
+		} else {
+			m->r[++k] = m->r[i];
+		}
+	}
+	for (__u32 i = k + 1; i < m->n; i++)
+		m->r[i].lo = m->r[i].hi = 0;
+	m->n = k + 1;
+}
+
 /* PORTS: PORT, LOW-HIGH or {P,LOW-HIGH,...}. */
 static int parse_ports(const char *key, const char *text, struct pw_port_match *m, char *err, size_t errlen)
 {
@@ -253,6 +280,7 @@ static int parse_ports(const char *key, const char *text, struct pw_port_match *
 		snprintf(err, errlen, "empty port list after '%s'", key);
 		return -EINVAL;
 	}
+	ports_normalize(m);
 	return 0;
 }
 
@@ -308,6 +336,8 @@ static int parse_matches(char **tok, int n, struct pw_ord_rule *o, unsigned *see
 		default:
 			if (parse_ports(tok[i], tok[i + 1], k == 3 ? &o->sport : &o->dport, err, errlen))
 				return -EINVAL;
+			if (tok[i + 1][0] == '{')
+				*seen |= 1u << 5;	/* a list: always an ordered rule */
 		}
 	}
 	return 0;
@@ -441,13 +471,15 @@ static void format_addr(const char *key, const struct pw_addr_match *a, char *bu
 	pw_prefix_format(&p, buf + n, len - n);
 }
 
-static void format_ports(const char *key, const struct pw_port_match *m, char *buf, size_t len)
+static void format_ports(const char *key, const struct pw_port_match *m, bool braces,
+			 char *buf, size_t len)
 {
 	size_t n = strlen(buf);
 
 	if (!m->n)
 		return;
-	snprintf(buf + n, len - n, " %s %s", key, m->n > 1 ? "{" : "");
+	braces |= m->n > 1;
+	snprintf(buf + n, len - n, " %s %s", key, braces ? "{" : "");
 	for (__u32 i = 0; i < m->n && i < PW_PORT_RANGES; i++) {
 		n = strlen(buf);
 		if (m->r[i].lo == m->r[i].hi)
@@ -456,12 +488,13 @@ static void format_ports(const char *key, const struct pw_port_match *m, char *b
 			snprintf(buf + n, len - n, "%s%u-%u", i ? "," : "", m->r[i].lo, m->r[i].hi);
 	}
 	n = strlen(buf);
-	if (m->n > 1)
+	if (braces)
 		snprintf(buf + n, len - n, "}");
 }
 
 void pw_rule_format_full(const struct pw_rule *r, const struct pw_ord_rule *o, char *buf, size_t len)
 {
+	bool braces;
 	size_t n;
 
 	if (PW_RK_KIND(r->kind) != PW_RK_ORDERED || !o) {
@@ -480,8 +513,10 @@ void pw_rule_format_full(const struct pw_rule *r, const struct pw_ord_rule *o, c
 	}
 	format_addr("src", &o->src, buf, len);
 	format_addr("dst", &o->dst, buf, len);
-	format_ports("sport", &o->sport, buf, len);
-	format_ports("dport", &o->dport, buf, len);
+	/* a lone port range in braces: without them it reads as a single-match rule */
+	braces = !o->src.family && !o->dst.family && !o->sport.n != !o->dport.n;
+	format_ports("sport", &o->sport, braces, buf, len);
+	format_ports("dport", &o->dport, braces, buf, len);
 }
 
 void pw_ruleset_format(const struct pw_ruleset *rs, int i, char *buf, size_t len)

@@ -183,7 +183,8 @@ static int begin_one_rule(struct cli *cli, const struct cmd *cmd, int argc, char
 
 /* Where a new rule goes: a single-match rule joins the table (after its
  * last rule); an ordered one goes last, first, or before rule id --before
- * (before the table when that id is a single-match rule). */
+ * (before the table when that id is a single-match rule). An error is the
+ * negative exit status. */
 static int add_position(struct cli *cli, const struct rule_args *a, const struct pw_ruleset *rs,
 			const struct pw_rule *r)
 {
@@ -195,7 +196,7 @@ static int add_position(struct cli *cli, const struct rule_args *a, const struct
 			last_single = i;
 	if (r->kind != PW_RK_ORDERED) {
 		if (a->first || a->before)
-			return cli_err(cli, "a single-match rule joins the prefix table (longest prefix first), which has no order: --first and --before place ordered rules");
+			return -cli_err(cli, "a single-match rule joins the prefix table (longest prefix first), which has no order: --first and --before place ordered rules");
 		return last_single >= 0 ? last_single + 1 : rs->n;
 	}
 	if (a->first)
@@ -203,7 +204,7 @@ static int add_position(struct cli *cli, const struct rule_args *a, const struct
 	if (!a->before)
 		return rs->n;
 	if (cli_parse_u32(a->before, &id) || !id)
-		return cli_err(cli, "invalid --before '%s': a rule id (see 'pinwall rule list')", a->before);
+		return -cli_err(cli, "invalid --before '%s': a rule id (see 'pinwall rule list')", a->before);
 	for (int i = 0; i < rs->n; i++) {
 		if (rs->ids[i] != id)
 			continue;
@@ -213,7 +214,7 @@ static int add_position(struct cli *cli, const struct rule_args *a, const struct
 			if (rs->r[j].kind != PW_RK_ORDERED)
 				return j;
 	}
-	return cli_err(cli, "no rule with id %u (see 'pinwall rule list')", id);
+	return -cli_err(cli, "no rule with id %u (see 'pinwall rule list')", id);
 }
 
 /* A rule with the same match in force: duplicate (same action) or conflicting. */
@@ -258,7 +259,7 @@ static int do_rule_add(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	if ((pos = add_position(cli, &a, &tx.cur, &r)) < 0) {
-		ret = pos;
+		ret = -pos;
 		goto out;
 	}
 	if (pw_ruleset_copy(&want, &tx.cur) || pw_ruleset_insert(&want, pos, &r, &o, 0)) {
