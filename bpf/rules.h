@@ -118,6 +118,23 @@ struct {
 	PW_SHARED;
 } pw_set_elems SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * PW_NODES);
+	__type(key, __u32);
+	__type(value, struct pw_prefix_key);
+	PW_SHARED;
+} pw_node_pfx SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PW_MAX_ELEMS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct pw_prefix_key);
+	__type(value, __u64);
+	PW_SHARED;
+} pw_elem_hits SEC(".maps");
+
 /* Index of the highest set bit; x != 0. No clz in BPF: six compares. */
 static __always_inline __u32 pw_fls64(__u64 x)
 {
@@ -304,6 +321,23 @@ static __always_inline __u32 pw_field(__u32 v, const __u64 *any, __u64 *acc)
 	return nd->rule;
 }
 
+/* One hit for the set element the node of lookup value @v names. */
+static __always_inline void pw_count_elem(__u32 v)
+{
+	struct pw_prefix_key *k;
+	__u32 idx = v & ~PW_NODE;
+	__u64 *n;
+
+	if (!(v & PW_NODE))
+		return;
+	k = bpf_map_lookup_elem(&pw_node_pfx, &idx);
+	if (!k || !k->family)
+		return;
+	n = bpf_map_lookup_elem(&pw_elem_hits, k);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
 /* Index of the lowest set bit; x != 0. */
 static __always_inline __u32 pw_ffs64(__u64 x)
 {
@@ -341,10 +375,12 @@ static __always_inline __u32 pw_classify_ordered(__u32 set, const struct pw_pkt 
 						 const struct pw_ord_set *os)
 {
 	__u64 acc[PW_ORD_WORDS] = { ~0ULL, ~0ULL };
-	__u32 r_src, r_dst, r_dp = 0, r_sp = 0, r_pr = 0, rule, i;
+	__u32 r_src, r_dst, r_dp = 0, r_sp = 0, r_pr = 0, rule, i, v_src, v_dst;
 
-	r_src = pw_field(PW_LPM(set, PW_SIDE_SRC, p, v6), os->any[PW_F_SRC], acc);
-	r_dst = pw_field(PW_LPM(set, PW_SIDE_DST, p, v6), os->any[PW_F_DST], acc);
+	v_src = PW_LPM(set, PW_SIDE_SRC, p, v6);
+	v_dst = PW_LPM(set, PW_SIDE_DST, p, v6);
+	r_src = pw_field(v_src, os->any[PW_F_SRC], acc);
+	r_dst = pw_field(v_dst, os->any[PW_F_DST], acc);
 	if (p->frag == PW_FRAG_LATER || !p->has_ports) {
 		pw_field(0, os->any[PW_F_DPORT], acc);
 		pw_field(0, os->any[PW_F_SPORT], acc);
@@ -372,7 +408,12 @@ static __always_inline __u32 pw_classify_ordered(__u32 set, const struct pw_pkt 
 		return rule;
 	if (i >= os->n || (rule && os->table_pos <= i))
 		return rule;
-	return os->ids[i & (PW_ORD_MAX - 1)];
+	i &= PW_ORD_MAX - 1;
+	if (os->set_bits[0][i / 64] & (1ULL << (i % 64)))
+		pw_count_elem(v_src);
+	if (os->set_bits[1][i / 64] & (1ULL << (i % 64)))
+		pw_count_elem(v_dst);
+	return os->ids[i];
 }
 
 /*

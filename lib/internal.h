@@ -254,6 +254,7 @@ struct pw_tables {
 	struct pw_v6_key *k6;
 	__u32 *v4, *v6;
 	struct pw_node *nodes;		/* this buffer's, from index 0 */
+	struct pw_prefix_key *node_pfx;	/* [node]: the set element it names */
 	int n_nodes;
 	__u32 *node_hash;
 	bool full;			/* more than PW_NODES distinct nodes */

@@ -18,7 +18,7 @@ void pw_tables_free(struct pw_tables *t)
 {
 	free(t->top4); free(t->top6); free(t->ports);
 	free(t->k4); free(t->k6); free(t->v4); free(t->v6);
-	free(t->nodes); free(t->node_hash);
+	free(t->nodes); free(t->node_hash); free(t->node_pfx);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -60,6 +60,26 @@ static __u32 field_value(struct pw_tables *t, __u32 rule, const __u64 *bits, con
 	return PW_NODE | (t->set * PW_NODES + t->n_nodes - 1);
 }
 
+/* A node of its own for an address inside set element @elem: its hits are
+ * counted for that element. */
+static __u32 elem_value(struct pw_tables *t, __u32 rule, const __u64 *bits, const __u64 *any,
+			const struct pw_prefix *elem)
+{
+	struct pw_prefix_key *k;
+
+	if (t->n_nodes == PW_NODES) {
+		t->full = true;
+		return 0;
+	}
+	t->nodes[t->n_nodes] = (struct pw_node){ .rule = rule,
+		.bits = { bits[0] | any[0], bits[1] | any[1] } };
+	k = &t->node_pfx[t->n_nodes];
+	k->family = elem->family;
+	k->len = elem->len;
+	memcpy(k->addr, elem->addr, sizeof(k->addr));
+	return PW_NODE | (t->set * PW_NODES + t->n_nodes++);
+}
+
 /* ---- the ordered rules' header: ids, table place, wildcards ---- */
 
 static void build_ord(const struct pw_ruleset *rs, struct pw_tables *t)
@@ -88,6 +108,8 @@ static void build_ord(const struct pw_ruleset *rs, struct pw_tables *t)
 		if (!o->sport.n) os->any[PW_F_SPORT][w] |= bit;
 		if (!o->dport.n) os->any[PW_F_DPORT][w] |= bit;
 		if (!o->has_proto) os->any[PW_F_PROTO][w] |= bit;
+		if (o->src.family == PW_ADDR_SET) os->set_bits[0][w] |= bit;
+		if (o->dst.family == PW_ADDR_SET) os->set_bits[1][w] |= bit;
 		os->n++;
 	}
 	if (!single)
@@ -101,6 +123,8 @@ struct aent {
 	__u32 rule;		/* own single-match rule */
 	__u64 own[2];		/* ordered rules matching this prefix */
 	__u32 value;
+	bool is_elem;		/* a set element */
+	const struct pw_prefix *elem;	/* the longest set element containing it */
 };
 
 static int cmp_aent(const void *a, const void *b)
@@ -132,7 +156,8 @@ static bool contains(const struct pw_prefix *w, const struct pw_prefix *n)
 	return !memcmp(a, w->addr, sizeof(a));
 }
 
-static int push_aent(struct aent **v, int *n, int *cap, const struct pw_prefix *p, __u32 rule, int bit)
+static int push_aent(struct aent **v, int *n, int *cap, const struct pw_prefix *p, __u32 rule, int bit,
+		     bool is_elem)
 {
 	if (*n == *cap) {
 		int c = *cap ? *cap * 2 : 1024;
@@ -148,6 +173,7 @@ static int push_aent(struct aent **v, int *n, int *cap, const struct pw_prefix *
 	(*v)[*n].rule = rule;
 	if (bit >= 0)
 		(*v)[*n].own[bit / 64] |= 1ull << (bit % 64);
+	(*v)[*n].is_elem = is_elem;
 	(*n)++;
 	return 0;
 }
@@ -168,7 +194,7 @@ static int collect(const struct pw_ruleset *rs, const struct pw_tables *t, __u32
 		if (r->kind == (dir == PW_SIDE_SRC ? PW_RK_SRC : PW_RK_DST) && r->family == family) {
 			p.len = r->len;
 			memcpy(p.addr, r->addr, sizeof(p.addr));
-			if (push_aent(v, n, &cap, &p, rs->ids[i], -1))
+			if (push_aent(v, n, &cap, &p, rs->ids[i], -1, false))
 				return -ENOMEM;
 		}
 		if (PW_RK_KIND(r->kind) != PW_RK_ORDERED || t->ord_idx[i] < 0)
@@ -177,12 +203,12 @@ static int collect(const struct pw_ruleset *rs, const struct pw_tables *t, __u32
 		if (m->family == family) {
 			p.len = m->len;
 			memcpy(p.addr, m->addr, sizeof(p.addr));
-			if (push_aent(v, n, &cap, &p, 0, t->ord_idx[i]))
+			if (push_aent(v, n, &cap, &p, 0, t->ord_idx[i], false))
 				return -ENOMEM;
 		} else if (m->family == PW_ADDR_SET && (s = pw_ruleset_find_set(rs, m->set))) {
 			for (int e = 0; e < s->n; e++)
 				if (s->e[e].family == family &&
-				    push_aent(v, n, &cap, &s->e[e], 0, t->ord_idx[i]))
+				    push_aent(v, n, &cap, &s->e[e], 0, t->ord_idx[i], true))
 					return -ENOMEM;
 		}
 	}
@@ -202,6 +228,7 @@ static int resolve(struct pw_tables *t, struct aent *v, int *n, const __u64 *any
 	qsort(v, *n, sizeof(*v), cmp_aent);
 	for (int i = 1; i < *n; i++) {
 		if (!cmp_aent(&v[k], &v[i])) {
+			v[k].is_elem |= v[i].is_elem;
 			v[k].rule = v[k].rule ?: v[i].rule;
 			v[k].own[0] |= v[i].own[0];
 			v[k].own[1] |= v[i].own[1];
@@ -217,12 +244,15 @@ static int resolve(struct pw_tables *t, struct aent *v, int *n, const __u64 *any
 
 		while (depth && !contains(&stack[depth - 1]->p, &e->p))
 			depth--;
+		e->elem = e->is_elem ? &e->p : NULL;
 		if (depth) {
 			e->rule = e->rule ?: stack[depth - 1]->rule;
 			e->own[0] |= stack[depth - 1]->own[0];
 			e->own[1] |= stack[depth - 1]->own[1];
+			e->elem = e->elem ?: stack[depth - 1]->elem;
 		}
-		e->value = field_value(t, e->rule, e->own, any);
+		e->value = e->elem ? elem_value(t, e->rule, e->own, any, e->elem) :
+			   field_value(t, e->rule, e->own, any);
 		stack[depth++] = e;
 	}
 	free(stack);
@@ -400,8 +430,10 @@ int pw_tables_build(const struct pw_ruleset *rs, __u32 set, struct pw_tables *t)
 	t->ports = calloc(4 * 65536, sizeof(*t->ports));
 	t->nodes = calloc(PW_NODES, sizeof(*t->nodes));
 	t->node_hash = calloc(NODE_HASH, sizeof(*t->node_hash));
+	t->node_pfx = calloc(PW_NODES, sizeof(*t->node_pfx));
 	t->ord_idx = calloc(rs->n + 1, sizeof(*t->ord_idx));
-	if (!t->top4 || !t->top6 || !t->ports || !t->nodes || !t->node_hash || !t->ord_idx) {
+	if (!t->top4 || !t->top6 || !t->ports || !t->nodes || !t->node_hash || !t->node_pfx ||
+	    !t->ord_idx) {
 		free(t->ord_idx);
 		pw_tables_free(t);
 		return -ENOMEM;

@@ -34,7 +34,8 @@ static const char *const map_names[PW_RM_COUNT] = {
 	[PW_RM_V6_LONG] = PW_MAP_V6_LONG, [PW_RM_PORTS] = PW_MAP_PORTS,
 	[PW_RM_PROTOS] = PW_MAP_PROTOS, [PW_RM_ORD] = PW_MAP_ORD, [PW_RM_NODES] = PW_MAP_NODES,
 	[PW_RM_ORD_RULES] = PW_MAP_ORD_RULES, [PW_RM_SETS] = PW_MAP_SETS,
-	[PW_RM_SET_ELEMS] = PW_MAP_SET_ELEMS,
+	[PW_RM_SET_ELEMS] = PW_MAP_SET_ELEMS, [PW_RM_NODE_PFX] = PW_MAP_NODE_PFX,
+	[PW_RM_ELEM_HITS] = PW_MAP_ELEM_HITS,
 };
 
 void pw_rules_close(struct pw_rules_maps *m)
@@ -166,9 +167,14 @@ int pw_rules_open(struct pw_ctx *ctx, struct pw_rules_maps *m, bool create, bool
 			return err;
 	}
 	/* rule maps pinned by a version before ordered rules: add theirs */
-	pw_join(path, sizeof(path), shared, PW_MAP_ORD);
-	if (!pw_path_exists(path) && !rdonly && (err = rules_create(ctx)))
-		return err;
+	for (int i = PW_RM_FIRST_ORD; i < PW_RM_COUNT && !rdonly; i++) {
+		pw_join(path, sizeof(path), shared, map_names[i]);
+		if (!pw_path_exists(path)) {
+			if ((err = rules_create(ctx)))
+				return err;
+			break;
+		}
+	}
 	for (int i = 0; i < PW_RM_COUNT; i++) {
 		pw_join(path, sizeof(path), shared, map_names[i]);
 		m->fd[i] = pw_open_own_pin(ctx, path, map_names[i], rdonly ? PW_PIN_RDONLY : 0);
@@ -942,6 +948,8 @@ static int apply_tables(struct apply *a)
 		err = write_hash(m->fd[PW_RM_V6_LONG], t.k6, t.v6, t.n6);
 	if (!err && m->fd[PW_RM_ORD] > 0 && t.n_nodes)
 		err = write_array(m->fd[PW_RM_NODES], set * PW_NODES, t.nodes, (__u32)t.n_nodes);
+	if (!err && m->fd[PW_RM_ORD] > 0 && t.n_nodes)
+		err = write_array(m->fd[PW_RM_NODE_PFX], set * PW_NODES, t.node_pfx, (__u32)t.n_nodes);
 	if (!err && m->fd[PW_RM_ORD] > 0)
 		err = bpf_map_update_elem(m->fd[PW_RM_ORD], &set, &t.ord, BPF_ANY) ? -errno : 0;
 	if (!err && m->fd[PW_RM_ORD] > 0)
@@ -1010,6 +1018,78 @@ static int apply_switch(struct apply *a)
 	return 0;
 }
 
+/* ---- hits per set element (abi.h: pw_elem_hits) ---- */
+
+/* Every prefix of every set of @rs, once. */
+static int set_union(const struct pw_ruleset *rs, struct pw_set *u)
+{
+	memset(u, 0, sizeof(*u));
+	for (int i = 0; i < rs->n_sets; i++)
+		for (int e = 0; e < rs->sets[i].n; e++)
+			if (pw_set_push(u, &rs->sets[i].e[e]))
+				return -ENOMEM;
+	pw_set_normalize(u);
+	return 0;
+}
+
+static void prefix_key(const struct pw_prefix *p, struct pw_prefix_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->family = p->family;
+	k->len = p->len;
+	memcpy(k->addr, p->addr, sizeof(k->addr));
+}
+
+/* Counters for prefixes in @to's sets and not in @from's: created at zero
+ * (@add) before the switch, or deleted (!@add) after it. */
+static int elem_hits_sync(const struct pw_rules_maps *m, const struct pw_ruleset *from,
+			  const struct pw_ruleset *to, bool add)
+{
+	struct pw_set a, b;
+	__u64 zero = 0;
+	int err = 0;
+
+	if (m->fd[PW_RM_ELEM_HITS] <= 0)
+		return 0;
+	if (set_union(from, &a) || set_union(to, &b)) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i < b.n && !err; i++) {
+		struct pw_prefix_key k;
+
+		if (pw_set_find(&a, &b.e[i]) >= 0)
+			continue;
+		prefix_key(&b.e[i], &k);
+		if (add && bpf_map_update_elem(m->fd[PW_RM_ELEM_HITS], &k, &zero, BPF_NOEXIST) &&
+		    errno != EEXIST)
+			err = -errno;
+		else if (!add && bpf_map_delete_elem(m->fd[PW_RM_ELEM_HITS], &k) && errno != ENOENT)
+			err = -errno;
+	}
+out:
+	free(a.e);
+	free(b.e);
+	return err;
+}
+
+int pw_set_hits(struct pw_ctx *ctx, const struct pw_rules_maps *m, const struct pw_set *s,
+		__u64 *out)
+{
+	for (int i = 0; i < s->n; i++) {
+		struct pw_prefix_key k;
+
+		out[i] = 0;
+		if (m->fd[PW_RM_ELEM_HITS] <= 0)
+			continue;
+		prefix_key(&s->e[i], &k);
+		if (bpf_map_lookup_elem(m->fd[PW_RM_ELEM_HITS], &k, &out[i]) && errno != ENOENT)
+			return pw_fail(ctx, errno, "cannot read the hits of set '%s': %s", s->name,
+				       strerror(errno));
+	}
+	return 0;
+}
+
 /* Ordered rules and sets need maps (and a program) that know them. */
 static int apply_supported(struct apply *a)
 {
@@ -1057,6 +1137,10 @@ int pw_rules_apply(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_
 	a.set = (a.cfg.active & 1) ^ 1;
 	if ((err = apply_tables(&a)) || (err = apply_rules(&a)))
 		goto out;
+	if ((err = elem_hits_sync(m, &a.cur, want, true))) {
+		err = pw_fail(ctx, err, "cannot create the set element counters: %s", strerror(-err));
+		goto out;
+	}
 	pw_step(PW_OP_APPLY, "staged");
 	if ((err = apply_switch(&a)))
 		goto out;
@@ -1067,6 +1151,11 @@ int pw_rules_apply(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_
 	intent = false;		/* switched: from here on, only forward */
 	if ((err = rules_settle(ctx, m, &a.in)))
 		pw_detail(ctx, "the new rules are in force; 'pinwall recover' finishes the clean-up");
+	/* counters of prefixes no set holds any more (a leftover after a kill
+	 * only keeps a count that a prefix added again continues) */
+	else if ((err = elem_hits_sync(m, want, &a.cur, false)))
+		err = pw_fail(ctx, err, "the new rules are in force, but the counters of removed set prefixes could not be freed: %s",
+			      strerror(-err));
 out:
 	if (err && intent)	/* not switched: take back what was written (recovery does the same) */
 		pw_rules_settle_quiet(ctx, m, &a.in);

@@ -9,17 +9,18 @@
 static const struct cmd *set_cmd(const char *name);
 
 struct set_args {
-	bool force;
+	bool force, by_hits;
 	int argc;
 	char **argv;
 };
 
-enum { OPT_FORCE = 256 };
+enum { OPT_FORCE = 256, OPT_SORT };
 
 static int parse(struct cli *cli, const struct cmd *cmd, int argc, char **argv, struct set_args *a)
 {
 	static const struct option opts[] = {
 		{ "force", no_argument, NULL, OPT_FORCE },
+		{ "sort", required_argument, NULL, OPT_SORT },
 		CLI_COMMON_OPTS,
 		{ 0 },
 	};
@@ -30,6 +31,11 @@ static int parse(struct cli *cli, const struct cmd *cmd, int argc, char **argv, 
 	while ((c = getopt_long(argc, argv, ":" CLI_COMMON_SHORT, opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_FORCE: a->force = true; break;
+		case OPT_SORT:
+			if (strcmp(optarg, "hits") && strcmp(optarg, "prefix"))
+				return cli_usage(cli, cmd, "invalid sort key '%s': use prefix or hits", optarg);
+			a->by_hits = !strcmp(optarg, "hits");
+			break;
 		case '?': case ':': return cli_opt_err(cli, cmd, c, argv);
 		default:
 			if (cli_common_opt(cli, c, optarg))
@@ -57,28 +63,74 @@ static struct pw_set *known_set(struct cli *cli, const struct pw_ruleset *rs, co
 	return NULL;
 }
 
-static void print_set(struct cli *cli, const struct pw_set *s, struct json_object *arr)
+static const __u64 *sort_hits;
+
+static int cmp_by_hits(const void *x, const void *y)
 {
+	int a = *(const int *)x, b = *(const int *)y;
+
+	if (sort_hits[a] != sort_hits[b])
+		return sort_hits[a] > sort_hits[b] ? -1 : 1;
+	return a - b;
+}
+
+/* One set: its prefixes (sorted, or by hits) with their hits. */
+static int print_set(struct cli *cli, const struct pw_rules_maps *m, const struct pw_set *s,
+		     bool by_hits, struct json_object *arr)
+{
+	__u64 *hits = calloc(s->n + 1, sizeof(*hits)), total = 0;
+	int *order = calloc(s->n + 1, sizeof(*order));
+	struct json_object *o = NULL, *e = NULL;
 	char p[64];
 
+	if (!hits || !order) {
+		free(hits);
+		free(order);
+		return cli_err(cli, "out of memory");
+	}
+	if (pw_set_hits(&cli->ctx, m, s, hits)) {
+		free(hits);
+		free(order);
+		return cli_lib_err(cli);
+	}
+	for (int i = 0; i < s->n; i++) {
+		order[i] = i;
+		total += hits[i];
+	}
+	sort_hits = hits;
+	if (by_hits)
+		qsort(order, s->n, sizeof(*order), cmp_by_hits);
 	if (cli->json) {
-		struct json_object *o = json_object_new_object(), *e = json_object_new_array();
-
+		o = json_object_new_object();
+		e = json_object_new_array();
 		json_object_object_add(o, "name", json_object_new_string(s->name));
 		json_object_object_add(o, "elements", json_object_new_int(s->n));
-		for (int i = 0; i < s->n; i++) {
-			pw_prefix_format(&s->e[i], p, sizeof(p));
-			json_object_array_add(e, json_object_new_string(p));
+		json_object_object_add(o, "hits", json_object_new_int64((int64_t)total));
+	} else {
+		printf("set %s (%d prefix%s, %llu hits)\n", s->name, s->n, s->n == 1 ? "" : "es",
+		       (unsigned long long)total);
+	}
+	for (int k = 0; k < s->n; k++) {
+		int i = order[k];
+
+		pw_prefix_format(&s->e[i], p, sizeof(p));
+		if (cli->json) {
+			struct json_object *x = json_object_new_object();
+
+			json_object_object_add(x, "prefix", json_object_new_string(p));
+			json_object_object_add(x, "hits", json_object_new_int64((int64_t)hits[i]));
+			json_object_array_add(e, x);
+		} else {
+			printf("  %-43s %14llu\n", p, (unsigned long long)hits[i]);
 		}
+	}
+	if (cli->json) {
 		json_object_object_add(o, "prefixes", e);
 		json_object_array_add(arr, o);
-		return;
 	}
-	printf("set %s (%d prefix%s)\n", s->name, s->n, s->n == 1 ? "" : "es");
-	for (int i = 0; i < s->n; i++) {
-		pw_prefix_format(&s->e[i], p, sizeof(p));
-		printf("  %s\n", p);
-	}
+	free(hits);
+	free(order);
+	return 0;
 }
 
 static int do_set_list(struct cli *cli, int argc, char **argv)
@@ -108,15 +160,17 @@ static int do_set_list(struct cli *cli, int argc, char **argv)
 	}
 	if (cli->json)
 		arr = json_object_new_array();
-	for (int i = 0; i < cur.n_sets; i++)
+	for (int i = 0; i < cur.n_sets && !ret; i++)
 		if (!a.argc || !strcmp(cur.sets[i].name, a.argv[0]))
-			print_set(cli, &cur.sets[i], arr);
-	if (cli->json) {
+			ret = print_set(cli, &m, &cur.sets[i], a.by_hits, arr);
+	if (cli->json && !ret) {
 		struct json_object *j = json_object_new_object();
 
 		json_object_object_add(j, "sets", arr);
 		cli_print_json(cli, j);
 		json_object_put(j);
+	} else if (arr) {
+		json_object_put(arr);
 	}
 out:
 	pw_ruleset_free(&cur);
@@ -206,7 +260,7 @@ static int do_set_flush(struct cli *cli, int argc, char **argv)
 }
 
 static const struct cmd set_cmds[] = {
-	{ "list", do_set_list, "[NAME]", "sets in force with their prefixes" },
+	{ "list", do_set_list, "[NAME] [--sort prefix|hits]", "sets in force with their prefixes and hits" },
 	{ "add", do_set_add, "NAME PREFIX... [--force]", "add prefixes to a set, atomically" },
 	{ "del", do_set_del, "NAME PREFIX... [--force]", "delete prefixes from a set, atomically" },
 	{ "flush", do_set_flush, "NAME [--force]", "empty a set" },

@@ -175,13 +175,15 @@ enum pw_rule_kind {
  */
 #define PW_ORD_WORDS      2
 #define PW_ORD_MAX        (64 * PW_ORD_WORDS)	/* ordered rules per set */
-#define PW_NODES          65536			/* nodes per set */
+#define PW_NODES          262144		/* nodes per set */
 #define PW_NODE           0x80000000u
 #define PW_MAP_ORD        "pw_ord"
 #define PW_MAP_NODES      "pw_nodes"
 #define PW_MAP_ORD_RULES  "pw_ord_rules"
 #define PW_MAP_SETS       "pw_sets"
 #define PW_MAP_SET_ELEMS  "pw_set_elems"
+#define PW_MAP_NODE_PFX   "pw_node_pfx"
+#define PW_MAP_ELEM_HITS  "pw_elem_hits"
 
 enum pw_field { PW_F_SRC = 0, PW_F_DST, PW_F_SPORT, PW_F_DPORT, PW_F_PROTO, PW_F_COUNT };
 
@@ -190,6 +192,9 @@ struct pw_ord_set {
 	__u32 table_pos;	/* the prefix table comes before ordered rule table_pos */
 	__u32 ids[PW_ORD_MAX];	/* bit i: rule id */
 	__u64 any[PW_F_COUNT][PW_ORD_WORDS];
+	/* rules whose source [0] or destination [1] match is a set: their
+	 * hits are counted for the set element too (pw_elem_hits) */
+	__u64 set_bits[2][PW_ORD_WORDS];
 };
 
 struct pw_node {
@@ -241,6 +246,19 @@ struct pw_set_info {
 
 struct pw_elem_key {
 	__u32 meta;
+	__u32 len;
+	__u32 addr[4];
+};
+
+/*
+ * Hits per set element. A node made for an address inside a set element
+ * names that element (the longest element of any set containing it) in
+ * pw_node_pfx; when an ordered rule with a set match decides, the packet
+ * is counted in pw_elem_hits under that element's prefix. The counters
+ * are kept by prefix across applies, as long as some set holds it.
+ */
+struct pw_prefix_key {
+	__u32 family;		/* 4 or 6; 0: the node names no element */
 	__u32 len;
 	__u32 addr[4];
 };

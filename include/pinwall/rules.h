@@ -63,6 +63,7 @@ enum pw_rule_map {
 	PW_RM_V4_LONG, PW_RM_V6_LONG, PW_RM_PORTS, PW_RM_PROTOS,
 	/* ordered rules and sets (rules 2): a program older than them has none */
 	PW_RM_ORD, PW_RM_NODES, PW_RM_ORD_RULES, PW_RM_SETS, PW_RM_SET_ELEMS,
+	PW_RM_NODE_PFX, PW_RM_ELEM_HITS,
 	PW_RM_COUNT,
 };
 #define PW_RM_FIRST_ORD PW_RM_ORD
@@ -141,6 +142,10 @@ int pw_rules_read(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_r
 		  struct pw_config *cfg);
 int pw_rules_counters(struct pw_ctx *ctx, const struct pw_rules_maps *m,
 		      const struct pw_ruleset *rs, struct pw_counter *out);
+/* Hits of each prefix of set @s (counted when an ordered rule matching on
+ * the set decided; see abi.h): out[i] for s->e[i]. */
+int pw_set_hits(struct pw_ctx *ctx, const struct pw_rules_maps *m, const struct pw_set *s,
+		__u64 *out);
 /* Make @want (with @policy) the rule set, atomically; assigns want->ids. */
 int pw_rules_apply(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_ruleset *want,
 		   int policy, struct pw_apply_report *rep);

@@ -62,6 +62,17 @@ drop src @block 20 $((20 * 64))
 drop proto udp dst @block dport {7,9,1000-1100} 12 $((12 * 64))
 EOF
 )" "per-rule counters"
+	# hits per set element: which prefix matched
+	ASSERT_EQ "$(pw "$NS" set list block --sort hits --json | jq -c '[.sets[0].prefixes[] | [.prefix, .hits]]')" \
+		'[["10.11.0.0/16",26],["fd00:11::/32",6],["192.0.2.0/24",0]]' "hits per element of block"
+	ASSERT_EQ "$(pw "$NS" set list customers --json | jq -c '[.sets[0].prefixes[] | [.prefix, .hits]]')" \
+		'[["10.11.5.0/24",10],["10.11.6.7/32",12]]' "hits per element of customers"
+	# a change of the set keeps the counts of the prefixes that stay
+	ASSERT_OK pw "$NS" set add block 203.0.113.0/24
+	ASSERT_OK pw "$NS" set del block 192.0.2.0/24
+	ASSERT_EQ "$(pw "$NS" set list block --json | jq -c '[.sets[0].prefixes[] | [.prefix, .hits]]')" \
+		'[["10.11.0.0/16",26],["203.0.113.0/24",0],["fd00:11::/32",6]]' "hits after set changes"
+	ASSERT_EQ "$(cnt "$NS" "drop src @block")" "20 $((20 * 64))" "rule counter after set changes"
 }
 
 # Single-match rules decide together, as one table, where the first of them
@@ -103,9 +114,9 @@ test_set_commands() {
 	ASSERT_OK pw "$NS" set add block 10.31.0.0/16 fd00:31::/48
 	ASSERT_OK pw "$NS" set del block 10.30.0.0/16
 	ASSERT_OK pw "$NS" set add empty 192.0.2.1
-	ASSERT_EQ "$(pw "$NS" set list block --json | jq -c '.sets[0].prefixes')" \
+	ASSERT_EQ "$(pw "$NS" set list block --json | jq -c '[.sets[0].prefixes[].prefix]')" \
 		'["10.31.0.0/16","fd00:31::/48"]' "set block after add and del"
-	ASSERT_EQ "$(pw "$NS" set list | head -n1)" "set block (2 prefixes)" "set list text"
+	ASSERT_EQ "$(pw "$NS" set list | head -n1)" "set block (2 prefixes, 0 hits)" "set list text"
 	s=$(state "$NS")
 	REFUSED "unknown set 'blok' \(sets in force: block, empty\)" pw "$NS" set add blok 10.1.0.0/16
 	REFUSED "'10\.31\.0\.0/16' is already in set 'block'; nothing was changed" pw "$NS" set add block 10.31.0.0/16
