@@ -422,9 +422,31 @@ static __always_inline __u32 pw_classify_ordered(__u32 set, const struct pw_pkt 
  * each), destination port, source port (narrowest range within each),
  * protocol. A later fragment is matched by its addresses only.
  */
+/*
+ * pw_ord_rules, pw_sets and pw_set_elems are read by user space only. They
+ * are referenced here (never at run time: the flag is 0 and read-only) so
+ * that they are maps of the program: status sees them in use, and repin
+ * finds them from the running program when their pins are gone.
+ */
+const volatile __u32 pw_user_maps_touch = 0;
+
+static __always_inline void pw_user_maps(void)
+{
+	__u32 zero = 0;
+	struct pw_elem_key k = {};
+
+	if (!pw_user_maps_touch)
+		return;
+	bpf_map_lookup_elem(&pw_ord_rules, &zero);
+	bpf_map_lookup_elem(&pw_sets, &zero);
+	bpf_map_lookup_elem(&pw_set_elems, &k);
+}
+
 __noinline __u32 pw_classify(__u32 set, const struct pw_pkt *p)
 {
 	struct pw_ord_set *os;
+
+	pw_user_maps();
 
 	/* a global function: verified once, not once per parser path */
 	if (!p)

@@ -243,6 +243,18 @@ __u64 pw_ruleset_match_hash(const struct pw_ruleset *rs, int i);
 /* Clear the host bits of @a beyond @len (network byte order). */
 void pw_mask_addr(__u32 *a, int family, __u32 len);
 
+/* ---- the rule maps (rules.c), shared with the apply (rule_apply.c) ---- */
+struct pw_rules_maps;
+struct pw_config;
+/* Is a stored rule in force? Marks of an apply under way decide by the
+ * generation in force (abi.h: PW_RK_ADDING). */
+bool pw_rule_in_force(__u32 kind, const struct pw_config *cfg);
+/* The stored rule entries of ids below *@count, in one batch. */
+int pw_rules_read_entries(struct pw_ctx *ctx, const struct pw_rules_maps *m, __u32 *count,
+			  __u32 **keys, struct pw_rule **vals);
+/* pw_config could not be read: say why, naming the pin. */
+int pw_rules_config_fail(struct pw_ctx *ctx, const struct pw_rules_maps *m, int err);
+
 /* ---- compiled rule tables of one buffer (rule_tables.c) ---- */
 struct pw_tables {
 	__u32 set;			/* the buffer: 0 or 1 */

@@ -88,18 +88,9 @@ int do_recover(struct cli *cli, int argc, char **argv);
 
 extern const struct cmd pw_cmds[];
 
-/* The rule transaction (cmd_rule.c), shared by the rule and set commands:
- * lock, recover, read what is in force; commit guards, applies, reports. */
-struct rule_tx {
-	struct pw_rules_maps maps;
-	struct pw_ruleset cur;
-	struct pw_config cfg;
-	int lock_fd;
-};
-int tx_begin(struct cli *cli, struct rule_tx *tx);
-void tx_end(struct rule_tx *tx);
-int commit(struct cli *cli, struct rule_tx *tx, struct pw_ruleset *want, bool force,
-	   const char *what);
+/* The outcome of a rule or set verb (cmd_rule.c): the note of an interrupted
+ * apply settled first, warnings, then the report or the error. */
+int report_change(struct cli *cli, int err, const struct pw_change_result *res, const char *what);
 const char *policy_name(int p);
 
 #endif

@@ -92,82 +92,60 @@ const char *policy_name(int p)
 	return p == PW_POLICY_DENY ? "deny" : "allow";
 }
 
-int tx_begin(struct cli *cli, struct rule_tx *tx)
+/* The recovery note, the warnings, and the outcome of a rule or set verb. */
+int report_change(struct cli *cli, int err, const struct pw_change_result *res, const char *what)
 {
-	struct pw_recovery rec;
-
-	memset(tx, 0, sizeof(*tx));
-	tx->lock_fd = -1;
-	/* a rule apply killed halfway is settled first (see pw_rules_recover) */
-	if (pw_check_caps(&cli->ctx) || pw_bpffs_prepare(&cli->ctx, true) ||
-	    pw_lock(&cli->ctx, &tx->lock_fd) || pw_rules_open(&cli->ctx, &tx->maps, true, false) ||
-	    pw_rules_recover(&cli->ctx, &tx->maps, &rec) ||
-	    pw_rules_read(&cli->ctx, &tx->maps, &tx->cur, &tx->cfg)) {
-		pw_rules_close(&tx->maps);
-		pw_unlock(tx->lock_fd);
-		return cli_lib_err(cli);
-	}
-	if (rec.found)
+	if (res->rec.found)
 		fprintf(stderr, "pinwall: %s the interrupted rule apply of pid %u first\n",
-			rec.completed ? "finished" : "rolled back", rec.pid);
-	return 0;
-}
-
-void tx_end(struct rule_tx *tx)
-{
-	pw_ruleset_free(&tx->cur);
-	pw_rules_close(&tx->maps);
-	pw_unlock(tx->lock_fd);
-}
-
-/* Guard, apply, report. @want's policy field is the policy to set. */
-int commit(struct cli *cli, struct rule_tx *tx, struct pw_ruleset *want, bool force,
-	   const char *what)
-{
-	struct pw_apply_report rep;
-	char why[512];
-
-	if (want->warnings && !cli->json)
-		fputs(want->warnings, stderr);
-	if (!force && pw_rules_ssh_guard(&cli->ctx, want, why, sizeof(why)))
-		return cli_err(cli, "%s; nothing was changed (use --force if you mean it)", why);
-	if (pw_rules_apply(&cli->ctx, &tx->maps, want, want->policy, &rep))
+			res->rec.completed ? "finished" : "rolled back", res->rec.pid);
+	if (res->warnings && !cli->json)
+		fputs(res->warnings, stderr);
+	free(res->warnings);
+	if (err)
 		return cli_lib_err(cli);
 	if (cli->json) {
 		struct json_object *j = json_object_new_object();
 
-		json_object_object_add(j, "changed", json_object_new_boolean(!rep.unchanged));
-		json_object_object_add(j, "added", json_object_new_int(rep.added));
-		json_object_object_add(j, "removed", json_object_new_int(rep.removed));
-		json_object_object_add(j, "kept", json_object_new_int(rep.kept));
-		json_object_object_add(j, "rules", json_object_new_int(want->n));
-		json_object_object_add(j, "policy", json_object_new_string(policy_name(want->policy)));
-		json_object_object_add(j, "switch_ms", json_object_new_double(rep.switch_ms));
-		json_object_object_add(j, "total_ms", json_object_new_double(rep.total_ms));
+		json_object_object_add(j, "changed", json_object_new_boolean(!res->rep.unchanged));
+		json_object_object_add(j, "added", json_object_new_int(res->rep.added));
+		json_object_object_add(j, "removed", json_object_new_int(res->rep.removed));
+		json_object_object_add(j, "kept", json_object_new_int(res->rep.kept));
+		json_object_object_add(j, "rules", json_object_new_int(res->rules));
+		json_object_object_add(j, "policy", json_object_new_string(policy_name(res->policy)));
+		json_object_object_add(j, "switch_ms", json_object_new_double(res->rep.switch_ms));
+		json_object_object_add(j, "total_ms", json_object_new_double(res->rep.total_ms));
 		cli_print_json(cli, j);
 		json_object_put(j);
 	} else {
 		char *safe = cli_escape(what);	/* a file name: one line */
 
-		if (rep.unchanged)
+		if (res->rep.unchanged)
 			printf("no change: %s already in force (%d rules, policy %s)\n", safe ? safe : what,
-			       want->n, policy_name(want->policy));
+			       res->rules, policy_name(res->policy));
 		else
 			printf("%s: added %d, removed %d, kept %d; %d rules, policy %s%s; in force after %.1f ms\n",
-			       safe ? safe : what, rep.added, rep.removed, rep.kept, want->n,
-			       policy_name(want->policy), rep.policy_changed ? " (changed)" : "",
-			       rep.switch_ms);
+			       safe ? safe : what, res->rep.added, res->rep.removed, res->rep.kept, res->rules,
+			       policy_name(res->policy), res->rep.policy_changed ? " (changed)" : "",
+			       res->rep.switch_ms);
 		free(safe);
 	}
 	return 0;
 }
 
-/* add/del: options, the one rule from the words, then the transaction. */
-static int begin_one_rule(struct cli *cli, const struct cmd *cmd, int argc, char **argv,
-			  struct rule_args *a, struct pw_rule *r, struct pw_ord_rule *o,
-			  struct rule_tx *tx)
+static int run_change(struct cli *cli, struct pw_rule_change *c, const char *what)
+{
+	struct pw_change_result res;
+	int err = pw_rules_change(&cli->ctx, c, &res);
+
+	return report_change(cli, err, &res, what);
+}
+
+/* add/del: options and the one rule from the words. */
+static int one_rule(struct cli *cli, const struct cmd *cmd, int argc, char **argv,
+		    struct rule_args *a, struct pw_rule_change *c, char *name, size_t len)
 {
 	char text[PW_RULE_TEXT_MAX + 1], err[PW_ERR_LEN];
+	unsigned int id;
 	int ret;
 
 	if ((ret = parse(cli, cmd, argc, argv, a)))
@@ -176,142 +154,39 @@ static int begin_one_rule(struct cli *cli, const struct cmd *cmd, int argc, char
 		return cli_usage(cli, cmd, "missing rule");
 	if (join(text, sizeof(text), a->argc, a->argv))
 		return cli_err(cli, "rule '%.40s...' is longer than %d characters", text, PW_RULE_TEXT_MAX);
-	if (pw_rule_parse_full(text, r, o, err, sizeof(err)))
+	if (pw_rule_parse_full(text, &c->rule, &c->ord, err, sizeof(err)))
 		return cli_err(cli, "%s", err);
-	return tx_begin(cli, tx);
-}
-
-/* Where a new rule goes: a single-match rule joins the table (after its
- * last rule); an ordered one goes last, first, or before rule id --before
- * (before the table when that id is a single-match rule). An error is the
- * negative exit status. */
-static int add_position(struct cli *cli, const struct rule_args *a, const struct pw_ruleset *rs,
-			const struct pw_rule *r)
-{
-	unsigned int id;
-	int last_single = -1;
-
-	for (int i = 0; i < rs->n; i++)
-		if (rs->r[i].kind != PW_RK_ORDERED)
-			last_single = i;
-	if (r->kind != PW_RK_ORDERED) {
-		if (a->first || a->before)
-			return -cli_err(cli, "a single-match rule joins the prefix table (longest prefix first), which has no order: --first and --before place ordered rules");
-		return last_single >= 0 ? last_single + 1 : rs->n;
-	}
-	if (a->first)
-		return 0;
-	if (!a->before)
-		return rs->n;
-	if (cli_parse_u32(a->before, &id) || !id)
-		return -cli_err(cli, "invalid --before '%s': a rule id (see 'pinwall rule list')", a->before);
-	for (int i = 0; i < rs->n; i++) {
-		if (rs->ids[i] != id)
-			continue;
-		if (rs->r[i].kind == PW_RK_ORDERED)
-			return i;
-		for (int j = 0; j < rs->n; j++)	/* the table's place */
-			if (rs->r[j].kind != PW_RK_ORDERED)
-				return j;
-	}
-	return -cli_err(cli, "no rule with id %u (see 'pinwall rule list')", id);
-}
-
-/* A rule with the same match in force: duplicate (same action) or conflicting. */
-static int same_in_force(struct cli *cli, const struct pw_ruleset *cur, const struct pw_rule *r,
-			 const struct pw_ord_rule *o, const char *name)
-{
-	struct pw_ruleset one = { 0 };
-	char text[PW_RULE_TEXT_MAX + 1];
-	int ret = 0;
-
-	if (pw_ruleset_push(&one, r, o, 0))
-		return cli_err(cli, "out of memory");
-	for (int i = 0; i < cur->n && !ret; i++) {
-		if (!pw_ruleset_same_match(cur, i, &one, 0))
-			continue;
-		pw_ruleset_format(cur, i, text, sizeof(text));
-		ret = cli_err(cli, "%s rule '%s': the set has '%s'", cur->r[i].action == r->action ?
-			      "duplicate" : "conflicting", name, text);
-	}
-	pw_ruleset_free(&one);
-	return ret;
+	if (a->before && (cli_parse_u32(a->before, &id) || !id))
+		return cli_err(cli, "invalid --before '%s': a rule id (see 'pinwall rule list')", a->before);
+	c->first = a->first;
+	c->before = a->before ? id : 0;
+	c->force = a->force;
+	pw_rule_format_full(&c->rule, &c->ord, name, len);
+	return 0;
 }
 
 static int do_rule_add(struct cli *cli, int argc, char **argv)
 {
-	const struct cmd *cmd = rule_cmd("add");
+	struct pw_rule_change c = { .op = PW_RC_ADD, .policy = -1 };
 	char name[PW_RULE_TEXT_MAX + 1];
-	struct pw_ruleset want;
-	struct pw_ord_rule o;
 	struct rule_args a;
-	struct rule_tx tx;
-	struct pw_rule r;
-	int ret, pos;
+	int ret;
 
-	if ((ret = begin_one_rule(cli, cmd, argc, argv, &a, &r, &o, &tx)))
+	if ((ret = one_rule(cli, rule_cmd("add"), argc, argv, &a, &c, name, sizeof(name))))
 		return ret;
-	pw_rule_format_full(&r, &o, name, sizeof(name));
-	if ((ret = same_in_force(cli, &tx.cur, &r, &o, name)))
-		goto out;
-	if (tx.cur.n >= PW_MAX_RULES - 1) {
-		ret = cli_err(cli, "table full: at most %d rules", PW_MAX_RULES - 1);
-		goto out;
-	}
-	if ((pos = add_position(cli, &a, &tx.cur, &r)) < 0) {
-		ret = -pos;
-		goto out;
-	}
-	if (pw_ruleset_copy(&want, &tx.cur) || pw_ruleset_insert(&want, pos, &r, &o, 0)) {
-		ret = cli_err(cli, "out of memory");
-		goto out;
-	}
-	if (pw_ruleset_check(&cli->ctx, &want, NULL))
-		ret = cli_lib_err(cli);
-	else
-		ret = commit(cli, &tx, &want, a.force, name);
-	pw_ruleset_free(&want);
-out:
-	tx_end(&tx);
-	return ret;
+	return run_change(cli, &c, name);
 }
 
 static int do_rule_del(struct cli *cli, int argc, char **argv)
 {
-	const struct cmd *cmd = rule_cmd("del");
+	struct pw_rule_change c = { .op = PW_RC_DEL, .policy = -1 };
 	char name[PW_RULE_TEXT_MAX + 1];
-	struct pw_ruleset want, one = { 0 };
-	struct pw_ord_rule o;
 	struct rule_args a;
-	struct rule_tx tx;
-	struct pw_rule r;
-	int ret, found = -1;
+	int ret;
 
-	if ((ret = begin_one_rule(cli, cmd, argc, argv, &a, &r, &o, &tx)))
+	if ((ret = one_rule(cli, rule_cmd("del"), argc, argv, &a, &c, name, sizeof(name))))
 		return ret;
-	pw_rule_format_full(&r, &o, name, sizeof(name));
-	if (pw_ruleset_push(&one, &r, &o, 0)) {
-		ret = cli_err(cli, "out of memory");
-		goto out;
-	}
-	for (int i = 0; i < tx.cur.n && found < 0; i++)
-		if (pw_ruleset_same_match(&tx.cur, i, &one, 0) && tx.cur.r[i].action == r.action)
-			found = i;
-	if (found < 0) {
-		ret = cli_err(cli, "no such rule '%s' (see 'pinwall rule list')", name);
-		goto out;
-	}
-	if (pw_ruleset_copy(&want, &tx.cur)) {
-		ret = cli_err(cli, "out of memory");
-		goto out;
-	}
-	pw_ruleset_remove(&want, found);
-	ret = commit(cli, &tx, &want, a.force, name);
-	pw_ruleset_free(&want);
-out:
-	pw_ruleset_free(&one);
-	tx_end(&tx);
-	return ret;
+	return run_change(cli, &c, name);
 }
 
 /*
@@ -372,9 +247,9 @@ static int read_rule_file(struct cli *cli, const char *path, struct pw_ruleset *
 static int do_rule_apply(struct cli *cli, int argc, char **argv)
 {
 	const struct cmd *cmd = rule_cmd("apply");
-	struct pw_ruleset want;
+	struct pw_rule_change c = { .op = PW_RC_APPLY };
+	struct pw_ruleset file;
 	struct rule_args a;
-	struct rule_tx tx;
 	int ret;
 
 	if ((ret = parse(cli, cmd, argc, argv, &a)))
@@ -382,116 +257,76 @@ static int do_rule_apply(struct cli *cli, int argc, char **argv)
 	if (a.argc != 1)
 		return cli_usage(cli, cmd, a.argc ? "one rule file only" : "missing rule file");
 	/* the whole file is checked before anything is touched */
-	if ((ret = read_rule_file(cli, a.argv[0], &want)))
+	if ((ret = read_rule_file(cli, a.argv[0], &file)))
 		return ret;
-	if ((ret = tx_begin(cli, &tx))) {
-		pw_ruleset_free(&want);
-		return ret;
-	}
-	if (a.policy >= 0) {
-		if (want.policy >= 0 && want.policy != a.policy) {
-			ret = cli_err(cli, "--policy %s contradicts 'policy %s' in '%s'",
-				      policy_name(a.policy), policy_name(want.policy), a.argv[0]);
-			goto out;
-		}
-		want.policy = a.policy;
-	}
-	if (want.policy < 0)
-		want.policy = (int)PW_CFG_POLICY(&tx.cfg);
-	/* never flip a kept rule set between allow and deny by accident */
-	if (want.policy != (int)PW_CFG_POLICY(&tx.cfg) && tx.cur.n && !a.change_policy) {
-		ret = cli_err(cli, "'%s' sets policy %s but the %d rules in force use policy %s: add --change-policy to change it",
-			      a.argv[0], policy_name(want.policy), tx.cur.n, policy_name((int)PW_CFG_POLICY(&tx.cfg)));
-		goto out;
-	}
-	ret = commit(cli, &tx, &want, a.force, a.argv[0]);
-out:
-	pw_ruleset_free(&want);
-	tx_end(&tx);
+	c.what = a.argv[0];
+	c.file = &file;
+	c.policy = a.policy;
+	c.change_policy = a.change_policy;
+	c.force = a.force;
+	ret = run_change(cli, &c, a.argv[0]);
+	pw_ruleset_free(&file);
 	return ret;
 }
 
 static int do_rule_flush(struct cli *cli, int argc, char **argv)
 {
 	const struct cmd *cmd = rule_cmd("flush");
-	struct pw_ruleset want = { 0 };
+	struct pw_rule_change c = { .op = PW_RC_FLUSH, .policy = -1 };
 	struct rule_args a;
-	struct rule_tx tx;
 	int ret;
 
 	if ((ret = parse(cli, cmd, argc, argv, &a)))
 		return ret;
 	if (a.argc)
 		return cli_usage(cli, cmd, "unexpected argument '%s'", a.argv[0]);
-	if ((ret = tx_begin(cli, &tx)))
-		return ret;
-	/* the rules go; the sets stay (pinwall set flush empties one) */
-	if (pw_ruleset_copy(&want, &tx.cur)) {
-		tx_end(&tx);
-		return cli_err(cli, "out of memory");
+	c.force = a.force;
+	return run_change(cli, &c, "flush");
+}
+
+static int show_policy(struct cli *cli)
+{
+	struct pw_rules_maps m;
+	struct pw_ruleset cur;
+	struct pw_config cfg;
+
+	if (pw_check_caps_read(&cli->ctx) || pw_rules_open(&cli->ctx, &m, false, true) ||
+	    pw_rules_read(&cli->ctx, &m, &cur, &cfg))
+		return cli_lib_err(cli);
+	if (cli->json) {
+		struct json_object *j = json_object_new_object();
+
+		json_object_object_add(j, "policy", json_object_new_string(policy_name((int)PW_CFG_POLICY(&cfg))));
+		cli_print_json(cli, j);
+		json_object_put(j);
+	} else {
+		printf("policy %s\n", policy_name((int)PW_CFG_POLICY(&cfg)));
 	}
-	while (want.n)
-		pw_ruleset_remove(&want, want.n - 1);
-	ret = commit(cli, &tx, &want, a.force, "flush");
-	pw_ruleset_free(&want);
-	tx_end(&tx);
-	return ret;
+	pw_ruleset_free(&cur);
+	pw_rules_close(&m);
+	return 0;
 }
 
 static int do_rule_policy(struct cli *cli, int argc, char **argv)
 {
 	const struct cmd *cmd = rule_cmd("policy");
-	struct pw_ruleset want;
+	struct pw_rule_change c = { .op = PW_RC_POLICY };
 	struct rule_args a;
-	struct rule_tx tx;
-	int ret, policy;
+	int ret;
 
 	if ((ret = parse(cli, cmd, argc, argv, &a)))
 		return ret;
-	if (a.argc == 0) {
-		struct pw_rules_maps m;
-		struct pw_ruleset cur;
-		struct pw_config cfg;
-
-		if (pw_check_caps_read(&cli->ctx) || pw_rules_open(&cli->ctx, &m, false, true) ||
-		    pw_rules_read(&cli->ctx, &m, &cur, &cfg))
-			return cli_lib_err(cli);
-		if (cli->json) {
-			struct json_object *j = json_object_new_object();
-
-			json_object_object_add(j, "policy", json_object_new_string(policy_name((int)PW_CFG_POLICY(&cfg))));
-			cli_print_json(cli, j);
-			json_object_put(j);
-		} else {
-			printf("policy %s\n", policy_name((int)PW_CFG_POLICY(&cfg)));
-		}
-		pw_ruleset_free(&cur);
-		pw_rules_close(&m);
-		return 0;
-	}
+	if (a.argc == 0)
+		return show_policy(cli);
 	if (a.argc > 1)
 		return cli_usage(cli, cmd, "one policy word expected, got extra '%s' after '%s'",
 				 a.argv[1], a.argv[0]);
 	if (strcmp(a.argv[0], "allow") && strcmp(a.argv[0], "deny"))
 		return cli_usage(cli, cmd, "invalid policy '%s': use allow or deny", a.argv[0]);
-	policy = !strcmp(a.argv[0], "deny") ? PW_POLICY_DENY : PW_POLICY_ALLOW;
-	if ((ret = tx_begin(cli, &tx)))
-		return ret;
-	if (policy != (int)PW_CFG_POLICY(&tx.cfg) && tx.cur.n && !a.change_policy) {
-		ret = cli_err(cli, "the %d rules in force use policy %s: add --change-policy to change it to %s",
-			      tx.cur.n, policy_name((int)PW_CFG_POLICY(&tx.cfg)), a.argv[0]);
-		goto out;
-	}
-	if (pw_ruleset_copy(&want, &tx.cur)) {
-		ret = cli_err(cli, "out of memory");
-		goto out;
-	}
-	want.policy = policy;
-	ret = commit(cli, &tx, &want, a.force, "policy");
-	pw_ruleset_free(&want);
-out:
-	tx_end(&tx);
-	return ret;
+	c.policy = !strcmp(a.argv[0], "deny") ? PW_POLICY_DENY : PW_POLICY_ALLOW;
+	c.change_policy = a.change_policy;
+	c.force = a.force;
+	return run_change(cli, &c, "policy");
 }
 
 struct listed {
@@ -535,18 +370,102 @@ static bool in_prefix(const struct pw_rule *r, const struct pw_rule *filter)
 	return !memcmp(a, filter->addr, r->family == 4 ? 4 : 16);
 }
 
+/* The rules listed, filtered and sorted. */
+struct listing {
+	struct pw_ruleset cur;
+	struct pw_config cfg;
+	struct listed *l;
+	int n;
+	struct pw_counter total;
+};
+
+static void list_json(struct cli *cli, const struct listing *ls)
+{
+	struct json_object *j = json_object_new_object(), *arr = json_object_new_array(), *t;
+	char text[PW_RULE_TEXT_MAX + 1];
+
+	json_object_object_add(j, "policy", json_object_new_string(policy_name((int)PW_CFG_POLICY(&ls->cfg))));
+	for (int i = 0; i < ls->n; i++) {
+		struct json_object *o = json_object_new_object();
+		const struct listed *l = &ls->l[i];
+
+		pw_ruleset_format(&ls->cur, l->idx, text, sizeof(text));
+		json_object_object_add(o, "id", json_object_new_int64(l->id));
+		json_object_object_add(o, "ordered", json_object_new_boolean(ls->cur.r[l->idx].kind == PW_RK_ORDERED));
+		json_object_object_add(o, "rule", json_object_new_string(text));
+		json_object_object_add(o, "packets", json_object_new_int64((int64_t)l->c.packets));
+		json_object_object_add(o, "bytes", json_object_new_int64((int64_t)l->c.bytes));
+		json_object_array_add(arr, o);
+	}
+	json_object_object_add(j, "rules", arr);
+	t = json_object_new_object();
+	json_object_object_add(t, "rules", json_object_new_int(ls->n));
+	json_object_object_add(t, "packets", json_object_new_int64((int64_t)ls->total.packets));
+	json_object_object_add(t, "bytes", json_object_new_int64((int64_t)ls->total.bytes));
+	json_object_object_add(j, "total", t);
+	cli_print_json(cli, j);
+	json_object_put(j);
+}
+
+static void list_text(const struct listing *ls, bool filtered)
+{
+	char text[PW_RULE_TEXT_MAX + 1];
+
+	printf("policy %s, %d rule(s)%s\n", policy_name((int)PW_CFG_POLICY(&ls->cfg)), ls->n,
+	       filtered ? " in the prefix" : "");
+	printf("%-7s %-44s %14s %16s\n", "id", "rule", "packets", "bytes");
+	for (int i = 0; i < ls->n; i++) {
+		pw_ruleset_format(&ls->cur, ls->l[i].idx, text, sizeof(text));
+		printf("%-7u %-44s %14llu %16llu\n", ls->l[i].id, text,
+		       (unsigned long long)ls->l[i].c.packets, (unsigned long long)ls->l[i].c.bytes);
+	}
+	printf("%-7s %-44s %14llu %16llu\n", "total", "", (unsigned long long)ls->total.packets,
+	       (unsigned long long)ls->total.bytes);
+}
+
+/* Read the rules and their counters; keep those in @filter (NULL: all). */
+static int list_collect(struct cli *cli, const struct pw_rules_maps *m, const struct pw_rule *filter,
+			const char *sort, struct listing *ls)
+{
+	struct pw_counter *cnt;
+	struct pw_intent in;
+
+	if (pw_rules_read(&cli->ctx, m, &ls->cur, &ls->cfg))
+		return cli_lib_err(cli);
+	/* the list is right either way (marks decide); say what is pending */
+	if (pw_rules_interrupted(&cli->ctx, &in))
+		fprintf(stderr, "pinwall: note: a rule apply (pid %u) was interrupted: 'pinwall recover' settles it\n",
+			in.pid);
+	cnt = calloc(ls->cur.n + 1, sizeof(*cnt));
+	ls->l = calloc(ls->cur.n + 1, sizeof(*ls->l));
+	if (!cnt || !ls->l || pw_rules_counters(&cli->ctx, m, &ls->cur, cnt)) {
+		int ret = cnt && ls->l ? cli_lib_err(cli) : cli_err(cli, "out of memory");
+
+		free(cnt);
+		return ret;
+	}
+	for (int i = 0; i < ls->cur.n; i++) {
+		if (filter && !in_prefix(&ls->cur.r[i], filter))
+			continue;
+		ls->l[ls->n++] = (struct listed){ .idx = i, .c = cnt[i], .id = ls->cur.ids[i] };
+		ls->total.packets += cnt[i].packets;
+		ls->total.bytes += cnt[i].bytes;
+	}
+	free(cnt);
+	sort_key = sort;
+	qsort(ls->l, ls->n, sizeof(*ls->l), cmp_listed);
+	return 0;
+}
+
 static int do_rule_list(struct cli *cli, int argc, char **argv)
 {
 	const struct cmd *cmd = rule_cmd("list");
-	struct pw_counter *cnt = NULL, total = { 0 };
-	struct listed *l = NULL;
+	struct listing ls = { 0 };
 	struct pw_rules_maps m;
-	struct pw_ruleset cur;
-	struct pw_config cfg;
 	struct pw_rule filter;
 	struct rule_args a;
 	char text[PW_RULE_TEXT_MAX + 1], err[PW_ERR_LEN];
-	int ret, n = 0;
+	int ret;
 
 	if ((ret = parse(cli, cmd, argc, argv, &a)))
 		return ret;
@@ -562,75 +481,13 @@ static int do_rule_list(struct cli *cli, int argc, char **argv)
 	if (pw_check_caps_read(&cli->ctx) || pw_bpffs_prepare(&cli->ctx, false) ||
 	    pw_rules_open(&cli->ctx, &m, false, true))
 		return cli_lib_err(cli);
-	if (pw_rules_read(&cli->ctx, &m, &cur, &cfg)) {
-		pw_rules_close(&m);
-		return cli_lib_err(cli);
-	}
-	{
-		struct pw_intent in;
-
-		/* the list is right either way (marks decide); say what is pending */
-		if (pw_rules_interrupted(&cli->ctx, &in))
-			fprintf(stderr, "pinwall: note: a rule apply (pid %u) was interrupted: 'pinwall recover' settles it\n",
-				in.pid);
-	}
-	cnt = calloc(cur.n + 1, sizeof(*cnt));
-	l = calloc(cur.n + 1, sizeof(*l));
-	if (!cnt || !l || pw_rules_counters(&cli->ctx, &m, &cur, cnt)) {
-		ret = cnt && l ? cli_lib_err(cli) : cli_err(cli, "out of memory");
-		goto out;
-	}
-	for (int i = 0; i < cur.n; i++) {
-		if (a.prefix && !in_prefix(&cur.r[i], &filter))
-			continue;
-		l[n].idx = i;
-		l[n].c = cnt[i];
-		l[n].id = cur.ids[i];
-		total.packets += cnt[i].packets;
-		total.bytes += cnt[i].bytes;
-		n++;
-	}
-	sort_key = a.sort;
-	qsort(l, n, sizeof(*l), cmp_listed);
-	if (cli->json) {
-		struct json_object *j = json_object_new_object(), *arr = json_object_new_array(), *t;
-
-		json_object_object_add(j, "policy", json_object_new_string(policy_name((int)PW_CFG_POLICY(&cfg))));
-		for (int i = 0; i < n; i++) {
-			struct json_object *o = json_object_new_object();
-
-			pw_ruleset_format(&cur, l[i].idx, text, sizeof(text));
-			json_object_object_add(o, "id", json_object_new_int64(l[i].id));
-			json_object_object_add(o, "ordered", json_object_new_boolean(cur.r[l[i].idx].kind == PW_RK_ORDERED));
-			json_object_object_add(o, "rule", json_object_new_string(text));
-			json_object_object_add(o, "packets", json_object_new_int64((int64_t)l[i].c.packets));
-			json_object_object_add(o, "bytes", json_object_new_int64((int64_t)l[i].c.bytes));
-			json_object_array_add(arr, o);
-		}
-		json_object_object_add(j, "rules", arr);
-		t = json_object_new_object();
-		json_object_object_add(t, "rules", json_object_new_int(n));
-		json_object_object_add(t, "packets", json_object_new_int64((int64_t)total.packets));
-		json_object_object_add(t, "bytes", json_object_new_int64((int64_t)total.bytes));
-		json_object_object_add(j, "total", t);
-		cli_print_json(cli, j);
-		json_object_put(j);
-	} else {
-		printf("policy %s, %d rule(s)%s\n", policy_name((int)PW_CFG_POLICY(&cfg)), n,
-		       a.prefix ? " in the prefix" : "");
-		printf("%-7s %-44s %14s %16s\n", "id", "rule", "packets", "bytes");
-		for (int i = 0; i < n; i++) {
-			pw_ruleset_format(&cur, l[i].idx, text, sizeof(text));
-			printf("%-7u %-44s %14llu %16llu\n", l[i].id, text,
-			       (unsigned long long)l[i].c.packets, (unsigned long long)l[i].c.bytes);
-		}
-		printf("%-7s %-44s %14llu %16llu\n", "total", "", (unsigned long long)total.packets,
-		       (unsigned long long)total.bytes);
-	}
-out:
-	free(cnt);
-	free(l);
-	pw_ruleset_free(&cur);
+	ret = list_collect(cli, &m, a.prefix ? &filter : NULL, a.sort, &ls);
+	if (!ret && cli->json)
+		list_json(cli, &ls);
+	else if (!ret)
+		list_text(&ls, a.prefix);
+	free(ls.l);
+	pw_ruleset_free(&ls.cur);
 	pw_rules_close(&m);
 	return ret;
 }

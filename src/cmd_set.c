@@ -47,22 +47,6 @@ static int parse(struct cli *cli, const struct cmd *cmd, int argc, char **argv, 
 	return cli_setup(cli);
 }
 
-/* The set named @name in @rs, or a clear error naming the sets there are. */
-static struct pw_set *known_set(struct cli *cli, const struct pw_ruleset *rs, const char *name)
-{
-	struct pw_set *s = pw_ruleset_find_set(rs, name);
-	char names[512] = "";
-	size_t n = 0;
-
-	if (s)
-		return s;
-	for (int i = 0; i < rs->n_sets && n < sizeof(names) - 40; i++)
-		n += snprintf(names + n, sizeof(names) - n, "%s%s", i ? ", " : "", rs->sets[i].name);
-	cli_err(cli, "unknown set '%s' (sets in force: %s); a rule file defines sets with 'set NAME PREFIX...'",
-		name, rs->n_sets ? names : "none");
-	return NULL;
-}
-
 static const __u64 *sort_hits;
 
 static int cmp_by_hits(const void *x, const void *y)
@@ -154,8 +138,8 @@ static int do_set_list(struct cli *cli, int argc, char **argv)
 		pw_rules_close(&m);
 		return cli_lib_err(cli);
 	}
-	if (a.argc && !known_set(cli, &cur, a.argv[0])) {
-		ret = 1;
+	if (a.argc && !pw_ruleset_find_set(&cur, a.argv[0])) {
+		ret = cli_err(cli, "unknown set '%s' (see 'pinwall set list')", a.argv[0]);
 		goto out;
 	}
 	if (cli->json)
@@ -178,85 +162,55 @@ out:
 	return ret;
 }
 
-/* add/del/flush: every prefix checked before the transaction starts. */
-static int set_change(struct cli *cli, const char *verb, int argc, char **argv)
+/* add/del/flush: every prefix checked before anything starts. */
+static int set_change(struct cli *cli, const char *verb, enum pw_rule_op op, int argc, char **argv)
 {
 	const struct cmd *cmd = set_cmd(verb);
-	struct pw_prefix *p = NULL;
-	struct pw_ruleset want;
+	struct pw_rule_change c = { .op = op, .policy = -1 };
+	struct pw_change_result res;
+	struct pw_prefix *p;
 	struct set_args a;
-	struct rule_tx tx;
-	struct pw_set *s;
 	char err[PW_ERR_LEN], what[128];
-	int ret, n = 0;
-	bool flush = !strcmp(verb, "flush");
+	int ret;
 
 	if ((ret = parse(cli, cmd, argc, argv, &a)))
 		return ret;
 	if (!a.argc)
 		return cli_usage(cli, cmd, "missing set name");
-	if (flush ? a.argc != 1 : a.argc < 2)
-		return cli_usage(cli, cmd, flush ? "unexpected argument '%s'" : "missing prefix",
-				 flush ? a.argv[1] : "");
+	if (op == PW_RC_SET_FLUSH ? a.argc != 1 : a.argc < 2)
+		return cli_usage(cli, cmd, op == PW_RC_SET_FLUSH ? "unexpected argument '%s'" : "missing prefix",
+				 op == PW_RC_SET_FLUSH ? a.argv[1] : "");
 	if (!(p = calloc(a.argc, sizeof(*p))))
 		return cli_err(cli, "out of memory");
-	for (int i = 1; i < a.argc; i++, n++)
-		if (pw_prefix_parse(a.argv[i], &p[n], err, sizeof(err))) {
+	for (int i = 1; i < a.argc; i++)
+		if (pw_prefix_parse(a.argv[i], &p[i - 1], err, sizeof(err))) {
 			free(p);
 			return cli_err(cli, "%s; nothing was changed", err);
 		}
-	if ((ret = tx_begin(cli, &tx))) {
-		free(p);
-		return ret;
-	}
-	if (!known_set(cli, &tx.cur, a.argv[0]) || pw_ruleset_copy(&want, &tx.cur)) {
-		ret = 1;
-		goto out;
-	}
-	s = pw_ruleset_find_set(&want, a.argv[0]);
-	if (flush)
-		s->n = 0;
-	for (int i = 0; i < n && !ret; i++) {
-		int at = pw_set_find(s, &p[i]);
-		char t[64];
-
-		pw_prefix_format(&p[i], t, sizeof(t));
-		if (verb[0] == 'a' && at >= 0)
-			ret = cli_err(cli, "'%s' is already in set '%s'; nothing was changed", t, s->name);
-		else if (verb[0] == 'd' && at < 0)
-			ret = cli_err(cli, "'%s' is not in set '%s'; nothing was changed", t, s->name);
-		else if (verb[0] == 'a' && pw_set_push(s, &p[i]))
-			ret = cli_err(cli, "out of memory");
-		else if (verb[0] == 'd')
-			memmove(&s->e[at], &s->e[at + 1], (s->n - at - 1) * sizeof(*s->e)), s->n--;
-		if (verb[0] == 'a')
-			pw_set_normalize(s);
-	}
-	snprintf(what, sizeof(what), "set %s %s", verb, s->name);
-	if (!ret && pw_ruleset_check(&cli->ctx, &want, NULL))
-		ret = cli_lib_err(cli);
-	if (!ret)
-		ret = commit(cli, &tx, &want, a.force, what);
-	pw_ruleset_free(&want);
-out:
+	c.set = a.argv[0];
+	c.prefixes = p;
+	c.n_prefixes = a.argc - 1;
+	c.force = a.force;
+	snprintf(what, sizeof(what), "set %s %.*s", verb, PW_SET_NAME_LEN, a.argv[0]);
+	ret = pw_rules_change(&cli->ctx, &c, &res);
+	ret = report_change(cli, ret, &res, what);
 	free(p);
-	tx_end(&tx);
 	return ret;
 }
 
 static int do_set_add(struct cli *cli, int argc, char **argv)
 {
-	return set_change(cli, "add", argc, argv);
+	return set_change(cli, "add", PW_RC_SET_ADD, argc, argv);
 }
 
 static int do_set_del(struct cli *cli, int argc, char **argv)
 {
-	return set_change(cli, "del", argc, argv);
+	return set_change(cli, "del", PW_RC_SET_DEL, argc, argv);
 }
 
 static int do_set_flush(struct cli *cli, int argc, char **argv)
 {
-	return set_change(cli, "flush", argc, argv);
+	return set_change(cli, "flush", PW_RC_SET_FLUSH, argc, argv);
 }
 
 static const struct cmd set_cmds[] = {

@@ -142,6 +142,38 @@ int pw_rules_read(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_r
 		  struct pw_config *cfg);
 int pw_rules_counters(struct pw_ctx *ctx, const struct pw_rules_maps *m,
 		      const struct pw_ruleset *rs, struct pw_counter *out);
+/* A rule or set verb (pw_rules_change): lock, settle an interrupted apply,
+ * read what is in force, make the wanted set, check, guard, apply. */
+enum pw_rule_op {
+	PW_RC_APPLY, PW_RC_ADD, PW_RC_DEL, PW_RC_FLUSH, PW_RC_POLICY,
+	PW_RC_SET_ADD, PW_RC_SET_DEL, PW_RC_SET_FLUSH,
+};
+
+struct pw_rule_change {
+	enum pw_rule_op op;
+	const char *what;		/* names the change in messages (a file name) */
+	const struct pw_ruleset *file;	/* APPLY: the rule set read */
+	struct pw_rule rule;		/* ADD, DEL */
+	struct pw_ord_rule ord;
+	bool first;			/* ADD: an ordered rule goes first */
+	__u32 before;			/* ADD: ... or before this rule id */
+	int policy;			/* APPLY (-1: the file's or the one in force), POLICY */
+	bool change_policy;		/* the policy may flip while rules are in force */
+	bool force;			/* past the SSH lock-out guard */
+	const char *set;		/* SET_*: the set */
+	const struct pw_prefix *prefixes;
+	int n_prefixes;
+};
+
+struct pw_change_result {
+	struct pw_apply_report rep;
+	struct pw_recovery rec;		/* an interrupted apply settled first */
+	int rules, policy;		/* the set now in force */
+	char *warnings;			/* lines "warning: ..."; the caller frees */
+};
+
+int pw_rules_change(struct pw_ctx *ctx, const struct pw_rule_change *c, struct pw_change_result *res);
+
 /* Hits of each prefix of set @s (counted when an ordered rule matching on
  * the set decided; see abi.h): out[i] for s->e[i]. */
 int pw_set_hits(struct pw_ctx *ctx, const struct pw_rules_maps *m, const struct pw_set *s,
