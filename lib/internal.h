@@ -120,6 +120,7 @@ struct pw_plan_opts {
 int pw_join(char *buf, size_t len, const char *a, const char *b);
 int pw_mkdirs(struct pw_ctx *ctx, const char *path);
 bool pw_path_exists(const char *path);
+void pw_remove_empty_dirs(const struct pw_ctx *ctx, const char *ifdir);
 
 /* Decide reuse or creation for every map of @obj (before load); any
  * incompatible pin fails the whole plan with one detail line per property. */
@@ -263,6 +264,5 @@ int pw_recover_locked(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
 		      struct pw_recovery *rec, bool undo_load);
 int pw_unload_core(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
 		   struct pw_intent *in, struct pw_load_report *r);
-void pw_remove_empty_dirs(const struct pw_ctx *ctx, const char *ifdir);
 
 #endif

@@ -216,27 +216,6 @@ static void link_pin_close(struct link_pin *lp)
 	lp->fd = -1;
 }
 
-void pw_remove_empty_dirs(const struct pw_ctx *ctx, const char *ifdir)
-{
-	size_t root_len = strlen(ctx->pin_root);
-	char path[PW_PATH_LEN], *slash;
-
-	pw_join(path, sizeof(path), ifdir, PW_DIR_MAPS);
-	pw_rmdir_below(path, root_len);
-	pw_join(path, sizeof(path), ifdir, PW_DIR_PENDING);
-	pw_rmdir_below(path, root_len);
-	snprintf(path, sizeof(path), "%s", ifdir);
-	/* ifdir, then its ns<ino> parent, never above the pin root */
-	for (int i = 0; i < 2; i++) {
-		if (pw_rmdir_below(path, root_len))
-			break;
-		slash = strrchr(path, '/');
-		if (!slash || (size_t)(slash - path) <= root_len)
-			break;
-		*slash = '\0';
-	}
-}
-
 /* The directories a load may create, and whether each existed before, so a
  * failed load removes exactly what it made. */
 struct made_dirs {

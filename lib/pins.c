@@ -226,6 +226,29 @@ int pw_shared_dir(const struct pw_ctx *ctx, char *buf, size_t len)
 	return pw_join(buf, len, ctx->pin_root, PW_DIR_SHARED);
 }
 
+/* maps/, pending/, the interface directory and its ns<ino> parent, each
+ * only when empty: what unload and a rolled-back load leave. */
+void pw_remove_empty_dirs(const struct pw_ctx *ctx, const char *ifdir)
+{
+	size_t root_len = strlen(ctx->pin_root);
+	char path[PW_PATH_LEN], *slash;
+
+	pw_join(path, sizeof(path), ifdir, PW_DIR_MAPS);
+	pw_rmdir_below(path, root_len);
+	pw_join(path, sizeof(path), ifdir, PW_DIR_PENDING);
+	pw_rmdir_below(path, root_len);
+	snprintf(path, sizeof(path), "%s", ifdir);
+	/* ifdir, then its ns<ino> parent, never above the pin root */
+	for (int i = 0; i < 2; i++) {
+		if (pw_rmdir_below(path, root_len))
+			break;
+		slash = strrchr(path, '/');
+		if (!slash || (size_t)(slash - path) <= root_len)
+			break;
+		*slash = '\0';
+	}
+}
+
 int pw_lock(struct pw_ctx *ctx, int *lock_fd)
 {
 	int fd = open(ctx->pin_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
