@@ -220,6 +220,14 @@ int pw_attach_over(struct pw_ctx *ctx, int ifindex, const char *ifname, enum pw_
 		   const struct pw_xdp_state *st, int old_fd, int new_fd, enum pw_mode *used,
 		   bool *window);
 int pw_find_xdp_link(int ifindex, __u32 prog_id);
+/* The bpf_link an earlier version pinned in @ifdir (reload converts it). */
+struct pw_link_pin {
+	int fd;				/* -1: no pin */
+	struct bpf_link_info info;
+	char path[PW_PATH_LEN];
+};
+int pw_link_pin_open(struct pw_ctx *ctx, const char *ifdir, struct pw_link_pin *lp);
+void pw_link_pin_close(struct pw_link_pin *lp);
 /* An earlier version's bpf_link attachment -> netlink (see attach.c). */
 int pw_link_swap(struct pw_ctx *ctx, int link_fd, const char *ifname, int old_fd, int new_fd);
 int pw_link_detach(struct pw_ctx *ctx, int link_fd, const char *ifname);

@@ -179,43 +179,6 @@ static int obj_load(struct pw_ctx *ctx, struct pw_obj *o)
 	return err;
 }
 
-/* The bpf_link an earlier version pinned in @ifdir (reload converts it). */
-struct link_pin {
-	int fd;				/* -1: no pin */
-	struct bpf_link_info info;
-	char path[PW_PATH_LEN];
-};
-
-static int link_pin_open(struct pw_ctx *ctx, const char *ifdir, struct link_pin *lp)
-{
-	memset(lp, 0, sizeof(*lp));
-	lp->fd = -1;
-	pw_join(lp->path, sizeof(lp->path), ifdir, PW_PIN_LINK);
-	if (pw_nofollow(ctx, lp->path))
-		return -ELOOP;
-	if (!pw_path_exists(lp->path))
-		return 0;
-	lp->fd = bpf_obj_get(lp->path);
-	if (lp->fd < 0)
-		return pw_fail(ctx, errno, "cannot open link pin '%s': %s", lp->path,
-			       strerror(errno));
-	if (pw_fd_kind(lp->fd) != PW_OBJ_LINK || pw_link_info(lp->fd, &lp->info) ||
-	    lp->info.type != BPF_LINK_TYPE_XDP) {
-		close(lp->fd);
-		lp->fd = -1;
-		return pw_fail(ctx, EEXIST, "pin path '%s' does not hold an XDP link: remove it",
-			       lp->path);
-	}
-	return 0;
-}
-
-static void link_pin_close(struct link_pin *lp)
-{
-	if (lp->fd >= 0)
-		close(lp->fd);
-	lp->fd = -1;
-}
-
 /* The directories a load may create, and whether each existed before, so a
  * failed load removes exactly what it made. */
 struct made_dirs {
@@ -400,7 +363,7 @@ int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_rep
 	struct pw_obj obj = {};
 	struct pw_plan plan = {};
 	struct pw_plan_opts po;
-	struct link_pin lp = { .fd = -1 };
+	struct pw_link_pin lp = { .fd = -1 };
 	struct pw_xdp_state st;
 	struct pw_meta meta = {};
 	struct pw_intent in;
@@ -446,7 +409,7 @@ int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_rep
 		err = pw_fail(ctx, err, "cannot query XDP on '%s': %s", o->ifname, strerror(-err));
 		goto out;
 	}
-	if ((err = link_pin_open(ctx, r->ifdir, &lp)))
+	if ((err = pw_link_pin_open(ctx, r->ifdir, &lp)))
 		goto out;
 	if (st.prog_id && ((lp.fd >= 0 && lp.info.xdp.ifindex == (__u32)ifindex &&
 			    st.prog_id == lp.info.prog_id) ||
@@ -544,7 +507,7 @@ out:
 	}
 	if (foreign_fd >= 0)
 		close(foreign_fd);
-	link_pin_close(&lp);
+	pw_link_pin_close(&lp);
 	pw_plan_free(&plan);
 	obj_close(&obj);
 	if (err) {
@@ -574,13 +537,13 @@ static int prepare_existing(struct pw_ctx *ctx, const char *ifname)
  * -1: netlink; pinned at @lp's path so a killed conversion is found).
  */
 static int open_managed(struct pw_ctx *ctx, const char *ifname, int ifindex,
-			const char *ifdir, struct link_pin *lp, struct pw_xdp_state *st,
+			const char *ifdir, struct pw_link_pin *lp, struct pw_xdp_state *st,
 			struct pw_meta *meta, int *link_fd)
 {
 	int err;
 
 	*link_fd = -1;
-	if ((err = link_pin_open(ctx, ifdir, lp)))
+	if ((err = pw_link_pin_open(ctx, ifdir, lp)))
 		return err;
 	if (pw_meta_read(ifdir, meta))
 		return pw_fail(ctx, ENOENT, "'%s' is not loaded by pinwall (no load record in '%s'): use 'pinwall load %s'",
@@ -653,7 +616,7 @@ static int reload_switch(struct pw_ctx *ctx, const char *ifname, int ifindex, co
 
 int pw_reload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_report *r)
 {
-	struct link_pin lp = { .fd = -1 };
+	struct pw_link_pin lp = { .fd = -1 };
 	struct pw_obj obj = {};
 	struct pw_plan plan = {};
 	struct pw_plan_opts po;
@@ -736,7 +699,7 @@ out:
 		close(old_fd);
 	if (link_fd >= 0)
 		close(link_fd);
-	link_pin_close(&lp);
+	pw_link_pin_close(&lp);
 	pw_plan_free(&plan);
 	obj_close(&obj);
 	pw_unlock(lock_fd);
@@ -749,7 +712,7 @@ int pw_unload_core(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
 		   struct pw_intent *in, struct pw_load_report *rep)
 {
 	struct pw_load_report *r = rep ?: calloc(1, sizeof(*r));
-	struct link_pin lp = { .fd = -1 };
+	struct pw_link_pin lp = { .fd = -1 };
 	struct pw_meta *meta = &in->next;
 	bool have_meta = meta->version != 0;
 	char path[PW_PATH_LEN], shared[PW_PATH_LEN];
@@ -760,7 +723,7 @@ int pw_unload_core(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
 
 	if (!r)
 		return pw_fail(ctx, ENOMEM, "out of memory");
-	if ((err = link_pin_open(ctx, ifdir, &lp)))
+	if ((err = pw_link_pin_open(ctx, ifdir, &lp)))
 		goto out;
 	ifindex = (int)if_nametoindex(ifname);
 	r->ifindex = ifindex;
@@ -839,7 +802,7 @@ int pw_unload_core(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
 	pw_intent_clear(ifdir);
 	pw_remove_empty_dirs(ctx, ifdir);
 out:
-	link_pin_close(&lp);
+	pw_link_pin_close(&lp);
 	if (!rep)
 		free(r);
 	return err;
@@ -847,7 +810,7 @@ out:
 
 int pw_unload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_report *r)
 {
-	struct link_pin lp = { .fd = -1 };
+	struct pw_link_pin lp = { .fd = -1 };
 	struct pw_intent in;
 	int lock_fd = -1, err;
 
@@ -876,9 +839,9 @@ int pw_unload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_r
 		goto out;
 	}
 	/* refuse before the first change: a link pin holding something else */
-	if ((err = link_pin_open(ctx, r->ifdir, &lp)))
+	if ((err = pw_link_pin_open(ctx, r->ifdir, &lp)))
 		goto out;
-	link_pin_close(&lp);
+	pw_link_pin_close(&lp);
 	pw_intent_init(&in, PW_OP_UNLOAD);
 	in.keep_maps = o->keep_maps;
 	if (pw_meta_read(r->ifdir, &in.next))
