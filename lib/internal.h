@@ -270,6 +270,8 @@ int pw_intent_finish(struct pw_ctx *ctx, const char *ifdir, struct pw_intent *in
 /* With the lock held: finish or roll back what an intent record describes. */
 int pw_recover_locked(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
 		      struct pw_recovery *rec, bool undo_load);
+
+/* ---- the unload steps (unload.c) ---- */
 int pw_unload_core(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
 		   struct pw_intent *in, struct pw_load_report *r);
 
