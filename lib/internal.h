@@ -267,6 +267,10 @@ void pw_intent_init(struct pw_intent *in, __u32 op);
 int pw_intent_step(struct pw_ctx *ctx, const char *ifdir, struct pw_intent *in, __u32 step);
 void pw_intent_clear(const char *ifdir);
 int pw_intent_finish(struct pw_ctx *ctx, const char *ifdir, struct pw_intent *in);
+/* A map staged as new whose pin path was taken since: its path in @what. */
+bool pw_staged_conflict(const struct pw_ctx *ctx, const char *ifdir, char *what, size_t len);
+
+/* ---- recovery of a killed operation (recover.c) ---- */
 /* With the lock held: finish or roll back what an intent record describes. */
 int pw_recover_locked(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
 		      struct pw_recovery *rec, bool undo_load);
