@@ -137,12 +137,7 @@ int pw_plan_pin_shared(struct pw_ctx *ctx, struct pw_plan *plan);
 void pw_plan_free(struct pw_plan *plan);
 void pw_plan_report(const struct pw_plan *plan, struct pw_load_report *r);
 
-int pw_meta_write(struct pw_ctx *ctx, const char *ifdir, const struct pw_meta *meta);
-/* Why the last record read failed with @err: the pin's mismatch ("pin 'P'
- * has value size X, pinwall expects Y") or strerror. */
-const char *pw_record_problem(int err);
-
-/* ---- the load record bound to its program (record.c) ---- */
+/* ---- the load and intent records, bound and pinned (record.c) ---- */
 #define PW_PIN_META_STAGED PW_DIR_PENDING "/" PW_PIN_META	/* bound, not yet written */
 #define PW_PROG_MAPS 256	/* map ids read per program */
 /* The ids of the maps program @prog_id uses (bound ones included). */
@@ -155,6 +150,10 @@ int pw_meta_bind(struct pw_ctx *ctx, const char *ifdir, int prog_fd);
  * very program on @ifindex in this network namespace; -ENOENT if none. */
 int pw_meta_of_prog(const struct pw_ctx *ctx, __u32 prog_id, int ifindex,
 		    struct pw_meta *meta, __u32 *map_id);
+int pw_meta_write(struct pw_ctx *ctx, const char *ifdir, const struct pw_meta *meta);
+/* Why the last record read failed with @err: the pin's mismatch ("pin 'P'
+ * has value size X, pinwall expects Y") or strerror. */
+const char *pw_record_problem(int err);
 int pw_intent_write(struct pw_ctx *ctx, const char *ifdir, const struct pw_intent *in);
 int pw_rules_intent_read(const struct pw_ctx *ctx, struct pw_intent *in);
 int pw_rules_intent_write(struct pw_ctx *ctx, const struct pw_intent *in);
