@@ -164,6 +164,9 @@ int pw_wait_for_programs(void);
 #define PW_PIN_RDONLY	1u	/* open read-only */
 #define PW_PIN_OLDER	2u	/* a record: an older, shorter value is fine */
 
+int pw_map_info(int fd, struct bpf_map_info *info);
+int pw_prog_info(int fd, struct bpf_prog_info *info);
+int pw_link_info(int fd, struct bpf_link_info *info);
 /* What pinwall expects of its own map @name (@record: the load and intent
  * records), from the built-in objects; NULL if it has none. */
 const struct pw_map_desc *pw_pin_expected(const char *name, bool record);
@@ -200,9 +203,6 @@ int pw_rmdir_below(const char *path, size_t root_len);
 /* bpf_obj_get of a pin, refused (-ELOOP) if reached through a link. */
 int pw_obj_get_below(const char *path, size_t root_len, __u32 file_flags);
 
-int pw_map_info(int fd, struct bpf_map_info *info);
-int pw_prog_info(int fd, struct bpf_prog_info *info);
-int pw_link_info(int fd, struct bpf_link_info *info);
 int pw_ifindex(struct pw_ctx *ctx, const char *ifname);
 
 /* load: refuse when the pin root's bpffs is private to this mount namespace. */
