@@ -117,25 +117,29 @@ struct pw_plan_opts {
 	enum pw_pin_scope scope;
 };
 
+/* ---- the pin root: privileges, bpffs, layout, lock (pins.c) ---- */
 int pw_join(char *buf, size_t len, const char *a, const char *b);
 int pw_mkdirs(struct pw_ctx *ctx, const char *path);
 bool pw_path_exists(const char *path);
 void pw_remove_empty_dirs(const struct pw_ctx *ctx, const char *ifdir);
 
+/* ---- the plan: where each map is pinned, and its fate (plan.c) ---- */
 /* Decide reuse or creation for every map of @obj (before load); any
  * incompatible pin fails the whole plan with one detail line per property. */
 int pw_plan_maps(struct pw_ctx *ctx, struct bpf_object *obj, const char *ifdir,
 		 const struct pw_plan_opts *po, struct pw_plan *plan);
+bool pw_shared_in_use(const struct pw_ctx *ctx, const char *skip_dir, const char *name,
+		      char *user, size_t len);
+void pw_plan_free(struct pw_plan *plan);
+void pw_plan_report(const struct pw_plan *plan, struct pw_load_report *r);
+
+/* ---- pinning what the plan decided (stage.c) ---- */
 /* Pin every map the new program brings below pending/ and run the first
  * copy of each migration (with snapshots when @old_runs). */
 int pw_plan_stage(struct pw_ctx *ctx, struct pw_plan *plan, bool old_runs);
-bool pw_shared_in_use(const struct pw_ctx *ctx, const char *skip_dir, const char *name,
-		      char *user, size_t len);
 /* Rule commands, before any load: pin the shared maps just created, in
  * place (nothing runs on them yet); undone on failure. */
 int pw_plan_pin_shared(struct pw_ctx *ctx, struct pw_plan *plan);
-void pw_plan_free(struct pw_plan *plan);
-void pw_plan_report(const struct pw_plan *plan, struct pw_load_report *r);
 
 /* ---- the load and intent records, bound and pinned (record.c) ---- */
 #define PW_PIN_META_STAGED PW_DIR_PENDING "/" PW_PIN_META	/* bound, not yet written */
