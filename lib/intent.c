@@ -112,6 +112,29 @@ void pw_intent_clear(const char *ifdir)
 	close(fd);
 }
 
+/* Wait until no program still runs with what it read before: an update of a
+ * map-in-map makes the kernel wait for running BPF programs to finish. */
+int pw_wait_for_programs(void)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o);
+	int inner, outer, err = 0;
+	__u32 zero = 0;
+
+	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, NULL, 4, 4, 1, NULL);
+	if (inner < 0)
+		return -errno;
+	o.inner_map_fd = inner;
+	outer = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, NULL, 4, 4, 1, &o);
+	if (outer < 0)
+		err = -errno;
+	else if (bpf_map_update_elem(outer, &zero, &inner, BPF_ANY))
+		err = -errno;
+	if (outer >= 0)
+		close(outer);
+	close(inner);
+	return err;
+}
+
 /* Fold the old program's late changes of one migrated map into its successor. */
 static int merge_one(struct pw_ctx *ctx, const char *name, const char *old_path,
 		     const char *snap_path, const char *new_path)

@@ -161,8 +161,6 @@ const char *pw_record_problem(int err);
 int pw_intent_write(struct pw_ctx *ctx, const char *ifdir, const struct pw_intent *in);
 int pw_rules_intent_read(const struct pw_ctx *ctx, struct pw_intent *in);
 int pw_rules_intent_write(struct pw_ctx *ctx, const struct pw_intent *in);
-/* Returns once every BPF program run that started before has ended. */
-int pw_wait_for_programs(void);
 
 /* ---- untrusted pins (pinobj.c) ---- */
 #define PW_PIN_RDONLY	1u	/* open read-only */
@@ -269,6 +267,8 @@ static inline void pw_step(__u32 op, const char *step)
 void pw_intent_init(struct pw_intent *in, __u32 op);
 int pw_intent_step(struct pw_ctx *ctx, const char *ifdir, struct pw_intent *in, __u32 step);
 void pw_intent_clear(const char *ifdir);
+/* Returns once every BPF program run that started before has ended. */
+int pw_wait_for_programs(void);
 int pw_intent_finish(struct pw_ctx *ctx, const char *ifdir, struct pw_intent *in);
 /* A map staged as new whose pin path was taken since: its path in @what. */
 bool pw_staged_conflict(const struct pw_ctx *ctx, const char *ifdir, char *what, size_t len);
