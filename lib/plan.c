@@ -97,49 +97,271 @@ static void first_reason(const struct pw_ctx *ctx, size_t from, char *buf, size_
 	snprintf(buf, len, "%.*s", (int)n, p);
 }
 
-int pw_plan_maps(struct pw_ctx *ctx, struct bpf_object *obj, const char *ifdir,
-		 const struct pw_plan_opts *po, struct pw_plan *plan)
-{
-	static const struct pw_plan_opts none = { 0 };
+/* What the plan refuses, for its one error line: the first map refused
+ * (else the first that would lose fields) and why. */
+struct verdict {
+	char first[PW_NAME_LEN];
+	char reason[400];
+	int refused, lossy;
+	bool fresh_ok;		/* the first refused pin holds a map */
+};
+
+/* Where an interface's maps are pinned: its maps/, shared/, its pending/. */
+struct plan_dirs {
 	char shared[PW_PATH_LEN], maps[PW_PATH_LEN], pending[PW_PATH_LEN];
-	char first[PW_NAME_LEN] = "", reason[400] = "", names[256] = "";
-	const struct btf *btf = bpf_object__btf(obj);
-	struct pw_map_desc *pin = calloc(2, sizeof(*pin)), *nw = pin + 1;
+};
+
+static int plan_dirs(struct pw_ctx *ctx, const char *ifdir, struct plan_dirs *dirs)
+{
+	int err;
+
+	if ((err = pw_shared_dir(ctx, dirs->shared, sizeof(dirs->shared))) ||
+	    (err = pw_join(dirs->maps, sizeof(dirs->maps), ifdir, PW_DIR_MAPS)) ||
+	    (err = pw_join(dirs->pending, sizeof(dirs->pending), ifdir, PW_DIR_PENDING)))
+		return pw_fail(ctx, err, "pin root '%s' is too long", ctx->pin_root);
+	return 0;
+}
+
+/* Every --fresh name is a map of the program, checked before any pin. */
+static int check_fresh(struct pw_ctx *ctx, struct bpf_object *obj, const struct pw_plan_opts *po)
+{
+	char names[256] = "";
 	struct bpf_map *map;
-	int err, refused = 0, lossy = 0;
-	bool fresh_ok = true;		/* the first refused pin holds a map */
 	size_t used = 0;
 
-	memset(plan, 0, sizeof(*plan));
-	if (!po)
-		po = &none;
-	if (!pin)
-		return pw_fail(ctx, ENOMEM, "out of memory");
-	if ((err = pw_shared_dir(ctx, shared, sizeof(shared))) ||
-	    (err = pw_join(maps, sizeof(maps), ifdir, PW_DIR_MAPS)) ||
-	    (err = pw_join(pending, sizeof(pending), ifdir, PW_DIR_PENDING))) {
-		free(pin);
-		return pw_fail(ctx, err, "pin root '%s' is too long", ctx->pin_root);
-	}
 	bpf_object__for_each_map(map, obj)
 		if (!bpf_map__is_internal(map) && used < sizeof(names))
 			used += snprintf(names + used, sizeof(names) - used, "%s'%s'",
 					 used ? ", " : "", bpf_map__name(map));
 	for (int i = 0; i < po->n_fresh; i++) {
 		map = bpf_object__find_map_by_name(obj, po->fresh[i]);
-		if (!map || bpf_map__is_internal(map)) {
-			free(pin);
+		if (!map || bpf_map__is_internal(map))
 			return pw_fail(ctx, ENOENT, "--fresh '%s': the program has no such map (its maps: %s); nothing was changed",
 				       po->fresh[i], names);
-		}
 	}
+	return 0;
+}
 
+static void refuse(const struct pw_ctx *ctx, struct verdict *v, const char *name, size_t mark)
+{
+	if (!v->refused++) {
+		snprintf(v->first, sizeof(v->first), "%s", name);
+		first_reason(ctx, mark, v->reason, sizeof(v->reason));
+	}
+}
+
+/* Where map @pm is pinned (by name below shared/, below the interface, or
+ * nowhere) and, when pinned, its pending pins below pending/. */
+static int plan_paths(struct pw_ctx *ctx, struct pw_plan_map *pm, const struct plan_dirs *dirs,
+		      const struct pw_plan_opts *po)
+{
+	const char *name = bpf_map__name(pm->map);
+	int err;
+
+	/* by default LIBBPF_PIN_BY_NAME keeps its meaning: one map per
+	 * name, shared; --pin-scope overrides it for the whole object */
+	pm->shared = po->scope == PW_SCOPE_GLOBAL ||
+		     (po->scope == PW_SCOPE_OBJECT && bpf_map__pin_path(pm->map) != NULL);
+	pm->unpinned = po->scope == PW_SCOPE_NONE;
+	bpf_map__set_pin_path(pm->map, NULL);	/* we pin, not libbpf */
+	pm->fate = PW_FATE_CREATE;
+	if (pm->unpinned)
+		return 0;
+	err = pw_join(pm->path, sizeof(pm->path), pm->shared ? dirs->shared : dirs->maps, name);
+	if (!err)
+		err = snprintf(pm->side, sizeof(pm->side), "%s/%s/%s", dirs->pending,
+			       pm->shared ? PW_DIR_SHARED : PW_DIR_MAPS, name) >=
+		      (int)sizeof(pm->side) ? -ENAMETOOLONG : 0;
+	if (!err)
+		err = snprintf(pm->side_new, sizeof(pm->side_new), "%s/%s/%s", dirs->pending,
+			       pm->shared ? PW_DIR_SHARED_NEW : PW_DIR_MAPS_NEW, name) >=
+		      (int)sizeof(pm->side_new) ? -ENAMETOOLONG : 0;
+	if (!err)
+		err = snprintf(pm->snap, sizeof(pm->snap), "%s/%s/%s", dirs->pending,
+			       PW_DIR_SNAP, name) >= (int)sizeof(pm->snap) ? -ENAMETOOLONG : 0;
+	if (err)
+		return pw_fail(ctx, err, "pin path for map '%s' is too long", name);
+	return 0;
+}
+
+/* A pinned map to migrate: refused when its live entries would not fit,
+ * lossy when fields would be dropped without --migrate. Returns as
+ * decide_pinned() does. */
+static int check_migration(struct pw_ctx *ctx, struct pw_plan_map *pm, int fd,
+			   const struct pw_plan_opts *po, struct verdict *v, size_t mark)
+{
+	const char *name = bpf_map__name(pm->map);
+	__u32 live = 0;
+	int over = pw_migration_overflow(pm->mig, fd, &live);
+
+	pm->fate = PW_FATE_MIGRATE;
+	if (over < 0)
+		return pw_fail(ctx, over, "cannot count the entries of map '%s' (%s): %s",
+			       name, pm->path, strerror(-over));
+	if (over > 0) {
+		pw_detail(ctx, "map '%s' (%s): max_entries pinned %u, new %u: %u entries in use would not fit",
+			  name, pm->path, pm->mig->old_max, pm->mig->new_max, live);
+		refuse(ctx, v, name, mark);
+		return 1;
+	}
+	if (pm->mig->n_dropped && !po->migrate) {
+		pw_detail(ctx, "map '%s' (%s): fields pinned but not in the new layout would be dropped: %s",
+			  name, pm->path, pm->mig->dropped);
+		if (!v->lossy++ && !v->refused) {
+			snprintf(v->first, sizeof(v->first), "%s", name);
+			first_reason(ctx, mark, v->reason, sizeof(v->reason));
+		}
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * The fate of map @pm, whose pin @fd is open: reused as it is, migrated, or
+ * started empty (--fresh); a refusal or a lossy migration goes to @v.
+ * 1: settled (reused, or noted in @v), 0: a new map replaces the pin,
+ * <0: the plan fails. @desc: room for two descriptions.
+ */
+static int decide_pinned(struct pw_ctx *ctx, struct pw_plan_map *pm, int fd, const struct btf *btf,
+			 const struct pw_plan_opts *po, bool rule_cmd, struct pw_map_desc *desc,
+			 struct verdict *v, size_t mark)
+{
+	const char *name = bpf_map__name(pm->map);
+	struct bpf_map_info info;
+	int err, d;
+
+	pm->pinned_fd = fd;
+	if ((err = pw_map_info(fd, &info)))
+		return pw_fail(ctx, err, "cannot read map pinned at '%s': %s",
+			       pm->path, strerror(-err));
+	if (in_list(po->fresh, po->n_fresh, name)) {
+		pm->fate = PW_FATE_FRESH;
+		return 0;
+	}
+	pw_map_desc_from_info(&info, &desc[0]);
+	pw_map_desc_from_map(pm->map, btf, &desc[1]);
+	d = pw_map_decide(ctx, name, pm->path, &desc[0], &desc[1], &pm->mig);
+	if (d < 0)
+		return pw_fail(ctx, d, "out of memory");
+	if (d == PW_MAP_REUSE) {
+		pm->fate = PW_FATE_REUSE;
+		return 1;
+	}
+	if (d == PW_MAP_MIGRATE && rule_cmd) {
+		/* rule commands create maps, they never migrate them */
+		pw_detail(ctx, "map '%s' (%s): %s: reload an interface to migrate it",
+			  name, pm->path, pm->mig->why);
+		d = PW_MAP_REFUSE;
+	}
+	if (d == PW_MAP_MIGRATE)
+		return check_migration(ctx, pm, fd, po, v, mark);
+	refuse(ctx, v, name, mark);
+	return 1;
+}
+
+/* One map: its paths, then, when a pin is there, its fate and whether a
+ * program on another interface shares it (and would keep the old map). */
+static int plan_one(struct pw_ctx *ctx, struct pw_plan_map *pm, const struct plan_dirs *dirs,
+		    const struct pw_plan_opts *po, bool rule_cmd, const char *ifdir,
+		    const struct btf *btf, struct pw_map_desc *desc, struct verdict *v)
+{
+	const char *name = bpf_map__name(pm->map);
+	size_t mark = strlen(ctx->detail);
+	char user[32] = "";
+	int fd, err;
+
+	if ((err = plan_paths(ctx, pm, dirs, po)) || pm->unpinned)
+		return err;
+	fd = pw_open_map_pin(ctx, pm->path, false);
+	if (fd == -ENOENT)
+		return 0;		/* new in this version: created at load */
+	if (fd < 0) {
+		pw_detail(ctx, "%s", ctx->err);
+		if (!v->refused++) {
+			snprintf(v->first, sizeof(v->first), "%s", name);
+			snprintf(v->reason, sizeof(v->reason), "%s", ctx->err);
+			v->fresh_ok = false;
+		}
+		return 0;
+	}
+	err = decide_pinned(ctx, pm, fd, btf, po, rule_cmd, desc, v, mark);
+	if (err)
+		return err < 0 ? err : 0;
+	if (pm->shared && pw_shared_in_use(ctx, po->ifdir ?: ifdir, name, user, sizeof(user))) {
+		pw_detail(ctx, "map '%s' (%s): shared with the program on '%s', which would keep the old map",
+			  name, pm->path, user);
+		refuse(ctx, v, name, mark);
+	}
+	return 0;
+}
+
+/* The load record names every shared map, so unload knows who uses what. */
+static int check_shared_count(struct pw_ctx *ctx, const struct pw_plan *plan)
+{
+	int n_shared = 0;
+
+	for (int i = 0; i < plan->n; i++)
+		n_shared += plan->m[i].shared;
+	if (n_shared > PW_META_SHARED)
+		return pw_fail(ctx, E2BIG, "the program has %d maps to pin by name; pinwall records at most %d: use --pin-scope iface; nothing was changed",
+			       n_shared, PW_META_SHARED);
+	return 0;
+}
+
+/* One error line for the whole plan: a refused map first, else a lossy one. */
+static int fail_verdict(struct pw_ctx *ctx, const struct verdict *v)
+{
+	if (v->refused)
+		return pw_fail(ctx, EEXIST,
+			       "pinned map '%s' cannot be reused by this program: %s; nothing was changed%s%s%s%s",
+			       v->first, v->reason, v->fresh_ok ? " (start it empty with --fresh " : "",
+			       v->fresh_ok ? v->first : "", v->fresh_ok ? ")" : "",
+			       v->refused + v->lossy > 1 ? " (more maps below)" : "");
+	if (v->lossy)
+		return pw_fail(ctx, EEXIST,
+			       "pinned map '%s' would lose data in migration: %s; nothing was changed (allow it with --migrate, or start it empty with --fresh %s)%s",
+			       v->first, v->reason, v->first, v->lossy > 1 ? " (more maps below)" : "");
+	return 0;
+}
+
+/* The maps whose pins are reused as they are: the program gets the pinned map. */
+static int reuse_pinned(struct pw_ctx *ctx, struct pw_plan *plan)
+{
+	int err;
+
+	for (int i = 0; i < plan->n; i++) {
+		struct pw_plan_map *pm = &plan->m[i];
+
+		if (pm->fate != PW_FATE_REUSE)
+			continue;
+		err = bpf_map__reuse_fd(pm->map, pm->pinned_fd);
+		if (err)
+			return pw_fail(ctx, err, "cannot reuse map pinned at '%s': %s",
+				       pm->path, strerror(-err));
+	}
+	return 0;
+}
+
+int pw_plan_maps(struct pw_ctx *ctx, struct bpf_object *obj, const char *ifdir,
+		 const struct pw_plan_opts *po, struct pw_plan *plan)
+{
+	static const struct pw_plan_opts none = { 0 };
+	struct pw_map_desc *desc = calloc(2, sizeof(*desc));
+	struct verdict v = { .fresh_ok = true };
+	bool rule_cmd = !po;		/* rule commands plan with no options */
+	struct plan_dirs dirs;
+	struct bpf_map *map;
+	int err;
+
+	memset(plan, 0, sizeof(*plan));
+	if (!po)
+		po = &none;
+	if (!desc)
+		return pw_fail(ctx, ENOMEM, "out of memory");
+	if ((err = plan_dirs(ctx, ifdir, &dirs)) || (err = check_fresh(ctx, obj, po)))
+		goto fail;
 	bpf_object__for_each_map(map, obj) {
 		struct pw_plan_map *pm;
-		struct bpf_map_info info;
-		const char *name = bpf_map__name(map);
-		size_t mark = strlen(ctx->detail);
-		int fd, d;
 
 		/* .rodata/.bss/.data/.kconfig belong to one load, not to the pins */
 		if (bpf_map__is_internal(map))
@@ -151,161 +373,17 @@ int pw_plan_maps(struct pw_ctx *ctx, struct bpf_object *obj, const char *ifdir,
 		pm = &plan->m[plan->n++];
 		pm->map = map;
 		pm->pinned_fd = pm->snap_fd = -1;
-		/* by default LIBBPF_PIN_BY_NAME keeps its meaning: one map per
-		 * name, shared; --pin-scope overrides it for the whole object */
-		pm->shared = po->scope == PW_SCOPE_GLOBAL ||
-			     (po->scope == PW_SCOPE_OBJECT && bpf_map__pin_path(map) != NULL);
-		pm->unpinned = po->scope == PW_SCOPE_NONE;
-		bpf_map__set_pin_path(map, NULL);	/* we pin, not libbpf */
-		if (pm->unpinned) {
-			pm->fate = PW_FATE_CREATE;
-			continue;
-		}
-		err = pw_join(pm->path, sizeof(pm->path), pm->shared ? shared : maps, name);
-		if (!err)
-			err = snprintf(pm->side, sizeof(pm->side), "%s/%s/%s", pending,
-				       pm->shared ? PW_DIR_SHARED : PW_DIR_MAPS, name) >=
-			      (int)sizeof(pm->side) ? -ENAMETOOLONG : 0;
-		if (!err)
-			err = snprintf(pm->side_new, sizeof(pm->side_new), "%s/%s/%s", pending,
-				       pm->shared ? PW_DIR_SHARED_NEW : PW_DIR_MAPS_NEW, name) >=
-			      (int)sizeof(pm->side_new) ? -ENAMETOOLONG : 0;
-		if (!err)
-			err = snprintf(pm->snap, sizeof(pm->snap), "%s/%s/%s", pending,
-				       PW_DIR_SNAP, name) >= (int)sizeof(pm->snap) ? -ENAMETOOLONG : 0;
-		if (err) {
-			err = pw_fail(ctx, err, "pin path for map '%s' is too long", name);
+		if ((err = plan_one(ctx, pm, &dirs, po, rule_cmd, ifdir, bpf_object__btf(obj), desc,
+				    &v)))
 			goto fail;
-		}
-		pm->fate = PW_FATE_CREATE;
-		fd = pw_open_map_pin(ctx, pm->path, false);
-		if (fd == -ENOENT)
-			continue;		/* new in this version: created at load */
-		if (fd < 0) {
-			pw_detail(ctx, "%s", ctx->err);
-			if (!refused++) {
-				snprintf(first, sizeof(first), "%s", name);
-				snprintf(reason, sizeof(reason), "%s", ctx->err);
-				fresh_ok = false;
-			}
-			continue;
-		}
-		pm->pinned_fd = fd;
-		if ((err = pw_map_info(fd, &info))) {
-			err = pw_fail(ctx, err, "cannot read map pinned at '%s': %s",
-				      pm->path, strerror(-err));
-			goto fail;
-		}
-		if (in_list(po->fresh, po->n_fresh, name)) {
-			pm->fate = PW_FATE_FRESH;
-			d = PW_MAP_MIGRATE;
-		} else {
-			pw_map_desc_from_info(&info, pin);
-			pw_map_desc_from_map(map, btf, nw);
-			d = pw_map_decide(ctx, name, pm->path, pin, nw, &pm->mig);
-			if (d < 0) {
-				err = pw_fail(ctx, d, "out of memory");
-				goto fail;
-			}
-			if (d == PW_MAP_REUSE) {
-				pm->fate = PW_FATE_REUSE;
-				continue;
-			}
-			if (d == PW_MAP_MIGRATE && po == &none) {
-				/* rule commands create maps, they never migrate them */
-				pw_detail(ctx, "map '%s' (%s): %s: reload an interface to migrate it",
-					  name, pm->path, pm->mig->why);
-				d = PW_MAP_REFUSE;
-			}
-			if (d == PW_MAP_MIGRATE) {
-				__u32 live = 0;
-				int over = pw_migration_overflow(pm->mig, fd, &live);
-
-				pm->fate = PW_FATE_MIGRATE;
-				if (over < 0) {
-					err = pw_fail(ctx, over, "cannot count the entries of map '%s' (%s): %s",
-						      name, pm->path, strerror(-over));
-					goto fail;
-				}
-				if (over > 0) {
-					pw_detail(ctx, "map '%s' (%s): max_entries pinned %u, new %u: %u entries in use would not fit",
-						  name, pm->path, pm->mig->old_max, pm->mig->new_max,
-						  live);
-					d = PW_MAP_REFUSE;
-				} else if (pm->mig->n_dropped && !po->migrate) {
-					pw_detail(ctx, "map '%s' (%s): fields pinned but not in the new layout would be dropped: %s",
-						  name, pm->path, pm->mig->dropped);
-					if (!lossy++ && !refused) {
-						snprintf(first, sizeof(first), "%s", name);
-						first_reason(ctx, mark, reason, sizeof(reason));
-					}
-					continue;
-				}
-			}
-			if (d == PW_MAP_REFUSE) {
-				if (!refused++) {
-					snprintf(first, sizeof(first), "%s", name);
-					first_reason(ctx, mark, reason, sizeof(reason));
-				}
-				continue;
-			}
-		}
-		if (pm->shared) {
-			char user[32] = "";
-
-			if (pw_shared_in_use(ctx, po->ifdir ?: ifdir, name, user, sizeof(user))) {
-				pw_detail(ctx, "map '%s' (%s): shared with the program on '%s', which would keep the old map",
-					  name, pm->path, user);
-				if (!refused++) {
-					snprintf(first, sizeof(first), "%s", name);
-					first_reason(ctx, mark, reason, sizeof(reason));
-				}
-				continue;
-			}
-		}
 	}
-	{
-		int n_shared = 0;
-
-		for (int i = 0; i < plan->n; i++)
-			n_shared += plan->m[i].shared;
-		/* the load record names them all, so unload knows who uses what */
-		if (n_shared > PW_META_SHARED) {
-			err = pw_fail(ctx, E2BIG, "the program has %d maps to pin by name; pinwall records at most %d: use --pin-scope iface; nothing was changed",
-				      n_shared, PW_META_SHARED);
-			goto fail;
-		}
-	}
-	if (refused) {
-		err = pw_fail(ctx, EEXIST,
-			      "pinned map '%s' cannot be reused by this program: %s; nothing was changed%s%s%s%s",
-			      first, reason, fresh_ok ? " (start it empty with --fresh " : "",
-			      fresh_ok ? first : "", fresh_ok ? ")" : "",
-			      refused + lossy > 1 ? " (more maps below)" : "");
+	if ((err = check_shared_count(ctx, plan)) || (err = fail_verdict(ctx, &v)) ||
+	    (err = reuse_pinned(ctx, plan)))
 		goto fail;
-	}
-	if (lossy) {
-		err = pw_fail(ctx, EEXIST,
-			      "pinned map '%s' would lose data in migration: %s; nothing was changed (allow it with --migrate, or start it empty with --fresh %s)%s",
-			      first, reason, first, lossy > 1 ? " (more maps below)" : "");
-		goto fail;
-	}
-	for (int i = 0; i < plan->n; i++) {
-		struct pw_plan_map *pm = &plan->m[i];
-
-		if (pm->fate != PW_FATE_REUSE)
-			continue;
-		err = bpf_map__reuse_fd(pm->map, pm->pinned_fd);
-		if (err) {
-			err = pw_fail(ctx, err, "cannot reuse map pinned at '%s': %s",
-				      pm->path, strerror(-err));
-			goto fail;
-		}
-	}
-	free(pin);
+	free(desc);
 	return 0;
 fail:
-	free(pin);
+	free(desc);
 	pw_plan_free(plan);
 	return err;
 }
