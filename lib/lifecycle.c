@@ -355,167 +355,228 @@ static int attach_forced(struct pw_ctx *ctx, const struct pw_load_opts *o, int i
 	return err;
 }
 
+/* What a load holds while it runs; load_end() releases it. */
+struct load_state {
+	struct pw_obj obj;
+	struct pw_plan plan;
+	struct pw_plan_opts po;
+	struct pw_link_pin lp;
+	struct pw_xdp_state st;	/* what the hook held before */
+	struct pw_intent in;
+	struct made_dirs made;
+	bool foreign;		/* --force over another tool's program */
+	bool intent;		/* the intent record is there to undo */
+	int ifindex, lock_fd, foreign_fd;
+};
+
+/* The directories this load may make (a failure removes exactly those), a
+ * bpffs that outlives the command, and the lock. */
+static int load_lock(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_report *r,
+		     struct load_state *l)
+{
+	char shared[PW_PATH_LEN], maps[PW_PATH_LEN];
+	int err;
+
+	pw_iface_dir(ctx, ctx->netns_ino, o->ifname, r->ifdir, sizeof(r->ifdir));
+	pw_shared_dir(ctx, shared, sizeof(shared));
+	snprintf(maps, sizeof(maps), "%s/%s", r->ifdir, PW_DIR_MAPS);
+	note_missing(&l->made, maps, "/");
+	note_missing(&l->made, shared, "/");
+	if ((err = pw_pins_outlive(ctx)) || (err = pw_bpffs_prepare(ctx, true)))
+		return err;
+	return pw_lock(ctx, &l->lock_fd);
+}
+
+/* A load was interrupted and finishing it was this load: report what runs. */
+static void report_finished_load(struct pw_ctx *ctx, const struct pw_load_opts *o,
+				 struct pw_load_report *r, const struct pw_obj *obj)
+{
+	struct pw_meta m;
+
+	if (pw_meta_read(r->ifdir, &m))
+		return;
+	r->prog_id = m.prog_id;
+	r->mode = m.mode;
+	/* what was finished is what the killed load asked for */
+	if (strcmp(m.object, obj->object) || strcmp(m.prog, bpf_program__name(obj->prog)))
+		pw_detail(ctx, "note: the program attached is the interrupted load's ('%s' from %s), not the one asked for now: 'pinwall reload %s --obj FILE' changes it",
+			  m.prog, m.builtin ? "the built-in object" : m.object, o->ifname);
+}
+
+/*
+ * What the hook holds decides: nothing (attach), pinwall's program (refused:
+ * reload it, or repin it when its pins are lost), or another tool's (refused
+ * without --force; with it, l->foreign). A stale link pin is opened to give way.
+ */
+static int check_hook(struct pw_ctx *ctx, const struct pw_load_opts *o,
+		      const struct pw_load_report *r, struct load_state *l)
+{
+	const struct pw_xdp_state *st = &l->st;
+	struct bpf_prog_info pi = {};
+	struct pw_meta meta = {};
+	int err, pfd;
+
+	if ((err = pw_xdp_state(l->ifindex, &l->st)))
+		return pw_fail(ctx, err, "cannot query XDP on '%s': %s", o->ifname, strerror(-err));
+	if ((err = pw_link_pin_open(ctx, r->ifdir, &l->lp)) || !st->prog_id)
+		return err;
+	if ((l->lp.fd >= 0 && l->lp.info.xdp.ifindex == (__u32)l->ifindex &&
+	     st->prog_id == l->lp.info.prog_id) ||
+	    (!pw_meta_read(r->ifdir, &meta) && meta.prog_id == st->prog_id))
+		return pw_fail(ctx, EEXIST, "'%s' is already loaded by pinwall (program id %u): use 'pinwall reload %s'",
+			       o->ifname, st->prog_id, o->ifname);
+	pfd = bpf_prog_get_fd_by_id(st->prog_id);
+	if (pfd >= 0) {
+		pw_prog_info(pfd, &pi);
+		close(pfd);
+	}
+	/* pinwall's program, its pins lost: repin, never a new load over it */
+	if (!o->force && !pw_meta_of_prog(ctx, st->prog_id, l->ifindex, &meta, &(__u32){ 0 }))
+		return pw_fail(ctx, EBUSY, "'%s' runs pinwall's program (id %u) but its pins are incomplete: 'pinwall repin %s' puts them back",
+			       o->ifname, st->prog_id, o->ifname);
+	if (!o->force)
+		return pw_fail(ctx, EBUSY,
+			       "'%s' has XDP program '%s' (id %u) attached by another tool: refusing to replace it (use --force)",
+			       o->ifname, pi.name, st->prog_id);
+	l->foreign = true;
+	return 0;
+}
+
+/* The plan of the object's maps, under the pin scope asked for. */
+static int load_plan(struct pw_ctx *ctx, const struct pw_load_opts *o,
+		     const struct pw_load_report *r, struct load_state *l)
+{
+	struct pw_meta kept;
+
+	plan_opts(o, r->ifdir, &l->po);
+	/* maps kept by unload --keep-maps were pinned under a scope: the
+	 * load that reuses them keeps it (and refuses another) */
+	if (!pw_meta_read(r->ifdir, &kept) && !kept.prog_id && kept.pin_scope != o->scope) {
+		if (o->scope != PW_SCOPE_OBJECT)
+			return pw_fail(ctx, EEXIST, "'%s' was unloaded with --keep-maps under --pin-scope %s: load with that scope, or unload it without --keep-maps to choose another; nothing was changed",
+				       o->ifname, pw_scope_name(kept.pin_scope));
+		l->po.scope = kept.pin_scope;
+	}
+	return pw_plan_maps(ctx, l->obj.obj, r->ifdir, &l->po, &l->plan);
+}
+
+/* Checks done: from here every change is recorded, and undone on failure. */
+static int load_stage(struct pw_ctx *ctx, const struct pw_load_opts *o,
+		      const struct pw_load_report *r, struct load_state *l)
+{
+	struct pw_intent *in = &l->in;
+	int err;
+
+	pw_intent_init(in, PW_OP_LOAD);
+	in->mode = o->mode;
+	in->foreign_prog_id = l->foreign ? l->st.prog_id : 0;
+	in->foreign_mode = l->st.mode;
+	/* with --force, the program replaced may still count into kept maps */
+	if ((err = stage(ctx, r->ifdir, &l->obj, &l->plan, in, l->foreign, &l->intent)))
+		return err;
+	fill_meta(&in->next, &l->obj, ctx, o->ifname, l->ifindex, o->mode, in->new_prog_id);
+	meta_shared(&in->next, &l->plan);
+	in->next.pin_scope = l->po.scope;
+	in->next.loaded_at = realtime_ns();
+	if ((err = pw_intent_step(ctx, r->ifdir, in, PW_STEP_STAGED)))
+		return err;
+	pw_step(in->op, "staged");
+	return 0;
+}
+
+/* The switch of a load: attach, over another tool's program with --force. */
+static int load_attach(struct pw_ctx *ctx, const struct pw_load_opts *o,
+		       const struct pw_load_report *r, struct load_state *l, enum pw_mode *used)
+{
+	int prog_fd = bpf_program__fd(l->obj.prog), err;
+
+	/* a stale link pin (interface re-created, program gone) gives way */
+	if (l->lp.fd >= 0)
+		unlink(l->lp.path);
+	if (l->foreign)
+		err = attach_forced(ctx, o, l->ifindex, r->ifdir, &l->st, prog_fd, &l->foreign_fd,
+				    used);
+	else
+		err = attach_new(ctx, o, l->ifindex, l->lp.path, prog_fd, used);
+	if (!err)
+		pw_step(l->in.op, "attached");
+	return err;
+}
+
+/* The program runs (the kernel holds it): only forward from here; what
+ * fails now is finished by the next command, never undone. */
+static int load_finish(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_report *r,
+		       struct load_state *l, enum pw_mode used)
+{
+	int err;
+
+	l->in.next.mode = used;
+	l->intent = false;
+	pw_step(l->in.op, "switched");
+	if ((err = pw_intent_step(ctx, r->ifdir, &l->in, PW_STEP_SWITCHED)) ||
+	    (err = pw_intent_finish(ctx, r->ifdir, &l->in))) {
+		pw_detail(ctx, "the program runs; 'pinwall recover %s' finishes the pins", o->ifname);
+		return err;
+	}
+	r->prog_id = l->in.new_prog_id;
+	r->mode = used;
+	pw_plan_report(&l->plan, r);
+	return 0;
+}
+
+/* Release what the load holds; after a failure before the switch, remove
+ * what it staged and the directories it made. */
+static void load_end(struct pw_ctx *ctx, const struct pw_load_report *r, struct load_state *l,
+		     int err)
+{
+	if (err && l->intent) {
+		pw_intent_clear(r->ifdir);
+		pw_remove_empty_dirs(ctx, r->ifdir);
+	}
+	if (l->foreign_fd >= 0)
+		close(l->foreign_fd);
+	pw_link_pin_close(&l->lp);
+	pw_plan_free(&l->plan);
+	obj_close(&l->obj);
+	if (err) {
+		/* twice: shared/ and maps/ may share parents made by this call */
+		remove_made(&l->made);
+		remove_made(&l->made);
+	}
+	pw_unlock(l->lock_fd);
+}
+
 int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_report *r)
 {
-	bool detach_foreign = false;
-	struct made_dirs made = { 0 };
-	char shared[PW_PATH_LEN], maps[PW_PATH_LEN];
-	struct pw_obj obj = {};
-	struct pw_plan plan = {};
-	struct pw_plan_opts po;
-	struct pw_link_pin lp = { .fd = -1 };
-	struct pw_xdp_state st;
-	struct pw_meta meta = {};
-	struct pw_intent in;
-	bool intent = false;
-	int ifindex, lock_fd = -1, foreign_fd = -1, err;
-	enum pw_mode used;
+	struct load_state l = { .lp.fd = -1, .lock_fd = -1, .foreign_fd = -1 };
 	double t0 = now_ms();
+	enum pw_mode used;
+	int err;
 
 	memset(r, 0, sizeof(*r));
 	if ((err = pw_check_caps(ctx)))
 		return err;
-	if ((ifindex = pw_ifindex(ctx, o->ifname)) < 0)
-		return ifindex;
-	if ((err = obj_open(ctx, o->obj_path, o->prog_name, &obj)))
+	if ((l.ifindex = pw_ifindex(ctx, o->ifname)) < 0)
+		return l.ifindex;
+	if ((err = obj_open(ctx, o->obj_path, o->prog_name, &l.obj)))
 		return err;
-	pw_iface_dir(ctx, ctx->netns_ino, o->ifname, r->ifdir, sizeof(r->ifdir));
-	pw_shared_dir(ctx, shared, sizeof(shared));
-	snprintf(maps, sizeof(maps), "%s/%s", r->ifdir, PW_DIR_MAPS);
-	note_missing(&made, maps, "/");
-	note_missing(&made, shared, "/");
-	if ((err = pw_pins_outlive(ctx)) || (err = pw_bpffs_prepare(ctx, true)) ||
-	    (err = pw_lock(ctx, &lock_fd)))
+	if ((err = load_lock(ctx, o, r, &l)))
 		goto out;
-	r->ifindex = ifindex;
+	r->ifindex = l.ifindex;
 	if ((err = pw_recover_locked(ctx, o->ifname, r->ifdir, &r->recovered, false)))
 		goto out;
 	if (r->recovered.op == PW_OP_LOAD && r->recovered.completed) {
 		/* a load was interrupted: finishing it was this load */
-		struct pw_meta m;
-
-		if (!pw_meta_read(r->ifdir, &m)) {
-			r->prog_id = m.prog_id;
-			r->mode = m.mode;
-			/* what was finished is what the killed load asked for */
-			if (strcmp(m.object, obj.object) || strcmp(m.prog, bpf_program__name(obj.prog)))
-				pw_detail(ctx, "note: the program attached is the interrupted load's ('%s' from %s), not the one asked for now: 'pinwall reload %s --obj FILE' changes it",
-					  m.prog, m.builtin ? "the built-in object" : m.object, o->ifname);
-		}
+		report_finished_load(ctx, o, r, &l.obj);
 		goto out;
 	}
-
-	if ((err = pw_xdp_state(ifindex, &st))) {
-		err = pw_fail(ctx, err, "cannot query XDP on '%s': %s", o->ifname, strerror(-err));
+	if ((err = check_hook(ctx, o, r, &l)) || (err = load_plan(ctx, o, r, &l)) ||
+	    (err = load_stage(ctx, o, r, &l)) || (err = load_attach(ctx, o, r, &l, &used)))
 		goto out;
-	}
-	if ((err = pw_link_pin_open(ctx, r->ifdir, &lp)))
-		goto out;
-	if (st.prog_id && ((lp.fd >= 0 && lp.info.xdp.ifindex == (__u32)ifindex &&
-			    st.prog_id == lp.info.prog_id) ||
-			   (!pw_meta_read(r->ifdir, &meta) && meta.prog_id == st.prog_id))) {
-		err = pw_fail(ctx, EEXIST, "'%s' is already loaded by pinwall (program id %u): use 'pinwall reload %s'",
-			      o->ifname, st.prog_id, o->ifname);
-		goto out;
-	}
-	if (st.prog_id) {
-		struct bpf_prog_info pi = {};
-		int pfd = bpf_prog_get_fd_by_id(st.prog_id);
-
-		if (pfd >= 0) {
-			pw_prog_info(pfd, &pi);
-			close(pfd);
-		}
-		/* pinwall's program, its pins lost: repin, never a new load over it */
-		if (!o->force && !pw_meta_of_prog(ctx, st.prog_id, ifindex, &meta, &(__u32){ 0 })) {
-			err = pw_fail(ctx, EBUSY, "'%s' runs pinwall's program (id %u) but its pins are incomplete: 'pinwall repin %s' puts them back",
-				      o->ifname, st.prog_id, o->ifname);
-			goto out;
-		}
-		if (!o->force) {
-			err = pw_fail(ctx, EBUSY,
-				      "'%s' has XDP program '%s' (id %u) attached by another tool: refusing to replace it (use --force)",
-				      o->ifname, pi.name, st.prog_id);
-			goto out;
-		}
-		memset(&meta, 0, sizeof(meta));
-		detach_foreign = true;
-	}
-
-	plan_opts(o, r->ifdir, &po);
-	{
-		struct pw_meta kept;
-
-		/* maps kept by unload --keep-maps were pinned under a scope: the
-		 * load that reuses them keeps it (and refuses another) */
-		if (!pw_meta_read(r->ifdir, &kept) && !kept.prog_id && kept.pin_scope != o->scope) {
-			if (o->scope != PW_SCOPE_OBJECT) {
-				err = pw_fail(ctx, EEXIST, "'%s' was unloaded with --keep-maps under --pin-scope %s: load with that scope, or unload it without --keep-maps to choose another; nothing was changed",
-					      o->ifname, pw_scope_name(kept.pin_scope));
-				goto out;
-			}
-			po.scope = kept.pin_scope;
-		}
-	}
-	if ((err = pw_plan_maps(ctx, obj.obj, r->ifdir, &po, &plan)))
-		goto out;
-	/* checks done: from here every change is recorded, and undone on failure */
-	pw_intent_init(&in, PW_OP_LOAD);
-	in.mode = o->mode;
-	in.foreign_prog_id = detach_foreign ? st.prog_id : 0;
-	in.foreign_mode = st.mode;
-	/* with --force, the program replaced may still count into kept maps */
-	if ((err = stage(ctx, r->ifdir, &obj, &plan, &in, detach_foreign, &intent)))
-		goto out;
-	fill_meta(&in.next, &obj, ctx, o->ifname, ifindex, o->mode, in.new_prog_id);
-	meta_shared(&in.next, &plan);
-	in.next.pin_scope = po.scope;
-	in.next.loaded_at = realtime_ns();
-	if ((err = pw_intent_step(ctx, r->ifdir, &in, PW_STEP_STAGED)))
-		goto out;
-	pw_step(in.op, "staged");
-	/* a stale link pin (interface re-created, program gone) gives way */
-	if (lp.fd >= 0)
-		unlink(lp.path);
-	if (detach_foreign)
-		err = attach_forced(ctx, o, ifindex, r->ifdir, &st, bpf_program__fd(obj.prog),
-				    &foreign_fd, &used);
-	else
-		err = attach_new(ctx, o, ifindex, lp.path, bpf_program__fd(obj.prog), &used);
-	if (err)
-		goto out;
-	pw_step(in.op, "attached");
 	r->elapsed_ms = now_ms() - t0;
-	in.next.mode = used;
-	pw_step(in.op, "switched");
-	if ((err = pw_intent_step(ctx, r->ifdir, &in, PW_STEP_SWITCHED)) ||
-	    (err = pw_intent_finish(ctx, r->ifdir, &in))) {
-		/* the program runs (the kernel holds it): the next command finishes */
-		pw_detail(ctx, "the program runs; 'pinwall recover %s' finishes the pins", o->ifname);
-		intent = false;
-		goto out;
-	}
-	intent = false;
-	r->prog_id = in.new_prog_id;
-	r->mode = used;
-	pw_plan_report(&plan, r);
-
+	err = load_finish(ctx, o, r, &l, used);
 out:
-	if (err && intent) {
-		pw_intent_clear(r->ifdir);
-		pw_remove_empty_dirs(ctx, r->ifdir);
-	}
-	if (foreign_fd >= 0)
-		close(foreign_fd);
-	pw_link_pin_close(&lp);
-	pw_plan_free(&plan);
-	obj_close(&obj);
-	if (err) {
-		/* twice: shared/ and maps/ may share parents made by this call */
-		remove_made(&made);
-		remove_made(&made);
-	}
-	pw_unlock(lock_fd);
+	load_end(ctx, r, &l, err);
 	return err;
 }
 
