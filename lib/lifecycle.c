@@ -675,95 +675,137 @@ static int reload_switch(struct pw_ctx *ctx, const char *ifname, int ifindex, co
 	return err;
 }
 
+/* What a reload holds while it runs; reload_end() releases it. */
+struct reload_state {
+	struct pw_obj obj;
+	struct pw_plan plan;
+	struct pw_link_pin lp;
+	struct pw_xdp_state st;	/* pinwall's program, running */
+	struct pw_meta meta;	/* its load record */
+	struct pw_intent in;
+	bool intent;		/* the intent record is there to undo */
+	int ifindex, lock_fd, old_fd, link_fd;
+};
+
+/* The object (without --obj: the one loaded, re-read), its plan under the
+ * scope chosen at load, and the running program to swap against. */
+static int reload_plan(struct pw_ctx *ctx, const struct pw_load_opts *o,
+		       const struct pw_load_report *r, struct reload_state *s)
+{
+	const char *path = o->obj_path, *prog = o->prog_name;
+	struct pw_plan_opts po;
+	int err;
+
+	/* without --obj: the same object again (re-read: it may be a new build) */
+	if (!path && !s->meta.builtin) {
+		path = s->meta.object;
+		if (!prog)
+			prog = s->meta.prog;
+	}
+	plan_opts(o, r->ifdir, &po);
+	po.scope = s->meta.pin_scope;	/* chosen at load; unload and load to change it */
+	if ((err = obj_open(ctx, path, prog, &s->obj)) ||
+	    (err = pw_plan_maps(ctx, s->obj.obj, r->ifdir, &po, &s->plan)))
+		return err;
+	s->old_fd = bpf_prog_get_fd_by_id(s->st.prog_id);
+	if (s->old_fd < 0)
+		return pw_fail(ctx, errno, "cannot open the running program (id %u): %s",
+			       s->st.prog_id, strerror(errno));
+	return 0;
+}
+
+/* The first change: the intent, the new program and its maps below pending/. */
+static int reload_stage(struct pw_ctx *ctx, const struct pw_load_opts *o,
+			const struct pw_load_report *r, struct reload_state *s)
+{
+	struct pw_intent *in = &s->in;
+	int err;
+
+	pw_intent_init(in, PW_OP_RELOAD);
+	in->old_prog_id = s->st.prog_id;
+	if ((err = stage(ctx, r->ifdir, &s->obj, &s->plan, in, true, &s->intent)))
+		return err;
+	fill_meta(&in->next, &s->obj, ctx, o->ifname, s->ifindex, s->st.mode, in->new_prog_id);
+	meta_shared(&in->next, &s->plan);
+	in->next.pin_scope = s->meta.pin_scope;
+	in->next.loaded_at = s->meta.loaded_at ?: realtime_ns();
+	in->next.reloaded_at = realtime_ns();
+	in->next.reloads = s->meta.reloads + 1;
+	if ((err = pw_intent_step(ctx, r->ifdir, in, PW_STEP_STAGED)))
+		return err;
+	pw_step(in->op, "staged");
+	return 0;
+}
+
+/* Switched: the new program runs; move the pins into place (a failure is
+ * finished by the next command). */
+static int reload_finish(struct pw_ctx *ctx, const struct pw_load_opts *o,
+			 struct pw_load_report *r, struct reload_state *s)
+{
+	int err;
+
+	if (s->link_fd >= 0)
+		unlink(s->lp.path);	/* converted: netlink holds the program now */
+	pw_step(s->in.op, "switched");
+	if ((err = pw_intent_step(ctx, r->ifdir, &s->in, PW_STEP_SWITCHED)) ||
+	    (err = pw_intent_finish(ctx, r->ifdir, &s->in))) {
+		pw_detail(ctx, "the new program runs; 'pinwall recover %s' finishes the pins",
+			  o->ifname);
+		return err;
+	}
+	r->old_prog_id = s->st.prog_id;
+	r->prog_id = s->in.new_prog_id;
+	r->mode = s->st.mode;
+	pw_plan_report(&s->plan, r);
+	return 0;
+}
+
+static void reload_end(const struct pw_load_report *r, struct reload_state *s, int err)
+{
+	if (err && s->intent)
+		pw_intent_clear(r->ifdir);	/* nothing outside pending/ changed */
+	if (s->old_fd >= 0)
+		close(s->old_fd);
+	if (s->link_fd >= 0)
+		close(s->link_fd);
+	pw_link_pin_close(&s->lp);
+	pw_plan_free(&s->plan);
+	obj_close(&s->obj);
+	pw_unlock(s->lock_fd);
+}
+
 int pw_reload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_report *r)
 {
-	struct pw_link_pin lp = { .fd = -1 };
-	struct pw_obj obj = {};
-	struct pw_plan plan = {};
-	struct pw_plan_opts po;
-	struct pw_xdp_state st;
-	struct pw_meta meta = {};
-	struct pw_intent in;
-	const char *path = o->obj_path, *prog = o->prog_name;
-	int ifindex, lock_fd = -1, old_fd = -1, link_fd = -1, err;
-	bool intent = false;
+	struct reload_state s = { .lp.fd = -1, .lock_fd = -1, .old_fd = -1, .link_fd = -1 };
 	double t0 = now_ms();
+	int err;
 
 	memset(r, 0, sizeof(*r));
 	if ((err = pw_check_caps(ctx)))
 		return err;
-	if ((ifindex = pw_ifindex(ctx, o->ifname)) < 0)
-		return ifindex;
-	if ((err = prepare_existing(ctx, o->ifname)) || (err = pw_lock(ctx, &lock_fd)))
+	if ((s.ifindex = pw_ifindex(ctx, o->ifname)) < 0)
+		return s.ifindex;
+	if ((err = prepare_existing(ctx, o->ifname)) || (err = pw_lock(ctx, &s.lock_fd)))
 		return err;
 	pw_iface_dir(ctx, ctx->netns_ino, o->ifname, r->ifdir, sizeof(r->ifdir));
-	r->ifindex = ifindex;
+	r->ifindex = s.ifindex;
 	if ((err = pw_recover_locked(ctx, o->ifname, r->ifdir, &r->recovered, false)) ||
-	    (err = open_managed(ctx, o->ifname, ifindex, r->ifdir, &lp, &st, &meta, &link_fd)))
+	    (err = open_managed(ctx, o->ifname, s.ifindex, r->ifdir, &s.lp, &s.st, &s.meta,
+				&s.link_fd)) ||
+	    (err = reload_plan(ctx, o, r, &s)) || (err = reload_stage(ctx, o, r, &s)))
 		goto out;
-	/* without --obj: the same object again (re-read: it may be a new build) */
-	if (!path && !meta.builtin) {
-		path = meta.object;
-		if (!prog)
-			prog = meta.prog;
-	}
-	plan_opts(o, r->ifdir, &po);
-	po.scope = meta.pin_scope;	/* chosen at load; unload and load to change it */
-	if ((err = obj_open(ctx, path, prog, &obj)) ||
-	    (err = pw_plan_maps(ctx, obj.obj, r->ifdir, &po, &plan)))
-		goto out;
-	old_fd = bpf_prog_get_fd_by_id(st.prog_id);
-	if (old_fd < 0) {
-		err = pw_fail(ctx, errno, "cannot open the running program (id %u): %s",
-			      st.prog_id, strerror(errno));
-		goto out;
-	}
-	pw_intent_init(&in, PW_OP_RELOAD);
-	in.old_prog_id = st.prog_id;
-	if ((err = stage(ctx, r->ifdir, &obj, &plan, &in, true, &intent)))
-		goto out;
-	fill_meta(&in.next, &obj, ctx, o->ifname, ifindex, st.mode, in.new_prog_id);
-	meta_shared(&in.next, &plan);
-	in.next.pin_scope = meta.pin_scope;
-	in.next.loaded_at = meta.loaded_at ?: realtime_ns();
-	in.next.reloaded_at = realtime_ns();
-	in.next.reloads = meta.reloads + 1;
-	if ((err = pw_intent_step(ctx, r->ifdir, &in, PW_STEP_STAGED)))
-		goto out;
-	pw_step(in.op, "staged");
 	/* atomic: the interface runs the old program until this returns */
-	err = reload_switch(ctx, o->ifname, ifindex, r->ifdir, &in, &st, link_fd, old_fd,
-			    bpf_program__fd(obj.prog));
-	if (err && in.step < PW_STEP_SWITCHED)
+	err = reload_switch(ctx, o->ifname, s.ifindex, r->ifdir, &s.in, &s.st, s.link_fd, s.old_fd,
+			    bpf_program__fd(s.obj.prog));
+	if (err && s.in.step < PW_STEP_SWITCHED)
 		goto out;
-	intent = false;		/* switched: from here on, only forward */
+	s.intent = false;	/* switched: from here on, only forward */
 	if (err)
 		goto out;
 	r->elapsed_ms = now_ms() - t0;
-	if (link_fd >= 0)
-		unlink(lp.path);	/* converted: netlink holds the program now */
-	pw_step(in.op, "switched");
-	if ((err = pw_intent_step(ctx, r->ifdir, &in, PW_STEP_SWITCHED)) ||
-	    (err = pw_intent_finish(ctx, r->ifdir, &in))) {
-		pw_detail(ctx, "the new program runs; 'pinwall recover %s' finishes the pins",
-			  o->ifname);
-		goto out;
-	}
-	r->old_prog_id = st.prog_id;
-	r->prog_id = in.new_prog_id;
-	r->mode = st.mode;
-	pw_plan_report(&plan, r);
+	err = reload_finish(ctx, o, r, &s);
 out:
-	if (err && intent)
-		pw_intent_clear(r->ifdir);	/* nothing outside pending/ changed */
-	if (old_fd >= 0)
-		close(old_fd);
-	if (link_fd >= 0)
-		close(link_fd);
-	pw_link_pin_close(&lp);
-	pw_plan_free(&plan);
-	obj_close(&obj);
-	pw_unlock(lock_fd);
+	reload_end(r, &s, err);
 	return err;
 }
 
