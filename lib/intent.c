@@ -224,86 +224,116 @@ bool pw_staged_conflict(const struct pw_ctx *ctx, const char *ifdir, char *what,
 	return taken;
 }
 
-/*
- * Everything after the switch, from the pins alone (so recovery runs the
- * same code): merge the late counts of migrated maps, move the staged pins
- * over the old ones (rename replaces a pin atomically), write the load
- * record, drop the intent.
- */
-int pw_intent_finish(struct pw_ctx *ctx, const char *ifdir, struct pw_intent *in)
+/* The old program's late changes folded into each migrated map, from its
+ * snapshot below pending/snap/ (removed once merged: a rerun skips it). */
+static int merge_late_counts(struct pw_ctx *ctx, const char *ifdir, const char *pending)
+{
+	static const char *const subs[] = { PW_DIR_MAPS, PW_DIR_SHARED };
+	char dir[PW_PATH_LEN], side[PW_PATH_LEN], real[PW_PATH_LEN], snap[PW_PATH_LEN];
+	struct dirent *e;
+	DIR *d;
+	int err;
+
+	/* the old program may still be running on another CPU */
+	if ((err = pw_wait_for_programs()))
+		return pw_fail(ctx, err, "cannot wait for the old program to finish: %s",
+			       strerror(-err));
+	pw_join(dir, sizeof(dir), pending, PW_DIR_SNAP);
+	if (!(d = opendir(dir)))
+		return 0;
+	while ((e = readdir(d))) {
+		const char *sub = NULL;
+
+		if (e->d_name[0] == '.')
+			continue;
+		for (size_t i = 0; i < 2 && !sub; i++) {
+			snprintf(side, sizeof(side), "%s/%s/%s", pending, subs[i], e->d_name);
+			if (pw_path_exists(side))
+				sub = subs[i];
+		}
+		snprintf(snap, sizeof(snap), "%s/%s", dir, e->d_name);
+		if (sub && !real_path(ctx, ifdir, sub, e->d_name, real, sizeof(real)) &&
+		    (err = merge_one(ctx, e->d_name, real, snap, side))) {
+			closedir(d);
+			return err;
+		}
+		unlink(snap);	/* merged: a rerun skips it */
+	}
+	closedir(d);
+	rmdir(dir);
+	return 0;
+}
+
+/* Staged pin @name in @dir (pending/@sub) renamed over its real path; a
+ * map staged as new (@fresh) only to a free path. */
+static int move_pin(struct pw_ctx *ctx, const char *ifdir, const char *dir, const char *sub,
+		    const char *name, bool fresh, __u32 op)
+{
+	char side[PW_PATH_LEN], real[PW_PATH_LEN], parent[PW_PATH_LEN];
+	int err;
+
+	snprintf(side, sizeof(side), "%s/%s", dir, name);
+	real_path(ctx, ifdir, sub, name, real, sizeof(real));
+	snprintf(parent, sizeof(parent), "%s", real);
+	*strrchr(parent, '/') = '\0';
+	if ((err = pw_mkdirs(ctx, parent)))
+		return err;
+	if (!renameat2(AT_FDCWD, side, AT_FDCWD, real, fresh ? RENAME_NOREPLACE : 0))
+		return 0;
+	return errno == EEXIST ?
+		pw_fail(ctx, EEXIST, "'%s' was pinned by another command while this %s lay interrupted: the program runs with its own '%s' (staged at '%s'); remove one of the two and run 'pinwall recover' again",
+			real, pw_op_name(op), name, side) :
+		pw_fail(ctx, errno, "cannot move pin '%s' to '%s': %s", side, real,
+			strerror(errno));
+}
+
+/* Every pin staged below pending/ moved over the one it replaces (rename
+ * replaces a pin atomically). */
+static int move_staged_pins(struct pw_ctx *ctx, const char *ifdir, const char *pending, __u32 op)
 {
 	static const char *const subs[] = { PW_DIR_MAPS, PW_DIR_SHARED, PW_DIR_MAPS_NEW,
 					    PW_DIR_SHARED_NEW };
-	char pending[PW_PATH_LEN], dir[PW_PATH_LEN], side[PW_PATH_LEN], real[PW_PATH_LEN];
+	char dir[PW_PATH_LEN];
 	struct dirent *e;
-	DIR *d;
 	int err = 0;
+	DIR *d;
 
-	pw_join(pending, sizeof(pending), ifdir, PW_DIR_PENDING);
-	if (in->step < PW_STEP_MERGED) {
-		char snap[PW_PATH_LEN];
-
-		/* the old program may still be running on another CPU */
-		if ((err = pw_wait_for_programs()))
-			return pw_fail(ctx, err, "cannot wait for the old program to finish: %s",
-				       strerror(-err));
-		pw_join(dir, sizeof(dir), pending, PW_DIR_SNAP);
-		if ((d = opendir(dir))) {
-			while ((e = readdir(d))) {
-				const char *sub = NULL;
-
-				if (e->d_name[0] == '.')
-					continue;
-				for (size_t i = 0; i < 2 && !sub; i++) {
-					snprintf(side, sizeof(side), "%s/%s/%s", pending, subs[i], e->d_name);
-					if (pw_path_exists(side))
-						sub = subs[i];
-				}
-				snprintf(snap, sizeof(snap), "%s/%s", dir, e->d_name);
-				if (sub && !real_path(ctx, ifdir, sub, e->d_name, real, sizeof(real)) &&
-				    (err = merge_one(ctx, e->d_name, real, snap, side))) {
-					closedir(d);
-					return err;
-				}
-				unlink(snap);	/* merged: a rerun skips it */
-			}
-			closedir(d);
-			rmdir(dir);
-		}
-		pw_step(in->op, "merged");
-		if ((err = pw_intent_step(ctx, ifdir, in, PW_STEP_MERGED)))
-			return err;
-	}
 	for (size_t i = 0; i < 4; i++) {
 		bool fresh = i >= 2;	/* *_new: only to a free path */
 
 		pw_join(dir, sizeof(dir), pending, subs[i]);
 		if (!(d = opendir(dir)))
 			continue;
-		while ((e = readdir(d))) {
-			char parent[PW_PATH_LEN];
-
-			if (e->d_name[0] == '.')
-				continue;
-			snprintf(side, sizeof(side), "%s/%s", dir, e->d_name);
-			real_path(ctx, ifdir, subs[i], e->d_name, real, sizeof(real));
-			snprintf(parent, sizeof(parent), "%s", real);
-			*strrchr(parent, '/') = '\0';
-			if ((err = pw_mkdirs(ctx, parent)))
-				break;
-			if (renameat2(AT_FDCWD, side, AT_FDCWD, real, fresh ? RENAME_NOREPLACE : 0)) {
-				err = errno == EEXIST ?
-					pw_fail(ctx, EEXIST, "'%s' was pinned by another command while this %s lay interrupted: the program runs with its own '%s' (staged at '%s'); remove one of the two and run 'pinwall recover' again",
-						real, pw_op_name(in->op), e->d_name, side) :
-					pw_fail(ctx, errno, "cannot move pin '%s' to '%s': %s", side, real,
-						strerror(errno));
-				break;
-			}
-		}
+		while (!err && (e = readdir(d)))
+			if (e->d_name[0] != '.')
+				err = move_pin(ctx, ifdir, dir, subs[i], e->d_name, fresh, op);
 		closedir(d);
 		if (err)
 			return err;
 	}
+	return 0;
+}
+
+/*
+ * Everything after the switch, from the pins alone (so recovery runs the
+ * same code): merge the late counts of migrated maps, move the staged pins
+ * over the old ones, write the load record, drop the intent.
+ */
+int pw_intent_finish(struct pw_ctx *ctx, const char *ifdir, struct pw_intent *in)
+{
+	char pending[PW_PATH_LEN];
+	int err;
+
+	pw_join(pending, sizeof(pending), ifdir, PW_DIR_PENDING);
+	if (in->step < PW_STEP_MERGED) {
+		if ((err = merge_late_counts(ctx, ifdir, pending)))
+			return err;
+		pw_step(in->op, "merged");
+		if ((err = pw_intent_step(ctx, ifdir, in, PW_STEP_MERGED)))
+			return err;
+	}
+	if ((err = move_staged_pins(ctx, ifdir, pending, in->op)))
+		return err;
 	pw_step(in->op, "repinned");
 	in->next.prog_id = in->new_prog_id;
 	if ((err = pw_meta_write(ctx, ifdir, &in->next)))
