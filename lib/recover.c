@@ -131,13 +131,84 @@ static void put_back_foreign(struct pw_ctx *ctx, const char *ifname, const char 
 		close(fd);
 }
 
-int pw_recover_locked(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
-		      struct pw_recovery *rec, bool undo_load)
+/* A killed reload: finished once the switch happened (or the new program
+ * runs), else dropped: the old program runs on its own maps. */
+static int recover_reload(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
+			  struct pw_intent *in, struct pw_recovery *rec)
+{
+	struct pw_xdp_state st;
+	__u32 prog = attached_prog(ifname, &st);
+	int err;
+
+	if (in->step < PW_STEP_SWITCHED &&
+	    !(in->step == PW_STEP_STAGED && in->new_prog_id && prog == in->new_prog_id)) {
+		/* never switched: the old program runs on its own maps */
+		pw_intent_clear(ifdir);
+		rec->completed = false;
+		return 0;
+	}
+	if (in->step < PW_STEP_SWITCHED &&
+	    (err = pw_intent_step(ctx, ifdir, in, PW_STEP_SWITCHED)))
+		return err;
+	rec->completed = true;
+	if ((err = reload_reattach(ctx, ifname, ifdir, in)))
+		return err;
+	return pw_intent_finish(ctx, ifdir, in);
+}
+
+/* A killed load rolled back: what it staged and the directories it left. */
+static int load_rolled_back(const struct pw_ctx *ctx, const char *ifdir, struct pw_recovery *rec)
+{
+	pw_intent_clear(ifdir);
+	pw_remove_empty_dirs(ctx, ifdir);
+	rec->completed = false;
+	return 0;
+}
+
+/* A killed load: finished when its program runs or can still be attached,
+ * rolled back otherwise. */
+static int recover_load(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
+			struct pw_intent *in, struct pw_recovery *rec, bool undo_load)
 {
 	char taken[PW_PATH_LEN];
 	struct pw_xdp_state st;
-	struct pw_intent in;
 	__u32 prog;
+	int err;
+
+	/* netlink keeps what the killed load attached */
+	prog = attached_prog(ifname, &st);
+	if (in->step < PW_STEP_SWITCHED && prog == in->new_prog_id && in->new_prog_id) {
+		in->next.mode = st.mode;
+		if ((err = pw_intent_step(ctx, ifdir, in, PW_STEP_SWITCHED)))
+			return err;
+	}
+	/* not attached yet: roll back when nothing was staged, when an
+	 * unload asks (finishing would detach another tool's program only
+	 * to detach pinwall's), or when a staged map's path was taken */
+	if (in->step < PW_STEP_SWITCHED &&
+	    (in->step < PW_STEP_STAGED || undo_load ||
+	     pw_staged_conflict(ctx, ifdir, taken, sizeof(taken)))) {
+		put_back_foreign(ctx, ifname, ifdir, in);
+		return load_rolled_back(ctx, ifdir, rec);
+	}
+	rec->completed = true;
+	if (in->step < PW_STEP_SWITCHED) {
+		err = load_attach_staged(ctx, ifname, ifdir, in);
+		if (err == -EBUSY) {
+			/* someone attached a program meanwhile: leave it, undo ours */
+			pw_detail(ctx, "%s", ctx->err);
+			return load_rolled_back(ctx, ifdir, rec);
+		}
+		if (err)
+			return err;
+	}
+	return pw_intent_finish(ctx, ifdir, in);
+}
+
+int pw_recover_locked(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
+		      struct pw_recovery *rec, bool undo_load)
+{
+	struct pw_intent in;
 	int err = pw_intent_read(ifdir, &in);
 
 	memset(rec, 0, sizeof(*rec));
@@ -152,56 +223,9 @@ int pw_recover_locked(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
 	rec->pid = in.pid;
 	switch (in.op) {
 	case PW_OP_RELOAD:
-		prog = attached_prog(ifname, &st);
-		if (in.step < PW_STEP_SWITCHED &&
-		    !(in.step == PW_STEP_STAGED && in.new_prog_id && prog == in.new_prog_id)) {
-			/* never switched: the old program runs on its own maps */
-			pw_intent_clear(ifdir);
-			rec->completed = false;
-			return 0;
-		}
-		if (in.step < PW_STEP_SWITCHED &&
-		    (err = pw_intent_step(ctx, ifdir, &in, PW_STEP_SWITCHED)))
-			return err;
-		rec->completed = true;
-		if ((err = reload_reattach(ctx, ifname, ifdir, &in)))
-			return err;
-		return pw_intent_finish(ctx, ifdir, &in);
+		return recover_reload(ctx, ifname, ifdir, &in, rec);
 	case PW_OP_LOAD:
-		/* netlink keeps what the killed load attached */
-		prog = attached_prog(ifname, &st);
-		if (in.step < PW_STEP_SWITCHED && prog == in.new_prog_id && in.new_prog_id) {
-			in.next.mode = st.mode;
-			if ((err = pw_intent_step(ctx, ifdir, &in, PW_STEP_SWITCHED)))
-				return err;
-		}
-		/* not attached yet: roll back when nothing was staged, when an
-		 * unload asks (finishing would detach another tool's program only
-		 * to detach pinwall's), or when a staged map's path was taken */
-		if (in.step < PW_STEP_SWITCHED &&
-		    (in.step < PW_STEP_STAGED || undo_load ||
-		     pw_staged_conflict(ctx, ifdir, taken, sizeof(taken)))) {
-			put_back_foreign(ctx, ifname, ifdir, &in);
-			pw_intent_clear(ifdir);
-			pw_remove_empty_dirs(ctx, ifdir);
-			rec->completed = false;
-			return 0;
-		}
-		rec->completed = true;
-		if (in.step < PW_STEP_SWITCHED) {
-			err = load_attach_staged(ctx, ifname, ifdir, &in);
-			if (err == -EBUSY) {
-				/* someone attached a program meanwhile: leave it, undo ours */
-				pw_detail(ctx, "%s", ctx->err);
-				pw_intent_clear(ifdir);
-				pw_remove_empty_dirs(ctx, ifdir);
-				rec->completed = false;
-				return 0;
-			}
-			if (err)
-				return err;
-		}
-		return pw_intent_finish(ctx, ifdir, &in);
+		return recover_load(ctx, ifname, ifdir, &in, rec, undo_load);
 	case PW_OP_UNLOAD:
 		rec->completed = true;
 		return pw_unload_core(ctx, ifname, ifdir, &in, NULL);
