@@ -232,87 +232,103 @@ static int write_staged_meta(struct pw_ctx *ctx, const char *ifdir, const char *
 	return err;
 }
 
+/* The record pinned at @path when it has this layout (then written in
+ * place), -ENOENT when there is none or one of an older layout (then
+ * replaced), else an error: a newer pinwall's record, or no record at all. */
+static int open_record_pin(struct pw_ctx *ctx, const char *path, const char *pin, bool intent)
+{
+	size_t want = intent ? sizeof(struct pw_intent) : sizeof(struct pw_meta);
+	const struct pw_map_desc *d;
+	struct bpf_map_info info;
+	char why[480];
+	int fd = pw_open_map_pin(ctx, path, false), err;
+
+	if (fd < 0)
+		return fd;
+	d = record_desc(pin);
+	/* a record of an older layout is replaced by one of this layout;
+	 * a longer one is a newer pinwall's: left alone */
+	if (!pw_map_info(fd, &info) && info.value_size > want &&
+	    info.type == BPF_MAP_TYPE_ARRAY) {
+		close(fd);
+		return pw_fail(ctx, EPROTO, "'%s' was written by a newer pinwall (record of %u bytes, this one writes %zu): use that version",
+			       path, info.value_size, want);
+	}
+	if (!d || (err = pw_pin_check(fd, d, PW_PIN_OLDER, why, sizeof(why)))) {
+		close(fd);
+		return pw_fail(ctx, d ? err : ENOMEM, "pin '%s' %s: it is not a pinwall record; move it away",
+			       path, d ? why : "cannot be checked");
+	}
+	if (info.value_size != want) {
+		close(fd);
+		return -ENOENT;
+	}
+	return fd;
+}
+
+/* A new record map, written before it is pinned, pinned beside @path and
+ * renamed over it: a reader (or a recovery after a kill) never sees an
+ * empty record, and an older layout is replaced in one step. */
+static int pin_new_record(struct pw_ctx *ctx, const char *ifdir, const char *pin,
+			  const char *path, bool intent, const void *val)
+{
+	struct meta *skel = meta__open_and_load();
+	char tmp[PW_PATH_LEN], tmpname[64];
+	__u32 zero = 0;
+	int fd = -1, err = 0;
+
+	if (!skel)
+		return pw_fail(ctx, errno, "cannot create the record map '%s': %s", pin,
+			       strerror(errno));
+	fd = dup(bpf_map__fd(intent ? skel->maps.pw_intent : skel->maps.pw_meta));
+	if (fd < 0) {
+		err = pw_fail(ctx, errno, "cannot create the record map '%s': %s", pin,
+			      strerror(errno));
+		goto out;
+	}
+	if (bpf_map_update_elem(fd, &zero, val, BPF_ANY)) {
+		err = pw_fail(ctx, errno, "cannot write '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	if ((err = pw_mkdirs(ctx, ifdir)))
+		goto out;
+	snprintf(tmpname, sizeof(tmpname), "%s_new", pin);
+	pw_join(tmp, sizeof(tmp), ifdir, tmpname);
+	unlink(tmp);
+	if (bpf_obj_pin(fd, tmp) || rename(tmp, path)) {
+		err = pw_fail(ctx, errno, "cannot pin '%s': %s", path, strerror(errno));
+		unlink(tmp);
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	meta__destroy(skel);
+	return err;
+}
+
 static int record_write(struct pw_ctx *ctx, const char *ifdir, const char *pin,
 			const void *val)
 {
 	bool intent = strcmp(pin, PW_PIN_META) != 0;
-	struct meta *skel = NULL;
-	char path[PW_PATH_LEN], tmp[PW_PATH_LEN], tmpname[64];
+	char path[PW_PATH_LEN];
 	__u32 zero = 0;
 	int fd, err = 0;
 
 	if ((err = pw_join(path, sizeof(path), ifdir, pin)))
 		return pw_fail(ctx, err, "pin path in '%s' is too long", ifdir);
-	fd = pw_open_map_pin(ctx, path, false);
-	if (fd >= 0) {
-		const struct pw_map_desc *d = record_desc(pin);
-		struct bpf_map_info info;
-		size_t want = intent ? sizeof(struct pw_intent) : sizeof(struct pw_meta);
-		char why[480];
-
-		/* a record of an older layout is replaced by one of this layout;
-		 * a longer one is a newer pinwall's: left alone */
-		if (!pw_map_info(fd, &info) && info.value_size > want &&
-		    info.type == BPF_MAP_TYPE_ARRAY) {
-			close(fd);
-			return pw_fail(ctx, EPROTO, "'%s' was written by a newer pinwall (record of %u bytes, this one writes %zu): use that version",
-				       path, info.value_size, want);
-		}
-		if (!d || (err = pw_pin_check(fd, d, PW_PIN_OLDER, why, sizeof(why)))) {
-			close(fd);
-			return pw_fail(ctx, d ? err : ENOMEM, "pin '%s' %s: it is not a pinwall record; move it away",
-				       path, d ? why : "cannot be checked");
-		}
-		if (info.value_size != want) {
-			close(fd);
-			fd = -ENOENT;
-		}
-	}
+	fd = open_record_pin(ctx, path, pin, intent);
 	if (fd == -ENOENT && !intent) {
 		err = write_staged_meta(ctx, ifdir, path, val);
 		if (err != -ENOENT)
 			return err;
-		err = 0;
 	}
-	if (fd == -ENOENT) {
-		skel = meta__open_and_load();
-		if (!skel)
-			return pw_fail(ctx, errno, "cannot create the record map '%s': %s", pin,
-				       strerror(errno));
-		fd = dup(bpf_map__fd(intent ? skel->maps.pw_intent : skel->maps.pw_meta));
-		if (fd < 0) {
-			err = pw_fail(ctx, errno, "cannot create the record map '%s': %s", pin,
-				      strerror(errno));
-			goto out;
-		}
-		/* written before it is pinned, pinned beside and renamed over the
-		 * path: a reader (or a recovery after a kill) never sees an empty
-		 * record, and an older layout is replaced in one step */
-		if (bpf_map_update_elem(fd, &zero, val, BPF_ANY)) {
-			err = pw_fail(ctx, errno, "cannot write '%s': %s", path, strerror(errno));
-			goto out;
-		}
-		if ((err = pw_mkdirs(ctx, ifdir)))
-			goto out;
-		snprintf(tmpname, sizeof(tmpname), "%s_new", pin);
-		pw_join(tmp, sizeof(tmp), ifdir, tmpname);
-		unlink(tmp);
-		if (bpf_obj_pin(fd, tmp) || rename(tmp, path)) {
-			err = pw_fail(ctx, errno, "cannot pin '%s': %s", path, strerror(errno));
-			unlink(tmp);
-		}
-		goto out;
-	}
-	if (fd < 0) {
-		err = fd;
-		goto out;
-	}
+	if (fd == -ENOENT)
+		return pin_new_record(ctx, ifdir, pin, path, intent, val);
+	if (fd < 0)
+		return fd;
 	if (bpf_map_update_elem(fd, &zero, val, BPF_ANY))
 		err = pw_fail(ctx, errno, "cannot write '%s': %s", path, strerror(errno));
-out:
-	if (fd >= 0)
-		close(fd);
-	meta__destroy(skel);
+	close(fd);
 	return err;
 }
 
