@@ -389,18 +389,13 @@ struct pw_migration *pw_migration_identity(const struct pw_map_desc *pin,
 	return mg;
 }
 
-int pw_map_decide(struct pw_ctx *ctx, const char *name, const char *path,
-		  const struct pw_map_desc *pin, const struct pw_map_desc *nw,
-		  struct pw_migration **out)
+/* Type and key: one detail line per difference; how many there are. */
+static int key_differs(struct pw_ctx *ctx, const char *what, const struct pw_map_desc *pin,
+		       const struct pw_map_desc *nw)
 {
-	const struct pw_layout *ok = &pin->key, *ov = &pin->value, *nk = &nw->key, *nv = &nw->value;
-	struct pw_migration *mg = NULL;
-	char what[PW_PATH_LEN + 96], a[160], b[160];
-	bool vsame, props_same;
-	int bad = 0, ret;
+	char a[160], b[160];
+	int bad = 0;
 
-	*out = NULL;
-	snprintf(what, sizeof(what), "map '%s' (%s)", name, path);
 	if (pin->type != nw->type) {
 		pw_detail(ctx, "%s: type pinned %s, new %s", what, type_str(pin->type),
 			  type_str(nw->type));
@@ -409,52 +404,61 @@ int pw_map_decide(struct pw_ctx *ctx, const char *name, const char *path,
 	if (pin->key_size != nw->key_size) {
 		pw_detail(ctx, "%s: key_size pinned %u, new %u", what, pin->key_size, nw->key_size);
 		bad++;
-	} else if (ok->btf && nk->btf && !pw_layout_same(ok, nk)) {
-		pw_layout_str(ok, a, sizeof(a));
-		pw_layout_str(nk, b, sizeof(b));
+	} else if (pin->key.btf && nw->key.btf && !pw_layout_same(&pin->key, &nw->key)) {
+		pw_layout_str(&pin->key, a, sizeof(a));
+		pw_layout_str(&nw->key, b, sizeof(b));
 		pw_detail(ctx, "%s: key layout pinned %s, new %s", what, a, b);
 		bad++;
 	}
-	/* without BTF on one side only the sizes can be compared */
-	vsame = pin->value_size == nw->value_size &&
-		(!ov->btf || !nv->btf || pw_layout_same(ov, nv));
-	props_same = pin->max_entries == nw->max_entries && pin->flags == nw->flags;
-	if (!bad && vsame && props_same)
-		return PW_MAP_REUSE;
-	if (bad || !migratable_type(nw->type)) {
-		/* name everything that differs */
-		if (pin->value_size != nw->value_size)
-			pw_detail(ctx, "%s: value_size pinned %u, new %u", what, pin->value_size,
-				  nw->value_size);
-		if (pin->max_entries != nw->max_entries)
-			pw_detail(ctx, "%s: max_entries pinned %u, new %u", what, pin->max_entries,
-				  nw->max_entries);
-		if (pin->flags != nw->flags)
-			pw_detail(ctx, "%s: flags pinned 0x%x, new 0x%x", what, pin->flags, nw->flags);
-		if (!bad)
-			pw_detail(ctx, "%s: a %s map holds no entries pinwall can migrate", what,
-				  type_str(nw->type));
-		return PW_MAP_REFUSE;
-	}
-	if (pin->key_size > PW_MERGE_KEY_MAX) {
-		pw_detail(ctx, "%s: key_size %u is over the %u bytes a migration can merge", what,
-			  pin->key_size, PW_MERGE_KEY_MAX);
-		return PW_MAP_REFUSE;
-	}
-	if (vsame) {
-		if (!(mg = pw_migration_identity(pin, nw)))
-			return -ENOMEM;
-		if (pin->max_entries != nw->max_entries)
-			snprintf(mg->why, sizeof(mg->why), "max_entries pinned %u, new %u",
-				 pin->max_entries, nw->max_entries);
-		else
-			snprintf(mg->why, sizeof(mg->why), "flags pinned 0x%x, new 0x%x",
-				 pin->flags, nw->flags);
-		*out = mg;
-		return PW_MAP_MIGRATE;
-	}
-	/* another value layout: field by field, by name */
-	if (!(mg = migration_new(pin, nw)))
+	return bad;
+}
+
+/* Refused: name everything else that differs too. */
+static int refuse_all(struct pw_ctx *ctx, const char *what, const struct pw_map_desc *pin,
+		      const struct pw_map_desc *nw, int bad)
+{
+	if (pin->value_size != nw->value_size)
+		pw_detail(ctx, "%s: value_size pinned %u, new %u", what, pin->value_size,
+			  nw->value_size);
+	if (pin->max_entries != nw->max_entries)
+		pw_detail(ctx, "%s: max_entries pinned %u, new %u", what, pin->max_entries,
+			  nw->max_entries);
+	if (pin->flags != nw->flags)
+		pw_detail(ctx, "%s: flags pinned 0x%x, new 0x%x", what, pin->flags, nw->flags);
+	if (!bad)
+		pw_detail(ctx, "%s: a %s map holds no entries pinwall can migrate", what,
+			  type_str(nw->type));
+	return PW_MAP_REFUSE;
+}
+
+/* The same value layout, other max_entries or flags: every field as it is. */
+static int identity_migration(const struct pw_map_desc *pin, const struct pw_map_desc *nw,
+			      struct pw_migration **out)
+{
+	struct pw_migration *mg = pw_migration_identity(pin, nw);
+
+	if (!mg)
+		return -ENOMEM;
+	if (pin->max_entries != nw->max_entries)
+		snprintf(mg->why, sizeof(mg->why), "max_entries pinned %u, new %u",
+			 pin->max_entries, nw->max_entries);
+	else
+		snprintf(mg->why, sizeof(mg->why), "flags pinned 0x%x, new 0x%x",
+			 pin->flags, nw->flags);
+	*out = mg;
+	return PW_MAP_MIGRATE;
+}
+
+/* Another value layout: field by field, by name (both sides need BTF). */
+static int field_migration(struct pw_ctx *ctx, const char *what, const struct pw_map_desc *pin,
+			   const struct pw_map_desc *nw, struct pw_migration **out)
+{
+	const struct pw_layout *ov = &pin->value, *nv = &nw->value;
+	struct pw_migration *mg = migration_new(pin, nw);
+	char a[160], b[160];
+	int ret;
+
+	if (!mg)
 		return -ENOMEM;
 	if (!ov->btf || !nv->btf) {
 		pw_detail(ctx, "%s: value_size pinned %u, new %u, and the %s map has no BTF to match fields by name",
@@ -475,6 +479,36 @@ int pw_map_decide(struct pw_ctx *ctx, const char *name, const char *path,
 out:
 	free(mg);
 	return ret;
+}
+
+int pw_map_decide(struct pw_ctx *ctx, const char *name, const char *path,
+		  const struct pw_map_desc *pin, const struct pw_map_desc *nw,
+		  struct pw_migration **out)
+{
+	const struct pw_layout *ov = &pin->value, *nv = &nw->value;
+	char what[PW_PATH_LEN + 96];
+	bool vsame, props_same;
+	int bad;
+
+	*out = NULL;
+	snprintf(what, sizeof(what), "map '%s' (%s)", name, path);
+	bad = key_differs(ctx, what, pin, nw);
+	/* without BTF on one side only the sizes can be compared */
+	vsame = pin->value_size == nw->value_size &&
+		(!ov->btf || !nv->btf || pw_layout_same(ov, nv));
+	props_same = pin->max_entries == nw->max_entries && pin->flags == nw->flags;
+	if (!bad && vsame && props_same)
+		return PW_MAP_REUSE;
+	if (bad || !migratable_type(nw->type))
+		return refuse_all(ctx, what, pin, nw, bad);
+	if (pin->key_size > PW_MERGE_KEY_MAX) {
+		pw_detail(ctx, "%s: key_size %u is over the %u bytes a migration can merge", what,
+			  pin->key_size, PW_MERGE_KEY_MAX);
+		return PW_MAP_REFUSE;
+	}
+	if (vsame)
+		return identity_migration(pin, nw, out);
+	return field_migration(ctx, what, pin, nw, out);
 }
 
 /* ---- copying ---- */
