@@ -278,6 +278,20 @@ bool pw_staged_conflict(const struct pw_ctx *ctx, const char *ifdir, char *what,
 int pw_recover_locked(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
 		      struct pw_recovery *rec, bool undo_load);
 
+/* ---- the object a load brings (object.c) ---- */
+struct pinwall;
+struct pw_obj {
+	struct pinwall *skel;		/* the built-in program, or NULL */
+	struct bpf_object *obj;
+	struct bpf_program *prog;
+	char object[PW_PATH_LEN];	/* absolute path; empty for built-in */
+};
+/* The built-in program (@path NULL) or the file's, with its XDP program
+ * @prog (NULL: the only one) picked. */
+int pw_obj_open(struct pw_ctx *ctx, const char *path, const char *prog, struct pw_obj *o);
+int pw_obj_load(struct pw_ctx *ctx, struct pw_obj *o);
+void pw_obj_close(struct pw_obj *o);
+
 /* ---- the unload steps (unload.c) ---- */
 int pw_unload_core(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
 		   struct pw_intent *in, struct pw_load_report *r);
