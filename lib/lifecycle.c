@@ -3,7 +3,9 @@
  * load, reload, unload: the steps that change pins and attachments, each
  * under the pin-root lock. Order matters: everything that can be refused is
  * checked before the first change, and every change after that is undone
- * when a later step fails.
+ * when a later step fails. Each command first recovers a killed operation
+ * (recover.c); what it stages is planned in plan.c and pinned by stage.c,
+ * the pins after the switch are intent.c's, the unload steps unload.c's.
  */
 #include <errno.h>
 #include <stdio.h>
