@@ -179,6 +179,38 @@ int pw_find_xdp_link(int ifindex, __u32 prog_id)
 	return -ENOENT;
 }
 
+/* An earlier version's link pin in @ifdir: none (fd -1), or an XDP link;
+ * anything else there is refused. */
+int pw_link_pin_open(struct pw_ctx *ctx, const char *ifdir, struct pw_link_pin *lp)
+{
+	memset(lp, 0, sizeof(*lp));
+	lp->fd = -1;
+	pw_join(lp->path, sizeof(lp->path), ifdir, PW_PIN_LINK);
+	if (pw_nofollow(ctx, lp->path))
+		return -ELOOP;
+	if (!pw_path_exists(lp->path))
+		return 0;
+	lp->fd = bpf_obj_get(lp->path);
+	if (lp->fd < 0)
+		return pw_fail(ctx, errno, "cannot open link pin '%s': %s", lp->path,
+			       strerror(errno));
+	if (pw_fd_kind(lp->fd) != PW_OBJ_LINK || pw_link_info(lp->fd, &lp->info) ||
+	    lp->info.type != BPF_LINK_TYPE_XDP) {
+		close(lp->fd);
+		lp->fd = -1;
+		return pw_fail(ctx, EEXIST, "pin path '%s' does not hold an XDP link: remove it",
+			       lp->path);
+	}
+	return 0;
+}
+
+void pw_link_pin_close(struct pw_link_pin *lp)
+{
+	if (lp->fd >= 0)
+		close(lp->fd);
+	lp->fd = -1;
+}
+
 /*
  * The bpf_link attachment of earlier versions becomes a netlink one, in
  * three calls (lib/lifecycle.c reload): pw_link_swap puts the new program

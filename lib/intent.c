@@ -4,10 +4,11 @@
  * before its first change and advances its step as it goes; everything the
  * new program brings waits below pending/ until the interface runs it. If
  * the process dies, the next command on the interface (or `pinwall
- * recover`) reads the record and finishes the operation once the switch
- * happened, or removes pending/ when it did not: the interface keeps the
- * program it had, or gets the one asked for, never neither (see
- * docs/LIFECYCLE.md for the one window a kill cannot be made safe).
+ * recover`, see recover.c) reads the record and finishes the operation once
+ * the switch happened (pw_intent_finish here), or removes pending/ when it
+ * did not: the interface keeps the program it had, or gets the one asked
+ * for, never neither (see docs/LIFECYCLE.md for the one window a kill
+ * cannot be made safe).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -19,10 +20,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <net/if.h>
 #include <bpf/bpf.h>
 #include "internal.h"
-#include "pinwall/rules.h"
 
 const char *pw_op_name(__u32 op)
 {
@@ -113,6 +112,29 @@ void pw_intent_clear(const char *ifdir)
 	close(fd);
 }
 
+/* Wait until no program still runs with what it read before: an update of a
+ * map-in-map makes the kernel wait for running BPF programs to finish. */
+int pw_wait_for_programs(void)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o);
+	int inner, outer, err = 0;
+	__u32 zero = 0;
+
+	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, NULL, 4, 4, 1, NULL);
+	if (inner < 0)
+		return -errno;
+	o.inner_map_fd = inner;
+	outer = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, NULL, 4, 4, 1, &o);
+	if (outer < 0)
+		err = -errno;
+	else if (bpf_map_update_elem(outer, &zero, &inner, BPF_ANY))
+		err = -errno;
+	if (outer >= 0)
+		close(outer);
+	close(inner);
+	return err;
+}
+
 /* Fold the old program's late changes of one migrated map into its successor. */
 static int merge_one(struct pw_ctx *ctx, const char *name, const char *old_path,
 		     const char *snap_path, const char *new_path)
@@ -176,15 +198,9 @@ static int real_path(const struct pw_ctx *ctx, const char *ifdir, const char *su
 	return pw_join(buf, len, dir, name);
 }
 
-/*
- * Everything after the switch, from the pins alone (so recovery runs the
- * same code): merge the late counts of migrated maps, move the staged pins
- * over the old ones (rename replaces a pin atomically), write the load
- * record, drop the intent.
- */
 /* A map staged as new whose pin path was taken since (another command made
  * it while this operation lay killed): renaming would hide that map. */
-static bool staged_conflict(const struct pw_ctx *ctx, const char *ifdir, char *what, size_t len)
+bool pw_staged_conflict(const struct pw_ctx *ctx, const char *ifdir, char *what, size_t len)
 {
 	static const char *const subs[] = { PW_DIR_MAPS_NEW, PW_DIR_SHARED_NEW };
 	char dir[PW_PATH_LEN], real[PW_PATH_LEN];
@@ -208,80 +224,116 @@ static bool staged_conflict(const struct pw_ctx *ctx, const char *ifdir, char *w
 	return taken;
 }
 
-int pw_intent_finish(struct pw_ctx *ctx, const char *ifdir, struct pw_intent *in)
+/* The old program's late changes folded into each migrated map, from its
+ * snapshot below pending/snap/ (removed once merged: a rerun skips it). */
+static int merge_late_counts(struct pw_ctx *ctx, const char *ifdir, const char *pending)
+{
+	static const char *const subs[] = { PW_DIR_MAPS, PW_DIR_SHARED };
+	char dir[PW_PATH_LEN], side[PW_PATH_LEN], real[PW_PATH_LEN], snap[PW_PATH_LEN];
+	struct dirent *e;
+	DIR *d;
+	int err;
+
+	/* the old program may still be running on another CPU */
+	if ((err = pw_wait_for_programs()))
+		return pw_fail(ctx, err, "cannot wait for the old program to finish: %s",
+			       strerror(-err));
+	pw_join(dir, sizeof(dir), pending, PW_DIR_SNAP);
+	if (!(d = opendir(dir)))
+		return 0;
+	while ((e = readdir(d))) {
+		const char *sub = NULL;
+
+		if (e->d_name[0] == '.')
+			continue;
+		for (size_t i = 0; i < 2 && !sub; i++) {
+			snprintf(side, sizeof(side), "%s/%s/%s", pending, subs[i], e->d_name);
+			if (pw_path_exists(side))
+				sub = subs[i];
+		}
+		snprintf(snap, sizeof(snap), "%s/%s", dir, e->d_name);
+		if (sub && !real_path(ctx, ifdir, sub, e->d_name, real, sizeof(real)) &&
+		    (err = merge_one(ctx, e->d_name, real, snap, side))) {
+			closedir(d);
+			return err;
+		}
+		unlink(snap);	/* merged: a rerun skips it */
+	}
+	closedir(d);
+	rmdir(dir);
+	return 0;
+}
+
+/* Staged pin @name in @dir (pending/@sub) renamed over its real path; a
+ * map staged as new (@fresh) only to a free path. */
+static int move_pin(struct pw_ctx *ctx, const char *ifdir, const char *dir, const char *sub,
+		    const char *name, bool fresh, __u32 op)
+{
+	char side[PW_PATH_LEN], real[PW_PATH_LEN], parent[PW_PATH_LEN];
+	int err;
+
+	snprintf(side, sizeof(side), "%s/%s", dir, name);
+	real_path(ctx, ifdir, sub, name, real, sizeof(real));
+	snprintf(parent, sizeof(parent), "%s", real);
+	*strrchr(parent, '/') = '\0';
+	if ((err = pw_mkdirs(ctx, parent)))
+		return err;
+	if (!renameat2(AT_FDCWD, side, AT_FDCWD, real, fresh ? RENAME_NOREPLACE : 0))
+		return 0;
+	return errno == EEXIST ?
+		pw_fail(ctx, EEXIST, "'%s' was pinned by another command while this %s lay interrupted: the program runs with its own '%s' (staged at '%s'); remove one of the two and run 'pinwall recover' again",
+			real, pw_op_name(op), name, side) :
+		pw_fail(ctx, errno, "cannot move pin '%s' to '%s': %s", side, real,
+			strerror(errno));
+}
+
+/* Every pin staged below pending/ moved over the one it replaces (rename
+ * replaces a pin atomically). */
+static int move_staged_pins(struct pw_ctx *ctx, const char *ifdir, const char *pending, __u32 op)
 {
 	static const char *const subs[] = { PW_DIR_MAPS, PW_DIR_SHARED, PW_DIR_MAPS_NEW,
 					    PW_DIR_SHARED_NEW };
-	char pending[PW_PATH_LEN], dir[PW_PATH_LEN], side[PW_PATH_LEN], real[PW_PATH_LEN];
+	char dir[PW_PATH_LEN];
 	struct dirent *e;
-	DIR *d;
 	int err = 0;
+	DIR *d;
 
-	pw_join(pending, sizeof(pending), ifdir, PW_DIR_PENDING);
-	if (in->step < PW_STEP_MERGED) {
-		char snap[PW_PATH_LEN];
-
-		/* the old program may still be running on another CPU */
-		if ((err = pw_wait_for_programs()))
-			return pw_fail(ctx, err, "cannot wait for the old program to finish: %s",
-				       strerror(-err));
-		pw_join(dir, sizeof(dir), pending, PW_DIR_SNAP);
-		if ((d = opendir(dir))) {
-			while ((e = readdir(d))) {
-				const char *sub = NULL;
-
-				if (e->d_name[0] == '.')
-					continue;
-				for (size_t i = 0; i < 2 && !sub; i++) {
-					snprintf(side, sizeof(side), "%s/%s/%s", pending, subs[i], e->d_name);
-					if (pw_path_exists(side))
-						sub = subs[i];
-				}
-				snprintf(snap, sizeof(snap), "%s/%s", dir, e->d_name);
-				if (sub && !real_path(ctx, ifdir, sub, e->d_name, real, sizeof(real)) &&
-				    (err = merge_one(ctx, e->d_name, real, snap, side))) {
-					closedir(d);
-					return err;
-				}
-				unlink(snap);	/* merged: a rerun skips it */
-			}
-			closedir(d);
-			rmdir(dir);
-		}
-		pw_step(in->op, "merged");
-		if ((err = pw_intent_step(ctx, ifdir, in, PW_STEP_MERGED)))
-			return err;
-	}
 	for (size_t i = 0; i < 4; i++) {
 		bool fresh = i >= 2;	/* *_new: only to a free path */
 
 		pw_join(dir, sizeof(dir), pending, subs[i]);
 		if (!(d = opendir(dir)))
 			continue;
-		while ((e = readdir(d))) {
-			char parent[PW_PATH_LEN];
-
-			if (e->d_name[0] == '.')
-				continue;
-			snprintf(side, sizeof(side), "%s/%s", dir, e->d_name);
-			real_path(ctx, ifdir, subs[i], e->d_name, real, sizeof(real));
-			snprintf(parent, sizeof(parent), "%s", real);
-			*strrchr(parent, '/') = '\0';
-			if ((err = pw_mkdirs(ctx, parent)))
-				break;
-			if (renameat2(AT_FDCWD, side, AT_FDCWD, real, fresh ? RENAME_NOREPLACE : 0)) {
-				err = errno == EEXIST ?
-					pw_fail(ctx, EEXIST, "'%s' was pinned by another command while this %s lay interrupted: the program runs with its own '%s' (staged at '%s'); remove one of the two and run 'pinwall recover' again",
-						real, pw_op_name(in->op), e->d_name, side) :
-					pw_fail(ctx, errno, "cannot move pin '%s' to '%s': %s", side, real,
-						strerror(errno));
-				break;
-			}
-		}
+		while (!err && (e = readdir(d)))
+			if (e->d_name[0] != '.')
+				err = move_pin(ctx, ifdir, dir, subs[i], e->d_name, fresh, op);
 		closedir(d);
 		if (err)
 			return err;
 	}
+	return 0;
+}
+
+/*
+ * Everything after the switch, from the pins alone (so recovery runs the
+ * same code): merge the late counts of migrated maps, move the staged pins
+ * over the old ones, write the load record, drop the intent.
+ */
+int pw_intent_finish(struct pw_ctx *ctx, const char *ifdir, struct pw_intent *in)
+{
+	char pending[PW_PATH_LEN];
+	int err;
+
+	pw_join(pending, sizeof(pending), ifdir, PW_DIR_PENDING);
+	if (in->step < PW_STEP_MERGED) {
+		if ((err = merge_late_counts(ctx, ifdir, pending)))
+			return err;
+		pw_step(in->op, "merged");
+		if ((err = pw_intent_step(ctx, ifdir, in, PW_STEP_MERGED)))
+			return err;
+	}
+	if ((err = move_staged_pins(ctx, ifdir, pending, in->op)))
+		return err;
 	pw_step(in->op, "repinned");
 	in->next.prog_id = in->new_prog_id;
 	if ((err = pw_meta_write(ctx, ifdir, &in->next)))
@@ -289,280 +341,4 @@ int pw_intent_finish(struct pw_ctx *ctx, const char *ifdir, struct pw_intent *in
 	pw_step(in->op, "recorded");
 	pw_intent_clear(ifdir);
 	return 0;
-}
-
-/* What the kernel runs on @ifname (0: nothing, or no such interface). */
-static __u32 attached_prog(const char *ifname, struct pw_xdp_state *st)
-{
-	int ifindex = (int)if_nametoindex(ifname);
-
-	memset(st, 0, sizeof(*st));
-	if (ifindex <= 0 || pw_xdp_state(ifindex, st))
-		return 0;
-	return st->prog_id;
-}
-
-static int open_staged_prog(struct pw_ctx *ctx, const char *ifdir)
-{
-	char path[PW_PATH_LEN];
-	int fd;
-
-	pw_join(path, sizeof(path), ifdir, PW_DIR_PENDING "/" PW_PIN_PROG);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return pw_fail(ctx, errno, "cannot open the staged program '%s': %s", path,
-			       strerror(errno));
-	return fd;
-}
-
-/* load: attach the staged program (the kill came before the attach). */
-static int load_attach_staged(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
-			      struct pw_intent *in)
-{
-	char path[PW_PATH_LEN];
-	struct pw_xdp_state st;
-	enum pw_mode used;
-	bool window;
-	int ifindex = (int)if_nametoindex(ifname), pfd, ffd, err;
-
-	if (ifindex <= 0)
-		return pw_fail(ctx, ENODEV, "cannot finish the interrupted load of '%s': the interface is gone (run 'pinwall clean --yes')",
-			       ifname);
-	if ((err = pw_xdp_state(ifindex, &st)))
-		return pw_fail(ctx, err, "cannot query XDP on '%s': %s", ifname, strerror(-err));
-	if (st.prog_id && st.prog_id != in->foreign_prog_id)
-		return pw_fail(ctx, EBUSY, "cannot finish the interrupted load of '%s': program id %u was attached meanwhile",
-			       ifname, st.prog_id);
-	if ((pfd = open_staged_prog(ctx, ifdir)) < 0)
-		return pfd;
-	if (!st.prog_id) {
-		err = pw_attach(ctx, pfd, ifindex, ifname, in->mode, &used);
-	} else {
-		/* the load had --force: finish what it started */
-		pw_join(path, sizeof(path), ifdir, PW_DIR_PENDING "/" PW_PIN_FOREIGN);
-		ffd = bpf_obj_get(path);
-		err = pw_attach_over(ctx, ifindex, ifname, in->mode, &st, ffd, pfd, &used, &window);
-		if (ffd >= 0)
-			close(ffd);
-	}
-	close(pfd);
-	if (err)
-		return err;
-	in->next.mode = used;
-	in->next.ifindex = ifindex;
-	return pw_intent_step(ctx, ifdir, in, PW_STEP_SWITCHED);
-}
-
-/* reload killed while converting an earlier version's bpf_link: the link
- * was detached, the new program not yet attached through netlink. */
-static int reload_reattach(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
-			   const struct pw_intent *in)
-{
-	char path[PW_PATH_LEN];
-	struct bpf_link_info li;
-	struct pw_xdp_state st;
-	enum pw_mode used;
-	int ifindex = (int)if_nametoindex(ifname), fd, pfd, err;
-	bool detached;
-
-	if (ifindex <= 0 || attached_prog(ifname, &st))
-		return 0;
-	pw_join(path, sizeof(path), ifdir, PW_PIN_LINK);
-	if ((fd = bpf_obj_get(path)) < 0)
-		return 0;
-	detached = pw_fd_kind(fd) == PW_OBJ_LINK && !pw_link_info(fd, &li) &&
-		   li.type == BPF_LINK_TYPE_XDP && li.prog_id == in->new_prog_id &&
-		   li.xdp.ifindex == 0;
-	close(fd);
-	if (!detached)
-		return 0;
-	if ((pfd = open_staged_prog(ctx, ifdir)) < 0)
-		return pfd;
-	err = pw_attach(ctx, pfd, ifindex, ifname, in->next.mode, &used);
-	close(pfd);
-	if (!err)
-		unlink(path);
-	return err;
-}
-
-/* Rolling back a --force load killed after it detached the other tool's
- * program: attach that program again (through netlink; its link is gone). */
-static void put_back_foreign(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
-			     const struct pw_intent *in)
-{
-	int ifindex = (int)if_nametoindex(ifname), fd;
-	char path[PW_PATH_LEN];
-	struct pw_xdp_state st;
-
-	if (!in->foreign_prog_id || ifindex <= 0 || pw_xdp_state(ifindex, &st) || st.prog_id)
-		return;
-	/* pinned by the load before it detached the program */
-	pw_join(path, sizeof(path), ifdir, PW_DIR_PENDING "/" PW_PIN_FOREIGN);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		fd = bpf_prog_get_fd_by_id(in->foreign_prog_id);
-	pw_put_back(ctx, ifindex, ifname, fd, in->foreign_prog_id, in->foreign_mode);
-	if (fd >= 0)
-		close(fd);
-}
-
-int pw_recover_locked(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
-		      struct pw_recovery *rec, bool undo_load)
-{
-	char taken[PW_PATH_LEN];
-	struct pw_xdp_state st;
-	struct pw_intent in;
-	__u32 prog;
-	int err = pw_intent_read(ifdir, &in);
-
-	memset(rec, 0, sizeof(*rec));
-	if (err == -ENOENT)
-		return 0;
-	if (err)
-		return pw_fail(ctx, err, "cannot read the intent record in '%s': %s", ifdir,
-			       pw_record_problem(err));
-	rec->found = true;
-	rec->op = in.op;
-	rec->step = in.step;
-	rec->pid = in.pid;
-	switch (in.op) {
-	case PW_OP_RELOAD:
-		prog = attached_prog(ifname, &st);
-		if (in.step < PW_STEP_SWITCHED &&
-		    !(in.step == PW_STEP_STAGED && in.new_prog_id && prog == in.new_prog_id)) {
-			/* never switched: the old program runs on its own maps */
-			pw_intent_clear(ifdir);
-			rec->completed = false;
-			return 0;
-		}
-		if (in.step < PW_STEP_SWITCHED &&
-		    (err = pw_intent_step(ctx, ifdir, &in, PW_STEP_SWITCHED)))
-			return err;
-		rec->completed = true;
-		if ((err = reload_reattach(ctx, ifname, ifdir, &in)))
-			return err;
-		return pw_intent_finish(ctx, ifdir, &in);
-	case PW_OP_LOAD:
-		/* netlink keeps what the killed load attached */
-		prog = attached_prog(ifname, &st);
-		if (in.step < PW_STEP_SWITCHED && prog == in.new_prog_id && in.new_prog_id) {
-			in.next.mode = st.mode;
-			if ((err = pw_intent_step(ctx, ifdir, &in, PW_STEP_SWITCHED)))
-				return err;
-		}
-		/* not attached yet: roll back when nothing was staged, when an
-		 * unload asks (finishing would detach another tool's program only
-		 * to detach pinwall's), or when a staged map's path was taken */
-		if (in.step < PW_STEP_SWITCHED &&
-		    (in.step < PW_STEP_STAGED || undo_load ||
-		     staged_conflict(ctx, ifdir, taken, sizeof(taken)))) {
-			put_back_foreign(ctx, ifname, ifdir, &in);
-			pw_intent_clear(ifdir);
-			pw_remove_empty_dirs(ctx, ifdir);
-			rec->completed = false;
-			return 0;
-		}
-		rec->completed = true;
-		if (in.step < PW_STEP_SWITCHED) {
-			err = load_attach_staged(ctx, ifname, ifdir, &in);
-			if (err == -EBUSY) {
-				/* someone attached a program meanwhile: leave it, undo ours */
-				pw_detail(ctx, "%s", ctx->err);
-				pw_intent_clear(ifdir);
-				pw_remove_empty_dirs(ctx, ifdir);
-				rec->completed = false;
-				return 0;
-			}
-			if (err)
-				return err;
-		}
-		return pw_intent_finish(ctx, ifdir, &in);
-	case PW_OP_UNLOAD:
-		rec->completed = true;
-		return pw_unload_core(ctx, ifname, ifdir, &in, NULL);
-	default:
-		return pw_fail(ctx, EPROTO, "intent record in '%s' names unknown operation %u: remove '%s/%s' by hand",
-			       ifdir, in.op, ifdir, PW_PIN_INTENT);
-	}
-}
-
-int pw_recover(struct pw_ctx *ctx, const char *ifname, struct pw_recovery *rec)
-{
-	char ifdir[PW_PATH_LEN];
-	int lock_fd = -1, err;
-
-	memset(rec, 0, sizeof(*rec));
-	if ((err = pw_check_caps(ctx)))
-		return err;
-	if ((err = pw_bpffs_prepare(ctx, false)))
-		return err;
-	if (!pw_path_exists(ctx->pin_root))
-		return 0;
-	if ((err = pw_lock(ctx, &lock_fd)))
-		return err;
-	if (pw_iface_dir(ctx, ctx->netns_ino, ifname, ifdir, sizeof(ifdir)))
-		err = pw_fail(ctx, ENAMETOOLONG, "interface name '%s' is too long: at most %d characters",
-			      ifname, IFNAMSIZ - 1);
-	else
-		err = pw_recover_locked(ctx, ifname, ifdir, rec, false);
-	pw_unlock(lock_fd);
-	return err;
-}
-
-int pw_recover_all(struct pw_ctx *ctx, struct pw_recovery *recs, char (*names)[32], int max,
-		   int *n)
-{
-	char nsdir[PW_PATH_LEN], ifdir[PW_PATH_LEN], ifname[32];
-	struct pw_rules_maps m;
-	struct dirent *e;
-	int lock_fd = -1, err;
-	DIR *d;
-
-	*n = 0;
-	if ((err = pw_check_caps(ctx)) || (err = pw_bpffs_prepare(ctx, false)))
-		return err;
-	if (!pw_path_exists(ctx->pin_root))
-		return 0;
-	if ((err = pw_lock(ctx, &lock_fd)))
-		return err;
-	/* the rule apply: only when the rule maps exist (never created here) */
-	if (!pw_rules_open(ctx, &m, false, false)) {
-		err = pw_rules_recover(ctx, &m, &recs[*n]);
-		pw_rules_close(&m);
-		if (err)
-			goto out;
-		if (recs[*n].found)
-			names[(*n)++][0] = '\0';
-	}
-	ctx->err[0] = '\0';
-	pw_ns_dir(ctx, ctx->netns_ino, nsdir, sizeof(nsdir));
-	if (!(d = opendir(nsdir)))
-		goto out;
-	while ((e = readdir(d))) {
-		struct pw_intent in;
-
-		if (e->d_name[0] == '.' || pw_join(ifdir, sizeof(ifdir), nsdir, e->d_name) ||
-		    pw_intent_read(ifdir, &in))
-			continue;
-		if (*n == max) {
-			/* never a silent stop: the rest waits for the next call */
-			err = pw_fail(ctx, E2BIG, "more than %d interrupted operations: run 'pinwall recover' again for the rest",
-				      max);
-			break;
-		}
-		pw_ifname_unescape(e->d_name, ifname, sizeof(ifname));
-		/* one that cannot be recovered does not stop the others */
-		int e1 = pw_recover_locked(ctx, ifname, ifdir, &recs[*n], false);
-
-		if (e1) {
-			pw_detail(ctx, "%s: %s", ifname, ctx->err);
-			err = err ?: e1;
-			continue;
-		}
-		snprintf(names[(*n)++], 32, "%s", ifname);
-	}
-	closedir(d);
-out:
-	pw_unlock(lock_fd);
-	return err;
 }

@@ -117,31 +117,31 @@ struct pw_plan_opts {
 	enum pw_pin_scope scope;
 };
 
+/* ---- the pin root: privileges, bpffs, layout, lock (pins.c) ---- */
 int pw_join(char *buf, size_t len, const char *a, const char *b);
 int pw_mkdirs(struct pw_ctx *ctx, const char *path);
 bool pw_path_exists(const char *path);
+void pw_remove_empty_dirs(const struct pw_ctx *ctx, const char *ifdir);
 
+/* ---- the plan: where each map is pinned, and its fate (plan.c) ---- */
 /* Decide reuse or creation for every map of @obj (before load); any
  * incompatible pin fails the whole plan with one detail line per property. */
 int pw_plan_maps(struct pw_ctx *ctx, struct bpf_object *obj, const char *ifdir,
 		 const struct pw_plan_opts *po, struct pw_plan *plan);
-/* Pin every map the new program brings below pending/ and run the first
- * copy of each migration (with snapshots when @old_runs). */
-int pw_plan_stage(struct pw_ctx *ctx, struct pw_plan *plan, bool old_runs);
 bool pw_shared_in_use(const struct pw_ctx *ctx, const char *skip_dir, const char *name,
 		      char *user, size_t len);
-/* Rule commands, before any load: pin the shared maps just created, in
- * place (nothing runs on them yet); undone on failure. */
-int pw_plan_pin_shared(struct pw_ctx *ctx, struct pw_plan *plan);
 void pw_plan_free(struct pw_plan *plan);
 void pw_plan_report(const struct pw_plan *plan, struct pw_load_report *r);
 
-int pw_meta_write(struct pw_ctx *ctx, const char *ifdir, const struct pw_meta *meta);
-/* Why the last record read failed with @err: the pin's mismatch ("pin 'P'
- * has value size X, pinwall expects Y") or strerror. */
-const char *pw_record_problem(int err);
+/* ---- pinning what the plan decided (stage.c) ---- */
+/* Pin every map the new program brings below pending/ and run the first
+ * copy of each migration (with snapshots when @old_runs). */
+int pw_plan_stage(struct pw_ctx *ctx, struct pw_plan *plan, bool old_runs);
+/* Rule commands, before any load: pin the shared maps just created, in
+ * place (nothing runs on them yet); undone on failure. */
+int pw_plan_pin_shared(struct pw_ctx *ctx, struct pw_plan *plan);
 
-/* ---- the load record bound to its program (record.c) ---- */
+/* ---- the load and intent records, bound and pinned (record.c) ---- */
 #define PW_PIN_META_STAGED PW_DIR_PENDING "/" PW_PIN_META	/* bound, not yet written */
 #define PW_PROG_MAPS 256	/* map ids read per program */
 /* The ids of the maps program @prog_id uses (bound ones included). */
@@ -154,16 +154,21 @@ int pw_meta_bind(struct pw_ctx *ctx, const char *ifdir, int prog_fd);
  * very program on @ifindex in this network namespace; -ENOENT if none. */
 int pw_meta_of_prog(const struct pw_ctx *ctx, __u32 prog_id, int ifindex,
 		    struct pw_meta *meta, __u32 *map_id);
+int pw_meta_write(struct pw_ctx *ctx, const char *ifdir, const struct pw_meta *meta);
+/* Why the last record read failed with @err: the pin's mismatch ("pin 'P'
+ * has value size X, pinwall expects Y") or strerror. */
+const char *pw_record_problem(int err);
 int pw_intent_write(struct pw_ctx *ctx, const char *ifdir, const struct pw_intent *in);
 int pw_rules_intent_read(const struct pw_ctx *ctx, struct pw_intent *in);
 int pw_rules_intent_write(struct pw_ctx *ctx, const struct pw_intent *in);
-/* Returns once every BPF program run that started before has ended. */
-int pw_wait_for_programs(void);
 
 /* ---- untrusted pins (pinobj.c) ---- */
 #define PW_PIN_RDONLY	1u	/* open read-only */
 #define PW_PIN_OLDER	2u	/* a record: an older, shorter value is fine */
 
+int pw_map_info(int fd, struct bpf_map_info *info);
+int pw_prog_info(int fd, struct bpf_prog_info *info);
+int pw_link_info(int fd, struct bpf_link_info *info);
 /* What pinwall expects of its own map @name (@record: the load and intent
  * records), from the built-in objects; NULL if it has none. */
 const struct pw_map_desc *pw_pin_expected(const char *name, bool record);
@@ -200,9 +205,6 @@ int pw_rmdir_below(const char *path, size_t root_len);
 /* bpf_obj_get of a pin, refused (-ELOOP) if reached through a link. */
 int pw_obj_get_below(const char *path, size_t root_len, __u32 file_flags);
 
-int pw_map_info(int fd, struct bpf_map_info *info);
-int pw_prog_info(int fd, struct bpf_prog_info *info);
-int pw_link_info(int fd, struct bpf_link_info *info);
 int pw_ifindex(struct pw_ctx *ctx, const char *ifname);
 
 /* load: refuse when the pin root's bpffs is private to this mount namespace. */
@@ -219,6 +221,14 @@ int pw_attach_over(struct pw_ctx *ctx, int ifindex, const char *ifname, enum pw_
 		   const struct pw_xdp_state *st, int old_fd, int new_fd, enum pw_mode *used,
 		   bool *window);
 int pw_find_xdp_link(int ifindex, __u32 prog_id);
+/* The bpf_link an earlier version pinned in @ifdir (reload converts it). */
+struct pw_link_pin {
+	int fd;				/* -1: no pin */
+	struct bpf_link_info info;
+	char path[PW_PATH_LEN];
+};
+int pw_link_pin_open(struct pw_ctx *ctx, const char *ifdir, struct pw_link_pin *lp);
+void pw_link_pin_close(struct pw_link_pin *lp);
 /* An earlier version's bpf_link attachment -> netlink (see attach.c). */
 int pw_link_swap(struct pw_ctx *ctx, int link_fd, const char *ifname, int old_fd, int new_fd);
 int pw_link_detach(struct pw_ctx *ctx, int link_fd, const char *ifname);
@@ -291,12 +301,33 @@ static inline void pw_step(__u32 op, const char *step)
 void pw_intent_init(struct pw_intent *in, __u32 op);
 int pw_intent_step(struct pw_ctx *ctx, const char *ifdir, struct pw_intent *in, __u32 step);
 void pw_intent_clear(const char *ifdir);
+/* Returns once every BPF program run that started before has ended. */
+int pw_wait_for_programs(void);
 int pw_intent_finish(struct pw_ctx *ctx, const char *ifdir, struct pw_intent *in);
+/* A map staged as new whose pin path was taken since: its path in @what. */
+bool pw_staged_conflict(const struct pw_ctx *ctx, const char *ifdir, char *what, size_t len);
+
+/* ---- recovery of a killed operation (recover.c) ---- */
 /* With the lock held: finish or roll back what an intent record describes. */
 int pw_recover_locked(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
 		      struct pw_recovery *rec, bool undo_load);
+
+/* ---- the object a load brings (object.c) ---- */
+struct pinwall;
+struct pw_obj {
+	struct pinwall *skel;		/* the built-in program, or NULL */
+	struct bpf_object *obj;
+	struct bpf_program *prog;
+	char object[PW_PATH_LEN];	/* absolute path; empty for built-in */
+};
+/* The built-in program (@path NULL) or the file's, with its XDP program
+ * @prog (NULL: the only one) picked. */
+int pw_obj_open(struct pw_ctx *ctx, const char *path, const char *prog, struct pw_obj *o);
+int pw_obj_load(struct pw_ctx *ctx, struct pw_obj *o);
+void pw_obj_close(struct pw_obj *o);
+
+/* ---- the unload steps (unload.c) ---- */
 int pw_unload_core(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
 		   struct pw_intent *in, struct pw_load_report *r);
-void pw_remove_empty_dirs(const struct pw_ctx *ctx, const char *ifdir);
 
 #endif

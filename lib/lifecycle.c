@@ -3,30 +3,20 @@
  * load, reload, unload: the steps that change pins and attachments, each
  * under the pin-root lock. Order matters: everything that can be refused is
  * checked before the first change, and every change after that is undone
- * when a later step fails.
+ * when a later step fails. Each command first recovers a killed operation
+ * (recover.c); what it stages is planned in plan.c and pinned by stage.c,
+ * the pins after the switch are intent.c's, the unload steps unload.c's.
  */
 #include <errno.h>
-#include <dirent.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <net/if.h>
-#include <sys/stat.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "internal.h"
-#include "pinwall.skel.h"
-
-struct pw_obj {
-	struct pinwall *skel;		/* the built-in program, or NULL */
-	struct bpf_object *obj;
-	struct bpf_program *prog;
-	char object[PW_PATH_LEN];	/* absolute path; empty for built-in */
-};
 
 static double now_ms(void)
 {
@@ -42,199 +32,6 @@ static __u64 realtime_ns(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
-static void obj_close(struct pw_obj *o)
-{
-	if (o->skel)
-		pinwall__destroy(o->skel);
-	else
-		bpf_object__close(o->obj);
-	memset(o, 0, sizeof(*o));
-}
-
-static int obj_check_file(struct pw_ctx *ctx, const char *path)
-{
-	unsigned char magic[4];
-	struct stat st;
-	int fd;
-	ssize_t n;
-
-	if (stat(path, &st))
-		return pw_fail(ctx, errno, "object file '%s': %s", path, strerror(errno));
-	if (!S_ISREG(st.st_mode))
-		return pw_fail(ctx, EINVAL, "object file '%s' is not a regular file", path);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return pw_fail(ctx, errno, "object file '%s': %s", path, strerror(errno));
-	n = read(fd, magic, sizeof(magic));
-	close(fd);
-	if (n != sizeof(magic) || memcmp(magic, "\177ELF", 4))
-		return pw_fail(ctx, ENOEXEC,
-			       "object file '%s' is not an ELF file: build it with clang -target bpf",
-			       path);
-	return 0;
-}
-
-/* Pick the XDP program; every other program in the object stays unloaded. */
-/* The object's absolute path, as the load record keeps it: never cut. */
-static int obj_abs_path(struct pw_ctx *ctx, const char *path, char *out, size_t len)
-{
-	char real[PATH_MAX];
-	const char *p = realpath(path, real) ? real : path;
-
-	if (strlen(p) >= len)
-		return pw_fail(ctx, ENAMETOOLONG, "object path '%s' is too long: at most %zu characters",
-			       p, len - 1);
-	snprintf(out, len, "%s", p);
-	return 0;
-}
-
-static int obj_pick_prog(struct pw_ctx *ctx, struct pw_obj *o, const char *name)
-{
-	const char *what = o->object[0] ? o->object : "the built-in object";
-	struct bpf_program *p;
-	char names[256] = "";
-	size_t used = 0;
-
-	bpf_object__for_each_program(p, o->obj) {
-		bool xdp = bpf_program__type(p) == BPF_PROG_TYPE_XDP;
-
-		if (xdp && used < sizeof(names))
-			used += snprintf(names + used, sizeof(names) - used, "%s'%s'",
-					 used ? ", " : "", bpf_program__name(p));
-		if (name && !strcmp(bpf_program__name(p), name)) {
-			if (!xdp)
-				return pw_fail(ctx, EINVAL, "program '%s' in '%s' is of type %s, not xdp",
-					       name, what,
-					       libbpf_bpf_prog_type_str(bpf_program__type(p)) ?: "?");
-			o->prog = p;
-		} else if (!name && xdp && !o->prog) {
-			o->prog = p;
-		}
-	}
-	if (!o->prog && name)
-		return pw_fail(ctx, ENOENT, "no program '%s' in '%s'%s%s%s", name, what,
-			       names[0] ? " (XDP programs: " : "", names, names[0] ? ")" : "");
-	if (!o->prog)
-		return pw_fail(ctx, ENOENT, "no XDP program in '%s' (programs need SEC(\"xdp\"))",
-			       what);
-	bpf_object__for_each_program(p, o->obj)
-		bpf_program__set_autoload(p, p == o->prog);
-	if (names[0] && !name && strchr(names, ','))
-		return pw_fail(ctx, EINVAL, "'%s' has several XDP programs (%s): choose one with --prog",
-			       what, names);
-	return 0;
-}
-
-static int obj_open(struct pw_ctx *ctx, const char *path, const char *prog, struct pw_obj *o)
-{
-	char shared[PW_PATH_LEN];
-	int err;
-
-	memset(o, 0, sizeof(*o));
-	pw_shared_dir(ctx, shared, sizeof(shared));
-	if (!path) {
-		o->skel = pinwall__open();
-		if (!o->skel)
-			return pw_fail(ctx, errno, "cannot open the built-in program: %s",
-				       strerror(errno));
-		o->obj = o->skel->obj;
-	} else {
-		LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = shared);
-
-		if ((err = obj_check_file(ctx, path)))
-			return err;
-		if ((err = obj_abs_path(ctx, path, o->object, sizeof(o->object))))
-			return err;
-		o->obj = bpf_object__open_file(path, &opts);
-		if (!o->obj) {
-			err = -errno;
-			char msg[128];
-
-			libbpf_strerror(err, msg, sizeof(msg));
-			memset(o, 0, sizeof(*o));
-			return pw_fail(ctx, err, "object file '%s' is not a usable BPF object: %s",
-				       path, msg);
-		}
-	}
-	err = obj_pick_prog(ctx, o, prog);
-	if (err)
-		obj_close(o);
-	return err;
-}
-
-static int obj_load(struct pw_ctx *ctx, struct pw_obj *o)
-{
-	int err = bpf_object__load(o->obj);
-	char msg[128];
-
-	if (!err)
-		return 0;
-	libbpf_strerror(err, msg, sizeof(msg));
-	err = pw_fail(ctx, err, "the kernel rejected program '%s' from '%s': %s",
-		      bpf_program__name(o->prog),
-		      o->object[0] ? o->object : "the built-in object", msg);
-	pw_log_verifier_tail(ctx, 12);
-	return err;
-}
-
-/* The bpf_link an earlier version pinned in @ifdir (reload converts it). */
-struct link_pin {
-	int fd;				/* -1: no pin */
-	struct bpf_link_info info;
-	char path[PW_PATH_LEN];
-};
-
-static int link_pin_open(struct pw_ctx *ctx, const char *ifdir, struct link_pin *lp)
-{
-	memset(lp, 0, sizeof(*lp));
-	lp->fd = -1;
-	pw_join(lp->path, sizeof(lp->path), ifdir, PW_PIN_LINK);
-	if (pw_nofollow(ctx, lp->path))
-		return -ELOOP;
-	if (!pw_path_exists(lp->path))
-		return 0;
-	lp->fd = bpf_obj_get(lp->path);
-	if (lp->fd < 0)
-		return pw_fail(ctx, errno, "cannot open link pin '%s': %s", lp->path,
-			       strerror(errno));
-	if (pw_fd_kind(lp->fd) != PW_OBJ_LINK || pw_link_info(lp->fd, &lp->info) ||
-	    lp->info.type != BPF_LINK_TYPE_XDP) {
-		close(lp->fd);
-		lp->fd = -1;
-		return pw_fail(ctx, EEXIST, "pin path '%s' does not hold an XDP link: remove it",
-			       lp->path);
-	}
-	return 0;
-}
-
-static void link_pin_close(struct link_pin *lp)
-{
-	if (lp->fd >= 0)
-		close(lp->fd);
-	lp->fd = -1;
-}
-
-void pw_remove_empty_dirs(const struct pw_ctx *ctx, const char *ifdir)
-{
-	size_t root_len = strlen(ctx->pin_root);
-	char path[PW_PATH_LEN], *slash;
-
-	pw_join(path, sizeof(path), ifdir, PW_DIR_MAPS);
-	pw_rmdir_below(path, root_len);
-	pw_join(path, sizeof(path), ifdir, PW_DIR_PENDING);
-	pw_rmdir_below(path, root_len);
-	snprintf(path, sizeof(path), "%s", ifdir);
-	/* ifdir, then its ns<ino> parent, never above the pin root */
-	for (int i = 0; i < 2; i++) {
-		if (pw_rmdir_below(path, root_len))
-			break;
-		slash = strrchr(path, '/');
-		if (!slash || (size_t)(slash - path) <= root_len)
-			break;
-		*slash = '\0';
-	}
 }
 
 /* The directories a load may create, and whether each existed before, so a
@@ -354,7 +151,7 @@ static int stage(struct pw_ctx *ctx, const char *ifdir, struct pw_obj *obj,
 		return err;
 	*intent = true;
 	pw_step(in->op, "planned");
-	if ((err = obj_load(ctx, obj)) ||
+	if ((err = pw_obj_load(ctx, obj)) ||
 	    (err = pin_staged_prog(ctx, ifdir, bpf_program__fd(obj->prog))) ||
 	    (err = pw_meta_bind(ctx, ifdir, bpf_program__fd(obj->prog))) ||
 	    (err = pw_plan_stage(ctx, plan, old_runs)))
@@ -413,167 +210,228 @@ static int attach_forced(struct pw_ctx *ctx, const struct pw_load_opts *o, int i
 	return err;
 }
 
+/* What a load holds while it runs; load_end() releases it. */
+struct load_state {
+	struct pw_obj obj;
+	struct pw_plan plan;
+	struct pw_plan_opts po;
+	struct pw_link_pin lp;
+	struct pw_xdp_state st;	/* what the hook held before */
+	struct pw_intent in;
+	struct made_dirs made;
+	bool foreign;		/* --force over another tool's program */
+	bool intent;		/* the intent record is there to undo */
+	int ifindex, lock_fd, foreign_fd;
+};
+
+/* The directories this load may make (a failure removes exactly those), a
+ * bpffs that outlives the command, and the lock. */
+static int load_lock(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_report *r,
+		     struct load_state *l)
+{
+	char shared[PW_PATH_LEN], maps[PW_PATH_LEN];
+	int err;
+
+	pw_iface_dir(ctx, ctx->netns_ino, o->ifname, r->ifdir, sizeof(r->ifdir));
+	pw_shared_dir(ctx, shared, sizeof(shared));
+	snprintf(maps, sizeof(maps), "%s/%s", r->ifdir, PW_DIR_MAPS);
+	note_missing(&l->made, maps, "/");
+	note_missing(&l->made, shared, "/");
+	if ((err = pw_pins_outlive(ctx)) || (err = pw_bpffs_prepare(ctx, true)))
+		return err;
+	return pw_lock(ctx, &l->lock_fd);
+}
+
+/* A load was interrupted and finishing it was this load: report what runs. */
+static void report_finished_load(struct pw_ctx *ctx, const struct pw_load_opts *o,
+				 struct pw_load_report *r, const struct pw_obj *obj)
+{
+	struct pw_meta m;
+
+	if (pw_meta_read(r->ifdir, &m))
+		return;
+	r->prog_id = m.prog_id;
+	r->mode = m.mode;
+	/* what was finished is what the killed load asked for */
+	if (strcmp(m.object, obj->object) || strcmp(m.prog, bpf_program__name(obj->prog)))
+		pw_detail(ctx, "note: the program attached is the interrupted load's ('%s' from %s), not the one asked for now: 'pinwall reload %s --obj FILE' changes it",
+			  m.prog, m.builtin ? "the built-in object" : m.object, o->ifname);
+}
+
+/*
+ * What the hook holds decides: nothing (attach), pinwall's program (refused:
+ * reload it, or repin it when its pins are lost), or another tool's (refused
+ * without --force; with it, l->foreign). A stale link pin is opened to give way.
+ */
+static int check_hook(struct pw_ctx *ctx, const struct pw_load_opts *o,
+		      const struct pw_load_report *r, struct load_state *l)
+{
+	const struct pw_xdp_state *st = &l->st;
+	struct bpf_prog_info pi = {};
+	struct pw_meta meta = {};
+	int err, pfd;
+
+	if ((err = pw_xdp_state(l->ifindex, &l->st)))
+		return pw_fail(ctx, err, "cannot query XDP on '%s': %s", o->ifname, strerror(-err));
+	if ((err = pw_link_pin_open(ctx, r->ifdir, &l->lp)) || !st->prog_id)
+		return err;
+	if ((l->lp.fd >= 0 && l->lp.info.xdp.ifindex == (__u32)l->ifindex &&
+	     st->prog_id == l->lp.info.prog_id) ||
+	    (!pw_meta_read(r->ifdir, &meta) && meta.prog_id == st->prog_id))
+		return pw_fail(ctx, EEXIST, "'%s' is already loaded by pinwall (program id %u): use 'pinwall reload %s'",
+			       o->ifname, st->prog_id, o->ifname);
+	pfd = bpf_prog_get_fd_by_id(st->prog_id);
+	if (pfd >= 0) {
+		pw_prog_info(pfd, &pi);
+		close(pfd);
+	}
+	/* pinwall's program, its pins lost: repin, never a new load over it */
+	if (!o->force && !pw_meta_of_prog(ctx, st->prog_id, l->ifindex, &meta, &(__u32){ 0 }))
+		return pw_fail(ctx, EBUSY, "'%s' runs pinwall's program (id %u) but its pins are incomplete: 'pinwall repin %s' puts them back",
+			       o->ifname, st->prog_id, o->ifname);
+	if (!o->force)
+		return pw_fail(ctx, EBUSY,
+			       "'%s' has XDP program '%s' (id %u) attached by another tool: refusing to replace it (use --force)",
+			       o->ifname, pi.name, st->prog_id);
+	l->foreign = true;
+	return 0;
+}
+
+/* The plan of the object's maps, under the pin scope asked for. */
+static int load_plan(struct pw_ctx *ctx, const struct pw_load_opts *o,
+		     const struct pw_load_report *r, struct load_state *l)
+{
+	struct pw_meta kept;
+
+	plan_opts(o, r->ifdir, &l->po);
+	/* maps kept by unload --keep-maps were pinned under a scope: the
+	 * load that reuses them keeps it (and refuses another) */
+	if (!pw_meta_read(r->ifdir, &kept) && !kept.prog_id && kept.pin_scope != o->scope) {
+		if (o->scope != PW_SCOPE_OBJECT)
+			return pw_fail(ctx, EEXIST, "'%s' was unloaded with --keep-maps under --pin-scope %s: load with that scope, or unload it without --keep-maps to choose another; nothing was changed",
+				       o->ifname, pw_scope_name(kept.pin_scope));
+		l->po.scope = kept.pin_scope;
+	}
+	return pw_plan_maps(ctx, l->obj.obj, r->ifdir, &l->po, &l->plan);
+}
+
+/* Checks done: from here every change is recorded, and undone on failure. */
+static int load_stage(struct pw_ctx *ctx, const struct pw_load_opts *o,
+		      const struct pw_load_report *r, struct load_state *l)
+{
+	struct pw_intent *in = &l->in;
+	int err;
+
+	pw_intent_init(in, PW_OP_LOAD);
+	in->mode = o->mode;
+	in->foreign_prog_id = l->foreign ? l->st.prog_id : 0;
+	in->foreign_mode = l->st.mode;
+	/* with --force, the program replaced may still count into kept maps */
+	if ((err = stage(ctx, r->ifdir, &l->obj, &l->plan, in, l->foreign, &l->intent)))
+		return err;
+	fill_meta(&in->next, &l->obj, ctx, o->ifname, l->ifindex, o->mode, in->new_prog_id);
+	meta_shared(&in->next, &l->plan);
+	in->next.pin_scope = l->po.scope;
+	in->next.loaded_at = realtime_ns();
+	if ((err = pw_intent_step(ctx, r->ifdir, in, PW_STEP_STAGED)))
+		return err;
+	pw_step(in->op, "staged");
+	return 0;
+}
+
+/* The switch of a load: attach, over another tool's program with --force. */
+static int load_attach(struct pw_ctx *ctx, const struct pw_load_opts *o,
+		       const struct pw_load_report *r, struct load_state *l, enum pw_mode *used)
+{
+	int prog_fd = bpf_program__fd(l->obj.prog), err;
+
+	/* a stale link pin (interface re-created, program gone) gives way */
+	if (l->lp.fd >= 0)
+		unlink(l->lp.path);
+	if (l->foreign)
+		err = attach_forced(ctx, o, l->ifindex, r->ifdir, &l->st, prog_fd, &l->foreign_fd,
+				    used);
+	else
+		err = attach_new(ctx, o, l->ifindex, l->lp.path, prog_fd, used);
+	if (!err)
+		pw_step(l->in.op, "attached");
+	return err;
+}
+
+/* The program runs (the kernel holds it): only forward from here; what
+ * fails now is finished by the next command, never undone. */
+static int load_finish(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_report *r,
+		       struct load_state *l, enum pw_mode used)
+{
+	int err;
+
+	l->in.next.mode = used;
+	l->intent = false;
+	pw_step(l->in.op, "switched");
+	if ((err = pw_intent_step(ctx, r->ifdir, &l->in, PW_STEP_SWITCHED)) ||
+	    (err = pw_intent_finish(ctx, r->ifdir, &l->in))) {
+		pw_detail(ctx, "the program runs; 'pinwall recover %s' finishes the pins", o->ifname);
+		return err;
+	}
+	r->prog_id = l->in.new_prog_id;
+	r->mode = used;
+	pw_plan_report(&l->plan, r);
+	return 0;
+}
+
+/* Release what the load holds; after a failure before the switch, remove
+ * what it staged and the directories it made. */
+static void load_end(struct pw_ctx *ctx, const struct pw_load_report *r, struct load_state *l,
+		     int err)
+{
+	if (err && l->intent) {
+		pw_intent_clear(r->ifdir);
+		pw_remove_empty_dirs(ctx, r->ifdir);
+	}
+	if (l->foreign_fd >= 0)
+		close(l->foreign_fd);
+	pw_link_pin_close(&l->lp);
+	pw_plan_free(&l->plan);
+	pw_obj_close(&l->obj);
+	if (err) {
+		/* twice: shared/ and maps/ may share parents made by this call */
+		remove_made(&l->made);
+		remove_made(&l->made);
+	}
+	pw_unlock(l->lock_fd);
+}
+
 int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_report *r)
 {
-	bool detach_foreign = false;
-	struct made_dirs made = { 0 };
-	char shared[PW_PATH_LEN], maps[PW_PATH_LEN];
-	struct pw_obj obj = {};
-	struct pw_plan plan = {};
-	struct pw_plan_opts po;
-	struct link_pin lp = { .fd = -1 };
-	struct pw_xdp_state st;
-	struct pw_meta meta = {};
-	struct pw_intent in;
-	bool intent = false;
-	int ifindex, lock_fd = -1, foreign_fd = -1, err;
-	enum pw_mode used;
+	struct load_state l = { .lp.fd = -1, .lock_fd = -1, .foreign_fd = -1 };
 	double t0 = now_ms();
+	enum pw_mode used;
+	int err;
 
 	memset(r, 0, sizeof(*r));
 	if ((err = pw_check_caps(ctx)))
 		return err;
-	if ((ifindex = pw_ifindex(ctx, o->ifname)) < 0)
-		return ifindex;
-	if ((err = obj_open(ctx, o->obj_path, o->prog_name, &obj)))
+	if ((l.ifindex = pw_ifindex(ctx, o->ifname)) < 0)
+		return l.ifindex;
+	if ((err = pw_obj_open(ctx, o->obj_path, o->prog_name, &l.obj)))
 		return err;
-	pw_iface_dir(ctx, ctx->netns_ino, o->ifname, r->ifdir, sizeof(r->ifdir));
-	pw_shared_dir(ctx, shared, sizeof(shared));
-	snprintf(maps, sizeof(maps), "%s/%s", r->ifdir, PW_DIR_MAPS);
-	note_missing(&made, maps, "/");
-	note_missing(&made, shared, "/");
-	if ((err = pw_pins_outlive(ctx)) || (err = pw_bpffs_prepare(ctx, true)) ||
-	    (err = pw_lock(ctx, &lock_fd)))
+	if ((err = load_lock(ctx, o, r, &l)))
 		goto out;
-	r->ifindex = ifindex;
+	r->ifindex = l.ifindex;
 	if ((err = pw_recover_locked(ctx, o->ifname, r->ifdir, &r->recovered, false)))
 		goto out;
 	if (r->recovered.op == PW_OP_LOAD && r->recovered.completed) {
 		/* a load was interrupted: finishing it was this load */
-		struct pw_meta m;
-
-		if (!pw_meta_read(r->ifdir, &m)) {
-			r->prog_id = m.prog_id;
-			r->mode = m.mode;
-			/* what was finished is what the killed load asked for */
-			if (strcmp(m.object, obj.object) || strcmp(m.prog, bpf_program__name(obj.prog)))
-				pw_detail(ctx, "note: the program attached is the interrupted load's ('%s' from %s), not the one asked for now: 'pinwall reload %s --obj FILE' changes it",
-					  m.prog, m.builtin ? "the built-in object" : m.object, o->ifname);
-		}
+		report_finished_load(ctx, o, r, &l.obj);
 		goto out;
 	}
-
-	if ((err = pw_xdp_state(ifindex, &st))) {
-		err = pw_fail(ctx, err, "cannot query XDP on '%s': %s", o->ifname, strerror(-err));
+	if ((err = check_hook(ctx, o, r, &l)) || (err = load_plan(ctx, o, r, &l)) ||
+	    (err = load_stage(ctx, o, r, &l)) || (err = load_attach(ctx, o, r, &l, &used)))
 		goto out;
-	}
-	if ((err = link_pin_open(ctx, r->ifdir, &lp)))
-		goto out;
-	if (st.prog_id && ((lp.fd >= 0 && lp.info.xdp.ifindex == (__u32)ifindex &&
-			    st.prog_id == lp.info.prog_id) ||
-			   (!pw_meta_read(r->ifdir, &meta) && meta.prog_id == st.prog_id))) {
-		err = pw_fail(ctx, EEXIST, "'%s' is already loaded by pinwall (program id %u): use 'pinwall reload %s'",
-			      o->ifname, st.prog_id, o->ifname);
-		goto out;
-	}
-	if (st.prog_id) {
-		struct bpf_prog_info pi = {};
-		int pfd = bpf_prog_get_fd_by_id(st.prog_id);
-
-		if (pfd >= 0) {
-			pw_prog_info(pfd, &pi);
-			close(pfd);
-		}
-		/* pinwall's program, its pins lost: repin, never a new load over it */
-		if (!o->force && !pw_meta_of_prog(ctx, st.prog_id, ifindex, &meta, &(__u32){ 0 })) {
-			err = pw_fail(ctx, EBUSY, "'%s' runs pinwall's program (id %u) but its pins are incomplete: 'pinwall repin %s' puts them back",
-				      o->ifname, st.prog_id, o->ifname);
-			goto out;
-		}
-		if (!o->force) {
-			err = pw_fail(ctx, EBUSY,
-				      "'%s' has XDP program '%s' (id %u) attached by another tool: refusing to replace it (use --force)",
-				      o->ifname, pi.name, st.prog_id);
-			goto out;
-		}
-		memset(&meta, 0, sizeof(meta));
-		detach_foreign = true;
-	}
-
-	plan_opts(o, r->ifdir, &po);
-	{
-		struct pw_meta kept;
-
-		/* maps kept by unload --keep-maps were pinned under a scope: the
-		 * load that reuses them keeps it (and refuses another) */
-		if (!pw_meta_read(r->ifdir, &kept) && !kept.prog_id && kept.pin_scope != o->scope) {
-			if (o->scope != PW_SCOPE_OBJECT) {
-				err = pw_fail(ctx, EEXIST, "'%s' was unloaded with --keep-maps under --pin-scope %s: load with that scope, or unload it without --keep-maps to choose another; nothing was changed",
-					      o->ifname, pw_scope_name(kept.pin_scope));
-				goto out;
-			}
-			po.scope = kept.pin_scope;
-		}
-	}
-	if ((err = pw_plan_maps(ctx, obj.obj, r->ifdir, &po, &plan)))
-		goto out;
-	/* checks done: from here every change is recorded, and undone on failure */
-	pw_intent_init(&in, PW_OP_LOAD);
-	in.mode = o->mode;
-	in.foreign_prog_id = detach_foreign ? st.prog_id : 0;
-	in.foreign_mode = st.mode;
-	/* with --force, the program replaced may still count into kept maps */
-	if ((err = stage(ctx, r->ifdir, &obj, &plan, &in, detach_foreign, &intent)))
-		goto out;
-	fill_meta(&in.next, &obj, ctx, o->ifname, ifindex, o->mode, in.new_prog_id);
-	meta_shared(&in.next, &plan);
-	in.next.pin_scope = po.scope;
-	in.next.loaded_at = realtime_ns();
-	if ((err = pw_intent_step(ctx, r->ifdir, &in, PW_STEP_STAGED)))
-		goto out;
-	pw_step(in.op, "staged");
-	/* a stale link pin (interface re-created, program gone) gives way */
-	if (lp.fd >= 0)
-		unlink(lp.path);
-	if (detach_foreign)
-		err = attach_forced(ctx, o, ifindex, r->ifdir, &st, bpf_program__fd(obj.prog),
-				    &foreign_fd, &used);
-	else
-		err = attach_new(ctx, o, ifindex, lp.path, bpf_program__fd(obj.prog), &used);
-	if (err)
-		goto out;
-	pw_step(in.op, "attached");
 	r->elapsed_ms = now_ms() - t0;
-	in.next.mode = used;
-	pw_step(in.op, "switched");
-	if ((err = pw_intent_step(ctx, r->ifdir, &in, PW_STEP_SWITCHED)) ||
-	    (err = pw_intent_finish(ctx, r->ifdir, &in))) {
-		/* the program runs (the kernel holds it): the next command finishes */
-		pw_detail(ctx, "the program runs; 'pinwall recover %s' finishes the pins", o->ifname);
-		intent = false;
-		goto out;
-	}
-	intent = false;
-	r->prog_id = in.new_prog_id;
-	r->mode = used;
-	pw_plan_report(&plan, r);
-
+	err = load_finish(ctx, o, r, &l, used);
 out:
-	if (err && intent) {
-		pw_intent_clear(r->ifdir);
-		pw_remove_empty_dirs(ctx, r->ifdir);
-	}
-	if (foreign_fd >= 0)
-		close(foreign_fd);
-	link_pin_close(&lp);
-	pw_plan_free(&plan);
-	obj_close(&obj);
-	if (err) {
-		/* twice: shared/ and maps/ may share parents made by this call */
-		remove_made(&made);
-		remove_made(&made);
-	}
-	pw_unlock(lock_fd);
+	load_end(ctx, r, &l, err);
 	return err;
 }
 
@@ -595,13 +453,13 @@ static int prepare_existing(struct pw_ctx *ctx, const char *ifname)
  * -1: netlink; pinned at @lp's path so a killed conversion is found).
  */
 static int open_managed(struct pw_ctx *ctx, const char *ifname, int ifindex,
-			const char *ifdir, struct link_pin *lp, struct pw_xdp_state *st,
+			const char *ifdir, struct pw_link_pin *lp, struct pw_xdp_state *st,
 			struct pw_meta *meta, int *link_fd)
 {
 	int err;
 
 	*link_fd = -1;
-	if ((err = link_pin_open(ctx, ifdir, lp)))
+	if ((err = pw_link_pin_open(ctx, ifdir, lp)))
 		return err;
 	if (pw_meta_read(ifdir, meta))
 		return pw_fail(ctx, ENOENT, "'%s' is not loaded by pinwall (no load record in '%s'): use 'pinwall load %s'",
@@ -672,203 +530,143 @@ static int reload_switch(struct pw_ctx *ctx, const char *ifname, int ifindex, co
 	return err;
 }
 
+/* What a reload holds while it runs; reload_end() releases it. */
+struct reload_state {
+	struct pw_obj obj;
+	struct pw_plan plan;
+	struct pw_link_pin lp;
+	struct pw_xdp_state st;	/* pinwall's program, running */
+	struct pw_meta meta;	/* its load record */
+	struct pw_intent in;
+	bool intent;		/* the intent record is there to undo */
+	int ifindex, lock_fd, old_fd, link_fd;
+};
+
+/* The object (without --obj: the one loaded, re-read), its plan under the
+ * scope chosen at load, and the running program to swap against. */
+static int reload_plan(struct pw_ctx *ctx, const struct pw_load_opts *o,
+		       const struct pw_load_report *r, struct reload_state *s)
+{
+	const char *path = o->obj_path, *prog = o->prog_name;
+	struct pw_plan_opts po;
+	int err;
+
+	/* without --obj: the same object again (re-read: it may be a new build) */
+	if (!path && !s->meta.builtin) {
+		path = s->meta.object;
+		if (!prog)
+			prog = s->meta.prog;
+	}
+	plan_opts(o, r->ifdir, &po);
+	po.scope = s->meta.pin_scope;	/* chosen at load; unload and load to change it */
+	if ((err = pw_obj_open(ctx, path, prog, &s->obj)) ||
+	    (err = pw_plan_maps(ctx, s->obj.obj, r->ifdir, &po, &s->plan)))
+		return err;
+	s->old_fd = bpf_prog_get_fd_by_id(s->st.prog_id);
+	if (s->old_fd < 0)
+		return pw_fail(ctx, errno, "cannot open the running program (id %u): %s",
+			       s->st.prog_id, strerror(errno));
+	return 0;
+}
+
+/* The first change: the intent, the new program and its maps below pending/. */
+static int reload_stage(struct pw_ctx *ctx, const struct pw_load_opts *o,
+			const struct pw_load_report *r, struct reload_state *s)
+{
+	struct pw_intent *in = &s->in;
+	int err;
+
+	pw_intent_init(in, PW_OP_RELOAD);
+	in->old_prog_id = s->st.prog_id;
+	if ((err = stage(ctx, r->ifdir, &s->obj, &s->plan, in, true, &s->intent)))
+		return err;
+	fill_meta(&in->next, &s->obj, ctx, o->ifname, s->ifindex, s->st.mode, in->new_prog_id);
+	meta_shared(&in->next, &s->plan);
+	in->next.pin_scope = s->meta.pin_scope;
+	in->next.loaded_at = s->meta.loaded_at ?: realtime_ns();
+	in->next.reloaded_at = realtime_ns();
+	in->next.reloads = s->meta.reloads + 1;
+	if ((err = pw_intent_step(ctx, r->ifdir, in, PW_STEP_STAGED)))
+		return err;
+	pw_step(in->op, "staged");
+	return 0;
+}
+
+/* Switched: the new program runs; move the pins into place (a failure is
+ * finished by the next command). */
+static int reload_finish(struct pw_ctx *ctx, const struct pw_load_opts *o,
+			 struct pw_load_report *r, struct reload_state *s)
+{
+	int err;
+
+	if (s->link_fd >= 0)
+		unlink(s->lp.path);	/* converted: netlink holds the program now */
+	pw_step(s->in.op, "switched");
+	if ((err = pw_intent_step(ctx, r->ifdir, &s->in, PW_STEP_SWITCHED)) ||
+	    (err = pw_intent_finish(ctx, r->ifdir, &s->in))) {
+		pw_detail(ctx, "the new program runs; 'pinwall recover %s' finishes the pins",
+			  o->ifname);
+		return err;
+	}
+	r->old_prog_id = s->st.prog_id;
+	r->prog_id = s->in.new_prog_id;
+	r->mode = s->st.mode;
+	pw_plan_report(&s->plan, r);
+	return 0;
+}
+
+static void reload_end(const struct pw_load_report *r, struct reload_state *s, int err)
+{
+	if (err && s->intent)
+		pw_intent_clear(r->ifdir);	/* nothing outside pending/ changed */
+	if (s->old_fd >= 0)
+		close(s->old_fd);
+	if (s->link_fd >= 0)
+		close(s->link_fd);
+	pw_link_pin_close(&s->lp);
+	pw_plan_free(&s->plan);
+	pw_obj_close(&s->obj);
+	pw_unlock(s->lock_fd);
+}
+
 int pw_reload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_report *r)
 {
-	struct link_pin lp = { .fd = -1 };
-	struct pw_obj obj = {};
-	struct pw_plan plan = {};
-	struct pw_plan_opts po;
-	struct pw_xdp_state st;
-	struct pw_meta meta = {};
-	struct pw_intent in;
-	const char *path = o->obj_path, *prog = o->prog_name;
-	int ifindex, lock_fd = -1, old_fd = -1, link_fd = -1, err;
-	bool intent = false;
+	struct reload_state s = { .lp.fd = -1, .lock_fd = -1, .old_fd = -1, .link_fd = -1 };
 	double t0 = now_ms();
+	int err;
 
 	memset(r, 0, sizeof(*r));
 	if ((err = pw_check_caps(ctx)))
 		return err;
-	if ((ifindex = pw_ifindex(ctx, o->ifname)) < 0)
-		return ifindex;
-	if ((err = prepare_existing(ctx, o->ifname)) || (err = pw_lock(ctx, &lock_fd)))
+	if ((s.ifindex = pw_ifindex(ctx, o->ifname)) < 0)
+		return s.ifindex;
+	if ((err = prepare_existing(ctx, o->ifname)) || (err = pw_lock(ctx, &s.lock_fd)))
 		return err;
 	pw_iface_dir(ctx, ctx->netns_ino, o->ifname, r->ifdir, sizeof(r->ifdir));
-	r->ifindex = ifindex;
+	r->ifindex = s.ifindex;
 	if ((err = pw_recover_locked(ctx, o->ifname, r->ifdir, &r->recovered, false)) ||
-	    (err = open_managed(ctx, o->ifname, ifindex, r->ifdir, &lp, &st, &meta, &link_fd)))
+	    (err = open_managed(ctx, o->ifname, s.ifindex, r->ifdir, &s.lp, &s.st, &s.meta,
+				&s.link_fd)) ||
+	    (err = reload_plan(ctx, o, r, &s)) || (err = reload_stage(ctx, o, r, &s)))
 		goto out;
-	/* without --obj: the same object again (re-read: it may be a new build) */
-	if (!path && !meta.builtin) {
-		path = meta.object;
-		if (!prog)
-			prog = meta.prog;
-	}
-	plan_opts(o, r->ifdir, &po);
-	po.scope = meta.pin_scope;	/* chosen at load; unload and load to change it */
-	if ((err = obj_open(ctx, path, prog, &obj)) ||
-	    (err = pw_plan_maps(ctx, obj.obj, r->ifdir, &po, &plan)))
-		goto out;
-	old_fd = bpf_prog_get_fd_by_id(st.prog_id);
-	if (old_fd < 0) {
-		err = pw_fail(ctx, errno, "cannot open the running program (id %u): %s",
-			      st.prog_id, strerror(errno));
-		goto out;
-	}
-	pw_intent_init(&in, PW_OP_RELOAD);
-	in.old_prog_id = st.prog_id;
-	if ((err = stage(ctx, r->ifdir, &obj, &plan, &in, true, &intent)))
-		goto out;
-	fill_meta(&in.next, &obj, ctx, o->ifname, ifindex, st.mode, in.new_prog_id);
-	meta_shared(&in.next, &plan);
-	in.next.pin_scope = meta.pin_scope;
-	in.next.loaded_at = meta.loaded_at ?: realtime_ns();
-	in.next.reloaded_at = realtime_ns();
-	in.next.reloads = meta.reloads + 1;
-	if ((err = pw_intent_step(ctx, r->ifdir, &in, PW_STEP_STAGED)))
-		goto out;
-	pw_step(in.op, "staged");
 	/* atomic: the interface runs the old program until this returns */
-	err = reload_switch(ctx, o->ifname, ifindex, r->ifdir, &in, &st, link_fd, old_fd,
-			    bpf_program__fd(obj.prog));
-	if (err && in.step < PW_STEP_SWITCHED)
+	err = reload_switch(ctx, o->ifname, s.ifindex, r->ifdir, &s.in, &s.st, s.link_fd, s.old_fd,
+			    bpf_program__fd(s.obj.prog));
+	if (err && s.in.step < PW_STEP_SWITCHED)
 		goto out;
-	intent = false;		/* switched: from here on, only forward */
+	s.intent = false;	/* switched: from here on, only forward */
 	if (err)
 		goto out;
 	r->elapsed_ms = now_ms() - t0;
-	if (link_fd >= 0)
-		unlink(lp.path);	/* converted: netlink holds the program now */
-	pw_step(in.op, "switched");
-	if ((err = pw_intent_step(ctx, r->ifdir, &in, PW_STEP_SWITCHED)) ||
-	    (err = pw_intent_finish(ctx, r->ifdir, &in))) {
-		pw_detail(ctx, "the new program runs; 'pinwall recover %s' finishes the pins",
-			  o->ifname);
-		goto out;
-	}
-	r->old_prog_id = st.prog_id;
-	r->prog_id = in.new_prog_id;
-	r->mode = st.mode;
-	pw_plan_report(&plan, r);
+	err = reload_finish(ctx, o, r, &s);
 out:
-	if (err && intent)
-		pw_intent_clear(r->ifdir);	/* nothing outside pending/ changed */
-	if (old_fd >= 0)
-		close(old_fd);
-	if (link_fd >= 0)
-		close(link_fd);
-	link_pin_close(&lp);
-	pw_plan_free(&plan);
-	obj_close(&obj);
-	pw_unlock(lock_fd);
-	return err;
-}
-
-/* The steps of unload, each safe to run again after a kill. @in carries the
- * load record as it was when the unload began. */
-int pw_unload_core(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
-		   struct pw_intent *in, struct pw_load_report *rep)
-{
-	struct pw_load_report *r = rep ?: calloc(1, sizeof(*r));
-	struct link_pin lp = { .fd = -1 };
-	struct pw_meta *meta = &in->next;
-	bool have_meta = meta->version != 0;
-	char path[PW_PATH_LEN], shared[PW_PATH_LEN];
-	size_t root_len = strlen(ctx->pin_root);
-	int err, ifindex, dfd;
-	DIR *d = NULL;
-	struct dirent *e;
-
-	if (!r)
-		return pw_fail(ctx, ENOMEM, "out of memory");
-	if ((err = link_pin_open(ctx, ifdir, &lp)))
-		goto out;
-	ifindex = (int)if_nametoindex(ifname);
-	r->ifindex = ifindex;
-	if (lp.fd >= 0) {
-		/* an earlier version's link; detached (interface gone): nothing to do */
-		r->prog_id = lp.info.prog_id;
-		r->link_id = lp.info.id;
-		if (lp.info.xdp.ifindex && (err = pw_link_detach(ctx, lp.fd, ifname)))
-			goto out;
-		pw_step(PW_OP_UNLOAD, "detached");
-		pw_unlink_below(lp.path, root_len);
-	} else if (have_meta && meta->prog_id && ifindex > 0) {
-		/* only pinwall's program: another tool's put there since stays */
-		struct pw_xdp_state st;
-
-		if (!pw_xdp_state(ifindex, &st) && st.prog_id == meta->prog_id &&
-		    (err = pw_detach_ours(ctx, ifindex, ifname, &st)))
-			goto out;
-		pw_step(PW_OP_UNLOAD, "detached");
-		r->prog_id = meta->prog_id;
-	}
-
-	if (in->keep_maps) {
-		/* the record stays, marked as not attached; load reuses the maps */
-		if (have_meta) {
-			struct pw_meta m = *meta;
-
-			m.prog_id = 0;
-			pw_meta_write(ctx, ifdir, &m);
-		}
-		pw_intent_clear(ifdir);
-		goto out;
-	}
-	pw_join(path, sizeof(path), ifdir, PW_DIR_MAPS);
-	/* below the root, no link is followed: a link is removed, not its target */
-	if ((dfd = pw_opendir_below(path, root_len)) >= 0 && !(d = fdopendir(dfd)))
-		close(dfd);
-	else if (dfd == -ELOOP || dfd == -ENOTDIR)
-		pw_unlink_below(path, root_len);
-	if (dfd >= 0 && d) {
-		while ((e = readdir(d)) && r->n_maps < PW_MAX_MAPS) {
-			struct pw_map_report *mr = &r->maps[r->n_maps];
-
-			if (e->d_name[0] == '.' || pw_join(mr->path, sizeof(mr->path), path, e->d_name))
-				continue;
-			snprintf(mr->name, sizeof(mr->name), "%.63s", e->d_name);
-			mr->removed = unlinkat(dirfd(d), e->d_name, 0) == 0;
-			r->n_maps++;
-		}
-		closedir(d);
-	}
-	pw_step(PW_OP_UNLOAD, "unpinned");
-	pw_join(path, sizeof(path), ifdir, PW_PIN_META);
-	pw_unlink_below(path, root_len);
-	pw_join(path, sizeof(path), ifdir, PW_PIN_META "_new");
-	pw_unlink_below(path, root_len);
-	/* shared maps this interface recorded that no other interface records */
-	pw_shared_dir(ctx, shared, sizeof(shared));
-	for (__u32 i = 0; have_meta && i < meta->n_shared && i < PW_META_SHARED &&
-			  r->n_maps < PW_MAX_MAPS; i++) {
-		struct pw_map_report *mr = &r->maps[r->n_maps];
-		char name[PW_MAP_NAME_LEN + 1];
-
-		snprintf(name, sizeof(name), "%.*s", PW_MAP_NAME_LEN, meta->shared[i]);
-		if (pw_join(mr->path, sizeof(mr->path), shared, name) || !pw_path_exists(mr->path))
-			continue;
-		snprintf(mr->name, sizeof(mr->name), "%s", name);
-		/* pinwall's rule maps are configuration: they outlive every load */
-		mr->config = !strncmp(name, "pw_", 3);
-		mr->removed = !mr->config &&
-			      !pw_shared_in_use(ctx, ifdir, name, NULL, 0) &&
-			      pw_unlink_below(mr->path, root_len) == 0;
-		r->n_maps++;
-	}
-	pw_rmdir_below(shared, root_len);
-	pw_intent_clear(ifdir);
-	pw_remove_empty_dirs(ctx, ifdir);
-out:
-	link_pin_close(&lp);
-	if (!rep)
-		free(r);
+	reload_end(r, &s, err);
 	return err;
 }
 
 int pw_unload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_report *r)
 {
-	struct link_pin lp = { .fd = -1 };
+	struct pw_link_pin lp = { .fd = -1 };
 	struct pw_intent in;
 	int lock_fd = -1, err;
 
@@ -897,9 +695,9 @@ int pw_unload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_r
 		goto out;
 	}
 	/* refuse before the first change: a link pin holding something else */
-	if ((err = link_pin_open(ctx, r->ifdir, &lp)))
+	if ((err = pw_link_pin_open(ctx, r->ifdir, &lp)))
 		goto out;
-	link_pin_close(&lp);
+	pw_link_pin_close(&lp);
 	pw_intent_init(&in, PW_OP_UNLOAD);
 	in.keep_maps = o->keep_maps;
 	if (pw_meta_read(r->ifdir, &in.next))

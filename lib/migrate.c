@@ -389,18 +389,13 @@ struct pw_migration *pw_migration_identity(const struct pw_map_desc *pin,
 	return mg;
 }
 
-int pw_map_decide(struct pw_ctx *ctx, const char *name, const char *path,
-		  const struct pw_map_desc *pin, const struct pw_map_desc *nw,
-		  struct pw_migration **out)
+/* Type and key: one detail line per difference; how many there are. */
+static int key_differs(struct pw_ctx *ctx, const char *what, const struct pw_map_desc *pin,
+		       const struct pw_map_desc *nw)
 {
-	const struct pw_layout *ok = &pin->key, *ov = &pin->value, *nk = &nw->key, *nv = &nw->value;
-	struct pw_migration *mg = NULL;
-	char what[PW_PATH_LEN + 96], a[160], b[160];
-	bool vsame, props_same;
-	int bad = 0, ret;
+	char a[160], b[160];
+	int bad = 0;
 
-	*out = NULL;
-	snprintf(what, sizeof(what), "map '%s' (%s)", name, path);
 	if (pin->type != nw->type) {
 		pw_detail(ctx, "%s: type pinned %s, new %s", what, type_str(pin->type),
 			  type_str(nw->type));
@@ -409,52 +404,61 @@ int pw_map_decide(struct pw_ctx *ctx, const char *name, const char *path,
 	if (pin->key_size != nw->key_size) {
 		pw_detail(ctx, "%s: key_size pinned %u, new %u", what, pin->key_size, nw->key_size);
 		bad++;
-	} else if (ok->btf && nk->btf && !pw_layout_same(ok, nk)) {
-		pw_layout_str(ok, a, sizeof(a));
-		pw_layout_str(nk, b, sizeof(b));
+	} else if (pin->key.btf && nw->key.btf && !pw_layout_same(&pin->key, &nw->key)) {
+		pw_layout_str(&pin->key, a, sizeof(a));
+		pw_layout_str(&nw->key, b, sizeof(b));
 		pw_detail(ctx, "%s: key layout pinned %s, new %s", what, a, b);
 		bad++;
 	}
-	/* without BTF on one side only the sizes can be compared */
-	vsame = pin->value_size == nw->value_size &&
-		(!ov->btf || !nv->btf || pw_layout_same(ov, nv));
-	props_same = pin->max_entries == nw->max_entries && pin->flags == nw->flags;
-	if (!bad && vsame && props_same)
-		return PW_MAP_REUSE;
-	if (bad || !migratable_type(nw->type)) {
-		/* name everything that differs */
-		if (pin->value_size != nw->value_size)
-			pw_detail(ctx, "%s: value_size pinned %u, new %u", what, pin->value_size,
-				  nw->value_size);
-		if (pin->max_entries != nw->max_entries)
-			pw_detail(ctx, "%s: max_entries pinned %u, new %u", what, pin->max_entries,
-				  nw->max_entries);
-		if (pin->flags != nw->flags)
-			pw_detail(ctx, "%s: flags pinned 0x%x, new 0x%x", what, pin->flags, nw->flags);
-		if (!bad)
-			pw_detail(ctx, "%s: a %s map holds no entries pinwall can migrate", what,
-				  type_str(nw->type));
-		return PW_MAP_REFUSE;
-	}
-	if (pin->key_size > PW_MERGE_KEY_MAX) {
-		pw_detail(ctx, "%s: key_size %u is over the %u bytes a migration can merge", what,
-			  pin->key_size, PW_MERGE_KEY_MAX);
-		return PW_MAP_REFUSE;
-	}
-	if (vsame) {
-		if (!(mg = pw_migration_identity(pin, nw)))
-			return -ENOMEM;
-		if (pin->max_entries != nw->max_entries)
-			snprintf(mg->why, sizeof(mg->why), "max_entries pinned %u, new %u",
-				 pin->max_entries, nw->max_entries);
-		else
-			snprintf(mg->why, sizeof(mg->why), "flags pinned 0x%x, new 0x%x",
-				 pin->flags, nw->flags);
-		*out = mg;
-		return PW_MAP_MIGRATE;
-	}
-	/* another value layout: field by field, by name */
-	if (!(mg = migration_new(pin, nw)))
+	return bad;
+}
+
+/* Refused: name everything else that differs too. */
+static int refuse_all(struct pw_ctx *ctx, const char *what, const struct pw_map_desc *pin,
+		      const struct pw_map_desc *nw, int bad)
+{
+	if (pin->value_size != nw->value_size)
+		pw_detail(ctx, "%s: value_size pinned %u, new %u", what, pin->value_size,
+			  nw->value_size);
+	if (pin->max_entries != nw->max_entries)
+		pw_detail(ctx, "%s: max_entries pinned %u, new %u", what, pin->max_entries,
+			  nw->max_entries);
+	if (pin->flags != nw->flags)
+		pw_detail(ctx, "%s: flags pinned 0x%x, new 0x%x", what, pin->flags, nw->flags);
+	if (!bad)
+		pw_detail(ctx, "%s: a %s map holds no entries pinwall can migrate", what,
+			  type_str(nw->type));
+	return PW_MAP_REFUSE;
+}
+
+/* The same value layout, other max_entries or flags: every field as it is. */
+static int identity_migration(const struct pw_map_desc *pin, const struct pw_map_desc *nw,
+			      struct pw_migration **out)
+{
+	struct pw_migration *mg = pw_migration_identity(pin, nw);
+
+	if (!mg)
+		return -ENOMEM;
+	if (pin->max_entries != nw->max_entries)
+		snprintf(mg->why, sizeof(mg->why), "max_entries pinned %u, new %u",
+			 pin->max_entries, nw->max_entries);
+	else
+		snprintf(mg->why, sizeof(mg->why), "flags pinned 0x%x, new 0x%x",
+			 pin->flags, nw->flags);
+	*out = mg;
+	return PW_MAP_MIGRATE;
+}
+
+/* Another value layout: field by field, by name (both sides need BTF). */
+static int field_migration(struct pw_ctx *ctx, const char *what, const struct pw_map_desc *pin,
+			   const struct pw_map_desc *nw, struct pw_migration **out)
+{
+	const struct pw_layout *ov = &pin->value, *nv = &nw->value;
+	struct pw_migration *mg = migration_new(pin, nw);
+	char a[160], b[160];
+	int ret;
+
+	if (!mg)
 		return -ENOMEM;
 	if (!ov->btf || !nv->btf) {
 		pw_detail(ctx, "%s: value_size pinned %u, new %u, and the %s map has no BTF to match fields by name",
@@ -475,6 +479,36 @@ int pw_map_decide(struct pw_ctx *ctx, const char *name, const char *path,
 out:
 	free(mg);
 	return ret;
+}
+
+int pw_map_decide(struct pw_ctx *ctx, const char *name, const char *path,
+		  const struct pw_map_desc *pin, const struct pw_map_desc *nw,
+		  struct pw_migration **out)
+{
+	const struct pw_layout *ov = &pin->value, *nv = &nw->value;
+	char what[PW_PATH_LEN + 96];
+	bool vsame, props_same;
+	int bad;
+
+	*out = NULL;
+	snprintf(what, sizeof(what), "map '%s' (%s)", name, path);
+	bad = key_differs(ctx, what, pin, nw);
+	/* without BTF on one side only the sizes can be compared */
+	vsame = pin->value_size == nw->value_size &&
+		(!ov->btf || !nv->btf || pw_layout_same(ov, nv));
+	props_same = pin->max_entries == nw->max_entries && pin->flags == nw->flags;
+	if (!bad && vsame && props_same)
+		return PW_MAP_REUSE;
+	if (bad || !migratable_type(nw->type))
+		return refuse_all(ctx, what, pin, nw, bad);
+	if (pin->key_size > PW_MERGE_KEY_MAX) {
+		pw_detail(ctx, "%s: key_size %u is over the %u bytes a migration can merge", what,
+			  pin->key_size, PW_MERGE_KEY_MAX);
+		return PW_MAP_REFUSE;
+	}
+	if (vsame)
+		return identity_migration(pin, nw, out);
+	return field_migration(ctx, what, pin, nw, out);
 }
 
 /* ---- copying ---- */
@@ -811,6 +845,112 @@ out:
 	return err;
 }
 
+/* What a merge works with: the three maps, a value buffer for each, and
+ * the merge helper (opened at the first key that needs it). */
+struct merge_run {
+	const struct pw_migration *mg;
+	int old_fd, snap_fd, new_fd;
+	unsigned char *ov, *sv, *nv;	/* old, snapshot and new values */
+	struct pw_merge_args *a;
+	struct pw_merge_op *ops;
+	struct merger m;
+	bool have_m, percpu;
+};
+
+/* Key @k's late changes added slot by slot (one per CPU of a per-CPU map)
+ * through the helper, which the new program may be writing meanwhile. */
+static int merge_slots(struct merge_run *r, const void *k, bool have_snap)
+{
+	const struct pw_migration *mg = r->mg;
+	int slots = r->percpu ? n_slots(mg) : 1, err;
+
+	if (!r->have_m) {
+		if ((err = merger_open(&r->m, r->new_fd, mg->new_vsize)))
+			return err;
+		r->have_m = true;
+	}
+	memcpy(r->a->key, k, mg->key_size);
+	for (int c = 0; c < slots; c++) {
+		size_t os = (size_t)c * stride(mg->old_vsize), ns = (size_t)c * stride(mg->new_vsize);
+		int nops = slot_ops(mg, r->ov + os, have_snap ? r->sv + os : NULL, r->nv + ns,
+				    r->ops);
+
+		/* the helper takes PW_MERGE_OPS at a time */
+		for (int from = 0; from < nops; from += PW_MERGE_OPS) {
+			r->a->n_ops = nops - from < PW_MERGE_OPS ? nops - from : PW_MERGE_OPS;
+			memcpy(r->a->ops, r->ops + from, r->a->n_ops * sizeof(*r->ops));
+			if ((err = merger_run(&r->m, r->percpu ? c : -1, r->a)) < 0)
+				return err;
+		}
+		/* this slot is folded: a rerun after a kill skips it */
+		if (nops && have_snap && slots > 1) {
+			memcpy(r->sv + os, r->ov + os, stride(mg->old_vsize));
+			if (bpf_map_update_elem(r->snap_fd, k, r->sv, BPF_ANY))
+				return -errno;
+		}
+	}
+	return 0;
+}
+
+/* One key of the old map: skipped when the old program left it as the
+ * snapshot has it; inserted as the old program left it when the new map
+ * lacks it; else its late changes added. Then the snapshot holds it. */
+static int merge_key(struct merge_run *r, const void *k)
+{
+	const struct pw_migration *mg = r->mg;
+	bool have_snap, inserted = false;
+	int err;
+
+	if (bpf_map_lookup_elem(r->old_fd, k, r->ov))
+		return 0;
+	have_snap = !bpf_map_lookup_elem(r->snap_fd, k, r->sv);
+	if (have_snap && !memcmp(r->ov, r->sv, value_buf(mg, mg->old_vsize)))
+		return 0;		/* the old program did not touch it */
+	if (bpf_map_lookup_elem(r->new_fd, k, r->nv)) {
+		/* not in the new map: insert it as the old program left it */
+		convert(mg, r->ov, r->nv);
+		inserted = !bpf_map_update_elem(r->new_fd, k, r->nv, BPF_NOEXIST);
+		if (!inserted && (errno != EEXIST || bpf_map_lookup_elem(r->new_fd, k, r->nv)))
+			return -errno;
+		/* not inserted: the new program made it meanwhile: add to it */
+	}
+	if (!inserted && (err = merge_slots(r, k, have_snap)))
+		return err;
+	if (bpf_map_update_elem(r->snap_fd, k, r->ov, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+/* Keys the old program deleted after the snapshot, untouched since. */
+static int merge_deleted(struct merge_run *r)
+{
+	const struct pw_migration *mg = r->mg;
+	unsigned char *cv = malloc(value_buf(mg, mg->new_vsize));
+	void *skeys = NULL;
+	__u32 sn = 0;
+	int err = 0;
+
+	if (!cv || (err = read_keys(r->snap_fd, mg->key_size, mg->old_max, &skeys, &sn))) {
+		free(cv);
+		return err ?: -ENOMEM;
+	}
+	for (__u32 i = 0; i < sn; i++) {
+		const void *k = (unsigned char *)skeys + (size_t)i * mg->key_size;
+
+		if (!bpf_map_lookup_elem(r->old_fd, k, r->ov) ||
+		    bpf_map_lookup_elem(r->snap_fd, k, r->sv) ||
+		    bpf_map_lookup_elem(r->new_fd, k, r->nv))
+			continue;
+		convert(mg, r->sv, cv);
+		if (!memcmp(cv, r->nv, value_buf(mg, mg->new_vsize)))
+			bpf_map_delete_elem(r->new_fd, k);
+		bpf_map_delete_elem(r->snap_fd, k);
+	}
+	free(skeys);
+	free(cv);
+	return 0;
+}
+
 /*
  * After the switch (and after every old-program run ended): fold the old
  * program's changes since the snapshot into the new map, which the new
@@ -820,115 +960,39 @@ out:
  */
 int pw_migration_merge(const struct pw_migration *mg, int old_fd, int snap_fd, int new_fd)
 {
-	unsigned char *ov = malloc(value_buf(mg, mg->old_vsize));
-	unsigned char *sv = malloc(value_buf(mg, mg->old_vsize));
-	unsigned char *nv = malloc(value_buf(mg, mg->new_vsize));
-	struct pw_merge_args *a = calloc(1, sizeof(*a));
-	struct pw_merge_op *ops = calloc(PW_MAX_LEAVES, sizeof(*ops));
-	struct merger m = { 0 };
-	bool percpu = is_percpu(mg->type), have_m = false;
+	struct merge_run r = { .mg = mg, .old_fd = old_fd, .snap_fd = snap_fd, .new_fd = new_fd,
+			       .percpu = is_percpu(mg->type) };
 	void *keys = NULL;
 	__u32 n = 0;
 	int err = 0;
 
-	if (!a || !ops || mg->key_size > PW_MERGE_KEY_MAX) {
-		err = a && ops ? -E2BIG : -ENOMEM;
+	r.ov = malloc(value_buf(mg, mg->old_vsize));
+	r.sv = malloc(value_buf(mg, mg->old_vsize));
+	r.nv = malloc(value_buf(mg, mg->new_vsize));
+	r.a = calloc(1, sizeof(*r.a));
+	r.ops = calloc(PW_MAX_LEAVES, sizeof(*r.ops));
+	if (!r.a || !r.ops || mg->key_size > PW_MERGE_KEY_MAX) {
+		err = r.a && r.ops ? -E2BIG : -ENOMEM;
 		goto out;
 	}
-	if (!ov || !sv || !nv) {
+	if (!r.ov || !r.sv || !r.nv) {
 		err = -ENOMEM;
 		goto out;
 	}
 	if ((err = old_keys(mg, old_fd, &keys, &n)))
 		goto out;
-	for (__u32 i = 0; i < n; i++) {
-		const void *k = key_at(mg, keys, &i);
-		bool have_snap;
-		int slots = percpu ? n_slots(mg) : 1;
-
-		if (bpf_map_lookup_elem(old_fd, k, ov))
-			continue;
-		have_snap = !bpf_map_lookup_elem(snap_fd, k, sv);
-		if (have_snap && !memcmp(ov, sv, value_buf(mg, mg->old_vsize)))
-			continue;		/* the old program did not touch it */
-		if (bpf_map_lookup_elem(new_fd, k, nv)) {
-			/* not in the new map: insert it as the old program left it */
-			convert(mg, ov, nv);
-			if (!bpf_map_update_elem(new_fd, k, nv, BPF_NOEXIST))
-				goto snap;
-			if (errno != EEXIST || bpf_map_lookup_elem(new_fd, k, nv)) {
-				err = -errno;
-				goto out;
-			}
-			/* the new program made it meanwhile: add to it */
-		}
-		if (!have_m) {
-			if ((err = merger_open(&m, new_fd, mg->new_vsize)))
-				goto out;
-			have_m = true;
-		}
-		memcpy(a->key, k, mg->key_size);
-		for (int c = 0; c < slots; c++) {
-			size_t os = (size_t)c * stride(mg->old_vsize), ns = (size_t)c * stride(mg->new_vsize);
-			int nops = slot_ops(mg, ov + os, have_snap ? sv + os : NULL, nv + ns, ops);
-
-			/* the helper takes PW_MERGE_OPS at a time */
-			for (int from = 0; from < nops; from += PW_MERGE_OPS) {
-				a->n_ops = nops - from < PW_MERGE_OPS ? nops - from : PW_MERGE_OPS;
-				memcpy(a->ops, ops + from, a->n_ops * sizeof(*ops));
-				if ((err = merger_run(&m, percpu ? c : -1, a)) < 0)
-					goto out;
-				err = 0;
-			}
-			/* this slot is folded: a rerun after a kill skips it */
-			if (nops && have_snap && slots > 1) {
-				memcpy(sv + os, ov + os, stride(mg->old_vsize));
-				if (bpf_map_update_elem(snap_fd, k, sv, BPF_ANY)) {
-					err = -errno;
-					goto out;
-				}
-			}
-		}
-snap:
-		if (bpf_map_update_elem(snap_fd, k, ov, BPF_ANY)) {
-			err = -errno;
-			goto out;
-		}
-	}
-	/* keys the old program deleted after the snapshot, untouched since */
-	if (!is_array(mg->type)) {
-		void *skeys = NULL;
-		__u32 sn = 0;
-		unsigned char *cv = malloc(value_buf(mg, mg->new_vsize));
-
-		if (!cv || (err = read_keys(snap_fd, mg->key_size, mg->old_max, &skeys, &sn))) {
-			free(cv);
-			err = err ?: -ENOMEM;
-			goto out;
-		}
-		for (__u32 i = 0; i < sn; i++) {
-			const void *k = (unsigned char *)skeys + (size_t)i * mg->key_size;
-
-			if (!bpf_map_lookup_elem(old_fd, k, ov) ||
-			    bpf_map_lookup_elem(snap_fd, k, sv) ||
-			    bpf_map_lookup_elem(new_fd, k, nv))
-				continue;
-			convert(mg, sv, cv);
-			if (!memcmp(cv, nv, value_buf(mg, mg->new_vsize)))
-				bpf_map_delete_elem(new_fd, k);
-			bpf_map_delete_elem(snap_fd, k);
-		}
-		free(skeys);
-		free(cv);
-	}
+	for (__u32 i = 0; i < n && !err; i++)
+		err = merge_key(&r, key_at(mg, keys, &i));
+	if (!err && !is_array(mg->type))
+		err = merge_deleted(&r);
 out:
-	if (have_m)
-		merger_close(&m);
-	free(ops);
-	free(a);
+	if (r.have_m)
+		merger_close(&r.m);
+	free(r.ops);
+	free(r.a);
 	free(keys);
-	free(ov);
-	free(sv);
-	free(nv);
+	free(r.ov);
+	free(r.sv);
+	free(r.nv);
 	return err;
 }

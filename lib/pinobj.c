@@ -5,13 +5,16 @@
  * Before a byte is read or written, a pin is checked against what pinwall
  * expects there: map type, key and value size, max_entries and, when the
  * pin carries BTF, the layout of key and value. What pinwall expects of its
- * own maps is defined once, by the built-in objects themselves.
+ * own maps is defined once, by the built-in objects themselves. Here too:
+ * opening a pin as a map (what kind of object it holds, no link followed
+ * below the pin root) and the kernel's info of a map, program or link.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -136,6 +139,88 @@ int pw_pin_check(int fd, const struct pw_map_desc *want, unsigned int flags, cha
 	}
 	free(have);
 	return err;
+}
+
+enum pw_obj_kind pw_fd_kind(int fd)
+{
+	char proc[64], target[128];
+	ssize_t n;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	n = readlink(proc, target, sizeof(target) - 1);
+	if (n < 0)
+		return PW_OBJ_NONE;
+	target[n] = '\0';
+	if (!strcmp(target, "anon_inode:bpf-map"))
+		return PW_OBJ_MAP;
+	if (!strcmp(target, "anon_inode:bpf-prog"))
+		return PW_OBJ_PROG;
+	if (!strcmp(target, "anon_inode:bpf-link"))
+		return PW_OBJ_LINK;
+	return PW_OBJ_OTHER;
+}
+
+static const char *kind_name(enum pw_obj_kind k)
+{
+	switch (k) {
+	case PW_OBJ_MAP: return "a map";
+	case PW_OBJ_PROG: return "a program";
+	case PW_OBJ_LINK: return "a link";
+	default: return "an unknown object";
+	}
+}
+
+int pw_open_map_pin(struct pw_ctx *ctx, const char *path, bool rdonly)
+{
+	LIBBPF_OPTS(bpf_obj_get_opts, opts, .file_flags = rdonly ? BPF_F_RDONLY : 0);
+	enum pw_obj_kind kind;
+	struct stat st;
+	int fd = pw_nofollow(ctx, path);
+
+	if (fd)
+		return fd;
+	if (lstat(path, &st)) {
+		if (errno == ENOENT)
+			return -ENOENT;
+		return pw_fail(ctx, errno, "cannot look at pin '%s': %s%s", path, strerror(errno),
+			       errno == EACCES ? " (run as root)" : "");
+	}
+	if (S_ISDIR(st.st_mode))
+		return pw_fail(ctx, EISDIR, "pin path '%s' is a directory, not a map", path);
+	fd = bpf_obj_get_opts(path, &opts);
+	if (fd < 0)
+		return pw_fail(ctx, errno, "cannot open pin '%s': %s", path, strerror(errno));
+	kind = pw_fd_kind(fd);
+	if (kind != PW_OBJ_MAP) {
+		close(fd);
+		return pw_fail(ctx, EEXIST, "pin path '%s' holds %s, not a map: remove it or choose another --pin-root",
+			       path, kind_name(kind));
+	}
+	return fd;
+}
+
+int pw_map_info(int fd, struct bpf_map_info *info)
+{
+	__u32 len = sizeof(*info);
+
+	memset(info, 0, sizeof(*info));
+	return bpf_obj_get_info_by_fd(fd, info, &len) ? -errno : 0;
+}
+
+int pw_prog_info(int fd, struct bpf_prog_info *info)
+{
+	__u32 len = sizeof(*info);
+
+	memset(info, 0, sizeof(*info));
+	return bpf_obj_get_info_by_fd(fd, info, &len) ? -errno : 0;
+}
+
+int pw_link_info(int fd, struct bpf_link_info *info)
+{
+	__u32 len = sizeof(*info);
+
+	memset(info, 0, sizeof(*info));
+	return bpf_obj_get_info_by_fd(fd, info, &len) ? -errno : 0;
 }
 
 int pw_open_pin_checked(struct pw_ctx *ctx, const char *path, const struct pw_map_desc *want,

@@ -68,11 +68,13 @@ void pw_unlock(int lock_fd);
 /* Does a writer hold the pin root's lock right now? Never waits. */
 bool pw_lock_held(const struct pw_ctx *ctx);
 
+/* pinobj.c */
 enum pw_obj_kind { PW_OBJ_NONE, PW_OBJ_MAP, PW_OBJ_PROG, PW_OBJ_LINK, PW_OBJ_OTHER };
 enum pw_obj_kind pw_fd_kind(int fd);
 /* Open a pin that must hold a map; a missing pin gives -ENOENT quietly. */
 int pw_open_map_pin(struct pw_ctx *ctx, const char *path, bool rdonly);
 
+/* record.c */
 int pw_meta_read(const char *ifdir, struct pw_meta *meta);
 /* The record of an operation under way (or interrupted) on an interface. */
 int pw_intent_read(const char *ifdir, struct pw_intent *in);
@@ -179,6 +181,7 @@ int pw_repin(struct pw_ctx *ctx, const char *ifname, struct pw_repin_report *r);
 int pw_repin_all(struct pw_ctx *ctx, int (*cb)(const struct pw_repin_report *r, void *arg),
 		 void *arg, int *n);
 
+/* ---- recovery (recover.c) ---- */
 /* Finish or roll back an operation on @ifname that was killed halfway. */
 int pw_recover(struct pw_ctx *ctx, const char *ifname, struct pw_recovery *rec);
 /* Every interrupted operation: a rule apply (names[i] empty), then each
