@@ -33,55 +33,45 @@ static int write_array(int fd, __u32 first, const void *vals, __u32 n)
 	return err;
 }
 
-/* Delete every key of @set from a long-prefix hash (left from the last use). */
-static int clear_long(int fd, __u32 set, size_t ksize)
+/* Keys of one buffer deleted from a hash whose keys start with a meta
+ * word holding the buffer in bits 16 and up. */
+struct buf_clear {
+	int fd;
+	__u32 set;
+	size_t ksize;
+	char *del;
+};
+
+static int clear_batch(void *arg, const void *k, __u32 n)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, bo);
-	size_t cap = 65536;
-	char *keys = malloc(cap * ksize), *del = malloc(cap * ksize);
-	__u32 *vals = malloc(cap * sizeof(__u32));
-	__u32 in, out, count;
-	bool first = true;
-	int err = 0;
+	struct buf_clear *bc = arg;
+	const char *keys = k;
+	__u32 ndel = 0;
 
-	if (!keys || !del || !vals) {
-		err = -ENOMEM;
-		goto out;
+	for (__u32 i = 0; i < n; i++) {
+		__u32 meta;
+
+		memcpy(&meta, keys + i * bc->ksize, sizeof(meta));
+		if ((meta >> 16) == bc->set)
+			memcpy(bc->del + (ndel++) * bc->ksize, keys + i * bc->ksize, bc->ksize);
 	}
-	for (;;) {
-		__u32 ndel = 0;
+	if (ndel && bpf_map_delete_batch(bc->fd, bc->del, &ndel, &bo))
+		return -errno;
+	return 0;
+}
 
-		count = (__u32)cap;
-		err = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals, &count, &bo);
-		err = err ? -errno : 0;
-		if (err && err != -ENOENT)
-			goto out;
-		for (__u32 i = 0; i < count; i++) {
-			__u32 meta;
+/* Delete every key of buffer @set from a long-prefix or element hash (left
+ * from the last use of the buffer). */
+static int clear_long(int fd, __u32 set, size_t ksize)
+{
+	struct buf_clear bc = { fd, set, ksize, malloc(65536 * ksize) };
+	int err;
 
-			memcpy(&meta, keys + i * ksize, sizeof(meta));
-			if ((meta >> 16) == set)
-				memcpy(del + (ndel++) * ksize, keys + i * ksize, ksize);
-		}
-		if (ndel) {
-			__u32 c = ndel;
-
-			if (bpf_map_delete_batch(fd, del, &c, &bo)) {
-				err = -errno;
-				goto out;
-			}
-		}
-		if (err == -ENOENT) {
-			err = 0;
-			break;
-		}
-		in = out;
-		first = false;
-	}
-out:
-	free(keys);
-	free(del);
-	free(vals);
+	if (!bc.del)
+		return -ENOMEM;
+	err = pw_hash_walk(fd, ksize, sizeof(__u32), clear_batch, &bc);
+	free(bc.del);
 	return err;
 }
 

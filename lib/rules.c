@@ -270,55 +270,28 @@ int pw_rules_read(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_r
 	}
 }
 
-/* The named sets of buffer @buf: names from pw_sets, prefixes from
- * pw_set_elems (one batch walk over every element). */
-static int read_sets(struct pw_ctx *ctx, const struct pw_rules_maps *m, __u32 buf,
-		     struct pw_ruleset *rs)
+int pw_hash_walk(int fd, size_t ksize, size_t vsize, pw_walk_fn fn, void *arg)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, bo);
-	struct pw_set *slot[PW_MAX_SETS] = { 0 };
-	struct pw_elem_key *keys = NULL;
-	__u32 *vals = NULL, in, out, count, cap = 65536;
+	const __u32 cap = 65536;
+	char *keys = malloc(cap * ksize), *vals = malloc(cap * vsize);
+	__u32 in, out, count;
 	bool first = true;
-	int err = 0;
+	int err = 0, r;
 
-	for (__u32 i = 0; i < PW_MAX_SETS; i++) {
-		struct pw_set_info si;
-		__u32 k = buf * PW_MAX_SETS + i;
-
-		if (bpf_map_lookup_elem(m->fd[PW_RM_SETS], &k, &si))
-			return pw_fail(ctx, errno, "cannot read the sets: %s", strerror(errno));
-		si.name[PW_SET_NAME_LEN - 1] = '\0';
-		if (si.name[0] && !(slot[i] = pw_ruleset_new_set(rs, si.name)))
-			return pw_fail(ctx, ENOMEM, "out of memory");
-	}
-	if (!rs->n_sets)
-		return 0;
-	keys = calloc(cap, sizeof(*keys));
-	vals = calloc(cap, sizeof(*vals));
 	if (!keys || !vals) {
-		err = pw_fail(ctx, ENOMEM, "out of memory");
+		err = -ENOMEM;
 		goto out;
 	}
 	for (;;) {
 		count = cap;
-		err = bpf_map_lookup_batch(m->fd[PW_RM_SET_ELEMS], first ? NULL : &in, &out, keys, vals,
-					   &count, &bo) ? -errno : 0;
-		if (err && err != -ENOENT) {
-			err = pw_fail(ctx, err, "cannot read the set elements: %s", strerror(-err));
+		err = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals, &count, &bo) ?
+		      -errno : 0;
+		if (err && err != -ENOENT)
 			goto out;
-		}
-		for (__u32 i = 0; i < count; i++) {
-			struct pw_prefix p = { keys[i].meta & 0xff, keys[i].len, { 0 } };
-			__u32 sl = (keys[i].meta >> 8) & 0xff;
-
-			if ((keys[i].meta >> 16) != buf || sl >= PW_MAX_SETS || !slot[sl])
-				continue;
-			memcpy(p.addr, keys[i].addr, sizeof(p.addr));
-			if (pw_set_push(slot[sl], &p)) {
-				err = pw_fail(ctx, ENOMEM, "out of memory");
-				goto out;
-			}
+		if (count && (r = fn(arg, keys, count))) {
+			err = r;
+			goto out;
 		}
 		if (err == -ENOENT) {
 			err = 0;
@@ -327,12 +300,63 @@ static int read_sets(struct pw_ctx *ctx, const struct pw_rules_maps *m, __u32 bu
 		in = out;
 		first = false;
 	}
-	for (int i = 0; i < rs->n_sets; i++)
-		pw_set_normalize(&rs->sets[i]);
 out:
 	free(keys);
 	free(vals);
 	return err;
+}
+
+/* Set elements of one buffer into their sets, by slot. */
+struct elems_read {
+	__u32 buf;
+	struct pw_set *slot[PW_MAX_SETS];
+};
+
+static int elems_batch(void *arg, const void *k, __u32 n)
+{
+	const struct pw_elem_key *keys = k;
+	struct elems_read *er = arg;
+
+	for (__u32 i = 0; i < n; i++) {
+		struct pw_prefix p = { keys[i].meta & 0xff, keys[i].len, { 0 } };
+		__u32 sl = (keys[i].meta >> 8) & 0xff;
+
+		if ((keys[i].meta >> 16) != er->buf || sl >= PW_MAX_SETS || !er->slot[sl])
+			continue;
+		memcpy(p.addr, keys[i].addr, sizeof(p.addr));
+		if (pw_set_push(er->slot[sl], &p))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The named sets of buffer @buf: names from pw_sets, prefixes from
+ * pw_set_elems (one batch walk over every element). */
+static int read_sets(struct pw_ctx *ctx, const struct pw_rules_maps *m, __u32 buf,
+		     struct pw_ruleset *rs)
+{
+	struct elems_read er = { .buf = buf };
+	int err;
+
+	for (__u32 i = 0; i < PW_MAX_SETS; i++) {
+		struct pw_set_info si;
+		__u32 k = buf * PW_MAX_SETS + i;
+
+		if (bpf_map_lookup_elem(m->fd[PW_RM_SETS], &k, &si))
+			return pw_fail(ctx, errno, "cannot read the sets: %s", strerror(errno));
+		si.name[PW_SET_NAME_LEN - 1] = '\0';
+		if (si.name[0] && !(er.slot[i] = pw_ruleset_new_set(rs, si.name)))
+			return pw_fail(ctx, ENOMEM, "out of memory");
+	}
+	if (!rs->n_sets)
+		return 0;
+	err = pw_hash_walk(m->fd[PW_RM_SET_ELEMS], sizeof(struct pw_elem_key), sizeof(__u32),
+			   elems_batch, &er);
+	if (err)
+		return pw_fail(ctx, err, "cannot read the set elements: %s", strerror(-err));
+	for (int i = 0; i < rs->n_sets; i++)
+		pw_set_normalize(&rs->sets[i]);
+	return 0;
 }
 
 /* Ordered rules into their place: the order of pw_ord[active], the table

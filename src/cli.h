@@ -74,6 +74,10 @@ int cli_parse_double(const char *s, double *out);
 /* Report a getopt failure ('?' unknown, ':' missing argument) as usage. */
 int cli_opt_err(struct cli *cli, const struct cmd *cmd, int c, char **argv);
 const struct cmd *cli_cmd(const char *name);
+/* The command called @name in the table @cmds, or NULL. */
+const struct cmd *cli_find(const struct cmd *cmds, const char *name);
+/* 'pinwall GROUP CMD ...': usage without CMD, else dispatch in @cmds. */
+int cli_group(struct cli *cli, const char *group, const struct cmd *cmds, int argc, char **argv);
 
 int do_load(struct cli *cli, int argc, char **argv);
 int do_reload(struct cli *cli, int argc, char **argv);

@@ -507,20 +507,10 @@ static const struct cmd rule_cmds[] = {
 
 static const struct cmd *rule_cmd(const char *name)
 {
-	for (const struct cmd *c = rule_cmds; c->name; c++)
-		if (!strcmp(c->name, name))
-			return c;
-	return NULL;
+	return cli_find(rule_cmds, name);
 }
 
 int do_rule(struct cli *cli, int argc, char **argv)
 {
-	if (argc < 2) {
-		fprintf(stderr, "Usage: pinwall rule COMMAND\n");
-		for (const struct cmd *c = rule_cmds; c->name; c++)
-			fprintf(stderr, "  rule %-7s %s\n", c->name, c->usage);
-		return 2;
-	}
-	cli->group = "rule";	/* usage lines say 'pinwall rule list' */
-	return cli_dispatch(cli, rule_cmds, argc - 1, argv + 1);
+	return cli_group(cli, "rule", rule_cmds, argc, argv);
 }

@@ -223,20 +223,10 @@ static const struct cmd set_cmds[] = {
 
 static const struct cmd *set_cmd(const char *name)
 {
-	for (const struct cmd *c = set_cmds; c->name; c++)
-		if (!strcmp(c->name, name))
-			return c;
-	return NULL;
+	return cli_find(set_cmds, name);
 }
 
 int do_set(struct cli *cli, int argc, char **argv)
 {
-	if (argc < 2) {
-		fprintf(stderr, "Usage: pinwall set COMMAND\n");
-		for (const struct cmd *c = set_cmds; c->name; c++)
-			fprintf(stderr, "  set %-6s %s\n", c->name, c->usage);
-		return 2;
-	}
-	cli->group = "set";
-	return cli_dispatch(cli, set_cmds, argc - 1, argv + 1);
+	return cli_group(cli, "set", set_cmds, argc, argv);
 }

@@ -230,12 +230,29 @@ int cli_opt_err(struct cli *cli, const struct cmd *cmd, int c, char **argv)
 	return cli_usage(cli, cmd, "unknown option '%s'", argv[optind - 1]);
 }
 
-const struct cmd *cli_cmd(const char *name)
+const struct cmd *cli_find(const struct cmd *cmds, const char *name)
 {
-	for (const struct cmd *c = pw_cmds; c->name; c++)
+	for (const struct cmd *c = cmds; c->name; c++)
 		if (!strcmp(c->name, name))
 			return c;
 	return NULL;
+}
+
+const struct cmd *cli_cmd(const char *name)
+{
+	return cli_find(pw_cmds, name);
+}
+
+int cli_group(struct cli *cli, const char *group, const struct cmd *cmds, int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "Usage: pinwall %s COMMAND\n", group);
+		for (const struct cmd *c = cmds; c->name; c++)
+			fprintf(stderr, "  %s %-7s %s\n", group, c->name, c->usage);
+		return 2;
+	}
+	cli->group = group;	/* usage lines say 'pinwall GROUP CMD' */
+	return cli_dispatch(cli, cmds, argc - 1, argv + 1);
 }
 
 int cli_common_opt(struct cli *cli, int c, const char *arg)
