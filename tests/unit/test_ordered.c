@@ -1,0 +1,1613 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Ordered rules and named sets (rules 2): pinwall's packet path
+ * (BPF_PROG_TEST_RUN on a private skeleton instance, tables filled by
+ * pw_rules_apply) against the reference classifier pw_ruleset_classify,
+ * against an independent classifier of today's single-match semantics, and
+ * against hand-written expectations.
+ *
+ *  differential_ordered_round_NN  random rule lists: up to 128 ordered rules
+ *                         (random combinations of proto/src/dst/sport/dport,
+ *                         inline prefixes or @sets, port lists) with the
+ *                         single-match rules (the prefix table) written
+ *                         together at a random place; several sets, IPv4
+ *                         and IPv6 mixed, nested and overlapping, shared by
+ *                         rules and used as src and dst. Packets biased to
+ *                         hit (and just miss) them. Every verdict equals the
+ *                         reference; the deciding rule's counter gains one
+ *                         packet and its bytes, no other counter moves. Each
+ *                         round applies A, a modified B (rules, order, table
+ *                         place and set contents), C, then C again (nothing
+ *                         to do).
+ *  old_grammar_agrees_NN  today's grammar only: BPF, pw_ruleset_classify and
+ *                         a small longest-prefix/precedence classifier
+ *                         written here agree on verdict and deciding rule;
+ *                         reordering such a file is no change.
+ *  fixed_*                hand-written rule files (parsed by
+ *                         pw_ruleset_parse_file) and packets.
+ *  set_change_atomic_under_traffic  set contents switch back and forth
+ *                         while packets run: each run is decided by the old
+ *                         or the new set's rule, counters exact.
+ *  err_*                  rule file errors name FILE:LINE and the token;
+ *                         a shadowed rule is a warning.
+ *
+ * The PRNG seed is printed; set PW_SEED (decimal or 0x hex) to replay.
+ * Needs root (or CAP_BPF + CAP_NET_ADMIN + CAP_SYS_ADMIN for the scratch
+ * bpffs). Usage: test_ordered [glob]
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+#include <sched.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+
+#include "pinwall/abi.h"
+#include "pinwall/rules.h"
+#include "pinwall.skel.h"
+#include "pktbuild.h"
+#include "scratchroot.h"
+#include "skelrules.h"
+
+#define DEFAULT_SEED 0x6f7264657265646cull	/* "orderedl" */
+
+#define DROP XDP_DROP
+#define PASS XDP_PASS
+#define ALLOW PW_POLICY_ALLOW
+#define DENY PW_POLICY_DENY
+
+/* ---- globals ------------------------------------------------------------ */
+
+static struct pinwall *g_skel;
+static struct pw_ctx g_ctx;
+static struct pw_rules_maps g_maps;
+static int ncpus, g_prog_fd, g_stats_fd;
+static uint64_t g_seed;
+static unsigned long long g_pkts;	/* packet cases run, all tests */
+static unsigned long long g_race_runs;	/* program runs of the set change race */
+static unsigned long long g_applies;
+static struct pw_ruleset g_cur;		/* the set in force (ids as applied) */
+static char g_tmpdir[64];		/* rule and set files of the tests */
+
+#define SNAP_MAX 8192
+static __u32 *g_keys;
+static struct pw_datarec *g_percpu;
+
+/* ---- PRNG (splitmix64) -------------------------------------------------- */
+
+static uint64_t rng_state;
+
+static void rng_seed(uint64_t s)
+{
+	rng_state = s;
+}
+
+static uint64_t rnd(void)
+{
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static uint32_t rn(uint32_t n)
+{
+	return n ? (uint32_t)(rnd() % n) : 0;
+}
+
+static int chance(int pct)
+{
+	return (int)rn(100) < pct;
+}
+
+/* ---- addresses as byte strings (network order, bit 0 = MSB) ------------ */
+
+static int abits(int fam)
+{
+	return fam == 4 ? 32 : 128;
+}
+
+static int abytes(int fam)
+{
+	return fam == 4 ? 4 : 16;
+}
+
+static int getbit(const uint8_t *a, int i)
+{
+	return (a[i >> 3] >> (7 - (i & 7))) & 1;
+}
+
+static void setbit(uint8_t *a, int i, int v)
+{
+	uint8_t m = (uint8_t)(1u << (7 - (i & 7)));
+
+	if (v)
+		a[i >> 3] |= m;
+	else
+		a[i >> 3] &= (uint8_t)~m;
+}
+
+/* Host bits (from bit len on): 0 zeros, 1 ones, 2 random. */
+static void fill_host(uint8_t *a, int fam, int len, int mode)
+{
+	for (int i = len; i < abits(fam); i++)
+		setbit(a, i, mode == 2 ? (int)(rnd() & 1) : mode);
+	for (int i = abytes(fam); i < 16; i++)
+		a[i] = 0;
+}
+
+static void rand_addr(uint8_t *a, int fam)
+{
+	memset(a, 0, 16);
+	fill_host(a, fam, 0, 2);
+}
+
+static void addr_step(uint8_t *a, int fam, int up)
+{
+	for (int i = abytes(fam) - 1; i >= 0; i--)
+		if (up ? ++a[i] : a[i]--)
+			return;
+}
+
+static const char *astr(int fam, const void *a, char *buf)
+{
+	inet_ntop(fam == 4 ? AF_INET : AF_INET6, a, buf, INET6_ADDRSTRLEN);
+	return buf;
+}
+
+static __attribute__((unused)) void parse_addr(int fam, const char *s, uint8_t *out)
+{
+	memset(out, 0, 16);
+	if (s && inet_pton(fam == 4 ? AF_INET : AF_INET6, s, out) != 1) {
+		print_error("test bug: bad address '%s'\n", s);
+		fail();
+	}
+}
+
+/* ---- rule sets ----------------------------------------------------------- */
+
+static void rs_init(struct pw_ruleset *rs)
+{
+	memset(rs, 0, sizeof(*rs));
+	rs->policy = ALLOW;
+}
+
+/* Parse one rule of any kind and insert it at @pos (-1: the end). */
+static int rs_insert_text(struct pw_ruleset *rs, int pos, const char *text, bool must)
+{
+	struct pw_rule r;
+	struct pw_ord_rule o;
+	char err[256] = "";
+
+	if (pw_rule_parse_full(text, &r, &o, err, sizeof(err))) {
+		if (must) {
+			print_error("rule '%s' does not parse: %s\n", text, err);
+			fail();
+		}
+		return -1;
+	}
+	assert_int_equal(pw_ruleset_insert(rs, pos < 0 ? rs->n : pos, &r, &o, 0), 0);
+	return pos < 0 ? rs->n - 1 : pos;
+}
+
+static __attribute__((unused)) void rs_add(struct pw_ruleset *rs, const char *text)
+{
+	rs_insert_text(rs, -1, text, true);
+}
+
+/* Insert a generated rule if it parses and the set stays valid: 1 if added.
+ * @kind_want: PW_RK_ORDERED or 0 (a single-match rule) or -1 (either). */
+static int rs_try_insert(struct pw_ruleset *rs, int pos, const char *text, int kind_want)
+{
+	int at = rs_insert_text(rs, pos, text, false);
+
+	if (at < 0)
+		return 0;
+	if ((kind_want == PW_RK_ORDERED && rs->r[at].kind != PW_RK_ORDERED) ||
+	    (kind_want == 0 && rs->r[at].kind == PW_RK_ORDERED) ||
+	    pw_ruleset_check(&g_ctx, rs, NULL)) {
+		pw_ruleset_remove(rs, at);
+		return 0;
+	}
+	return 1;
+}
+
+/* A set from prefix texts (NULL-ended). */
+static __attribute__((unused)) struct pw_set *rs_set(struct pw_ruleset *rs, const char *name, const char *const *elems)
+{
+	struct pw_set *s = pw_ruleset_new_set(rs, name);
+	char err[256];
+
+	assert_non_null(s);
+	for (int i = 0; elems && elems[i]; i++) {
+		struct pw_prefix p;
+
+		if (pw_prefix_parse(elems[i], &p, err, sizeof(err))) {
+			print_error("test bug: set element '%s': %s\n", elems[i], err);
+			fail();
+		}
+		assert_int_equal(pw_set_push(s, &p), 0);
+	}
+	pw_set_normalize(s);
+	return s;
+}
+
+static void rs_dump(const char *title, const struct pw_ruleset *rs)
+{
+	char buf[400];
+
+	print_error("%s: %d rules, policy %s, %d sets\n", title, rs->n,
+		    rs->policy == DENY ? "deny" : "allow", rs->n_sets);
+	for (int i = 0; i < rs->n_sets; i++) {
+		const struct pw_set *s = &rs->sets[i];
+		size_t o = 0;
+
+		buf[0] = '\0';
+		for (int e = 0; e < s->n && o < sizeof(buf) - 60; e++) {
+			buf[o++] = ' ';
+			pw_prefix_format(&s->e[e], buf + o, sizeof(buf) - o);
+			o = strlen(buf);
+		}
+		print_error("  set %s (%d):%s\n", s->name, s->n, buf);
+	}
+	for (int i = 0; i < rs->n; i++) {
+		pw_ruleset_format(rs, i, buf, sizeof(buf));
+		print_error("  [%d] id %u %s: %s\n", i, rs->ids[i],
+			    rs->r[i].kind == PW_RK_ORDERED ? "ord  " : "table", buf);
+	}
+}
+
+static void rs_fmt(const struct pw_ruleset *rs, int i, char *buf, size_t len)
+{
+	if (i < 0)
+		snprintf(buf, len, "policy %s", rs->policy == DENY ? "deny" : "allow");
+	else
+		pw_ruleset_format(rs, i, buf, len);
+}
+
+/* ---- maps: counters, rules, config -------------------------------------- */
+
+static void stat_one(__u32 id, struct pw_datarec *out)
+{
+	struct pw_datarec v[ncpus];
+
+	*out = (struct pw_datarec){ 0 };
+	if (bpf_map_lookup_elem(g_stats_fd, &id, v)) {
+		print_error("lookup pw_rule_stats[%u]: errno %d\n", id, errno);
+		fail();
+	}
+	for (int c = 0; c < ncpus; c++) {
+		out->rx_packets += v[c].rx_packets;
+		out->rx_bytes += v[c].rx_bytes;
+	}
+}
+
+/* Counters of ids 0..n-1, summed over CPUs: one batch syscall. */
+static void stats_snap(__u32 n, struct pw_datarec *out)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	__u32 count = n, out_batch = 0;
+	int err;
+
+	assert_true(n <= SNAP_MAX);
+	err = bpf_map_lookup_batch(g_stats_fd, NULL, &out_batch, g_keys, g_percpu, &count, &bo);
+	if ((err && errno != ENOENT) || count != n) {
+		print_error("batch lookup of pw_rule_stats: err %d errno %d count %u of %u\n",
+			    err, errno, count, n);
+		fail();
+	}
+	memset(out, 0, n * sizeof(*out));
+	for (__u32 i = 0; i < n; i++) {
+		__u32 k = g_keys[i];
+
+		assert_true(k < n);
+		for (int c = 0; c < ncpus; c++) {
+			out[k].rx_packets += g_percpu[(size_t)i * ncpus + c].rx_packets;
+			out[k].rx_bytes += g_percpu[(size_t)i * ncpus + c].rx_bytes;
+		}
+	}
+}
+
+static void read_config(struct pw_config *cfg)
+{
+	__u32 zero = 0;
+
+	assert_int_equal(bpf_map_lookup_elem(g_maps.fd[PW_RM_CONFIG], &zero, cfg), 0);
+}
+
+static __u32 snap_span(const struct pw_ruleset *rs)
+{
+	__u32 m = 0;
+
+	for (int i = 0; i < rs->n; i++)
+		if (rs->ids[i] > m)
+			m = rs->ids[i];
+	m += 16;
+	return m > SNAP_MAX ? SNAP_MAX : m;
+}
+
+/* ---- apply, checked ------------------------------------------------------ */
+
+static bool sets_equal(const struct pw_ruleset *x, const struct pw_ruleset *y)
+{
+	if (x->n_sets != y->n_sets)
+		return false;
+	for (int i = 0; i < x->n_sets; i++) {
+		const struct pw_set *a = &x->sets[i], *b = pw_ruleset_find_set(y, a->name);
+
+		if (!b || a->n != b->n || (a->n && memcmp(a->e, b->e, a->n * sizeof(*a->e))))
+			return false;
+	}
+	return true;
+}
+
+/* Evaluation order as rule indices, the table once (as -1 - first index). */
+static int eval_order(const struct pw_ruleset *rs, int *out)
+{
+	int n = 0;
+	bool table = false;
+
+	for (int i = 0; i < rs->n; i++) {
+		if (rs->r[i].kind == PW_RK_ORDERED)
+			out[n++] = i;
+		else if (!table)
+			out[n++] = -1, table = true;
+	}
+	return n;
+}
+
+/* Kept rules: same match and action as a rule in force (-1: none). */
+static void match_cur(const struct pw_ruleset *want, int *match, int *kept)
+{
+	char *taken = calloc(g_cur.n + 1, 1);
+
+	assert_non_null(taken);
+	*kept = 0;
+	for (int j = 0; j < want->n; j++) {
+		match[j] = -1;
+		for (int i = 0; i < g_cur.n; i++)
+			if (!taken[i] && g_cur.r[i].action == want->r[j].action &&
+			    pw_ruleset_same_match(&g_cur, i, want, j)) {
+				match[j] = i;
+				taken[i] = 1;
+				(*kept)++;
+				break;
+			}
+	}
+	free(taken);
+}
+
+/* Same rules in the same evaluation order (by match), same sets, same policy. */
+static bool nothing_to_do(const struct pw_ruleset *want, const int *match, int kept, int policy)
+{
+	int *a, *b, na, nb;
+	bool same = true;
+
+	if (kept != want->n || kept != g_cur.n || policy != g_cur.policy || !sets_equal(want, &g_cur))
+		return false;
+	a = calloc(want->n + 1, sizeof(*a));
+	b = calloc(want->n + 1, sizeof(*b));
+	assert_non_null(a);
+	assert_non_null(b);
+	na = eval_order(want, a);
+	nb = eval_order(&g_cur, b);
+	same = na == nb;
+	for (int k = 0; same && k < na; k++)
+		same = (a[k] < 0 && b[k] < 0) || (a[k] >= 0 && match[a[k]] == b[k]);
+	free(a);
+	free(b);
+	return same;
+}
+
+/* The rule set read back from the maps says what was applied: the ordered
+ * rules in order by id, the table at its place, the same sets. */
+static int check_read_back(const char *label, const struct pw_ruleset *want)
+{
+	struct pw_ruleset back;
+	struct pw_config cfg;
+	int *a, *b, na, nb, bad = 0;
+
+	if (pw_rules_read(&g_ctx, &g_maps, &back, &cfg)) {
+		print_error("[%s] pw_rules_read: %s\n", label, g_ctx.err);
+		return 1;
+	}
+	a = calloc(want->n + 1, sizeof(*a));
+	b = calloc(back.n + 1, sizeof(*b));
+	assert_non_null(a);
+	assert_non_null(b);
+	na = eval_order(want, a);
+	nb = eval_order(&back, b);
+	if (back.n != want->n || na != nb || back.policy != want->policy) {
+		print_error("[%s] read back: %d rules (%d places), policy %d; applied %d (%d), %d\n",
+			    label, back.n, nb, back.policy, want->n, na, want->policy);
+		bad++;
+	}
+	for (int k = 0; !bad && k < na; k++)
+		if ((a[k] < 0) != (b[k] < 0) ||
+		    (a[k] >= 0 && (want->ids[a[k]] != back.ids[b[k]] ||
+				   !pw_ruleset_same_match(want, a[k], &back, b[k])))) {
+			print_error("[%s] read back: place %d differs\n", label, k);
+			bad++;
+		}
+	if (!sets_equal(want, &back)) {
+		print_error("[%s] read back: the sets differ\n", label);
+		rs_dump("read back", &back);
+		bad++;
+	}
+	free(a);
+	free(b);
+	pw_ruleset_free(&back);
+	return bad;
+}
+
+#define CHK(cond, ...) do { if (!(cond)) { print_error("[%s] ", label); \
+	print_error(__VA_ARGS__); print_error("\n"); bad++; } } while (0)
+
+/* Kept rules keep id and counter; new ones start at zero on fresh ids;
+ * removed ones are cleared with their matches. */
+static int check_ids(const char *label, const struct pw_ruleset *want, const int *match,
+		     const struct pw_datarec *cnt_cur, const char *taken)
+{
+	int bad = 0;
+
+	for (int j = 0; j < want->n; j++) {
+		__u32 id = want->ids[j];
+		struct pw_datarec c;
+		struct pw_rule r;
+
+		CHK(id > 0 && id < PW_MAX_RULES, "rule %d: id %u out of range", j, id);
+		if (!(id > 0 && id < PW_MAX_RULES))
+			continue;
+		for (int k = 0; k < j; k++)
+			CHK(want->ids[k] != id, "rules %d and %d share id %u", k, j, id);
+		assert_int_equal(bpf_map_lookup_elem(g_maps.fd[PW_RM_RULES], &id, &r), 0);
+		CHK(!memcmp(&r, &want->r[j], sizeof(r)), "pw_rules[%u] differs from rule %d", id, j);
+		if (want->r[j].kind == PW_RK_ORDERED) {
+			struct pw_ord_rule o;
+
+			CHK(!bpf_map_lookup_elem(g_maps.fd[PW_RM_ORD_RULES], &id, &o) &&
+			    !memcmp(&o, &want->ord[j], sizeof(o)),
+			    "pw_ord_rules[%u] missing or differs from rule %d", id, j);
+		}
+		stat_one(id, &c);
+		if (match[j] >= 0) {
+			CHK(id == g_cur.ids[match[j]], "kept rule %d: id %u, was %u", j, id,
+			    g_cur.ids[match[j]]);
+			CHK(c.rx_packets == cnt_cur[match[j]].rx_packets &&
+			    c.rx_bytes == cnt_cur[match[j]].rx_bytes,
+			    "kept rule %d (id %u): counter %llu, was %llu", j, id,
+			    (unsigned long long)c.rx_packets,
+			    (unsigned long long)cnt_cur[match[j]].rx_packets);
+		} else {
+			for (int i = 0; i < g_cur.n; i++)
+				CHK(g_cur.ids[i] != id, "new rule %d got id %u of an old rule", j, id);
+			CHK(c.rx_packets == 0 && c.rx_bytes == 0,
+			    "new rule %d (id %u): counter %llu, expected 0", j, id,
+			    (unsigned long long)c.rx_packets);
+		}
+	}
+	for (int i = 0; i < g_cur.n; i++) {
+		struct pw_datarec c;
+		struct pw_rule r;
+		struct pw_ord_rule o;
+
+		if (taken[i])
+			continue;
+		assert_int_equal(bpf_map_lookup_elem(g_maps.fd[PW_RM_RULES], &g_cur.ids[i], &r), 0);
+		stat_one(g_cur.ids[i], &c);
+		CHK(r.kind == PW_RK_NONE, "removed rule (id %u) still in pw_rules", g_cur.ids[i]);
+		CHK(c.rx_packets == 0, "removed rule (id %u): counter %llu", g_cur.ids[i],
+		    (unsigned long long)c.rx_packets);
+		CHK(bpf_map_lookup_elem(g_maps.fd[PW_RM_ORD_RULES], &g_cur.ids[i], &o),
+		    "removed rule (id %u) still in pw_ord_rules", g_cur.ids[i]);
+	}
+	return bad;
+}
+
+/*
+ * Make @want (with @policy) the set in force through pw_rules_apply and
+ * check what apply promises: the report, the flip, ids and counters, the
+ * state read back.
+ */
+static void apply_verified(const char *label, struct pw_ruleset *want, int policy)
+{
+	struct pw_apply_report rep;
+	struct pw_config before, after;
+	struct pw_datarec *cnt_cur = calloc(g_cur.n + 1, sizeof(*cnt_cur));
+	int *match = calloc(want->n + 1, sizeof(*match));
+	char *taken = calloc(g_cur.n + 1, 1);
+	int kept, err, bad = 0;
+	bool unchanged;
+
+	assert_non_null(cnt_cur);
+	assert_non_null(match);
+	assert_non_null(taken);
+	want->policy = policy;
+	if (pw_ruleset_check(&g_ctx, want, NULL)) {
+		print_error("[%s] pw_ruleset_check rejects the set: %s\n", label, g_ctx.err);
+		rs_dump("set", want);
+		fail();
+	}
+	read_config(&before);
+	for (int i = 0; i < g_cur.n; i++)
+		stat_one(g_cur.ids[i], &cnt_cur[i]);
+	match_cur(want, match, &kept);
+	for (int j = 0; j < want->n; j++)
+		if (match[j] >= 0)
+			taken[match[j]] = 1;
+	unchanged = nothing_to_do(want, match, kept, policy);
+
+	err = pw_rules_apply(&g_ctx, &g_maps, want, policy, &rep);
+	g_applies++;
+	if (err) {
+		print_error("[%s] pw_rules_apply: %d: %s\n", label, err, g_ctx.err);
+		rs_dump("set", want);
+		fail();
+	}
+	read_config(&after);
+	CHK(rep.kept == kept, "report: kept %d, expected %d", rep.kept, kept);
+	CHK(rep.added == want->n - kept, "report: added %d, expected %d", rep.added, want->n - kept);
+	CHK(rep.removed == g_cur.n - kept, "report: removed %d, expected %d", rep.removed,
+	    g_cur.n - kept);
+	CHK(rep.unchanged == unchanged, "report: unchanged %d, expected %d", rep.unchanged, unchanged);
+	if (unchanged) {
+		CHK(!memcmp(&before, &after, sizeof(before)), "config changed by an apply that changed nothing");
+	} else {
+		CHK(after.active == ((before.active & 1) ^ 1), "active set %u after %u: no flip",
+		    after.active, before.active);
+		CHK(after.generation == before.generation + 1, "generation %u after %u",
+		    after.generation, before.generation);
+		CHK(after.n_rules == (__u32)want->n, "n_rules %u, expected %d", after.n_rules, want->n);
+	}
+	bad += check_ids(label, want, match, cnt_cur, taken);
+	bad += check_read_back(label, want);
+	free(cnt_cur);
+	free(match);
+	free(taken);
+	if (bad) {
+		rs_dump("new set", want);
+		fail();
+	}
+	pw_ruleset_free(&g_cur);
+	assert_int_equal(pw_ruleset_copy(&g_cur, want), 0);
+}
+
+/* ---- packets ---------------------------------------------------------------- */
+
+struct pkt {
+	int family;		/* 4 or 6 */
+	uint8_t src[16], dst[16];
+	int proto;
+	uint16_t sport, dport;
+	int frag;		/* 0 none, 1 first fragment (MF), 2 later fragment,
+				 * 3 IPv4 DF set (not a fragment) */
+	int ext;		/* IPv6: extension headers before L4 (0..3) */
+	int vlan;		/* VLAN tags (0..2) */
+	int ihl;		/* IPv4 header words (0: 5) */
+	int payload;
+	bool nd;		/* ICMPv6 neighbour solicitation, hop limit 255 */
+};
+
+static uint32_t g_frag_id = 0x20000;	/* fresh fragment ids: none repeats */
+
+static void describe(const struct pkt *p, char *buf, size_t len)
+{
+	char s[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN];
+
+	snprintf(buf, len, "IPv%d proto %d %s sport %u -> %s dport %u%s%s%s ext=%d vlan=%d ihl=%d payload=%d",
+		 p->family, p->proto, astr(p->family, p->src, s), p->sport,
+		 astr(p->family, p->dst, d), p->dport,
+		 p->frag == 1 ? " first-fragment" : p->frag == 3 ? " DF" : "",
+		 p->frag == 2 ? " LATER-fragment" : "", p->nd ? " ND" : "",
+		 p->ext, p->vlan, p->ihl ? p->ihl : 5, p->payload);
+}
+
+static void put_l2(struct pb *b, int vlan, uint16_t l3)
+{
+	if (vlan <= 0) {
+		pb_eth(b, l3);
+	} else if (vlan == 1) {
+		pb_eth(b, ETH_P_8021Q);
+		pb_vlan(b, 100, l3);
+	} else {
+		pb_eth(b, ETH_P_8021AD);
+		pb_vlan(b, 200, ETH_P_8021Q);
+		pb_vlan(b, 100, l3);
+	}
+}
+
+static void build_v4(const struct pkt *p, struct pb *b, uint32_t fid)
+{
+	uint16_t frag = p->frag == 1 ? IP_MF : p->frag == 2 ? (uint16_t)(0x0100 | (p->sport & 0x3f)) :
+			p->frag == 3 ? IP_DF : 0;
+	size_t ip;
+
+	if (p->frag == 2 && (p->dport & 1))
+		frag |= IP_MF;
+	ip = pb_ipv4(b, (uint8_t)p->proto, p->ihl ? (unsigned)p->ihl : 5, frag);
+	pb_set16(b, ip + 4, (uint16_t)fid);
+	memcpy(b->buf + ip + 12, p->src, 4);
+	memcpy(b->buf + ip + 16, p->dst, 4);
+}
+
+static void build_v6(const struct pkt *p, struct pb *b, uint32_t fid)
+{
+	/* extension chain: types[0..ext-1], then a fragment header */
+	uint8_t chain[5];
+	int n = 0;
+	size_t ip;
+
+	for (int i = 0; i < p->ext; i++)
+		chain[n++] = (uint8_t[]){ IPPROTO_HOPOPTS, IPPROTO_DSTOPTS, IPPROTO_ROUTING }[(i + p->sport) % 3];
+	if (p->frag == 1 || p->frag == 2)
+		chain[n++] = IPPROTO_FRAGMENT;
+	chain[n] = (uint8_t)p->proto;
+	ip = pb_ipv6(b, chain[0]);
+	memcpy(b->buf + ip + 8, p->src, 16);
+	memcpy(b->buf + ip + 24, p->dst, 16);
+	if (p->nd)
+		b->buf[ip + 7] = 255;
+	for (int i = 0; i < n; i++) {
+		uint8_t hl = (uint8_t)((p->dport + i) % 3);
+
+		if (chain[i] == IPPROTO_FRAGMENT) {
+			size_t fo = pb_ipv6_frag(b, chain[i + 1],
+						 p->frag == 2 ? (uint16_t)(1 + p->sport % 500) : 0,
+						 p->frag == 1 || (p->dport & 1));
+			uint32_t nid = htonl(fid);
+
+			memcpy(b->buf + fo + 4, &nid, 4);
+		} else if (chain[i] == IPPROTO_ROUTING) {
+			pb_ipv6_rthdr(b, chain[i + 1], hl);
+		} else {
+			pb_ipv6_opts(b, chain[i + 1], hl);
+		}
+	}
+}
+
+/* Build the frame; fills @ref (the reference's view). Returns the length. */
+static size_t build(const struct pkt *p, struct pb *b, struct pw_ref_pkt *ref)
+{
+	bool v6 = p->family == 6;
+	uint32_t fid = ++g_frag_id;	/* fresh: a later fragment never meets a first one */
+
+	pb_init(b);
+	memset(ref, 0, sizeof(*ref));
+	ref->family = p->family;
+	memcpy(ref->saddr, p->src, 16);
+	memcpy(ref->daddr, p->dst, 16);
+	ref->proto = (__u32)p->proto;
+	ref->has_ports = (p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP) && p->frag != 2;
+	ref->sport = p->sport;
+	ref->dport = p->dport;
+	ref->frag_later = p->frag == 2;
+	ref->link_ctl = p->nd;
+
+	put_l2(b, p->vlan, v6 ? ETH_P_IPV6 : ETH_P_IP);
+	if (v6)
+		build_v6(p, b, fid);
+	else
+		build_v4(p, b, fid);
+	if (p->frag == 2) {
+		/* the first bytes look like ports: a parser ignoring the offset would use them */
+		uint16_t fake[2] = { htons(p->sport), htons(p->dport) };
+
+		pb_put(b, fake, sizeof(fake));
+	} else if (p->proto == IPPROTO_TCP) {
+		pb_tcp(b, p->sport, p->dport, 5 + (p->payload & 1));
+	} else if (p->proto == IPPROTO_UDP) {
+		pb_udp(b, p->sport, p->dport);
+	} else if ((p->proto == IPPROTO_ICMP && !v6) || (p->proto == IPPROTO_ICMPV6 && v6)) {
+		pb_icmp_common(b, v6 ? (p->nd ? 135 : 128) : 8, 0);
+	}
+	if (p->payload)
+		pb_payload(b, (size_t)p->payload);
+	return pb_finish(b);
+}
+
+static __u32 run_frame(const struct pb *b)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts,
+		.data_in = b->buf,
+		.data_size_in = (__u32)b->len,
+		.repeat = 1,
+	);
+	int err = bpf_prog_test_run_opts(g_prog_fd, &opts);
+
+	if (err) {
+		print_error("BPF_PROG_TEST_RUN: %d (errno %d), frame of %zu bytes\n", err, errno, b->len);
+		fail();
+	}
+	g_pkts++;
+	return opts.retval;
+}
+
+static const char *vname(__u32 v)
+{
+	return v == DROP ? "DROP" : v == PASS ? "PASS" : "OTHER";
+}
+
+/*
+ * Run one packet against the set in force (g_cur). @want_verdict/@want_rule:
+ * an expectation of the caller (want_rule -2: none but the reference's).
+ * The reference must give the expectation, the program the reference's
+ * verdict, the deciding rule's counter +1 packet (+ the frame's bytes) and
+ * no other counter may move. @prev holds the counters before (updated).
+ * Returns the problems found (printed).
+ */
+static int check_pkt(const char *label, const struct pkt *p, __u32 want_verdict, int want_rule,
+		     struct pw_datarec *prev, struct pw_datarec *now, int *ref_idx)
+{
+	const struct pw_ruleset *rs = &g_cur;
+	struct pw_ref_pkt ref;
+	struct pb f;
+	__u32 n = snap_span(rs), exp, got, exp_id;
+	int idx, bad = 0;
+	char desc[400], rf[400];
+
+	build(p, &f, &ref);
+	exp = pw_ruleset_classify(rs, &ref, &idx);
+	exp_id = idx >= 0 ? rs->ids[idx] : 0;
+	if (ref_idx)
+		*ref_idx = idx;
+	describe(p, desc, sizeof(desc));
+	if (want_rule != -2 && (exp != want_verdict || idx != want_rule)) {
+		rs_fmt(rs, idx, rf, sizeof(rf));
+		print_error("[%s] REFERENCE: %s by [%d] '%s', expected %s by [%d], for %s\n", label,
+			    vname(exp), idx, rf, vname(want_verdict), want_rule, desc);
+		bad++;
+	}
+	got = run_frame(&f);
+	stats_snap(n, now);
+	if (got != exp) {
+		rs_fmt(rs, idx, rf, sizeof(rf));
+		print_error("[%s] BPF verdict %s, reference %s by [%d] id %u '%s', for %s\n", label,
+			    vname(got), vname(exp), idx, exp_id, rf, desc);
+		bad++;
+	}
+	for (__u32 id = 0; id < n; id++) {
+		bool e = idx >= 0 && id == exp_id;
+		__u64 dp = now[id].rx_packets - prev[id].rx_packets;
+		__u64 db = now[id].rx_bytes - prev[id].rx_bytes;
+
+		if (dp != (e ? 1u : 0u) || db != (e ? f.len : 0u)) {
+			int k;
+
+			for (k = 0; k < rs->n && rs->ids[k] != id; k++)
+				;
+			if (k < rs->n)
+				rs_fmt(rs, k, rf, sizeof(rf));
+			else
+				snprintf(rf, sizeof(rf), "(no rule)");
+			print_error("[%s] counter of id %u [%d] '%s': +%llu pkts +%llu bytes, expected +%u/+%zu, for %s\n",
+				    label, id, k < rs->n ? k : -1, rf, (unsigned long long)dp,
+				    (unsigned long long)db, e ? 1 : 0, e ? f.len : 0, desc);
+			bad++;
+		}
+	}
+	memcpy(prev, now, n * sizeof(*now));
+	return bad;
+}
+
+/* ---- random rule lists with sets (differential) ------------------------------ */
+
+struct pools {
+	uint8_t v4[6][16], v6[6][16];
+	uint16_t ports[10];
+	int protos[8];
+};
+
+static void derive(uint8_t *dst, const uint8_t *src, int fam, int keep)
+{
+	memcpy(dst, src, 16);
+	fill_host(dst, fam, keep, 2);
+}
+
+static void gen_pools(struct pools *pl)
+{
+	static const uint16_t fixed_ports[] = { 0, 22, 53, 80, 443, 8080, 65535 };
+	static const int fixed_protos[] = { 1, 6, 17, 58, 47, 132, 50 };
+
+	rand_addr(pl->v4[0], 4);
+	derive(pl->v4[1], pl->v4[0], 4, 8);
+	derive(pl->v4[2], pl->v4[0], 4, 16);	/* same top-16 chunk */
+	derive(pl->v4[3], pl->v4[0], 4, 24);
+	rand_addr(pl->v4[4], 4);
+	derive(pl->v4[5], pl->v4[4], 4, 20);
+	rand_addr(pl->v6[0], 6);
+	derive(pl->v6[1], pl->v6[0], 6, 16);	/* same chunk: long probes */
+	derive(pl->v6[2], pl->v6[0], 6, 48);
+	derive(pl->v6[3], pl->v6[0], 6, 64);
+	derive(pl->v6[4], pl->v6[3], 6, 100);
+	rand_addr(pl->v6[5], 6);
+	for (size_t i = 0; i < 7; i++)
+		pl->ports[i] = fixed_ports[i];
+	for (size_t i = 7; i < 10; i++)
+		pl->ports[i] = (uint16_t)rn(65536);
+	for (size_t i = 0; i < 7; i++)
+		pl->protos[i] = fixed_protos[i];
+	pl->protos[7] = (int)rn(256);
+}
+
+static const char *act_txt(void)
+{
+	return chance(50) ? "drop" : "pass";
+}
+
+/* A prefix around the pool, as text: every length, nested and cousins. */
+static void gen_prefix(const struct pools *pl, int fam, char *out, size_t len)
+{
+	uint8_t a[16];
+	char s[INET6_ADDRSTRLEN];
+	int l;
+
+	memcpy(a, (fam == 4 ? pl->v4 : pl->v6)[rn(6)], 16);
+	if (chance(2))
+		l = (int)rn(4);
+	else if (chance(12))
+		l = abits(fam) - (int)rn(3);
+	else if (chance(12))
+		l = 15 + (int)rn(3);
+	else
+		l = 4 + (int)rn((uint32_t)abits(fam) - 3);
+	if (l > 0 && chance(30)) {
+		int bi = chance(50) ? l - 1 : (int)rn((uint32_t)l);
+
+		setbit(a, bi, !getbit(a, bi));
+	}
+	fill_host(a, fam, l, 0);
+	snprintf(out, len, "%s/%d", astr(fam, a, s), l);
+}
+
+static void gen_range(const struct pools *pl, char *out, size_t len)
+{
+	static const uint32_t widths[] = { 0, 0, 0, 1, 3, 10, 50, 100, 1000, 20000, 65535 };
+	uint32_t w = widths[rn(sizeof(widths) / sizeof(widths[0]))];
+	int32_t lo = (int32_t)pl->ports[rn(10)] - (int32_t)rn(w + 1), hi;
+
+	if (lo < 0)
+		lo = 0;
+	hi = lo + (int32_t)w;
+	if (hi > 65535)
+		hi = 65535;
+	if (lo == hi)
+		snprintf(out, len, "%d", lo);
+	else
+		snprintf(out, len, "%d-%d", lo, hi);
+}
+
+/* PORT, LO-HI or a list {..} of up to 5 */
+static void gen_ports(const struct pools *pl, char *out, size_t len)
+{
+	int n = chance(60) ? 1 : 2 + (int)rn(4);
+	size_t o = 0;
+
+	if (n == 1) {
+		gen_range(pl, out, len);
+		return;
+	}
+	out[o++] = '{';
+	for (int i = 0; i < n; i++) {
+		if (i)
+			out[o++] = ',';
+		gen_range(pl, out + o, len - o - 2);
+		o = strlen(out);
+	}
+	out[o++] = '}';
+	out[o] = '\0';
+}
+
+static void gen_set(struct pw_ruleset *rs, const struct pools *pl, int k)
+{
+	char name[16], text[64], err[256];
+	int kind = (int)rn(10), n = 1 + (int)rn(24);	/* 0-3 v4, 4-6 v6, 7-8 both, 9 empty */
+	struct pw_set *s;
+
+	snprintf(name, sizeof(name), "s%d", k);
+	s = pw_ruleset_new_set(rs, name);
+	assert_non_null(s);
+	if (kind == 9)
+		return;
+	for (int i = 0; i < n; i++) {
+		int fam = kind < 4 ? 4 : kind < 7 ? 6 : chance(50) ? 4 : 6;
+		struct pw_prefix p;
+
+		gen_prefix(pl, fam, text, sizeof(text));
+		assert_int_equal(pw_prefix_parse(text, &p, err, sizeof(err)), 0);
+		assert_int_equal(pw_set_push(s, &p), 0);
+	}
+	/* overlap with another set: a shared element */
+	if (k > 0 && chance(40)) {
+		const struct pw_set *o = &rs->sets[rn((uint32_t)k)];
+
+		if (o->n)
+			assert_int_equal(pw_set_push(s, &o->e[rn((uint32_t)o->n)]), 0);
+	}
+	pw_set_normalize(s);
+}
+
+static void gen_addr_match(const struct pw_ruleset *rs, const struct pools *pl, int fam,
+			   char *out, size_t len)
+{
+	if (rs->n_sets && chance(55))
+		snprintf(out, len, "@%s", rs->sets[rn((uint32_t)rs->n_sets)].name);
+	else
+		gen_prefix(pl, fam, out, len);
+}
+
+/* An ordered rule: a random combination of matches. */
+static void gen_ord_rule(const struct pw_ruleset *rs, const struct pools *pl, char *out, size_t len)
+{
+	static const char *const l4[] = { "tcp", "udp" };
+	int fam = chance(50) ? 4 : 6;
+	bool sp = chance(25), dp = chance(45), pr = chance(45), s = chance(55), d = chance(50);
+	char w[160];
+	size_t o;
+
+	snprintf(out, len, "%s", act_txt());
+	if (pr) {
+		o = strlen(out);
+		if (sp || dp) {
+			snprintf(out + o, len - o, " proto %s", l4[rn(2)]);
+		} else {
+			int r = (int)rn(10);
+
+			if (r < 3)
+				snprintf(out + o, len - o, " proto %s", l4[rn(2)]);
+			else if (r < 6)
+				snprintf(out + o, len - o, " proto %s", fam == 4 ? "icmp" : "icmpv6");
+			else
+				snprintf(out + o, len - o, " proto %d", pl->protos[rn(8)]);
+		}
+	}
+	if (s) {
+		gen_addr_match(rs, pl, fam, w, sizeof(w));
+		o = strlen(out);
+		snprintf(out + o, len - o, " src %s", w);
+	}
+	if (d) {
+		gen_addr_match(rs, pl, fam, w, sizeof(w));
+		o = strlen(out);
+		snprintf(out + o, len - o, " dst %s", w);
+	}
+	if (sp) {
+		gen_ports(pl, w, sizeof(w));
+		o = strlen(out);
+		snprintf(out + o, len - o, " sport %s", w);
+	}
+	if (dp) {
+		gen_ports(pl, w, sizeof(w));
+		o = strlen(out);
+		snprintf(out + o, len - o, " dport %s", w);
+	}
+}
+
+/* A single-match rule (today's grammar). */
+static void gen_single_rule(const struct pools *pl, char *out, size_t len)
+{
+	static const char *const protos[] = { "", "", "proto tcp ", "proto udp " };
+	static const char *const names[] = { "icmp", "tcp", "udp", "icmpv6", "gre", "sctp", "esp" };
+	int r = (int)rn(100), fam = chance(50) ? 4 : 6, i;
+	char w[64];
+
+	if (r < 55) {
+		gen_prefix(pl, fam, w, sizeof(w));
+		snprintf(out, len, "%s %s %s", act_txt(), chance(50) ? "src" : "dst", w);
+	} else if (r < 85) {
+		gen_range(pl, w, sizeof(w));
+		snprintf(out, len, "%s %s%s %s", act_txt(), protos[rn(4)], chance(50) ? "sport" : "dport", w);
+	} else if ((i = (int)rn(8)) < 7 && chance(50)) {
+		snprintf(out, len, "%s proto %s", act_txt(), names[i]);
+	} else {
+		snprintf(out, len, "%s proto %d", act_txt(), pl->protos[i]);
+	}
+}
+
+static int count_ordered(const struct pw_ruleset *rs)
+{
+	int n = 0;
+
+	for (int i = 0; i < rs->n; i++)
+		n += rs->r[i].kind == PW_RK_ORDERED;
+	return n;
+}
+
+/* [first, end) of the table's rules; first = end = -1 without one */
+static void table_span(const struct pw_ruleset *rs, int *first, int *end)
+{
+	*first = *end = -1;
+	for (int i = 0; i < rs->n; i++)
+		if (rs->r[i].kind != PW_RK_ORDERED) {
+			if (*first < 0)
+				*first = i;
+			*end = i + 1;
+		}
+}
+
+/* Add up to @n ordered rules, each at a random place outside the table. */
+static void add_ordered(struct pw_ruleset *rs, const struct pools *pl, int n)
+{
+	char text[512];
+
+	for (int added = 0, tries = 0; added < n && tries < n * 20 && count_ordered(rs) < PW_ORD_MAX;
+	     tries++) {
+		int first, end, pos = (int)rn((uint32_t)rs->n + 1);
+
+		table_span(rs, &first, &end);
+		if (first >= 0 && pos > first && pos < end)
+			pos = chance(50) ? first : end;
+		gen_ord_rule(rs, pl, text, sizeof(text));
+		added += rs_try_insert(rs, pos, text, PW_RK_ORDERED);
+	}
+}
+
+/* Add up to @n single-match rules inside the table (at @at when there is none). */
+static void add_single(struct pw_ruleset *rs, const struct pools *pl, int n, int at)
+{
+	char text[256];
+
+	for (int added = 0, tries = 0; added < n && tries < n * 20; tries++) {
+		int first, end, pos;
+
+		table_span(rs, &first, &end);
+		pos = first < 0 ? at : first + (int)rn((uint32_t)(end - first + 1));
+		gen_single_rule(pl, text, sizeof(text));
+		added += rs_try_insert(rs, pos, text, 0);
+	}
+}
+
+static void gen_ruleset(struct pw_ruleset *rs, const struct pools *pl, int n_ord, int n_single)
+{
+	int n_sets = 2 + (int)rn(5);
+
+	rs_init(rs);
+	for (int k = 0; k < n_sets; k++)
+		gen_set(rs, pl, k);
+	add_ordered(rs, pl, n_ord);
+	add_single(rs, pl, n_single, (int)rn((uint32_t)rs->n + 1));
+	free(rs->warnings);
+	rs->warnings = NULL;
+}
+
+/* Move the whole table to another place among the ordered rules. */
+static void move_table(struct pw_ruleset *rs)
+{
+	struct pw_ruleset t;
+	int first, end, pos;
+
+	table_span(rs, &first, &end);
+	if (first < 0)
+		return;
+	rs_init(&t);
+	for (int i = first; i < end; i++)
+		assert_int_equal(pw_ruleset_push(&t, &rs->r[i], NULL, 0), 0);
+	for (int i = end - 1; i >= first; i--)
+		pw_ruleset_remove(rs, i);
+	pos = (int)rn((uint32_t)rs->n + 1);
+	for (int i = 0; i < t.n; i++)
+		assert_int_equal(pw_ruleset_insert(rs, pos + i, &t.r[i], NULL, 0), 0);
+	pw_ruleset_free(&t);
+}
+
+static void modify_sets(struct pw_ruleset *rs, const struct pools *pl)
+{
+	char text[64], err[256];
+
+	for (int k = 0; k < rs->n_sets; k++) {
+		struct pw_set *s = &rs->sets[k];
+		int add;
+
+		if (!chance(45))
+			continue;
+		if (chance(8)) {
+			s->n = 0;	/* flushed */
+			continue;
+		}
+		for (int i = s->n - 1; i >= 0; i--)
+			if (chance(25))
+				s->e[i] = s->e[--s->n];
+		add = (int)rn(8);
+		for (int i = 0; i < add; i++) {
+			struct pw_prefix p;
+
+			gen_prefix(pl, chance(50) ? 4 : 6, text, sizeof(text));
+			assert_int_equal(pw_prefix_parse(text, &p, err, sizeof(err)), 0);
+			assert_int_equal(pw_set_push(s, &p), 0);
+		}
+		pw_set_normalize(s);
+	}
+}
+
+/*
+ * A modified copy of the set in force: rules removed, actions flipped,
+ * ordered rules swapped, the table moved, set contents changed, rules
+ * added. Changes that make the set invalid (a set that lost its last
+ * element of a rule's family) are undone by dropping such rules.
+ */
+static void modify(struct pw_ruleset *out, const struct pools *pl)
+{
+	assert_int_equal(pw_ruleset_copy(out, &g_cur), 0);
+	for (int i = out->n - 1; i >= 0; i--) {
+		int r = (int)rn(100);
+
+		if (r < 15) {
+			pw_ruleset_remove(out, i);
+		} else if (r < 25) {
+			out->r[i].action = out->r[i].action == DROP ? PASS : DROP;
+			if (out->r[i].kind == PW_RK_ORDERED)
+				out->ord[i].action = out->r[i].action;
+		}
+	}
+	for (int k = 0, n = (int)rn(6); k < n && out->n > 1; k++) {
+		int i = (int)rn((uint32_t)out->n), j = (int)rn((uint32_t)out->n);
+
+		if (out->r[i].kind == PW_RK_ORDERED && out->r[j].kind == PW_RK_ORDERED) {
+			struct pw_rule r = out->r[i];
+			struct pw_ord_rule o = out->ord[i];
+
+			out->r[i] = out->r[j], out->ord[i] = out->ord[j];
+			out->r[j] = r, out->ord[j] = o;
+		}
+	}
+	if (chance(35))
+		move_table(out);
+	modify_sets(out, pl);
+	/* rules that cannot match any more (a set lost a family) go */
+	for (int i = out->n - 1; i >= 0; i--)
+		if (out->r[i].kind == PW_RK_ORDERED) {
+			struct pw_ruleset one;
+
+			assert_int_equal(pw_ruleset_copy(&one, out), 0);
+			while (one.n > i + 1)
+				pw_ruleset_remove(&one, one.n - 1);
+			while (one.n > 1)
+				pw_ruleset_remove(&one, 0);
+			if (pw_ruleset_check(&g_ctx, &one, NULL))
+				pw_ruleset_remove(out, i);
+			pw_ruleset_free(&one);
+		}
+	add_ordered(out, pl, (int)rn(12));
+	add_single(out, pl, (int)rn(10), (int)rn((uint32_t)out->n + 1));
+	for (int i = 0; i < out->n; i++)
+		out->ids[i] = 0;
+	free(out->warnings);
+	out->warnings = NULL;
+}
+
+/* ---- random packets near the rules ------------------------------------------- */
+
+/* Prefixes of family @fam anywhere in @rs: table rules, inline, set elements. */
+static int collect_prefixes(const struct pw_ruleset *rs, int fam, struct pw_prefix *out, int max)
+{
+	int n = 0;
+
+	for (int i = 0; i < rs->n && n < max; i++) {
+		const struct pw_rule *r = &rs->r[i];
+		const struct pw_addr_match *m[2] = { &rs->ord[i].src, &rs->ord[i].dst };
+
+		if ((r->kind == PW_RK_SRC || r->kind == PW_RK_DST) && (int)r->family == fam) {
+			out[n] = (struct pw_prefix){ r->family, r->len, { 0 } };
+			memcpy(out[n++].addr, r->addr, 16);
+		}
+		if (r->kind != PW_RK_ORDERED)
+			continue;
+		for (int k = 0; k < 2 && n < max; k++)
+			if ((int)m[k]->family == fam) {
+				out[n] = (struct pw_prefix){ m[k]->family, m[k]->len, { 0 } };
+				memcpy(out[n++].addr, m[k]->addr, 16);
+			}
+	}
+	for (int k = 0; k < rs->n_sets; k++)
+		for (int e = 0; e < rs->sets[k].n && n < max; e++)
+			if ((int)rs->sets[k].e[e].family == fam)
+				out[n++] = rs->sets[k].e[e];
+	return n;
+}
+
+static void gen_pkt_addr(uint8_t *out, int fam, int near_pct, const struct pw_prefix *cand, int nc,
+			 const struct pools *pl)
+{
+	const struct pw_prefix *p;
+	int l;
+
+	if (!chance(near_pct)) {
+		rand_addr(out, fam);
+		return;
+	}
+	if (!nc || chance(10)) {
+		derive(out, (fam == 4 ? pl->v4 : pl->v6)[rn(6)], fam, (int)rn((uint32_t)abits(fam) + 1));
+		return;
+	}
+	p = &cand[rn((uint32_t)nc)];
+	l = (int)p->len;
+	memcpy(out, p->addr, 16);
+	switch (rn(7)) {
+	case 0:
+	case 1: fill_host(out, fam, l, 2); break;
+	case 2: fill_host(out, fam, l, 0); break;
+	case 3: fill_host(out, fam, l, 1); break;
+	case 4:
+		if (l > 0)
+			setbit(out, l - 1, !getbit(out, l - 1));
+		fill_host(out, fam, l, 2);
+		break;
+	case 5: fill_host(out, fam, l, 0); addr_step(out, fam, 0); break;
+	default: fill_host(out, fam, l, 1); addr_step(out, fam, 1); break;
+	}
+}
+
+/* Port boundaries of the rules: lo, hi of every range. */
+static int collect_ports(const struct pw_ruleset *rs, uint16_t *lo, uint16_t *hi, int max)
+{
+	int n = 0;
+
+	for (int i = 0; i < rs->n && n < max; i++) {
+		const struct pw_rule *r = &rs->r[i];
+
+		if (r->kind == PW_RK_SPORT || r->kind == PW_RK_DPORT) {
+			lo[n] = (uint16_t)r->port_lo;
+			hi[n++] = (uint16_t)r->port_hi;
+		}
+		if (r->kind != PW_RK_ORDERED)
+			continue;
+		for (int k = 0; k < 2; k++) {
+			const struct pw_port_match *m = k ? &rs->ord[i].dport : &rs->ord[i].sport;
+
+			for (__u32 j = 0; j < m->n && n < max; j++) {
+				lo[n] = m->r[j].lo;
+				hi[n++] = m->r[j].hi;
+			}
+		}
+	}
+	return n;
+}
+
+static uint16_t gen_port(const uint16_t *lo, const uint16_t *hi, int n, const struct pools *pl)
+{
+	int r = (int)rn(100), k;
+
+	if (r < 15)
+		return (uint16_t)rn(65536);
+	if (r < 35 || !n)
+		return (uint16_t)(pl->ports[rn(10)] + (int)rn(5) - 2);
+	k = (int)rn((uint32_t)n);
+	switch (rn(5)) {
+	case 0: return lo[k];
+	case 1: return hi[k];
+	case 2: return (uint16_t)(lo[k] - 1);
+	case 3: return (uint16_t)(hi[k] + 1);
+	default: return (uint16_t)(lo[k] + rn((uint32_t)(hi[k] - lo[k]) + 1));
+	}
+}
+
+struct pkt_env {
+	struct pw_prefix *c4, *c6;
+	int n4, n6, np;
+	uint16_t lo[1024], hi[1024];
+	int protos[64], nprotos;
+};
+
+static void env_init(struct pkt_env *e, const struct pw_ruleset *rs)
+{
+	e->c4 = calloc(4096, sizeof(*e->c4));
+	e->c6 = calloc(4096, sizeof(*e->c6));
+	assert_non_null(e->c4);
+	assert_non_null(e->c6);
+	e->n4 = collect_prefixes(rs, 4, e->c4, 4096);
+	e->n6 = collect_prefixes(rs, 6, e->c6, 4096);
+	e->np = collect_ports(rs, e->lo, e->hi, 1024);
+	e->nprotos = 0;
+	for (int i = 0; i < rs->n && e->nprotos < 64; i++)
+		if (rs->r[i].kind == PW_RK_PROTO)
+			e->protos[e->nprotos++] = (int)rs->r[i].proto;
+		else if (rs->r[i].kind == PW_RK_ORDERED && rs->ord[i].has_proto)
+			e->protos[e->nprotos++] = (int)rs->ord[i].proto;
+}
+
+static void env_free(struct pkt_env *e)
+{
+	free(e->c4);
+	free(e->c6);
+}
+
+static void gen_pkt(struct pkt *p, const struct pkt_env *e, const struct pools *pl)
+{
+	int r;
+
+	memset(p, 0, sizeof(*p));
+	p->family = chance(50) ? 4 : 6;
+	gen_pkt_addr(p->src, p->family, 75, p->family == 4 ? e->c4 : e->c6,
+		     p->family == 4 ? e->n4 : e->n6, pl);
+	gen_pkt_addr(p->dst, p->family, 75, p->family == 4 ? e->c4 : e->c6,
+		     p->family == 4 ? e->n4 : e->n6, pl);
+	r = (int)rn(100);
+	if (r < 35)
+		p->proto = IPPROTO_TCP;
+	else if (r < 68)
+		p->proto = IPPROTO_UDP;
+	else if (r < 78)
+		p->proto = p->family == 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6;
+	else if (r < 81)	/* the other family's ICMP number: no ICMP */
+		p->proto = p->family == 4 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
+	else if (r < 92 && e->nprotos)
+		p->proto = e->protos[rn((uint32_t)e->nprotos)];
+	else
+		p->proto = chance(50) ? pl->protos[rn(8)] : (int)rn(256);
+	/* IPv6 extension-header numbers would be parsed as headers: not an L4 protocol */
+	if (p->family == 6 && (p->proto == 0 || p->proto == 43 || p->proto == 44 || p->proto == 60))
+		p->proto = 253;
+	p->sport = gen_port(e->lo, e->hi, e->np, pl);
+	p->dport = gen_port(e->lo, e->hi, e->np, pl);
+	r = (int)rn(100);
+	if (r < 7)
+		p->frag = 2;
+	else if (r < 11)
+		p->frag = 1;
+	else if (r < 20 && p->family == 4)
+		p->frag = 3;
+	if (p->family == 6 && chance(12))
+		p->ext = 1 + (int)rn(3);
+	r = (int)rn(100);
+	p->vlan = r < 6 ? 1 : r < 9 ? 2 : 0;
+	if (p->family == 4 && chance(8))
+		p->ihl = 6 + (int)rn(4);
+	p->payload = (int)rn(48);
+}
+
+/* Run @count random packets against the set in force; returns how many
+ * the ordered rules decided. */
+static int diff_packets(const char *label, const struct pools *pl, int count)
+{
+	__u32 n = snap_span(&g_cur);
+	struct pw_datarec *prev = calloc(n, sizeof(*prev)), *now = calloc(n, sizeof(*now));
+	struct pkt_env e;
+	int bad = 0, by_ord = 0, by_table = 0, by_policy = 0, later = 0;
+
+	assert_non_null(prev);
+	assert_non_null(now);
+	env_init(&e, &g_cur);
+	stats_snap(n, prev);
+	for (int k = 0; k < count && bad < 8; k++) {
+		struct pkt p;
+		int idx;
+
+		gen_pkt(&p, &e, pl);
+		bad += check_pkt(label, &p, 0, -2, prev, now, &idx) ? 1 : 0;
+		if (idx < 0)
+			by_policy++;
+		else if (g_cur.r[idx].kind == PW_RK_ORDERED)
+			by_ord++;
+		else
+			by_table++;
+		later += p.frag == 2;
+	}
+	env_free(&e);
+	free(prev);
+	free(now);
+	if (bad) {
+		print_error("[%s] mismatching packets (stopped at 8); seed 0x%llx\n", label,
+			    (unsigned long long)g_seed);
+		rs_dump("rule set in force", &g_cur);
+		fail();
+	}
+	print_message("  %-40s %3d rules (%3d ordered), %d sets, %4d pkts: ordered %d table %d policy %d (later fragments %d)\n",
+		      label, g_cur.n, count_ordered(&g_cur), g_cur.n_sets, count, by_ord, by_table,
+		      by_policy, later);
+	return by_ord;
+}
+
+#define DIFF_ROUNDS 16
+#define DIFF_PKTS 2000
+
+struct round {
+	char name[40];
+	int round;
+};
+
+static struct round diff_rounds[DIFF_ROUNDS];
+
+static void test_differential(void **state)
+{
+	const struct round *dr = *state;
+	struct pools pl;
+	struct pw_ruleset a, b, c;
+	char label[64];
+	int n_ord, n_single, policy, by_ord = 0;
+
+	rng_seed(g_seed ^ (0x2000u + (unsigned)dr->round) * 0x9e3779b97f4a7c15ull);
+	print_message("%s: seed 0x%llx\n", dr->name, (unsigned long long)g_seed);
+	gen_pools(&pl);
+	/* round 0: ordered rules only; 1: few; 2, 3: the maximum; others random */
+	n_ord = dr->round == 1 ? 3 : dr->round == 2 || dr->round == 3 ? PW_ORD_MAX :
+		8 + (int)rn(PW_ORD_MAX - 7);
+	n_single = dr->round == 0 ? 0 : (int)rn(50);
+	gen_ruleset(&a, &pl, n_ord, n_single);
+	policy = chance(50) ? DENY : ALLOW;
+	snprintf(label, sizeof(label), "%s/set A", dr->name);
+	apply_verified(label, &a, policy);
+	by_ord += diff_packets(label, &pl, DIFF_PKTS);
+
+	/* B into the other buffer, C back into A's: nothing of A may remain */
+	modify(&b, &pl);
+	if (chance(30))
+		policy ^= 1;
+	snprintf(label, sizeof(label), "%s/set B", dr->name);
+	apply_verified(label, &b, policy);
+	by_ord += diff_packets(label, &pl, DIFF_PKTS);
+
+	modify(&c, &pl);
+	if (chance(30))
+		policy ^= 1;
+	snprintf(label, sizeof(label), "%s/set C", dr->name);
+	apply_verified(label, &c, policy);
+	by_ord += diff_packets(label, &pl, DIFF_PKTS);
+
+	snprintf(label, sizeof(label), "%s/set C again", dr->name);
+	apply_verified(label, &c, policy);
+	by_ord += diff_packets(label, &pl, DIFF_PKTS / 4);
+	pw_ruleset_free(&a);
+	pw_ruleset_free(&b);
+	pw_ruleset_free(&c);
+	/* the generator must reach the ordered rules, not only the table */
+	assert_true(dr->round == 1 || by_ord > DIFF_PKTS / 10);
+}
+
+/* ---- fixtures and main ------------------------------------------------------------ */
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level > LIBBPF_WARN)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static int group_setup(void **state)
+{
+	struct bpf_map *m;
+
+	(void)state;
+	g_skel = pinwall__open();
+	if (!g_skel) {
+		print_error("pinwall__open failed (errno %d)\n", errno);
+		return -1;
+	}
+	/* private maps: nothing pinned by name on the host's bpffs */
+	bpf_object__for_each_map(m, g_skel->obj)
+		bpf_map__set_pin_path(m, NULL);
+	if (pinwall__load(g_skel)) {
+		print_error("load of the pinwall skeleton failed (errno %d); root?\n", errno);
+		pinwall__destroy(g_skel);
+		g_skel = NULL;
+		return -1;
+	}
+	g_prog_fd = bpf_program__fd(g_skel->progs.pinwall_xdp);
+	g_stats_fd = bpf_map__fd(g_skel->maps.pw_rule_stats);
+	skel_rule_maps(g_skel, &g_maps);
+	/* the maps of ordered rules and sets (skel_rule_maps gives the table's) */
+	g_maps.fd[PW_RM_ORD] = bpf_map__fd(g_skel->maps.pw_ord);
+	g_maps.fd[PW_RM_NODES] = bpf_map__fd(g_skel->maps.pw_nodes);
+	g_maps.fd[PW_RM_ORD_RULES] = bpf_map__fd(g_skel->maps.pw_ord_rules);
+	g_maps.fd[PW_RM_SETS] = bpf_map__fd(g_skel->maps.pw_sets);
+	g_maps.fd[PW_RM_SET_ELEMS] = bpf_map__fd(g_skel->maps.pw_set_elems);
+	rs_init(&g_cur);
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	pw_ruleset_free(&g_cur);
+	pinwall__destroy(g_skel);	/* closes the map fds in g_maps */
+	g_skel = NULL;
+	return 0;
+}
+
+static void tmpdir_remove(void)
+{
+	char cmd[128];
+
+	if (!g_tmpdir[0])
+		return;
+	snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", g_tmpdir);
+	if (system(cmd))
+		fprintf(stderr, "cannot remove '%s'\n", g_tmpdir);
+}
+
+static int parse_seed(void)
+{
+	const char *env = getenv("PW_SEED");
+
+	g_seed = DEFAULT_SEED;
+	if (env && *env) {
+		char *end;
+
+		errno = 0;
+		g_seed = strtoull(env, &end, 0);
+		if (errno || *end) {
+			fprintf(stderr, "PW_SEED '%s': not a number\n", env);
+			return -1;
+		}
+	}
+	printf("test_ordered: seed 0x%llx (%s; set PW_SEED to replay)\n", (unsigned long long)g_seed,
+	       env && *env ? "from PW_SEED" : "default");
+	fflush(stdout);
+	return 0;
+}
+
+#define ADD_TABLE(arr, fn) \
+	for (size_t i = 0; i < sizeof(arr) / sizeof(arr[0]); i++) \
+		tests[t++] = (struct CMUnitTest){ .name = arr[i].name, .test_func = fn, \
+						  .initial_state = (void *)&arr[i] }
+
+int main(int argc, char **argv)
+{
+	const char *root;
+	struct CMUnitTest *tests = calloc(512, sizeof(*tests));
+	struct timespec t0, t1;
+	size_t t = 0;
+	int failed;
+
+	libbpf_set_print(libbpf_print);
+	ncpus = libbpf_num_possible_cpus();
+	if (ncpus <= 0 || !tests) {
+		fprintf(stderr, "libbpf_num_possible_cpus: %d\n", ncpus);
+		return 1;
+	}
+	g_keys = calloc(SNAP_MAX, sizeof(*g_keys));
+	g_percpu = calloc((size_t)SNAP_MAX * ncpus, sizeof(*g_percpu));
+	if (!g_keys || !g_percpu || parse_seed())
+		return 1;
+	/* a private pin root: apply keeps its intent record there while it runs */
+	root = scratch_root_make("pwt");
+	if (!root)
+		return 1;
+	snprintf(g_tmpdir, sizeof(g_tmpdir), "/tmp/pwt%d.files.XXXXXX", (int)getpid());
+	if (!mkdtemp(g_tmpdir)) {
+		fprintf(stderr, "mkdtemp: %s\n", strerror(errno));
+		g_tmpdir[0] = '\0';
+		return 1;
+	}
+	atexit(tmpdir_remove);
+	if (pw_ctx_init(&g_ctx, root)) {
+		fprintf(stderr, "pw_ctx_init: %s\n", g_ctx.err);
+		return 1;
+	}
+	pw_log_setup(&g_ctx);
+	libbpf_set_print(libbpf_print);
+	if (argc > 1)
+		cmocka_set_test_filter(argv[1]);
+
+	for (size_t i = 0; i < DIFF_ROUNDS; i++) {
+		diff_rounds[i].round = (int)i;
+		snprintf(diff_rounds[i].name, sizeof(diff_rounds[i].name),
+			 "differential_ordered_round_%02zu", i);
+		tests[t++] = (struct CMUnitTest){ .name = diff_rounds[i].name,
+						  .test_func = test_differential,
+						  .initial_state = &diff_rounds[i] };
+	}
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	failed = _cmocka_run_group_tests("pinwall_ordered", tests, t, group_setup, group_teardown);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	printf("test_ordered: %llu packet cases (+%llu runs in the set change race), %llu applies, %.1f s, seed 0x%llx\n",
+	       g_pkts, g_race_runs, g_applies,
+	       (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9, (unsigned long long)g_seed);
+	free(tests);
+	free(g_keys);
+	free(g_percpu);
+	return failed ? 1 : 0;
+}
