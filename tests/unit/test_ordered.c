@@ -958,6 +958,10 @@ static void gen_ord_rule(const struct pw_ruleset *rs, const struct pools *pl, ch
 	char w[160];
 	size_t o;
 
+	/* mostly an address: rules without one shadow too much of the rest */
+	if (!s && !d && chance(80))
+		*(chance(50) ? &s : &d) = true;
+
 	snprintf(out, len, "%s", act_txt());
 	if (pr) {
 		o = strlen(out);
@@ -1368,6 +1372,150 @@ static void gen_pkt(struct pkt *p, const struct pkt_env *e, const struct pools *
 	p->payload = (int)rn(48);
 }
 
+/* An address inside @m (of family @fam), or near it with @miss. */
+static void addr_in(const struct pw_ruleset *rs, const struct pw_addr_match *m, int fam, uint8_t *out,
+		    bool miss)
+{
+	struct pw_prefix c[64];
+	int n = 0, l;
+
+	if (m->family == 4 || m->family == 6) {
+		c[n] = (struct pw_prefix){ m->family, m->len, { 0 } };
+		memcpy(c[n++].addr, m->addr, 16);
+	} else if (m->family == PW_ADDR_SET) {
+		const struct pw_set *s = pw_ruleset_find_set(rs, m->set);
+
+		for (int e = 0; s && e < s->n && n < 64; e++)
+			if ((int)s->e[(e + (int)rn(64)) % s->n].family == fam)
+				c[n++] = s->e[(e + (int)rn(64)) % s->n];
+	}
+	if (!n || (int)c[0].family != fam) {
+		rand_addr(out, fam);
+		return;
+	}
+	l = (int)c[rn((uint32_t)n)].len;
+	memcpy(out, c[0].addr, 16);
+	fill_host(out, fam, l, 2);
+	if (miss && l > 0)
+		setbit(out, l - 1, !getbit(out, l - 1));
+}
+
+/* Families an address match allows: bit 0 IPv4, bit 1 IPv6. */
+static unsigned fams_of(const struct pw_ruleset *rs, const struct pw_addr_match *m)
+{
+	const struct pw_set *s;
+	unsigned f = 0;
+
+	if (m->family == 4 || m->family == 6)
+		return m->family == 4 ? 1 : 2;
+	if (m->family != PW_ADDR_SET)
+		return 3;
+	s = pw_ruleset_find_set(rs, m->set);
+	for (int e = 0; s && e < s->n; e++)
+		f |= s->e[e].family == 4 ? 1 : 2;
+	return f ? f : 3;
+}
+
+static uint16_t port_in(const struct pw_port_match *m, bool miss)
+{
+	int k = (int)rn(m->n);
+
+	if (miss)
+		return chance(50) ? (uint16_t)(m->r[k].lo - 1) : (uint16_t)(m->r[k].hi + 1);
+	return (uint16_t)(m->r[k].lo + rn((uint32_t)(m->r[k].hi - m->r[k].lo) + 1));
+}
+
+/* A packet aimed at ordered rule @i (every match hit, or one just missed). */
+static void aim_ordered(struct pkt *p, const struct pw_ruleset *rs, int i)
+{
+	const struct pw_ord_rule *o = &rs->ord[i];
+	unsigned f = fams_of(rs, &o->src) & fams_of(rs, &o->dst);
+	int miss = chance(20) ? (int)rn(5) : -1;	/* 0 proto 1 src 2 dst 3 sport 4 dport */
+
+	if (o->has_proto && o->proto == 1)
+		f &= 1;
+	if (o->has_proto && o->proto == 58)
+		f &= 2;
+	p->family = f == 1 ? 4 : f == 2 ? 6 : chance(50) ? 4 : 6;
+	if (o->has_proto)
+		p->proto = miss == 0 ? (int)((o->proto + 1 + rn(3)) & 255) : (int)o->proto;
+	else if (o->sport.n || o->dport.n)
+		p->proto = chance(50) ? IPPROTO_TCP : IPPROTO_UDP;
+	if (p->family == 6 && (p->proto == 0 || p->proto == 43 || p->proto == 44 || p->proto == 60))
+		p->proto = 253;
+	if (o->src.family)
+		addr_in(rs, &o->src, p->family, p->src, miss == 1);
+	if (o->dst.family)
+		addr_in(rs, &o->dst, p->family, p->dst, miss == 2);
+	if (o->sport.n)
+		p->sport = port_in(&o->sport, miss == 3);
+	if (o->dport.n)
+		p->dport = port_in(&o->dport, miss == 4);
+}
+
+/* A packet aimed at single-match rule @i. */
+static void aim_single(struct pkt *p, const struct pw_ruleset *rs, int i)
+{
+	const struct pw_rule *r = &rs->r[i];
+	struct pw_addr_match m = { r->family, r->len, { 0 }, "" };
+	struct pw_port_match pm = { 1, { { (__u16)r->port_lo, (__u16)r->port_hi } } };
+	bool miss = chance(20);
+
+	memcpy(m.addr, r->addr, 16);
+	switch (r->kind) {
+	case PW_RK_SRC:
+	case PW_RK_DST:
+		p->family = (int)r->family;
+		addr_in(rs, &m, p->family, r->kind == PW_RK_SRC ? p->src : p->dst, miss);
+		break;
+	case PW_RK_SPORT:
+	case PW_RK_DPORT:
+		p->proto = r->proto ? (int)r->proto : chance(50) ? IPPROTO_TCP : IPPROTO_UDP;
+		*(r->kind == PW_RK_SPORT ? &p->sport : &p->dport) = port_in(&pm, miss);
+		break;
+	default:
+		p->proto = (int)r->proto;
+		if (p->proto == 1 || p->proto == 58)
+			p->family = p->proto == 1 ? 4 : 6;
+		if (p->family == 6 && (p->proto == 0 || p->proto == 43 || p->proto == 44 || p->proto == 60))
+			p->proto = 253;
+	}
+}
+
+/* Half the packets: aimed at a random rule; the fields it does not fix stay random. */
+static void gen_pkt_aimed(struct pkt *p, const struct pkt_env *e, const struct pools *pl,
+			  const struct pw_ruleset *rs)
+{
+	struct pkt q;
+	int i;
+
+	gen_pkt(p, e, pl);
+	if (!rs->n || chance(50))
+		return;
+	q = *p;
+	i = (int)rn((uint32_t)rs->n);
+	if (rs->r[i].kind == PW_RK_ORDERED)
+		aim_ordered(&q, rs, i);
+	else
+		aim_single(&q, rs, i);
+	if (q.family != p->family) {
+		/* the other family: fresh addresses for the fields the rule did not set */
+		int fam = q.family;
+
+		q = *p;
+		q.family = fam;
+		rand_addr(q.src, fam);
+		rand_addr(q.dst, fam);
+		q.ihl = 0;
+		q.ext = 0;
+		if (rs->r[i].kind == PW_RK_ORDERED)
+			aim_ordered(&q, rs, i);
+		else
+			aim_single(&q, rs, i);
+	}
+	*p = q;
+}
+
 /* Run @count random packets against the set in force; returns how many
  * the ordered rules decided. */
 static int diff_packets(const char *label, const struct pools *pl, int count)
@@ -1375,8 +1523,10 @@ static int diff_packets(const char *label, const struct pools *pl, int count)
 	__u32 n = snap_span(&g_cur);
 	struct pw_datarec *prev = calloc(n, sizeof(*prev)), *now = calloc(n, sizeof(*now));
 	struct pkt_env e;
-	int bad = 0, by_ord = 0, by_table = 0, by_policy = 0, later = 0;
+	int bad = 0, by_ord = 0, by_table = 0, by_policy = 0, later = 0, distinct = 0;
+	char *hit = calloc(g_cur.n + 1, 1);
 
+	assert_non_null(hit);
 	assert_non_null(prev);
 	assert_non_null(now);
 	env_init(&e, &g_cur);
@@ -1385,7 +1535,7 @@ static int diff_packets(const char *label, const struct pools *pl, int count)
 		struct pkt p;
 		int idx;
 
-		gen_pkt(&p, &e, pl);
+		gen_pkt_aimed(&p, &e, pl, &g_cur);
 		bad += check_pkt(label, &p, 0, -2, prev, now, &idx) ? 1 : 0;
 		if (idx < 0)
 			by_policy++;
@@ -1393,8 +1543,11 @@ static int diff_packets(const char *label, const struct pools *pl, int count)
 			by_ord++;
 		else
 			by_table++;
+		if (idx >= 0 && !hit[idx])
+			hit[idx] = 1, distinct++;
 		later += p.frag == 2;
 	}
+	free(hit);
 	env_free(&e);
 	free(prev);
 	free(now);
@@ -1404,9 +1557,9 @@ static int diff_packets(const char *label, const struct pools *pl, int count)
 		rs_dump("rule set in force", &g_cur);
 		fail();
 	}
-	print_message("  %-40s %3d rules (%3d ordered), %d sets, %4d pkts: ordered %d table %d policy %d (later fragments %d)\n",
+	print_message("  %-40s %3d rules (%3d ordered), %d sets, %4d pkts: ordered %d table %d policy %d; %d rules decided; %d later fragments\n",
 		      label, g_cur.n, count_ordered(&g_cur), g_cur.n_sets, count, by_ord, by_table,
-		      by_policy, later);
+		      by_policy, distinct, later);
 	return by_ord;
 }
 
