@@ -1513,6 +1513,8 @@ static void gen_pkt_aimed(struct pkt *p, const struct pkt_env *e, const struct p
 		else
 			aim_single(&q, rs, i);
 	}
+	if (q.family == 6 && (q.proto == 0 || q.proto == 43 || q.proto == 44 || q.proto == 60))
+		q.proto = 253;
 	*p = q;
 }
 
@@ -1617,6 +1619,152 @@ static void test_differential(void **state)
 	pw_ruleset_free(&c);
 	/* the generator must reach the ordered rules, not only the table */
 	assert_true(dr->round == 1 || by_ord > DIFF_PKTS / 10);
+}
+
+/* ---- today's grammar: old and new semantics agree ------------------------------ */
+
+/*
+ * Today's semantics, written here from the documentation (README, rule
+ * precedence) and independent of libpinwall: the longest matching source
+ * prefix, else the longest destination prefix, else the narrowest
+ * destination port range (equal ranges: the one for the packet's protocol
+ * over the one for both), else the same for the source port, else the
+ * protocol. A later fragment is matched by addresses only; ICMP is protocol
+ * 1 in IPv4 and 58 in IPv6 only. Returns the deciding rule or -1.
+ */
+static bool old_in_prefix(const struct pw_rule *r, int fam, const uint8_t *a)
+{
+	const uint8_t *ra = (const uint8_t *)r->addr;
+
+	if ((int)r->family != fam)
+		return false;
+	for (int b = 0; b < (int)r->len; b++)
+		if (getbit(ra, b) != getbit(a, b))
+			return false;
+	return true;
+}
+
+static bool old_port_better(const struct pw_ruleset *rs, int cand, int best)
+{
+	__u32 wc, wb;
+
+	if (best < 0)
+		return true;
+	wc = rs->r[cand].port_hi - rs->r[cand].port_lo;
+	wb = rs->r[best].port_hi - rs->r[best].port_lo;
+	return wc < wb || (wc == wb && rs->r[cand].proto && !rs->r[best].proto);
+}
+
+static int old_classify(const struct pw_ruleset *rs, const struct pkt *p)
+{
+	bool later = p->frag == 2, l4 = p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP;
+	bool icmp_other = (p->family == 4 && p->proto == 58) || (p->family == 6 && p->proto == 1);
+	int best[PW_RK_DPORT + 1] = { -1, -1, -1, -1, -1, -1 };
+
+	for (int i = 0; i < rs->n; i++) {
+		const struct pw_rule *r = &rs->r[i];
+		__u32 port = r->kind == PW_RK_SPORT ? p->sport : p->dport;
+
+		switch (r->kind) {
+		case PW_RK_SRC:
+		case PW_RK_DST:
+			if (old_in_prefix(r, p->family, r->kind == PW_RK_SRC ? p->src : p->dst) &&
+			    (best[r->kind] < 0 || r->len > rs->r[best[r->kind]].len))
+				best[r->kind] = i;
+			break;
+		case PW_RK_SPORT:
+		case PW_RK_DPORT:
+			if (later || !l4 || (r->proto && (int)r->proto != p->proto) ||
+			    port < r->port_lo || port > r->port_hi)
+				break;
+			if (old_port_better(rs, i, best[r->kind]))
+				best[r->kind] = i;
+			break;
+		case PW_RK_PROTO:
+			if (!later && (int)r->proto == p->proto && !icmp_other)
+				best[PW_RK_PROTO] = i;
+			break;
+		default:
+			fail_msg("old grammar: rule %d is ordered", i);
+		}
+	}
+	if (best[PW_RK_SRC] >= 0)
+		return best[PW_RK_SRC];
+	if (best[PW_RK_DST] >= 0)
+		return best[PW_RK_DST];
+	if (best[PW_RK_DPORT] >= 0)
+		return best[PW_RK_DPORT];
+	return best[PW_RK_SPORT] >= 0 ? best[PW_RK_SPORT] : best[PW_RK_PROTO];
+}
+
+#define OLD_ROUNDS 6
+#define OLD_PKTS 1500
+
+static struct round old_rounds[OLD_ROUNDS];
+
+static void test_old_grammar(void **state)
+{
+	const struct round *dr = *state;
+	struct pools pl;
+	struct pw_ruleset a, shuffled;
+	struct pkt_env e;
+	char label[64];
+	int n = dr->round == 0 ? 0 : 20 + (int)rn(130), policy, bad = 0, decided = 0;
+	__u32 span;
+	struct pw_datarec *prev, *now;
+
+	rng_seed(g_seed ^ (0x3000u + (unsigned)dr->round) * 0x9e3779b97f4a7c15ull);
+	gen_pools(&pl);
+	rs_init(&a);
+	add_single(&a, &pl, n, 0);
+	free(a.warnings);
+	a.warnings = NULL;
+	policy = chance(50) ? DENY : ALLOW;
+	snprintf(label, sizeof(label), "%s", dr->name);
+	apply_verified(label, &a, policy);
+	/* a file of today's grammar in another order is the same rule set */
+	assert_int_equal(pw_ruleset_copy(&shuffled, &a), 0);
+	for (int i = shuffled.n - 1; i > 0; i--) {
+		int j = (int)rn((uint32_t)i + 1);
+		struct pw_rule t = shuffled.r[i];
+
+		shuffled.r[i] = shuffled.r[j];
+		shuffled.r[j] = t;
+	}
+	snprintf(label, sizeof(label), "%s/shuffled", dr->name);
+	apply_verified(label, &shuffled, policy);	/* expects "unchanged" */
+
+	span = snap_span(&g_cur);
+	prev = calloc(span, sizeof(*prev));
+	now = calloc(span, sizeof(*now));
+	assert_non_null(prev);
+	assert_non_null(now);
+	env_init(&e, &g_cur);
+	stats_snap(span, prev);
+	for (int k = 0; k < OLD_PKTS && bad < 8; k++) {
+		struct pkt p;
+		int old;
+		__u32 v;
+
+		gen_pkt_aimed(&p, &e, &pl, &g_cur);
+		old = old_classify(&g_cur, &p);
+		v = old >= 0 ? g_cur.r[old].action : policy == DENY ? DROP : PASS;
+		decided += old >= 0;
+		/* the reference must agree with the old semantics, the program with both */
+		bad += check_pkt(label, &p, v, old, prev, now, NULL) ? 1 : 0;
+	}
+	env_free(&e);
+	free(prev);
+	free(now);
+	pw_ruleset_free(&a);
+	pw_ruleset_free(&shuffled);
+	if (bad) {
+		print_error("[%s] mismatches (stopped at 8); seed 0x%llx\n", label, (unsigned long long)g_seed);
+		rs_dump("rule set in force", &g_cur);
+		fail();
+	}
+	print_message("  %-40s %3d rules, %d pkts, %d decided by a rule\n", dr->name, g_cur.n, OLD_PKTS,
+		      decided);
 }
 
 /* ---- fixtures and main ------------------------------------------------------------ */
@@ -1751,6 +1899,13 @@ int main(int argc, char **argv)
 		tests[t++] = (struct CMUnitTest){ .name = diff_rounds[i].name,
 						  .test_func = test_differential,
 						  .initial_state = &diff_rounds[i] };
+	}
+	for (size_t i = 0; i < OLD_ROUNDS; i++) {
+		old_rounds[i].round = (int)i;
+		snprintf(old_rounds[i].name, sizeof(old_rounds[i].name), "old_grammar_agrees_%02zu", i);
+		tests[t++] = (struct CMUnitTest){ .name = old_rounds[i].name,
+						  .test_func = test_old_grammar,
+						  .initial_state = &old_rounds[i] };
 	}
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
