@@ -2096,6 +2096,278 @@ static void test_fixed(void **state)
 		fail();
 }
 
+/* ---- set contents switched under traffic -------------------------------------------- */
+
+/*
+ * Two rule sets with the same rules (so every rule keeps its id and
+ * counter) and other set contents, applied in turns by one thread while
+ * this one runs packets (BPF_PROG_TEST_RUN, many repeats a call). Each
+ * packet is decided under both sets, by the same rule or by one of two
+ * rules with the same action; a packet that saw half a set (elements of
+ * the new one missing, or the old one's taken away before the switch)
+ * would reach another rule or the deny policy. Around each call: the
+ * deciding rules' counters together gain exactly the runs, no other rule
+ * counter moves, and every run got the expected verdict. IPv6 and IPv4
+ * prefixes of every length in the packets' chunks (matching none of them)
+ * make each lookup probe long: a switch lands in a packet more often.
+ */
+struct flipper {
+	struct pw_ruleset *set[2];
+	int flips, done, err, cpu;
+	char msg[PW_ERR_LEN];
+};
+
+static void pin_to(pthread_t t, int cpu)
+{
+	cpu_set_t cs;
+
+	if (cpu < 0)
+		return;
+	CPU_ZERO(&cs);
+	CPU_SET(cpu, &cs);
+	pthread_setaffinity_np(t, sizeof(cs), &cs);	/* best effort */
+}
+
+static void *flip_thread(void *arg)
+{
+	struct flipper *f = arg;
+
+	pin_to(pthread_self(), f->cpu);
+	for (int i = 0; i < f->flips && !f->err; i++) {
+		struct pw_apply_report rep;
+		int k = (i + 1) % 2;	/* starts with B: A is in force */
+
+		f->err = pw_rules_apply(&g_ctx, &g_maps, f->set[k], DENY, &rep);
+		if (!f->err && (rep.added || rep.removed || rep.unchanged)) {
+			f->err = -EPROTO;
+			snprintf(f->msg, sizeof(f->msg), "apply %d: added %d removed %d unchanged %d, expected only set changes",
+				 i, rep.added, rep.removed, rep.unchanged);
+		} else if (f->err) {
+			snprintf(f->msg, sizeof(f->msg), "%s", g_ctx.err);
+		}
+	}
+	__atomic_store_n(&f->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static __u64 action_count(__u32 action)
+{
+	struct pw_datarec v[ncpus];
+	__u64 n = 0;
+
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(g_skel->maps.xdp_stats_map), &action, v), 0);
+	for (int c = 0; c < ncpus; c++)
+		n += v[c].rx_packets;
+	return n;
+}
+
+static void race_rules(struct pw_ruleset *rs, const char *const *mgmt, const char *const *block)
+{
+	static const char *const svc[] = { "198.51.100.0/24", "2001:db8:5::/48", NULL };
+	static const char *const sink[] = { "203.0.113.0/24", NULL };
+	char text[128], zs[INET6_ADDRSTRLEN];
+
+	rs_init(rs);
+	rs_set(rs, "mgmt", mgmt);
+	rs_set(rs, "block", block);
+	rs_set(rs, "svc", svc);
+	rs_set(rs, "sink", sink);
+	/* the table first: prefixes near the packets that match none of them */
+	for (int dir = 0; dir < 2; dir++)
+		for (int fam = 4; fam <= 6; fam += 2) {
+			uint8_t z[16];
+
+			parse_addr(fam, fam == 4 ? (dir ? "100.64.0.1" : "10.20.1.5") :
+				   dir ? "2001:db8:99::1" : "2001:db8:20:1::5", z);
+			setbit(z, 16, !getbit(z, 16));
+			for (int l = 17; l <= abits(fam); l += fam == 4 ? 1 : 2) {
+				uint8_t m[16];
+
+				memcpy(m, z, 16);
+				fill_host(m, fam, l, 0);
+				snprintf(text, sizeof(text), "%s %s %s/%d", l % 2 ? "drop" : "pass",
+					 dir ? "dst" : "src", astr(fam, m, zs), l);
+				rs_add(rs, text);
+			}
+		}
+	rs_add(rs, "pass proto tcp src @mgmt dport 22");	/* the first ordered rule */
+	rs_add(rs, "drop src @block");
+	rs_add(rs, "pass dst @svc");
+	rs_add(rs, "drop dst @sink");
+}
+
+struct race_pkt {
+	const char *what;
+	int family;
+	const char *src, *dst;
+	int proto;
+	__u32 verdict;
+	int rules[2];		/* ordered rule numbers (0..3) that may decide; -1: none */
+};
+
+static const struct race_pkt race_pkts[] = {
+	{ "mgmt v4, in both", 4, "10.20.1.5", "100.64.0.1", TCP_, PASS, { 0, -1 } },
+	{ "mgmt v6, in both", 6, "2001:db8:20:1::5", "2001:db8:99::1", TCP_, PASS, { 0, -1 } },
+	{ "mgmt in A, svc dst", 4, "10.20.1.200", "198.51.100.7", TCP_, PASS, { 0, 2 } },
+	{ "block in A, sink dst", 4, "192.0.2.10", "203.0.113.9", UDP_, DROP, { 1, 3 } },
+	{ "block in both", 4, "192.0.2.77", "100.64.0.1", UDP_, DROP, { 1, -1 } },
+	{ "svc v6, unchanged", 6, "2001:db8:99::1", "2001:db8:5::9", UDP_, PASS, { 2, -1 } },
+};
+#define N_RACE (sizeof(race_pkts) / sizeof(race_pkts[0]))
+
+/* Index in @rs of ordered rule number @k (0..3). */
+static int ord_index(const struct pw_ruleset *rs, int k)
+{
+	for (int i = 0; i < rs->n; i++)
+		if (rs->r[i].kind == PW_RK_ORDERED && k-- == 0)
+			return i;
+	return -1;
+}
+
+/* One call of @repeat runs of frame @k: 0 if the counters say what they must. */
+static int race_call(int k, const struct pb *fr, __u32 repeat, const struct pw_ruleset *a,
+		     struct pw_datarec *before, struct pw_datarec *after, __u32 span)
+{
+	const struct race_pkt *rp = &race_pkts[k];
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = fr->buf, .data_size_in = (__u32)fr->len,
+		    .repeat = repeat);
+	__u64 ok0 = action_count(rp->verdict), bad0 = action_count(rp->verdict == PASS ? DROP : PASS);
+	__u64 ok, bad, by_rules = 0;
+	int problems = 0;
+
+	stats_snap(span, before);
+	assert_int_equal(bpf_prog_test_run_opts(g_prog_fd, &opts), 0);
+	stats_snap(span, after);
+	ok = action_count(rp->verdict) - ok0;
+	bad = action_count(rp->verdict == PASS ? DROP : PASS) - bad0;
+	for (__u32 id = 0; id < span; id++) {
+		__u64 d = after[id].rx_packets - before[id].rx_packets;
+		bool allowed = false;
+
+		for (int j = 0; j < 2; j++)
+			allowed |= rp->rules[j] >= 0 && a->ids[ord_index(a, rp->rules[j])] == id;
+		if (allowed)
+			by_rules += d;
+		else if (d) {
+			print_error("'%s': %llu of %u runs counted by id %u, not a rule that decides it\n",
+				    rp->what, (unsigned long long)d, repeat, id);
+			problems++;
+		}
+	}
+	if (by_rules != repeat || ok != repeat || bad) {
+		print_error("'%s': %u runs: %llu %s (expected all), %llu the other verdict, %llu counted by its rules\n",
+			    rp->what, repeat, (unsigned long long)ok, vname(rp->verdict),
+			    (unsigned long long)bad, (unsigned long long)by_rules);
+		problems++;
+	}
+	return problems;
+}
+
+static void test_set_change_race(void **state)
+{
+	static const char *const mgmt_a[] = { "10.20.1.0/24", "2001:db8:20::/48", NULL };
+	static const char *const mgmt_b[] = { "10.20.1.0/25", "10.20.2.0/24", "2001:db8:20::/64",
+					      "2001:db8:20:1::/64", NULL };
+	static const char *const block_a[] = { "192.0.2.0/24", NULL };
+	static const char *const block_b[] = { "192.0.2.64/26", "198.18.0.0/15", NULL };
+	struct pw_ruleset a, b;
+	struct flipper f = { .flips = 6 };
+	struct pb fr[N_RACE];
+	__u64 runs = 0, calls = 0;
+	__u32 repeat = 200, span;
+	struct pw_datarec *before, *after;
+	cpu_set_t saved;
+	bool restore = false;
+	int problems = 0, k = 0;
+	pthread_t th;
+
+	(void)state;
+	race_rules(&a, mgmt_a, block_a);
+	race_rules(&b, mgmt_b, block_b);
+	apply_verified("race: set A", &a, DENY);
+	apply_verified("race: set B", &b, DENY);
+	apply_verified("race: set A again", &a, DENY);
+	pw_ruleset_free(&a);
+	a = g_cur;		/* ids as applied (g_cur is replaced only below) */
+	memset(&g_cur, 0, sizeof(g_cur));
+	/* the test's premise: each packet's deciding rules under A and under B */
+	for (size_t i = 0; i < N_RACE; i++) {
+		const struct race_pkt *rp = &race_pkts[i];
+		struct pkt p = { .family = rp->family, .proto = rp->proto, .sport = 40000, .dport = 22,
+				 .payload = 16 };
+		struct pw_ref_pkt ref;
+		int ia, ib;
+
+		parse_addr(p.family, rp->src, p.src);
+		parse_addr(p.family, rp->dst, p.dst);
+		build(&p, &fr[i], &ref);
+		assert_int_equal(pw_ruleset_classify(&a, &ref, &ia), rp->verdict);
+		assert_int_equal(pw_ruleset_classify(&b, &ref, &ib), rp->verdict);
+		assert_int_equal(ia, ord_index(&a, rp->rules[0]));
+		assert_int_equal(ib, ord_index(&b, rp->rules[1] >= 0 ? rp->rules[1] : rp->rules[0]));
+	}
+	span = snap_span(&a);
+	before = calloc(span, sizeof(*before));
+	after = calloc(span, sizeof(*after));
+	assert_non_null(before);
+	assert_non_null(after);
+	{
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = fr[0].buf, .data_size_in = (__u32)fr[0].len,
+			    .repeat = 1000);
+
+		assert_int_equal(bpf_prog_test_run_opts(g_prog_fd, &o), 0);
+		if (o.duration)
+			repeat = 2000000 / o.duration;	/* about 2 ms a call */
+		if (repeat < 50)
+			repeat = 50;
+	}
+	f.set[0] = &a;
+	f.set[1] = &b;
+	f.cpu = -1;
+	{
+		cpu_set_t cs;
+		int first = -1;
+
+		if (!sched_getaffinity(0, sizeof(cs), &cs))
+			for (int c = 0; c < CPU_SETSIZE; c++)
+				if (CPU_ISSET(c, &cs)) {
+					if (first < 0)
+						first = c;
+					else if (f.cpu < 0)
+						f.cpu = c;
+				}
+		if (f.cpu >= 0 && !sched_getaffinity(0, sizeof(saved), &saved)) {
+			restore = true;
+			pin_to(pthread_self(), first);
+		}
+	}
+	assert_int_equal(pthread_create(&th, NULL, flip_thread, &f), 0);
+	while (!__atomic_load_n(&f.done, __ATOMIC_ACQUIRE) && problems < 8) {
+		problems += race_call(k, &fr[k], repeat, &a, before, after, span);
+		runs += repeat;
+		calls++;
+		k = (k + 1) % (int)N_RACE;
+	}
+	pthread_join(th, NULL);
+	if (restore)
+		sched_setaffinity(0, sizeof(saved), &saved);
+	g_race_runs += runs;
+	g_applies += (unsigned)f.flips;
+	/* the flips end with A in force */
+	g_cur = a;
+	free(before);
+	free(after);
+	pw_ruleset_free(&b);
+	print_message("  %d applies (set contents A/B), %llu calls, %llu runs, %d problems\n", f.flips,
+		      (unsigned long long)calls, (unsigned long long)runs, problems);
+	if (f.err) {
+		print_error("apply in the flipping thread: %d: %s\n", f.err, f.msg);
+		fail();
+	}
+	assert_int_equal(problems, 0);
+	assert_true(calls >= (unsigned long long)f.flips);
+}
+
 /* ---- fixtures and main ------------------------------------------------------------ */
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -2236,6 +2508,8 @@ int main(int argc, char **argv)
 						  .test_func = test_old_grammar,
 						  .initial_state = &old_rounds[i] };
 	}
+	tests[t++] = (struct CMUnitTest){ .name = "set_change_atomic_under_traffic",
+					  .test_func = test_set_change_race };
 	for (size_t i = 0; i < sizeof(fixed_cases) / sizeof(fixed_cases[0]); i++)
 		if (strncmp(fixed_cases[i].name, "fixed_stale_", 12) || !strcmp(fixed_cases[i].name, "fixed_stale_1"))
 			tests[t++] = (struct CMUnitTest){ .name = fixed_cases[i].name, .test_func = test_fixed,
