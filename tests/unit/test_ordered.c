@@ -1995,7 +1995,7 @@ static const struct fcase fixed_cases[] = {
 	} },
 	{ "fixed_port_lists",
 	  "set x 192.0.2.0/24\n"
-	  "drop proto tcp dport {22,80,443,8000-8100}\n"
+	  "drop proto tcp dport { 22, 80,443 , 8000-8100 }\n"
 	  "pass dport {53,5353} src 10.0.0.0/8\n"
 	  "drop proto udp sport {0-1023,2049} dst @x\n", NULL, NULL, {
 		{ "tcp 80", 4, NULL, NULL, TCP_, 1, 80, .verdict = DROP, .rule = 0 },
@@ -2368,6 +2368,153 @@ static void test_set_change_race(void **state)
 	assert_true(calls >= (unsigned long long)f.flips);
 }
 
+/* ---- rule file errors -------------------------------------------------------------- */
+
+struct ecase {
+	const char *name;
+	const char *file;	/* err.rules; NULL: 129 ordered rules */
+	const char *setfile;	/* set.txt */
+	const char *warning;	/* no error: this warning */
+	const char *msg[4];	/* substrings of the error ('%' = the test directory) */
+};
+
+static const struct ecase err_cases[] = {
+	{ "err_unknown_set", "drop src 10.0.0.0/8\ndrop proto tcp src @nope dport 22\n", NULL, NULL,
+	  { "err.rules:2: ", "unknown set '@nope'" } },
+	{ "err_set_used_before_defined", "drop src @late proto tcp\nset late 10.0.0.0/8\n", NULL, NULL,
+	  { "err.rules:1: ", "'@late'", "above the rules" } },
+	{ "err_duplicate_set", "set a 10.0.0.0/8\nset b 10.1.0.0/16\nset a 10.2.0.0/16\n", NULL, NULL,
+	  { "err.rules:3: ", "duplicate set 'a'", "err.rules:1" } },
+	{ "err_wrong_family_set_icmp", "set v6 2001:db8::/32\ndrop proto icmp src @v6\n", NULL, NULL,
+	  { "err.rules:2: ", "'drop proto icmp src @v6'", "can never match" } },
+	{ "err_wrong_family_set_icmpv6", "set v4 10.0.0.0/8 192.0.2.0/24\npass dst @v4 proto icmpv6\n", NULL, NULL,
+	  { "err.rules:2: ", "'pass proto icmpv6 dst @v4'", "can never match" } },
+	{ "err_wrong_family_set_and_prefix", "set v4 10.0.0.0/8\ndrop src @v4 dst 2001:db8::/32\n", NULL, NULL,
+	  { "err.rules:2: ", "@v4", "2001:db8::/32", "can never match" } },
+	{ "err_wrong_family_two_sets", "set v4 10.0.0.0/8\nset v6 2001:db8::/32\npass src @v4 dst @v6\n", NULL, NULL,
+	  { "err.rules:3: ", "@v4", "@v6", "can never match" } },
+	{ "err_port_list_with_icmp", "drop proto icmp dport {22,80}\n", NULL, NULL,
+	  { "err.rules:1: ", "'icmp'", "tcp or udp" } },
+	{ "err_port_with_gre", "set s 10.0.0.0/8\npass src @s proto gre sport 1-2\n", NULL, NULL,
+	  { "err.rules:2: ", "'gre'", "tcp or udp" } },
+	{ "err_single_after_ordered", "drop src 10.0.0.0/8\ndrop proto tcp src 10.1.0.0/16 dport 22\n"
+	  "drop dst 10.2.0.0/16\n", NULL, NULL,
+	  { "err.rules:3: ", "'drop dst 10.2.0.0/16'", "err.rules:2", "err.rules:1" } },
+	{ "err_too_many_ordered", NULL, NULL, NULL,
+	  { "err.rules:129: ", "at most 128 ordered rules",
+#ifdef PW_KNOWN_BUG_ORD_MAX_TOKEN
+	    /* the message names the line but not the rule that is one too many */
+	    "'drop proto tcp src 10.0.128.0/24 dport 22'",
+#endif
+	  } },
+	{ "err_bad_set_file_line", "set big file set.txt\ndrop src @big\n", "10.0.0.0/8\n# comment\nbogus\n", NULL,
+	  { "%/set.txt:3: ", "'bogus'",
+#ifdef PW_KNOWN_BUG_SET_FILE_WHERE
+	    /* which rule file line named the set file is not said */
+	    "err.rules:1",
+#endif
+	  } },
+	{ "err_set_file_missing", "set s file nope.txt\ndrop src @s\n", NULL, NULL,
+	  { "%/nope.txt'",
+#ifdef PW_KNOWN_BUG_SET_FILE_WHERE
+	    "err.rules:1",
+#endif
+	  } },
+	{ "err_bad_set_element", "set s 10.0.0.0/8 10.1.2.3/8\n", NULL, NULL,
+	  { "err.rules:1: ", "'10.1.2.3/8'", "set 's'" } },
+	{ "err_set_name", "set 1bad 10.0.0.0/8\n", NULL, NULL, { "err.rules:1: ", "'1bad'" } },
+	{ "err_set_ref_name", "drop src @1bad\n", NULL, NULL, { "err.rules:1: ", "'@1bad'" } },
+	{ "err_unknown_match", "drop proto tcp from 10.0.0.0/8\n", NULL, NULL, { "err.rules:1: ", "'from'" } },
+	{ "err_match_twice", "drop src 10.0.0.0/8 proto tcp src 10.1.0.0/16\n", NULL, NULL,
+	  { "err.rules:1: ", "'src' given twice" } },
+	{ "err_port_list_too_long", "drop dport {1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17}\n", NULL, NULL,
+	  { "err.rules:1: ", "'dport'", "at most 16" } },
+	{ "err_port_list_bad", "drop dport {22,x}\n", NULL, NULL, { "err.rules:1: ", "'x'" } },
+	{ "err_duplicate_ordered", "set s 10.0.0.0/8\ndrop src @s dport 22\npass dport 22 src @s\n", NULL, NULL,
+	  { "err.rules:3: ", "conflicting", "err.rules:2" } },
+	{ "err_family_inline",
+	  "drop src 10.0.0.0/8 dst 2001:db8::/32\n", NULL, NULL,
+	  { "err.rules:1: ", "can never match",
+#ifdef PW_KNOWN_BUG_FAMILY_TOKEN
+	    /* neither prefix is named */
+	    "10.0.0.0/8",
+#endif
+	  } },
+	{ "warn_shadowed_by_set", "set s 10.0.0.0/8\ndrop src @s\ndrop src @s proto tcp dport 22\n", NULL,
+	  "err.rules:3: rule 'drop proto tcp src @s dport 22' can never match: the earlier rule 'drop src @s'", { NULL } },
+	{ "warn_shadowed_by_wider", "pass proto tcp src 10.0.0.0/8 dport {20-30}\n"
+	  "drop src 10.1.0.0/16 proto tcp dport 22\n", NULL,
+	  "err.rules:2: rule 'drop proto tcp src 10.1.0.0/16 dport 22' can never match", { NULL } },
+};
+
+static void test_err(void **state)
+{
+	const struct ecase *c = *state;
+	struct pw_ruleset rs;
+	char path[128], want[256];
+	int ret, bad = 0;
+
+	if (c->setfile)
+		write_file("set.txt", c->setfile);
+	if (c->file) {
+		write_file("err.rules", c->file);
+	} else {
+		char *text = calloc(129, 64);
+
+		assert_non_null(text);
+		for (int i = 0; i < 129; i++)
+			snprintf(text + strlen(text), 64, "drop proto tcp src 10.0.%d.0/24 dport 22\n", i);
+		write_file("err.rules", text);
+		free(text);
+	}
+	snprintf(path, sizeof(path), "%s/err.rules", g_tmpdir);
+	g_ctx.err[0] = '\0';
+	memset(&rs, 0xa5, sizeof(rs));
+	ret = pw_ruleset_parse_file(&g_ctx, path, &rs);
+	if (c->warning) {
+		if (ret) {
+			print_error("[%s] refused: %s\n", c->name, g_ctx.err);
+			fail();
+		}
+		if (!rs.warnings || !strstr(rs.warnings, c->warning)) {
+			print_error("[%s] warnings '%s' lack '%s'\n", c->name, rs.warnings ?: "", c->warning);
+			bad++;
+		}
+		pw_ruleset_free(&rs);
+		if (bad)
+			fail();
+		return;
+	}
+	if (!ret) {
+		print_error("[%s] accepted (%d rules), expected an error\n", c->name, rs.n);
+		pw_ruleset_free(&rs);
+		fail();
+	}
+	if (ret > 0 || rs.n || rs.r || rs.n_sets || rs.sets) {
+		print_error("[%s] returned %d with %d rules, %d sets left\n", c->name, ret, rs.n, rs.n_sets);
+		bad++;
+	}
+	if (strchr(g_ctx.err, '\n')) {
+		print_error("[%s] message of more than one line: '%s'\n", c->name, g_ctx.err);
+		bad++;
+	}
+	for (int i = 0; i < 4 && c->msg[i]; i++) {
+		/* FILE:LINE with the path as it was given */
+		if (c->msg[i][0] == '%')
+			snprintf(want, sizeof(want), "%s%s", g_tmpdir, c->msg[i] + 1);
+		else if (!strncmp(c->msg[i], "err.rules:", 10))
+			snprintf(want, sizeof(want), "%s/%s", g_tmpdir, c->msg[i]);
+		else
+			snprintf(want, sizeof(want), "%s", c->msg[i]);
+		if (!strstr(g_ctx.err, want)) {
+			print_error("[%s] message '%s' lacks '%s'\n", c->name, g_ctx.err, want);
+			bad++;
+		}
+	}
+	if (bad)
+		fail();
+}
+
 /* ---- fixtures and main ------------------------------------------------------------ */
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -2508,6 +2655,7 @@ int main(int argc, char **argv)
 						  .test_func = test_old_grammar,
 						  .initial_state = &old_rounds[i] };
 	}
+	ADD_TABLE(err_cases, test_err);
 	tests[t++] = (struct CMUnitTest){ .name = "set_change_atomic_under_traffic",
 					  .test_func = test_set_change_race };
 	for (size_t i = 0; i < sizeof(fixed_cases) / sizeof(fixed_cases[0]); i++)
