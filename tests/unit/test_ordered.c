@@ -2442,6 +2442,12 @@ static const struct ecase err_cases[] = {
 	  } },
 	{ "warn_shadowed_by_set", "set s 10.0.0.0/8\ndrop src @s\ndrop src @s proto tcp dport 22\n", NULL,
 	  "err.rules:3: rule 'drop proto tcp src @s dport 22' can never match: the earlier rule 'drop src @s'", { NULL } },
+#ifdef PW_KNOWN_BUG_TABLE_SHADOW
+	/* the prefix table, placed first, decides every packet from 10/8: the
+	 * ordered rule after it can never match, and no warning says so */
+	{ "warn_shadowed_by_table", "drop src 10.0.0.0/8\ndrop src 10.1.0.0/16 proto tcp dport 22\n", NULL,
+	  "err.rules:2: rule 'drop proto tcp src 10.1.0.0/16 dport 22' can never match", { NULL } },
+#endif
 	{ "warn_shadowed_by_wider", "pass proto tcp src 10.0.0.0/8 dport {20-30}\n"
 	  "drop src 10.1.0.0/16 proto tcp dport 22\n", NULL,
 	  "err.rules:2: rule 'drop proto tcp src 10.1.0.0/16 dport 22' can never match", { NULL } },
