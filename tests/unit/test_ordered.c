@@ -2096,6 +2096,59 @@ static void test_fixed(void **state)
 		fail();
 }
 
+/*
+ * 128 ordered rules replaced by 128 others in one apply, twice: the old
+ * and the new rules' matches are kept side by side until the switch.
+ * Each rule decides its own packets afterwards.
+ */
+static void test_ordered_max_replaced(void **state)
+{
+	static const char *const act[] = { "drop", "pass" };
+	int bad = 0;
+
+	(void)state;
+	for (int step = 0; step < 3; step++) {
+		struct pw_ruleset rs;
+		struct pw_datarec *prev, *now;
+		char text[128], label[64];
+		__u32 n;
+
+		rs_init(&rs);
+		for (int i = 0; i < PW_ORD_MAX; i++) {
+			snprintf(text, sizeof(text), "%s proto %s src 10.%d.%d.0/24 dport %d", act[(i + step) & 1],
+				 step == 1 ? "udp" : "tcp", step, i, 1000 + i);
+			rs_add(&rs, text);
+		}
+		rs_add(&rs, step == 1 ? "drop src 2001:db8::/32" : "pass dst 2001:db8::/32");
+		snprintf(label, sizeof(label), "128 ordered rules, step %d", step);
+		apply_verified(label, &rs, step == 2 ? DENY : ALLOW);
+		n = snap_span(&g_cur);
+		prev = calloc(n, sizeof(*prev));
+		now = calloc(n, sizeof(*now));
+		assert_non_null(prev);
+		assert_non_null(now);
+		stats_snap(n, prev);
+		for (int i = 0; i < PW_ORD_MAX; i++) {
+			struct pkt p = { .family = 4, .proto = step == 1 ? UDP_ : TCP_, .sport = 5,
+					 .dport = (uint16_t)(1000 + i), .payload = 8 };
+			char s[32];
+
+			snprintf(s, sizeof(s), "10.%d.%d.9", step, i);
+			parse_addr(4, s, p.src);
+			parse_addr(4, "192.0.2.1", p.dst);
+			bad += check_pkt(label, &p, (i + step) & 1 ? PASS : DROP, i, prev, now, NULL);
+			/* the neighbour's port: not this rule's */
+			p.dport = (uint16_t)(1001 + i);
+			bad += check_pkt(label, &p, step == 2 ? DROP : PASS, -1, prev, now, NULL);
+		}
+		free(prev);
+		free(now);
+		pw_ruleset_free(&rs);
+		if (bad)
+			fail();
+	}
+}
+
 /* ---- set contents switched under traffic -------------------------------------------- */
 
 /*
@@ -2662,6 +2715,8 @@ int main(int argc, char **argv)
 						  .initial_state = &old_rounds[i] };
 	}
 	ADD_TABLE(err_cases, test_err);
+	tests[t++] = (struct CMUnitTest){ .name = "ordered_max_replaced_whole",
+					  .test_func = test_ordered_max_replaced };
 	tests[t++] = (struct CMUnitTest){ .name = "set_change_atomic_under_traffic",
 					  .test_func = test_set_change_race };
 	for (size_t i = 0; i < sizeof(fixed_cases) / sizeof(fixed_cases[0]); i++)
