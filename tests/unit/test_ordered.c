@@ -6,7 +6,7 @@
  * against an independent classifier of today's single-match semantics, and
  * against hand-written expectations.
  *
- *  differential_ordered_round_NN  random rule lists: up to 128 ordered rules
+ *  differential_ordered_round_NN  12 rounds of random rule lists: up to 128 ordered rules
  *                         (random combinations of proto/src/dst/sport/dport,
  *                         inline prefixes or @sets, port lists) with the
  *                         single-match rules (the prefix table) written
@@ -1567,8 +1567,8 @@ static int diff_packets(const char *label, const struct pools *pl, int count)
 	return by_ord;
 }
 
-#define DIFF_ROUNDS 16
-#define DIFF_PKTS 2000
+#define DIFF_ROUNDS 12
+#define DIFF_PKTS 2800
 
 struct round {
 	char name[40];
@@ -1699,8 +1699,8 @@ static int old_classify(const struct pw_ruleset *rs, const struct pkt *p)
 	return best[PW_RK_SPORT] >= 0 ? best[PW_RK_SPORT] : best[PW_RK_PROTO];
 }
 
-#define OLD_ROUNDS 6
-#define OLD_PKTS 1500
+#define OLD_ROUNDS 4
+#define OLD_PKTS 2000
 
 static struct round old_rounds[OLD_ROUNDS];
 
@@ -2324,7 +2324,7 @@ static void test_set_change_race(void **state)
 	static const char *const block_a[] = { "192.0.2.0/24", NULL };
 	static const char *const block_b[] = { "192.0.2.64/26", "198.18.0.0/15", NULL };
 	struct pw_ruleset a, b;
-	struct flipper f = { .flips = 6 };
+	struct flipper f = { .flips = 4 };
 	struct pb fr[N_RACE];
 	__u64 runs = 0, calls = 0;
 	__u32 repeat = 200, span;
