@@ -2149,6 +2149,77 @@ static void test_ordered_max_replaced(void **state)
 	}
 }
 
+/*
+ * More distinct lookup values than nodes: 70000 host routes inside the
+ * prefix of an ordered rule each need a node of their own (their rule and
+ * the ordered rule's bit). The apply is refused as "table full" and
+ * nothing changes: the same config, the same rules read back, the same
+ * verdicts and counters.
+ */
+static void test_nodes_full_refused(void **state)
+{
+	struct pw_ruleset big, old;
+	struct pw_apply_report rep;
+	struct pw_config before, after;
+	struct pw_datarec *prev, *now;
+	char text[96];
+	int err, bad = 0;
+	__u32 n;
+
+	(void)state;
+	rs_init(&old);
+	rs_add(&old, "drop proto udp src 10.0.0.0/8");
+	rs_add(&old, "pass src 10.1.2.3");
+	apply_verified("nodes: before", &old, DENY);
+	rs_init(&big);
+	rs_add(&big, "drop proto tcp src 10.0.0.0/8");
+	for (int i = 0; i < PW_NODES + 4464; i++) {
+		snprintf(text, sizeof(text), "pass src 10.%d.%d.%d", 2 + i / 65536, (i >> 8) & 255, i & 255);
+		rs_add(&big, text);
+	}
+	assert_int_equal(pw_ruleset_check(&g_ctx, &big, NULL), 0);
+	read_config(&before);
+	err = pw_rules_apply(&g_ctx, &g_maps, &big, DENY, &rep);
+	g_applies++;
+	read_config(&after);
+	if (!err) {
+		print_error("an apply needing %d nodes (room for %d) succeeded\n", big.n, PW_NODES);
+		pw_ruleset_free(&g_cur);
+		assert_int_equal(pw_ruleset_copy(&g_cur, &big), 0);
+		pw_ruleset_free(&big);
+		pw_ruleset_free(&old);
+		fail();
+	}
+	if (err != -E2BIG || !strstr(g_ctx.err, "table full"))
+		print_error("refused with %d '%s', expected -E2BIG, 'table full'\n", err, g_ctx.err), bad++;
+	if (memcmp(&before, &after, sizeof(before)))
+		print_error("pw_config changed by a refused apply\n"), bad++;
+	bad += check_read_back("nodes: after the refused apply", &g_cur);
+	n = snap_span(&g_cur);
+	prev = calloc(n, sizeof(*prev));
+	now = calloc(n, sizeof(*now));
+	assert_non_null(prev);
+	assert_non_null(now);
+	stats_snap(n, prev);
+	{
+		struct pkt p = { .family = 4, .proto = UDP_, .sport = 1, .dport = 2, .payload = 8 };
+
+		parse_addr(4, "10.9.9.9", p.src);
+		parse_addr(4, "192.0.2.1", p.dst);
+		bad += check_pkt("nodes: old udp rule", &p, DROP, 0, prev, now, NULL);
+		p.proto = TCP_;
+		bad += check_pkt("nodes: tcp, old set", &p, DROP, -1, prev, now, NULL);
+		parse_addr(4, "10.1.2.3", p.src);
+		bad += check_pkt("nodes: old host route", &p, PASS, 1, prev, now, NULL);
+	}
+	free(prev);
+	free(now);
+	pw_ruleset_free(&big);
+	pw_ruleset_free(&old);
+	if (bad)
+		fail();
+}
+
 /* ---- set contents switched under traffic -------------------------------------------- */
 
 /*
@@ -2717,6 +2788,8 @@ int main(int argc, char **argv)
 	ADD_TABLE(err_cases, test_err);
 	tests[t++] = (struct CMUnitTest){ .name = "ordered_max_replaced_whole",
 					  .test_func = test_ordered_max_replaced };
+	tests[t++] = (struct CMUnitTest){ .name = "nodes_full_refused_nothing_changed",
+					  .test_func = test_nodes_full_refused };
 	tests[t++] = (struct CMUnitTest){ .name = "set_change_atomic_under_traffic",
 					  .test_func = test_set_change_race };
 	for (size_t i = 0; i < sizeof(fixed_cases) / sizeof(fixed_cases[0]); i++)
