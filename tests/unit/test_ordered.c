@@ -805,6 +805,8 @@ static int check_pkt(const char *label, const struct pkt *p, __u32 want_verdict,
 	return bad;
 }
 
+static void write_file(const char *name, const char *text);
+
 /* ---- random rule lists with sets (differential) ------------------------------ */
 
 struct pools {
@@ -1567,6 +1569,72 @@ static int diff_packets(const char *label, const struct pools *pl, int count)
 	return by_ord;
 }
 
+/*
+ * The rule set written out as a rule file (rules as pw_ruleset_format
+ * prints them, small sets inline, larger ones in set files) reads back
+ * as the same rule set: what `rule list` and `set list` show can be
+ * applied again unchanged.
+ */
+static int roundtrip(const char *label, const struct pw_ruleset *rs)
+{
+	size_t cap = 1 << 20, o = 0;
+	char *text = malloc(cap), path[128], buf[512];
+	struct pw_ruleset back;
+	int bad = 0;
+
+	assert_non_null(text);
+	o += (size_t)snprintf(text + o, cap - o, "policy %s\n", rs->policy == DENY ? "deny" : "allow");
+	for (int k = 0; k < rs->n_sets; k++) {
+		const struct pw_set *st = &rs->sets[k];
+		char *sf = st->n > 20 ? malloc(cap) : NULL;
+		size_t so = 0;
+
+		if (sf) {
+			snprintf(buf, sizeof(buf), "%s.set", st->name);
+			for (int e = 0; e < st->n; e++) {
+				pw_prefix_format(&st->e[e], sf + so, cap - so);
+				so += strlen(sf + so);
+				so += (size_t)snprintf(sf + so, cap - so, e % 3 ? "\n" : "  # no. %d\n", e);
+			}
+			write_file(buf, sf);
+			free(sf);
+			o += (size_t)snprintf(text + o, cap - o, "set %s file %s\n", st->name, buf);
+			continue;
+		}
+		o += (size_t)snprintf(text + o, cap - o, "set %s", st->name);
+		for (int e = 0; e < st->n; e++) {
+			pw_prefix_format(&st->e[e], buf, sizeof(buf));
+			o += (size_t)snprintf(text + o, cap - o, " %s", buf);
+		}
+		o += (size_t)snprintf(text + o, cap - o, "\n");
+	}
+	for (int i = 0; i < rs->n; i++) {
+		pw_ruleset_format(rs, i, buf, sizeof(buf));
+		o += (size_t)snprintf(text + o, cap - o, "%s\n", buf);
+	}
+	write_file("roundtrip.rules", text);
+	free(text);
+	snprintf(path, sizeof(path), "%s/roundtrip.rules", g_tmpdir);
+	if (pw_ruleset_parse_file(&g_ctx, path, &back)) {
+		print_error("[%s] the rule set written out does not read back: %s\n", label, g_ctx.err);
+		return 1;
+	}
+	if (back.n != rs->n || back.policy != rs->policy || !sets_equal(rs, &back)) {
+		print_error("[%s] read back: %d rules, policy %d, sets %s; written %d, %d\n", label, back.n,
+			    back.policy, sets_equal(rs, &back) ? "equal" : "DIFFER", rs->n, rs->policy);
+		bad++;
+	}
+	for (int i = 0; !bad && i < rs->n; i++)
+		if (memcmp(&back.r[i], &rs->r[i], sizeof(rs->r[i])) ||
+		    (rs->r[i].kind == PW_RK_ORDERED && memcmp(&back.ord[i], &rs->ord[i], sizeof(rs->ord[i])))) {
+			pw_ruleset_format(rs, i, buf, sizeof(buf));
+			print_error("[%s] rule %d '%s' reads back differently\n", label, i, buf);
+			bad++;
+		}
+	pw_ruleset_free(&back);
+	return bad;
+}
+
 #define DIFF_ROUNDS 12
 #define DIFF_PKTS 2800
 
@@ -1596,6 +1664,7 @@ static void test_differential(void **state)
 	policy = chance(50) ? DENY : ALLOW;
 	snprintf(label, sizeof(label), "%s/set A", dr->name);
 	apply_verified(label, &a, policy);
+	assert_int_equal(roundtrip(label, &g_cur), 0);
 	by_ord += diff_packets(label, &pl, DIFF_PKTS);
 
 	/* B into the other buffer, C back into A's: nothing of A may remain */
@@ -1604,6 +1673,7 @@ static void test_differential(void **state)
 		policy ^= 1;
 	snprintf(label, sizeof(label), "%s/set B", dr->name);
 	apply_verified(label, &b, policy);
+	assert_int_equal(roundtrip(label, &g_cur), 0);
 	by_ord += diff_packets(label, &pl, DIFF_PKTS);
 
 	modify(&c, &pl);
