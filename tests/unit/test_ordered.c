@@ -28,6 +28,9 @@
  *  set_change_atomic_under_traffic  set contents switch back and forth
  *                         while packets run: each run is decided by the old
  *                         or the new set's rule, counters exact.
+ *  order_change_atomic_under_traffic  the same for the rules' order and the
+ *                         table's place.
+ *  ordered_max_replaced_whole, nodes_full_refused_nothing_changed  limits.
  *  err_*                  rule file errors name FILE:LINE and the token;
  *                         a shadowed rule is a warning.
  *
@@ -2337,7 +2340,7 @@ static void test_set_capacity(void **state)
 
 /*
  * Two rule sets with the same rules (so every rule keeps its id and
- * counter) and other set contents, applied in turns by one thread while
+ * counter) and other set contents (or another order), applied in turns by one thread while
  * this one runs packets (BPF_PROG_TEST_RUN, many repeats a call). Each
  * packet is decided under both sets, by the same rule or by one of two
  * rules with the same action; a packet that saw half a set (elements of
@@ -2398,8 +2401,13 @@ static __u64 action_count(__u32 action)
 	return n;
 }
 
-static void race_rules(struct pw_ruleset *rs, const char *const *mgmt, const char *const *block)
+/* @reorder: the ordered rules in another order, the table after them */
+static void race_rules(struct pw_ruleset *rs, const char *const *mgmt, const char *const *block,
+		       bool reorder)
 {
+	static const char *const ord[] = { "pass proto tcp src @mgmt dport 22", "drop src @block",
+					   "pass dst @svc", "drop dst @sink" };
+	static const int other[] = { 1, 2, 0, 3 };
 	static const char *const svc[] = { "198.51.100.0/24", "2001:db8:5::/48", NULL };
 	static const char *const sink[] = { "203.0.113.0/24", NULL };
 	char text[128], zs[INET6_ADDRSTRLEN];
@@ -2409,7 +2417,9 @@ static void race_rules(struct pw_ruleset *rs, const char *const *mgmt, const cha
 	rs_set(rs, "block", block);
 	rs_set(rs, "svc", svc);
 	rs_set(rs, "sink", sink);
-	/* the table first: prefixes near the packets that match none of them */
+	for (int i = 0; reorder && i < 4; i++)
+		rs_add(rs, ord[other[i]]);
+	/* the table (first in A): prefixes near the packets that match none of them */
 	for (int dir = 0; dir < 2; dir++)
 		for (int fam = 4; fam <= 6; fam += 2) {
 			uint8_t z[16];
@@ -2427,10 +2437,8 @@ static void race_rules(struct pw_ruleset *rs, const char *const *mgmt, const cha
 				rs_add(rs, text);
 			}
 		}
-	rs_add(rs, "pass proto tcp src @mgmt dport 22");	/* the first ordered rule */
-	rs_add(rs, "drop src @block");
-	rs_add(rs, "pass dst @svc");
-	rs_add(rs, "drop dst @sink");
+	for (int i = 0; !reorder && i < 4; i++)
+		rs_add(rs, ord[i]);
 }
 
 struct race_pkt {
@@ -2439,10 +2447,10 @@ struct race_pkt {
 	const char *src, *dst;
 	int proto;
 	__u32 verdict;
-	int rules[2];		/* ordered rule numbers (0..3) that may decide; -1: none */
+	int rules[2];		/* ordered rule numbers (0..3, A's order) that may decide; -1: none */
 };
 
-static const struct race_pkt race_pkts[] = {
+static const struct race_pkt set_race_pkts[] = {
 	{ "mgmt v4, in both", 4, "10.20.1.5", "100.64.0.1", TCP_, PASS, { 0, -1 } },
 	{ "mgmt v6, in both", 6, "2001:db8:20:1::5", "2001:db8:99::1", TCP_, PASS, { 0, -1 } },
 	{ "mgmt in A, svc dst", 4, "10.20.1.200", "198.51.100.7", TCP_, PASS, { 0, 2 } },
@@ -2450,7 +2458,16 @@ static const struct race_pkt race_pkts[] = {
 	{ "block in both", 4, "192.0.2.77", "100.64.0.1", UDP_, DROP, { 1, -1 } },
 	{ "svc v6, unchanged", 6, "2001:db8:99::1", "2001:db8:5::9", UDP_, PASS, { 2, -1 } },
 };
-#define N_RACE (sizeof(race_pkts) / sizeof(race_pkts[0]))
+
+/* the same sets, the rules in another order: block, svc, mgmt, sink */
+static const struct race_pkt order_race_pkts[] = {
+	{ "mgmt v4, mgmt in both", 4, "10.20.1.5", "100.64.0.1", TCP_, PASS, { 0, -1 } },
+	{ "mgmt to svc: mgmt or svc", 4, "10.20.1.5", "198.51.100.7", TCP_, PASS, { 0, 2 } },
+	{ "mgmt v6 to svc", 6, "2001:db8:20:1::5", "2001:db8:5::9", TCP_, PASS, { 0, 2 } },
+	{ "block to svc: block in both", 4, "192.0.2.10", "198.51.100.7", TCP_, DROP, { 1, -1 } },
+	{ "block to sink", 4, "192.0.2.10", "203.0.113.9", UDP_, DROP, { 1, -1 } },
+};
+#define N_RACE_MAX 8
 
 /* Index in @rs of ordered rule number @k (0..3). */
 static int ord_index(const struct pw_ruleset *rs, int k)
@@ -2462,10 +2479,10 @@ static int ord_index(const struct pw_ruleset *rs, int k)
 }
 
 /* One call of @repeat runs of frame @k: 0 if the counters say what they must. */
-static int race_call(int k, const struct pb *fr, __u32 repeat, const struct pw_ruleset *a,
-		     struct pw_datarec *before, struct pw_datarec *after, __u32 span)
+static int race_call(const struct race_pkt *rp, const struct pb *fr, __u32 repeat,
+		     const struct pw_ruleset *a, struct pw_datarec *before, struct pw_datarec *after,
+		     __u32 span)
 {
-	const struct race_pkt *rp = &race_pkts[k];
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = fr->buf, .data_size_in = (__u32)fr->len,
 		    .repeat = repeat);
 	__u64 ok0 = action_count(rp->verdict), bad0 = action_count(rp->verdict == PASS ? DROP : PASS);
@@ -2500,16 +2517,20 @@ static int race_call(int k, const struct pb *fr, __u32 repeat, const struct pw_r
 	return problems;
 }
 
-static void test_set_change_race(void **state)
+static bool id_allowed(const struct pw_ruleset *a, const struct race_pkt *rp, __u32 id)
 {
-	static const char *const mgmt_a[] = { "10.20.1.0/24", "2001:db8:20::/48", NULL };
-	static const char *const mgmt_b[] = { "10.20.1.0/25", "10.20.2.0/24", "2001:db8:20::/64",
-					      "2001:db8:20:1::/64", NULL };
-	static const char *const block_a[] = { "192.0.2.0/24", NULL };
-	static const char *const block_b[] = { "192.0.2.64/26", "198.18.0.0/15", NULL };
-	struct pw_ruleset a, b;
-	struct flipper f = { .flips = 4 };
-	struct pb fr[N_RACE];
+	for (int j = 0; j < 2; j++)
+		if (rp->rules[j] >= 0 && a->ids[ord_index(a, rp->rules[j])] == id)
+			return true;
+	return false;
+}
+
+/* A and B (applied, with ids) switched @flips times under the packets @pkts. */
+static void race_run(struct pw_ruleset *a, struct pw_ruleset *b, const struct race_pkt *pkts,
+		     size_t np, int flips)
+{
+	struct flipper f = { .flips = flips };
+	struct pb fr[N_RACE_MAX];
 	__u64 runs = 0, calls = 0;
 	__u32 repeat = 200, span;
 	struct pw_datarec *before, *after;
@@ -2518,18 +2539,10 @@ static void test_set_change_race(void **state)
 	int problems = 0, k = 0;
 	pthread_t th;
 
-	(void)state;
-	race_rules(&a, mgmt_a, block_a);
-	race_rules(&b, mgmt_b, block_b);
-	apply_verified("race: set A", &a, DENY);
-	apply_verified("race: set B", &b, DENY);
-	apply_verified("race: set A again", &a, DENY);
-	pw_ruleset_free(&a);
-	a = g_cur;		/* ids as applied (g_cur is replaced only below) */
-	memset(&g_cur, 0, sizeof(g_cur));
+	assert_true(np <= N_RACE_MAX);
 	/* the test's premise: each packet's deciding rules under A and under B */
-	for (size_t i = 0; i < N_RACE; i++) {
-		const struct race_pkt *rp = &race_pkts[i];
+	for (size_t i = 0; i < np; i++) {
+		const struct race_pkt *rp = &pkts[i];
 		struct pkt p = { .family = rp->family, .proto = rp->proto, .sport = 40000, .dport = 22,
 				 .payload = 16 };
 		struct pw_ref_pkt ref;
@@ -2538,12 +2551,14 @@ static void test_set_change_race(void **state)
 		parse_addr(p.family, rp->src, p.src);
 		parse_addr(p.family, rp->dst, p.dst);
 		build(&p, &fr[i], &ref);
-		assert_int_equal(pw_ruleset_classify(&a, &ref, &ia), rp->verdict);
-		assert_int_equal(pw_ruleset_classify(&b, &ref, &ib), rp->verdict);
-		assert_int_equal(ia, ord_index(&a, rp->rules[0]));
-		assert_int_equal(ib, ord_index(&b, rp->rules[1] >= 0 ? rp->rules[1] : rp->rules[0]));
+		assert_int_equal(pw_ruleset_classify(a, &ref, &ia), rp->verdict);
+		assert_int_equal(pw_ruleset_classify(b, &ref, &ib), rp->verdict);
+		assert_true(ia >= 0 && ib >= 0);
+		assert_true(id_allowed(a, rp, a->ids[ia]));
+		assert_true(id_allowed(a, rp, b->ids[ib]));
+		assert_int_equal(a->ids[ia], a->ids[ord_index(a, rp->rules[0])]);
 	}
-	span = snap_span(&a);
+	span = snap_span(a);
 	before = calloc(span, sizeof(*before));
 	after = calloc(span, sizeof(*after));
 	assert_non_null(before);
@@ -2558,8 +2573,8 @@ static void test_set_change_race(void **state)
 		if (repeat < 50)
 			repeat = 50;
 	}
-	f.set[0] = &a;
-	f.set[1] = &b;
+	f.set[0] = a;
+	f.set[1] = b;
 	f.cpu = -1;
 	{
 		cpu_set_t cs;
@@ -2580,22 +2595,19 @@ static void test_set_change_race(void **state)
 	}
 	assert_int_equal(pthread_create(&th, NULL, flip_thread, &f), 0);
 	while (!__atomic_load_n(&f.done, __ATOMIC_ACQUIRE) && problems < 8) {
-		problems += race_call(k, &fr[k], repeat, &a, before, after, span);
+		problems += race_call(&pkts[k], &fr[k], repeat, a, before, after, span);
 		runs += repeat;
 		calls++;
-		k = (k + 1) % (int)N_RACE;
+		k = (k + 1) % (int)np;
 	}
 	pthread_join(th, NULL);
 	if (restore)
 		sched_setaffinity(0, sizeof(saved), &saved);
 	g_race_runs += runs;
 	g_applies += (unsigned)f.flips;
-	/* the flips end with A in force */
-	g_cur = a;
 	free(before);
 	free(after);
-	pw_ruleset_free(&b);
-	print_message("  %d applies (set contents A/B), %llu calls, %llu runs, %d problems\n", f.flips,
+	print_message("  %d applies (A/B), %llu calls, %llu runs, %d problems\n", f.flips,
 		      (unsigned long long)calls, (unsigned long long)runs, problems);
 	if (f.err) {
 		print_error("apply in the flipping thread: %d: %s\n", f.err, f.msg);
@@ -2603,6 +2615,55 @@ static void test_set_change_race(void **state)
 	}
 	assert_int_equal(problems, 0);
 	assert_true(calls >= (unsigned long long)f.flips);
+}
+
+/* A in force, B applied once (both get their ids), A again. */
+static void race_setup(struct pw_ruleset *a, struct pw_ruleset *b)
+{
+	apply_verified("race: set A", a, DENY);
+	apply_verified("race: set B", b, DENY);
+	apply_verified("race: set A again", a, DENY);
+}
+
+static void race_finish(struct pw_ruleset *a, struct pw_ruleset *b)
+{
+	/* the flips (an even number) end with A in force */
+	pw_ruleset_free(&g_cur);
+	assert_int_equal(pw_ruleset_copy(&g_cur, a), 0);
+	pw_ruleset_free(a);
+	pw_ruleset_free(b);
+}
+
+static void test_set_change_race(void **state)
+{
+	static const char *const mgmt_a[] = { "10.20.1.0/24", "2001:db8:20::/48", NULL };
+	static const char *const mgmt_b[] = { "10.20.1.0/25", "10.20.2.0/24", "2001:db8:20::/64",
+					      "2001:db8:20:1::/64", NULL };
+	static const char *const block_a[] = { "192.0.2.0/24", NULL };
+	static const char *const block_b[] = { "192.0.2.64/26", "198.18.0.0/15", NULL };
+	struct pw_ruleset a, b;
+
+	(void)state;
+	race_rules(&a, mgmt_a, block_a, false);
+	race_rules(&b, mgmt_b, block_b, false);
+	race_setup(&a, &b);
+	race_run(&a, &b, set_race_pkts, sizeof(set_race_pkts) / sizeof(set_race_pkts[0]), 4);
+	race_finish(&a, &b);
+}
+
+/* Rule changes under traffic: the same rules in another order, the table moved. */
+static void test_order_change_race(void **state)
+{
+	static const char *const mgmt[] = { "10.20.1.0/24", "2001:db8:20::/48", NULL };
+	static const char *const block[] = { "192.0.2.0/24", NULL };
+	struct pw_ruleset a, b;
+
+	(void)state;
+	race_rules(&a, mgmt, block, false);
+	race_rules(&b, mgmt, block, true);
+	race_setup(&a, &b);
+	race_run(&a, &b, order_race_pkts, sizeof(order_race_pkts) / sizeof(order_race_pkts[0]), 2);
+	race_finish(&a, &b);
 }
 
 /* ---- rule file errors -------------------------------------------------------------- */
@@ -2908,6 +2969,8 @@ int main(int argc, char **argv)
 					  .test_func = test_nodes_full_refused };
 	tests[t++] = (struct CMUnitTest){ .name = "set_change_atomic_under_traffic",
 					  .test_func = test_set_change_race };
+	tests[t++] = (struct CMUnitTest){ .name = "order_change_atomic_under_traffic",
+					  .test_func = test_order_change_race };
 	for (size_t i = 0; i < sizeof(fixed_cases) / sizeof(fixed_cases[0]); i++)
 		if (strncmp(fixed_cases[i].name, "fixed_stale_", 12) || !strcmp(fixed_cases[i].name, "fixed_stale_1"))
 			tests[t++] = (struct CMUnitTest){ .name = fixed_cases[i].name, .test_func = test_fixed,
