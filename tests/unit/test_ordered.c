@@ -2517,6 +2517,29 @@ static int race_call(const struct race_pkt *rp, const struct pb *fr, __u32 repea
 	return problems;
 }
 
+/* This thread on the first allowed CPU, *@other: the second (-1: none), so
+ * the packets and the applies really run at once. True if @saved holds the
+ * affinity to restore. */
+static bool pin_apart(int *other, cpu_set_t *saved)
+{
+	cpu_set_t cs;
+	int first = -1;
+
+	*other = -1;
+	if (!sched_getaffinity(0, sizeof(cs), &cs))
+		for (int c = 0; c < CPU_SETSIZE; c++)
+			if (CPU_ISSET(c, &cs)) {
+				if (first < 0)
+					first = c;
+				else if (*other < 0)
+					*other = c;
+			}
+	if (*other < 0 || sched_getaffinity(0, sizeof(*saved), saved))
+		return false;
+	pin_to(pthread_self(), first);
+	return true;
+}
+
 static bool id_allowed(const struct pw_ruleset *a, const struct race_pkt *rp, __u32 id)
 {
 	for (int j = 0; j < 2; j++)
@@ -2535,7 +2558,7 @@ static void race_run(struct pw_ruleset *a, struct pw_ruleset *b, const struct ra
 	__u32 repeat = 200, span;
 	struct pw_datarec *before, *after;
 	cpu_set_t saved;
-	bool restore = false;
+	bool restore;
 	int problems = 0, k = 0;
 	pthread_t th;
 
@@ -2575,24 +2598,7 @@ static void race_run(struct pw_ruleset *a, struct pw_ruleset *b, const struct ra
 	}
 	f.set[0] = a;
 	f.set[1] = b;
-	f.cpu = -1;
-	{
-		cpu_set_t cs;
-		int first = -1;
-
-		if (!sched_getaffinity(0, sizeof(cs), &cs))
-			for (int c = 0; c < CPU_SETSIZE; c++)
-				if (CPU_ISSET(c, &cs)) {
-					if (first < 0)
-						first = c;
-					else if (f.cpu < 0)
-						f.cpu = c;
-				}
-		if (f.cpu >= 0 && !sched_getaffinity(0, sizeof(saved), &saved)) {
-			restore = true;
-			pin_to(pthread_self(), first);
-		}
-	}
+	restore = pin_apart(&f.cpu, &saved);
 	assert_int_equal(pthread_create(&th, NULL, flip_thread, &f), 0);
 	while (!__atomic_load_n(&f.done, __ATOMIC_ACQUIRE) && problems < 8) {
 		problems += race_call(&pkts[k], &fr[k], repeat, a, before, after, span);
@@ -2916,6 +2922,45 @@ static int parse_seed(void)
 		tests[t++] = (struct CMUnitTest){ .name = arr[i].name, .test_func = fn, \
 						  .initial_state = (void *)&arr[i] }
 
+/* Every subtest, in the order they run; returns their number. */
+static size_t add_tests(struct CMUnitTest *tests)
+{
+	size_t t = 0;
+
+	for (size_t i = 0; i < DIFF_ROUNDS; i++) {
+		diff_rounds[i].round = (int)i;
+		snprintf(diff_rounds[i].name, sizeof(diff_rounds[i].name),
+			 "differential_ordered_round_%02zu", i);
+		tests[t++] = (struct CMUnitTest){ .name = diff_rounds[i].name,
+						  .test_func = test_differential,
+						  .initial_state = &diff_rounds[i] };
+	}
+	for (size_t i = 0; i < OLD_ROUNDS; i++) {
+		old_rounds[i].round = (int)i;
+		snprintf(old_rounds[i].name, sizeof(old_rounds[i].name), "old_grammar_agrees_%02zu", i);
+		tests[t++] = (struct CMUnitTest){ .name = old_rounds[i].name,
+						  .test_func = test_old_grammar,
+						  .initial_state = &old_rounds[i] };
+	}
+	ADD_TABLE(err_cases, test_err);
+	tests[t++] = (struct CMUnitTest){ .name = "ordered_max_replaced_whole",
+					  .test_func = test_ordered_max_replaced };
+#ifdef PW_KNOWN_BUG_SET_CAPACITY
+	tests[t++] = (struct CMUnitTest){ .name = "set_of_270000_changes", .test_func = test_set_capacity };
+#endif
+	tests[t++] = (struct CMUnitTest){ .name = "nodes_full_refused_nothing_changed",
+					  .test_func = test_nodes_full_refused };
+	tests[t++] = (struct CMUnitTest){ .name = "set_change_atomic_under_traffic",
+					  .test_func = test_set_change_race };
+	tests[t++] = (struct CMUnitTest){ .name = "order_change_atomic_under_traffic",
+					  .test_func = test_order_change_race };
+	for (size_t i = 0; i < sizeof(fixed_cases) / sizeof(fixed_cases[0]); i++)
+		if (strncmp(fixed_cases[i].name, "fixed_stale_", 12) || !strcmp(fixed_cases[i].name, "fixed_stale_1"))
+			tests[t++] = (struct CMUnitTest){ .name = fixed_cases[i].name, .test_func = test_fixed,
+							  .initial_state = (void *)&fixed_cases[i] };
+	return t;
+}
+
 int main(int argc, char **argv)
 {
 	const char *root;
@@ -2954,37 +2999,7 @@ int main(int argc, char **argv)
 	if (argc > 1)
 		cmocka_set_test_filter(argv[1]);
 
-	for (size_t i = 0; i < DIFF_ROUNDS; i++) {
-		diff_rounds[i].round = (int)i;
-		snprintf(diff_rounds[i].name, sizeof(diff_rounds[i].name),
-			 "differential_ordered_round_%02zu", i);
-		tests[t++] = (struct CMUnitTest){ .name = diff_rounds[i].name,
-						  .test_func = test_differential,
-						  .initial_state = &diff_rounds[i] };
-	}
-	for (size_t i = 0; i < OLD_ROUNDS; i++) {
-		old_rounds[i].round = (int)i;
-		snprintf(old_rounds[i].name, sizeof(old_rounds[i].name), "old_grammar_agrees_%02zu", i);
-		tests[t++] = (struct CMUnitTest){ .name = old_rounds[i].name,
-						  .test_func = test_old_grammar,
-						  .initial_state = &old_rounds[i] };
-	}
-	ADD_TABLE(err_cases, test_err);
-	tests[t++] = (struct CMUnitTest){ .name = "ordered_max_replaced_whole",
-					  .test_func = test_ordered_max_replaced };
-#ifdef PW_KNOWN_BUG_SET_CAPACITY
-	tests[t++] = (struct CMUnitTest){ .name = "set_of_270000_changes", .test_func = test_set_capacity };
-#endif
-	tests[t++] = (struct CMUnitTest){ .name = "nodes_full_refused_nothing_changed",
-					  .test_func = test_nodes_full_refused };
-	tests[t++] = (struct CMUnitTest){ .name = "set_change_atomic_under_traffic",
-					  .test_func = test_set_change_race };
-	tests[t++] = (struct CMUnitTest){ .name = "order_change_atomic_under_traffic",
-					  .test_func = test_order_change_race };
-	for (size_t i = 0; i < sizeof(fixed_cases) / sizeof(fixed_cases[0]); i++)
-		if (strncmp(fixed_cases[i].name, "fixed_stale_", 12) || !strcmp(fixed_cases[i].name, "fixed_stale_1"))
-			tests[t++] = (struct CMUnitTest){ .name = fixed_cases[i].name, .test_func = test_fixed,
-							  .initial_state = (void *)&fixed_cases[i] };
+	t = add_tests(tests);
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	failed = _cmocka_run_group_tests("pinwall_ordered", tests, t, group_setup, group_teardown);
