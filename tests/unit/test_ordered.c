@@ -1965,6 +1965,15 @@ static const struct fcase fixed_cases[] = {
 		{ "ND passes a deny policy", 6, "fe80::1", "fe80::2", ICMP6_, .nd = true, .verdict = PASS, .rule = -1 },
 		{ "echo does not", 6, "fe80::1", "fe80::2", ICMP6_, .verdict = DROP, .rule = -1 },
 	} },
+	{ "fixed_nd_rule_decides",
+	  "policy deny\n"
+	  "drop proto icmpv6 src 2001:db8:bad::/48\n"
+	  "pass proto udp src 2001:db8:bad::/48 dport 53\n", NULL, NULL, {
+		{ "ND from a dropped source: the rule", 6, "2001:db8:bad::1", "fe80::2", ICMP6_, .nd = true, .verdict = DROP, .rule = 0 },
+		{ "ND from elsewhere: not the policy", 6, "fe80::1", "fe80::2", ICMP6_, .nd = true, .verdict = PASS, .rule = -1 },
+		{ "echo from elsewhere: the policy", 6, "fe80::1", "fe80::2", ICMP6_, .verdict = DROP, .rule = -1 },
+		{ "dns from the source", 6, "2001:db8:bad::1", NULL, UDP_, 1, 53, .verdict = PASS, .rule = 1 },
+	} },
 	{ "fixed_blocklist_except_customer",
 	  "set block 203.0.113.0/24 198.51.100.0/24 2001:db8:bad::/48\n"
 	  "set customer 203.0.113.128/25 2001:db8:bad:1::/64\n"
