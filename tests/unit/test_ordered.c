@@ -2302,6 +2302,79 @@ static void test_nodes_full_refused(void **state)
 		fail();
 }
 
+/*
+ * A set of 100000 IPv4 and 20000 IPv6 prefixes: applied, read back whole
+ * (more elements than one batch read of the set maps takes), changed by
+ * one element each way, and its first, last and removed elements decide
+ * as they must.
+ */
+static void test_big_set(void **state)
+{
+	struct pw_ruleset rs;
+	struct pw_set *s;
+	struct pw_datarec *prev, *now;
+	__u32 n;
+	int bad = 0;
+
+	(void)state;
+	rs_init(&rs);
+	s = pw_ruleset_new_set(&rs, "big");
+	assert_non_null(s);
+	for (int i = 0; i < 120000; i++) {
+		struct pw_prefix p = { 4, 32, { htonl(0x0a000000u + (__u32)i * 3) } };
+
+		if (i >= 100000) {
+			p = (struct pw_prefix){ 6, 64, { htonl(0x20010db8u), htonl((__u32)i), 0, 0 } };
+		}
+		assert_int_equal(pw_set_push(s, &p), 0);
+	}
+	pw_set_normalize(s);
+	rs_add(&rs, "drop proto tcp src @big");
+	rs_add(&rs, "pass src @big");
+	apply_verified("big set", &rs, DENY);
+	s = &rs.sets[0];
+	s->e[0] = s->e[--s->n];		/* 10.0.0.0 out, and one in */
+	{
+		struct pw_prefix p = { 4, 24, { htonl(0xc0000200u) } };
+
+		assert_int_equal(pw_set_push(s, &p), 0);
+	}
+	pw_set_normalize(s);
+	apply_verified("big set, one out, one in", &rs, DENY);
+	n = snap_span(&g_cur);
+	prev = calloc(n, sizeof(*prev));
+	now = calloc(n, sizeof(*now));
+	assert_non_null(prev);
+	assert_non_null(now);
+	stats_snap(n, prev);
+	{
+		static const struct { int fam; const char *src; int proto; __u32 v; int rule; } c[] = {
+			{ 4, "10.0.0.0", TCP_, DROP, -1 },	/* removed: the policy */
+			{ 4, "10.0.0.3", TCP_, DROP, 0 },
+			{ 4, "10.0.0.4", UDP_, DROP, -1 },
+			{ 4, "10.4.147.221", UDP_, PASS, 1 },	/* 10.0.0.0 + 99999 * 3 */
+			{ 4, "192.0.2.77", UDP_, PASS, 1 },	/* the one in */
+			{ 6, "2001:db8:1:d4bf::1", UDP_, PASS, 1 },	/* element 119999 */
+			{ 6, "2001:db8:1:86a0::1", TCP_, DROP, 0 },	/* element 100000 */
+			{ 6, "2001:db8:1:d4c0::1", TCP_, DROP, -1 },	/* one past the last */
+		};
+
+		for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+			struct pkt p = { .family = c[i].fam, .proto = c[i].proto, .sport = 1, .dport = 2,
+					 .payload = 8 };
+
+			parse_addr(p.family, c[i].src, p.src);
+			parse_addr(p.family, p.family == 4 ? "192.0.2.1" : "2001:db8::2", p.dst);
+			bad += check_pkt("big set", &p, c[i].v, c[i].rule, prev, now, NULL);
+		}
+	}
+	free(prev);
+	free(now);
+	pw_ruleset_free(&rs);
+	if (bad)
+		fail();
+}
+
 #ifdef PW_KNOWN_BUG_SET_CAPACITY
 /*
  * A set of 270000 prefixes applies, but no change to it does: its
@@ -2957,6 +3030,8 @@ static size_t add_tests(struct CMUnitTest *tests)
 #ifdef PW_KNOWN_BUG_SET_CAPACITY
 	tests[t++] = (struct CMUnitTest){ .name = "set_of_270000_changes", .test_func = test_set_capacity };
 #endif
+	tests[t++] = (struct CMUnitTest){ .name = "big_set_applies_reads_back_changes",
+					  .test_func = test_big_set };
 	tests[t++] = (struct CMUnitTest){ .name = "nodes_full_refused_nothing_changed",
 					  .test_func = test_nodes_full_refused };
 	tests[t++] = (struct CMUnitTest){ .name = "set_change_atomic_under_traffic",
