@@ -2239,11 +2239,11 @@ static void test_ordered_max_replaced(void **state)
 }
 
 /*
- * More distinct lookup values than nodes: 70000 host routes inside the
- * prefix of an ordered rule each need a node of their own (their rule and
- * the ordered rule's bit). The apply is refused as "table full" and
- * nothing changes: the same config, the same rules read back, the same
- * verdicts and counters.
+ * More distinct lookup values than nodes: every element of a set an
+ * ordered rule uses has a node of its own (its hits are counted), so a set
+ * of PW_NODES + 1000 prefixes does not fit. The apply is refused as
+ * "table full" and nothing changes: the same config, the same rules read
+ * back, the same verdicts and counters.
  */
 static void test_nodes_full_refused(void **state)
 {
@@ -2251,7 +2251,7 @@ static void test_nodes_full_refused(void **state)
 	struct pw_apply_report rep;
 	struct pw_config before, after;
 	struct pw_datarec *prev, *now;
-	char text[96];
+	struct pw_set *s;
 	int err, bad = 0;
 	__u32 n;
 
@@ -2261,18 +2261,22 @@ static void test_nodes_full_refused(void **state)
 	rs_add(&old, "pass src 10.1.2.3");
 	apply_verified("nodes: before", &old, DENY);
 	rs_init(&big);
-	rs_add(&big, "drop proto tcp src 10.0.0.0/8");
-	for (int i = 0; i < PW_NODES + 4464; i++) {
-		snprintf(text, sizeof(text), "pass src 10.%d.%d.%d", 2 + i / 65536, (i >> 8) & 255, i & 255);
-		rs_add(&big, text);
+	s = pw_ruleset_new_set(&big, "many");
+	assert_non_null(s);
+	for (__u32 i = 0; i < PW_NODES + 1000; i++) {
+		struct pw_prefix p = { 4, 32, { htonl(0x0b000000u + i) } };
+
+		assert_int_equal(pw_set_push(s, &p), 0);
 	}
+	pw_set_normalize(s);
+	rs_add(&big, "drop proto tcp src @many");
 	assert_int_equal(pw_ruleset_check(&g_ctx, &big, NULL), 0);
 	read_config(&before);
 	err = pw_rules_apply(&g_ctx, &g_maps, &big, DENY, &rep);
 	g_applies++;
 	read_config(&after);
 	if (!err) {
-		print_error("an apply needing %d nodes (room for %d) succeeded\n", big.n, PW_NODES);
+		print_error("an apply needing %d nodes (room for %d) succeeded\n", PW_NODES + 1000, PW_NODES);
 		pw_ruleset_free(&g_cur);
 		assert_int_equal(pw_ruleset_copy(&g_cur, &big), 0);
 		pw_ruleset_free(&big);
@@ -2961,6 +2965,8 @@ static int group_setup(void **state)
 	g_maps.fd[PW_RM_ORD_RULES] = bpf_map__fd(g_skel->maps.pw_ord_rules);
 	g_maps.fd[PW_RM_SETS] = bpf_map__fd(g_skel->maps.pw_sets);
 	g_maps.fd[PW_RM_SET_ELEMS] = bpf_map__fd(g_skel->maps.pw_set_elems);
+	g_maps.fd[PW_RM_NODE_PFX] = bpf_map__fd(g_skel->maps.pw_node_pfx);
+	g_maps.fd[PW_RM_ELEM_HITS] = bpf_map__fd(g_skel->maps.pw_elem_hits);
 	rs_init(&g_cur);
 	return 0;
 }
