@@ -41,7 +41,7 @@
  * (a set file error does not name the rule file line), FAMILY_TOKEN (src
  * and dst of different families: neither named), TABLE_SHADOW (a table rule
  * shadowing a later ordered rule: no warning), SET_CAPACITY (a set above
- * PW_MAX_LONG / 2 elements cannot be changed), ELEM_HITS_OTHER_SET (a
+ * 262144 elements cannot be applied or changed), ELEM_HITS_OTHER_SET (a
  * packet a set's rule decided is counted under another set's element).
  *
  * The PRNG seed is printed; set PW_SEED (decimal or 0x hex) to replay.
@@ -2490,12 +2490,11 @@ static void test_elem_hits(void **state)
 
 #ifdef PW_KNOWN_BUG_SET_CAPACITY
 /*
- * A set of 270000 prefixes applies, but no change to it does: its
- * elements and their long-prefix entries are held in both buffers at
- * once during an apply, and each map holds PW_MAX_LONG (524288) entries
- * for both buffers together, so a set above half of that can be applied
- * once and then never changed ("table full"). Issue #9 asks for sets of
- * millions of elements.
+ * Issue #9 asks for sets of up to millions of elements. A set of 270000
+ * prefixes used by one rule is refused: each element needs a lookup node
+ * of its own (PW_NODES, 262144 a buffer). Below that, a set above half of
+ * PW_MAX_LONG (524288 entries for both buffers together) applies once but
+ * no change to it does, as both buffers hold it during an apply.
  */
 static void test_set_capacity(void **state)
 {
