@@ -2492,9 +2492,9 @@ static void test_elem_hits(void **state)
 /*
  * Issue #9 asks for sets of up to millions of elements. A set of 270000
  * prefixes used by one rule is refused: each element needs a lookup node
- * of its own (PW_NODES, 262144 a buffer). Below that, a set above half of
- * PW_MAX_LONG (524288 entries for both buffers together) applies once but
- * no change to it does, as both buffers hold it during an apply.
+ * of its own (PW_NODES, 262144 a buffer); the element maps (PW_MAX_LONG,
+ * 524288 entries for both buffers, which hold a set at once during an
+ * apply) set the same bound.
  */
 static void test_set_capacity(void **state)
 {
