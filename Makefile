@@ -88,6 +88,10 @@ $(BUILD)/test_prog: tests/unit/test_prog.c tests/unit/pktbuild.h $(SKELS)
 $(BUILD)/test_rules: tests/unit/test_rules.c tests/unit/pktbuild.h tests/unit/scratchroot.h tests/unit/skelrules.h $(BUILD)/libpinwall.a $(SKELS)
 	$(CC) $(CFLAGS) -Itests/unit $< $(BUILD)/libpinwall.a $(LDLIBS) -lcmocka -o $@
 
+# Ordered rules and sets: the packet path against the reference classifier.
+$(BUILD)/test_ordered: tests/unit/test_ordered.c tests/unit/pktbuild.h tests/unit/scratchroot.h tests/unit/skelrules.h $(BUILD)/libpinwall.a $(SKELS)
+	$(CC) $(CFLAGS) -Itests/unit $< $(BUILD)/libpinwall.a $(LDLIBS) -lcmocka -o $@
+
 # Fail-closed fuzz: random edge frames against the reference parser and classifier.
 $(BUILD)/test_fuzz: tests/unit/test_fuzz.c tests/unit/pktbuild.h tests/unit/refparse.h tests/unit/scratchroot.h tests/unit/skelrules.h $(BUILD)/libpinwall.a $(SKELS)
 	$(CC) $(CFLAGS) -Itests/unit $< $(BUILD)/libpinwall.a $(LDLIBS) -lcmocka -o $@
@@ -115,7 +119,7 @@ $(BUILD)/bench/%: bench/%.c tests/unit/*.h $(BUILD)/libpinwall.a $(SKELS) $(BENC
 demo: deps all
 	bash scripts/demo.sh
 
-check: deps all $(BUILD)/pinwall-test $(BUILD)/test_prog $(BUILD)/test_rules $(BUILD)/test_fuzz $(BUILD)/test_migrate $(TEST_OBJS)
+check: deps all $(BUILD)/pinwall-test $(BUILD)/test_prog $(BUILD)/test_rules $(BUILD)/test_ordered $(BUILD)/test_fuzz $(BUILD)/test_migrate $(TEST_OBJS)
 	bash tests/run.sh
 
 test: check

@@ -17,15 +17,15 @@ leaks() {
 	} | paste -sd, - | sed 's/,/, /g'
 }
 
-for u in test_prog test_rules test_fuzz test_migrate; do
+for u in test_prog test_rules test_ordered test_fuzz test_migrate; do
 	[ -n "${1:-}" ] && [ "$1" != unit ] && [ "$1" != all ] && [ "$1" != "$u" ] && continue
 	[ -x "./build/$u" ] || continue
 	echo "== unit: $u (BPF_PROG_TEST_RUN)"
-	"./build/$u" >"$log/$u" 2>&1
+	"./build/$u" >"$log/unit-$u" 2>&1
 	rc=$?
-	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log/$u")
-	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log/$u" | head -n1)
-	grep -E '^\[  (FAILED|  ERROR) \]|not ok|FAIL' "$log/$u" | head -n 40
+	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log/unit-$u")
+	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log/unit-$u" | head -n1)
+	grep -E '^\[  (FAILED|  ERROR) \]|not ok|FAIL' "$log/unit-$u" | head -n 40
 	passed=$((passed + ${p:-0}))
 	failed=$((failed + ${f:-0}))
 	if [ $rc -ne 0 ] && [ "${f:-0}" -eq 0 ]; then failed=$((failed + 1)); fi
