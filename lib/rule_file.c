@@ -215,9 +215,13 @@ static int check_ordered(struct pw_ctx *ctx, struct pw_ruleset *rs, const char *
 		}
 		if (first_single >= 0 && ord_after < 0)
 			ord_after = i;
-		if (++n_ord > PW_ORD_MAX)
-			return pw_fail(ctx, ENOSPC, "%s: table full: at most %d ordered rules (rules with more than one match, a set or a port list)",
-				       WHERE(i), PW_ORD_MAX);
+		if (++n_ord > PW_ORD_MAX) {
+			char a[256];
+
+			pw_ruleset_format(rs, i, a, sizeof(a));
+			return pw_fail(ctx, ENOSPC, "%s: table full: '%s' is one too many: at most %d ordered rules (rules with more than one match, a set or a port list)",
+				       WHERE(i), a, PW_ORD_MAX);
+		}
 		if ((err = check_ordered_rule(ctx, rs, i, where)))
 			return err;
 		for (int j = 0; j < i; j++) {
@@ -395,6 +399,19 @@ static int set_file(struct pw_ctx *ctx, struct rule_file *rf, const char *path, 
 	return ret;
 }
 
+/* A set file's error, said at the rule file line that names the file. */
+static int set_file_at(struct pw_ctx *ctx, struct rule_file *rf, const char *path, struct pw_set *s)
+{
+	char err[PW_ERR_LEN];
+	int ret = set_file(ctx, rf, path, s);
+
+	if (ret) {
+		memcpy(err, ctx->err, sizeof(err));
+		pw_fail(ctx, ret, "%s:%d: set '%s': %s", rf->tf.name, rf->tf.lineno, s->name, err);
+	}
+	return ret;
+}
+
 /* "set NAME [PREFIX...]" or "set NAME file PATH". */
 static int parse_set(struct pw_ctx *ctx, struct rule_file *rf, char *rest, struct pw_ruleset *rs)
 {
@@ -412,7 +429,8 @@ static int parse_set(struct pw_ctx *ctx, struct rule_file *rf, char *rest, struc
 			       name, fn, rf->set_line[s - rs->sets]);
 	if (!(s = pw_ruleset_new_set(rs, name)))
 		return errno == ENOSPC ?
-			pw_fail(ctx, ENOSPC, "%s:%d: table full: at most %d sets", fn, line, PW_MAX_SETS) :
+			pw_fail(ctx, ENOSPC, "%s:%d: table full: set '%s' is one too many: at most %d sets",
+				fn, line, name, PW_MAX_SETS) :
 			pw_fail(ctx, ENOMEM, "out of memory");
 	rf->set_line[s - rs->sets] = line;
 	w = strtok_r(NULL, " \t\r,", &save);
@@ -422,7 +440,7 @@ static int parse_set(struct pw_ctx *ctx, struct rule_file *rf, char *rest, struc
 		if (!path || extra)
 			return pw_fail(ctx, EINVAL, "%s:%d: 'set %s file' takes one path%s%s%s", fn, line,
 				       name, extra ? ", got extra '" : "", extra ?: "", extra ? "'" : "");
-		return set_file(ctx, rf, path, s);
+		return set_file_at(ctx, rf, path, s);
 	}
 	for (; w; w = strtok_r(NULL, " \t\r,", &save)) {
 		if (pw_prefix_parse(w, &p, err, sizeof(err)))

@@ -362,7 +362,15 @@ static int check_matches(const struct pw_ord_rule *o, char *err, size_t errlen)
 	if (o->src.family == 6 || o->dst.family == 6)
 		fam &= 2;
 	if (!fam) {
-		snprintf(err, errlen, "src and dst of different families: the rule can never match");
+		struct pw_prefix a = { o->src.family, o->src.len, { 0 } }, b = { o->dst.family, o->dst.len, { 0 } };
+		char x[64], y[64];
+
+		memcpy(a.addr, o->src.addr, sizeof(a.addr));
+		memcpy(b.addr, o->dst.addr, sizeof(b.addr));
+		pw_prefix_format(&a, x, sizeof(x));
+		pw_prefix_format(&b, y, sizeof(y));
+		snprintf(err, errlen, "src '%s' is IPv%u but dst '%s' is IPv%u: the rule can never match",
+			 x, a.family, y, b.family);
 		return -EINVAL;
 	}
 	if (o->has_proto && ((o->proto == 1 && !(fam & 1)) || (o->proto == 58 && !(fam & 2)))) {

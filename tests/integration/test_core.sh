@@ -52,7 +52,7 @@ test_pin_layout_and_status() {
 	ASSERT_EQ "$(jq -r '.[0].drift | length' <<<"$j")" 0 "no drift"
 	ASSERT_EQ "$(jq -r '[.[0].maps[] | select(.shared | not)] | length' <<<"$j")" 3 "three interface maps"
 	[ -e "$d/maps/pw_frags" ] || fail "missing pin $d/maps/pw_frags (first fragments' verdicts)"
-	ASSERT_EQ "$(jq -r '[.[0].maps[] | select(.shared)] | length' <<<"$j")" 9 "nine shared rule maps"
+	ASSERT_EQ "$(jq -r '[.[0].maps[] | select(.shared)] | length' <<<"$j")" 16 "sixteen shared rule maps"
 	ASSERT_EQ "$(jq -r '.[0].link_id // "none"' <<<"$j")" none "no link in status"
 	ASSERT_EQ "$(jq -r '.[0].prog_id' <<<"$j")" "$(bpftool map dump pinned "$d/meta" -j | jq '.[0].formatted.value.prog_id')" "status: the recorded program runs"
 	ASSERT_MATCH "$(pw "$NS" status)" 'program +pinwall_xdp id [0-9]+ tag [0-9a-f]{16}, skb mode' "text status"

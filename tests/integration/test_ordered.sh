@@ -200,7 +200,7 @@ test_file_errors() {
 	bad "$f:2: unknown set '@late'" "drop src @late dport 1" "set late 10.0.0.0/8"
 	bad "$f:3: duplicate set 'x' \(first at $f:2\)" "set x 10.0.0.0/8" "set x 10.1.0.0/16"
 	bad "$f:3: rule 'drop proto icmp src @v6' can never match" "set v6 fd00::/16" "drop proto icmp src @v6"
-	bad "$f:2: src and dst of different families" "drop src 10.0.0.0/8 dst fd00::/8"
+	bad "$f:2: src '10\.0\.0\.0/8' is IPv4 but dst 'fd00::/8' is IPv6: the rule can never match" "drop src 10.0.0.0/8 dst fd00::/8"
 	bad "$f:2: ports need proto tcp or udp \(or no proto\), not 'icmp'" "drop proto icmp dport {1,2}"
 	bad "$f:4: single-match rule 'drop src 10\.3\.0\.0/16' is written after the ordered rule at $f:3" \
 		"drop src 10.2.0.0/16" "drop proto udp src 10.1.0.0/16 dport 9" "drop src 10.3.0.0/16"

@@ -37,9 +37,7 @@
  *                         a shadowed rule is a warning.
  *
  * Known gaps are kept as failing checks, compiled in with -DPW_KNOWN_BUG_X:
- * TABLE_FULL_TOKEN (129th ordered rule / 65th set not named), SET_FILE_WHERE
- * (a set file error does not name the rule file line), FAMILY_TOKEN (src
- * and dst of different families: neither named), TABLE_SHADOW (a table rule
+ * TABLE_SHADOW (a table rule
  * shadowing a later ordered rule: no warning), SET_CAPACITY (a set above
  * 262144 elements cannot be applied or changed), ELEM_HITS_OTHER_SET (a
  * packet a set's rule decided is counted under another set's element).
@@ -2899,30 +2897,22 @@ static const struct ecase err_cases[] = {
 	  "drop dst 10.2.0.0/16\n", NULL, NULL,
 	  { "err.rules:3: ", "'drop dst 10.2.0.0/16'", "err.rules:2", "err.rules:1" } },
 	{ "err_too_many_sets", NULL, "65 sets", NULL, { "err.rules:65: ", "at most 64 sets",
-#ifdef PW_KNOWN_BUG_TABLE_FULL_TOKEN
 	    /* the set that is one too many is not named */
 	    "'s64'",
-#endif
 	  } },
 	{ "err_too_many_ordered", NULL, NULL, NULL,
 	  { "err.rules:129: ", "at most 128 ordered rules",
-#ifdef PW_KNOWN_BUG_TABLE_FULL_TOKEN
 	    /* the message names the line but not the rule that is one too many */
 	    "'drop proto tcp src 10.0.128.0/24 dport 22'",
-#endif
 	  } },
 	{ "err_bad_set_file_line", "set big file set.txt\ndrop src @big\n", "10.0.0.0/8\n# comment\nbogus\n", NULL,
 	  { "%/set.txt:3: ", "'bogus'",
-#ifdef PW_KNOWN_BUG_SET_FILE_WHERE
 	    /* which rule file line named the set file is not said */
 	    "err.rules:1",
-#endif
 	  } },
 	{ "err_set_file_missing", "set s file nope.txt\ndrop src @s\n", NULL, NULL,
 	  { "%/nope.txt'",
-#ifdef PW_KNOWN_BUG_SET_FILE_WHERE
 	    "err.rules:1",
-#endif
 	  } },
 	{ "err_bad_set_element", "set s 10.0.0.0/8 10.1.2.3/8\n", NULL, NULL,
 	  { "err.rules:1: ", "'10.1.2.3/8'", "set 's'" } },
@@ -2939,10 +2929,8 @@ static const struct ecase err_cases[] = {
 	{ "err_family_inline",
 	  "drop src 10.0.0.0/8 dst 2001:db8::/32\n", NULL, NULL,
 	  { "err.rules:1: ", "can never match",
-#ifdef PW_KNOWN_BUG_FAMILY_TOKEN
 	    /* neither prefix is named */
 	    "10.0.0.0/8",
-#endif
 	  } },
 	{ "warn_shadowed_by_set", "set s 10.0.0.0/8\ndrop src @s\ndrop src @s proto tcp dport 22\n", NULL,
 	  "err.rules:3: rule 'drop proto tcp src @s dport 22' can never match: the earlier rule 'drop src @s'", { NULL } },
