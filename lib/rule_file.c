@@ -191,6 +191,48 @@ static bool rule_covers(const struct pw_ord_rule *w, const struct pw_ord_rule *n
 	       ports_cover(&w->sport, &n->sport) && ports_cover(&w->dport, &n->dport);
 }
 
+/* Does single-match rule @t match every packet ordered rule @n matches?
+ * Then the table, placed before @n, always decides first. */
+static bool table_covers(const struct pw_rule *t, const struct pw_ord_rule *n)
+{
+	struct pw_addr_match w = { t->family, t->len, { 0 }, "" };
+	const struct pw_port_match *pm = t->kind == PW_RK_SPORT ? &n->sport : &n->dport;
+
+	memcpy(w.addr, t->addr, sizeof(w.addr));
+	switch (t->kind) {
+	case PW_RK_SRC:
+		return n->src.family == t->family && addr_covers(&w, &n->src);
+	case PW_RK_DST:
+		return n->dst.family == t->family && addr_covers(&w, &n->dst);
+	case PW_RK_PROTO:
+		return n->has_proto && n->proto == t->proto;
+	case PW_RK_SPORT:
+	case PW_RK_DPORT: {
+		struct pw_port_match r = { 1, { { (__u16)t->port_lo, (__u16)t->port_hi } } };
+
+		return pm->n && (!t->proto || (n->has_proto && n->proto == t->proto)) &&
+		       ports_cover(&r, pm);
+	}
+	}
+	return false;
+}
+
+/* An ordered rule after the table that a table rule always beats: a warning. */
+static void warn_table_shadow(struct pw_ruleset *rs, int i, int first_single, const char *const *where)
+{
+	char a[256], b[256];
+
+	for (int t = 0; t < rs->n; t++) {
+		if (PW_RK_KIND(rs->r[t].kind) == PW_RK_ORDERED || !table_covers(&rs->r[t], &rs->ord[i]))
+			continue;
+		pw_ruleset_format(rs, i, a, sizeof(a));
+		pw_rule_format(&rs->r[t], b, sizeof(b));
+		warn(rs, "%s: rule '%s' can never match: the prefix table, placed before it at %s, decides every packet it matches ('%s')",
+		     WHERE(i), a, where ? where[first_single] : "earlier", b);
+		return;
+	}
+}
+
 /*
  * Ordered rules: at most PW_ORD_MAX; sets exist; each can match; the
  * single-match rules written together (they form one table, placed where
@@ -224,6 +266,8 @@ static int check_ordered(struct pw_ctx *ctx, struct pw_ruleset *rs, const char *
 		}
 		if ((err = check_ordered_rule(ctx, rs, i, where)))
 			return err;
+		if (first_single >= 0)
+			warn_table_shadow(rs, i, first_single, where);
 		for (int j = 0; j < i; j++) {
 			char a[256], b[256];
 

@@ -37,8 +37,7 @@
  *                         a shadowed rule is a warning.
  *
  * Known gaps are kept as failing checks, compiled in with -DPW_KNOWN_BUG_X:
- * TABLE_SHADOW (a table rule
- * shadowing a later ordered rule: no warning), SET_CAPACITY (a set above
+ * SET_CAPACITY (a set above
  * 262144 elements cannot be applied or changed), ELEM_HITS_OTHER_SET (a
  * packet a set's rule decided is counted under another set's element).
  *
@@ -2058,7 +2057,8 @@ static const struct fcase fixed_cases[] = {
 	{ "fixed_icmp_table",
 	  "drop proto icmp\n"
 	  "pass proto icmpv6\n"
-	  "drop src 2001:db8::/32 proto icmpv6\n", NULL, NULL, {
+	  "drop src 2001:db8::/32 proto icmpv6\n", NULL,
+	  "fixed.rules:3: rule 'drop proto icmpv6 src 2001:db8::/32' can never match: the prefix table", {
 		{ "v4 icmp", 4, NULL, NULL, ICMP_, .verdict = DROP, .rule = 0 },
 		{ "v6 icmpv6: table first", 6, NULL, NULL, ICMP6_, .verdict = PASS, .rule = 1 },
 		{ "v6 protocol 1: neither", 6, NULL, NULL, ICMP_, .verdict = PASS, .rule = -1 },
@@ -2934,12 +2934,10 @@ static const struct ecase err_cases[] = {
 	  } },
 	{ "warn_shadowed_by_set", "set s 10.0.0.0/8\ndrop src @s\ndrop src @s proto tcp dport 22\n", NULL,
 	  "err.rules:3: rule 'drop proto tcp src @s dport 22' can never match: the earlier rule 'drop src @s'", { NULL } },
-#ifdef PW_KNOWN_BUG_TABLE_SHADOW
 	/* the prefix table, placed first, decides every packet from 10/8: the
 	 * ordered rule after it can never match, and no warning says so */
 	{ "warn_shadowed_by_table", "drop src 10.0.0.0/8\ndrop src 10.1.0.0/16 proto tcp dport 22\n", NULL,
 	  "err.rules:2: rule 'drop proto tcp src 10.1.0.0/16 dport 22' can never match", { NULL } },
-#endif
 	{ "warn_shadowed_by_wider", "pass proto tcp src 10.0.0.0/8 dport {20-30}\n"
 	  "drop src 10.1.0.0/16 proto tcp dport 22\n", NULL,
 	  "err.rules:2: rule 'drop proto tcp src 10.1.0.0/16 dport 22' can never match", { NULL } },
