@@ -130,7 +130,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, PW_MAX_ELEMS);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct pw_prefix_key);
+	__type(key, struct pw_hit_key);
 	__type(value, __u64);
 	PW_SHARED;
 } pw_elem_hits SEC(".maps");
@@ -321,21 +321,29 @@ static __always_inline __u32 pw_field(__u32 v, const __u64 *any, __u64 *acc)
 	return nd->rule;
 }
 
-/* One hit for the set element the node of lookup value @v names. */
-static __always_inline void pw_count_elem(__u32 v)
+/* One hit of @rule, by its set match on @side, for the table entry the
+ * node of lookup value @v stands for (abi.h: pw_elem_hits). */
+static __always_inline void pw_count_elem(__u32 v, __u32 rule, __u32 side)
 {
 	struct pw_prefix_key *k;
+	struct pw_hit_key hk;
 	__u32 idx = v & ~PW_NODE;
-	__u64 *n;
+	__u64 *n, one = 1;
 
 	if (!(v & PW_NODE))
 		return;
 	k = bpf_map_lookup_elem(&pw_node_pfx, &idx);
 	if (!k || !k->family)
 		return;
-	n = bpf_map_lookup_elem(&pw_elem_hits, k);
+	hk.rule = rule;
+	hk.side = side;
+	__builtin_memcpy(&hk.pfx, k, sizeof(hk.pfx));
+	n = bpf_map_lookup_elem(&pw_elem_hits, &hk);
 	if (n)
 		__sync_fetch_and_add(n, 1);
+	else if (bpf_map_update_elem(&pw_elem_hits, &hk, &one, BPF_NOEXIST) &&
+		 (n = bpf_map_lookup_elem(&pw_elem_hits, &hk)))
+		__sync_fetch_and_add(n, 1);	/* created meanwhile by another CPU */
 }
 
 /* Index of the lowest set bit; x != 0. */
@@ -410,9 +418,9 @@ static __always_inline __u32 pw_classify_ordered(__u32 set, const struct pw_pkt 
 		return rule;
 	i &= PW_ORD_MAX - 1;
 	if (os->set_bits[0][i / 64] & (1ULL << (i % 64)))
-		pw_count_elem(v_src);
+		pw_count_elem(v_src, os->ids[i], PW_SIDE_SRC);
 	if (os->set_bits[1][i / 64] & (1ULL << (i % 64)))
-		pw_count_elem(v_dst);
+		pw_count_elem(v_dst, os->ids[i], PW_SIDE_DST);
 	return os->ids[i];
 }
 

@@ -263,8 +263,9 @@ bool pw_rule_in_force(__u32 kind, const struct pw_config *cfg);
 int pw_rules_read_entries(struct pw_ctx *ctx, const struct pw_rules_maps *m, __u32 *count,
 			  __u32 **keys, struct pw_rule **vals);
 /* Every key of the hash map @fd, in batches of up to 65536 (@vsize: its
- * value size): @fn gets each batch, and a non-zero return stops the walk. */
-typedef int (*pw_walk_fn)(void *arg, const void *keys, __u32 n);
+ * value size): @fn gets each batch of keys and values, and a non-zero
+ * return stops the walk. */
+typedef int (*pw_walk_fn)(void *arg, const void *keys, const void *vals, __u32 n);
 int pw_hash_walk(int fd, size_t ksize, size_t vsize, pw_walk_fn fn, void *arg);
 /* pw_config could not be read: say why, naming the pin. */
 int pw_rules_config_fail(struct pw_ctx *ctx, const struct pw_rules_maps *m, int err);

@@ -42,13 +42,14 @@ struct buf_clear {
 	char *del;
 };
 
-static int clear_batch(void *arg, const void *k, __u32 n)
+static int clear_batch(void *arg, const void *k, const void *v, __u32 n)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, bo);
 	struct buf_clear *bc = arg;
 	const char *keys = k;
 	__u32 ndel = 0;
 
+	(void)v;
 	for (__u32 i = 0; i < n; i++) {
 		__u32 meta;
 
@@ -556,74 +557,117 @@ static int apply_switch(struct apply *a)
 
 /* ---- hits per set element (abi.h: pw_elem_hits) ---- */
 
-/* Every prefix of every set of @rs, once. */
-static int set_union(const struct pw_ruleset *rs, struct pw_set *u)
+/* The sets each ordered rule matches by, by rule id: at most PW_ORD_MAX. */
+struct set_rules {
+	int n;
+	struct { __u32 id; const struct pw_set *set[2]; } r[PW_ORD_MAX];
+};
+
+static void set_rules_of(const struct pw_ruleset *rs, struct set_rules *sr)
 {
-	memset(u, 0, sizeof(*u));
-	for (int i = 0; i < rs->n_sets; i++)
-		for (int e = 0; e < rs->sets[i].n; e++)
-			if (pw_set_push(u, &rs->sets[i].e[e]))
-				return -ENOMEM;
-	pw_set_normalize(u);
+	sr->n = 0;
+	for (int i = 0; i < rs->n && sr->n < PW_ORD_MAX; i++) {
+		const struct pw_ord_rule *o = &rs->ord[i];
+
+		if (rs->r[i].kind != PW_RK_ORDERED)
+			continue;
+		sr->r[sr->n].id = rs->ids[i];
+		sr->r[sr->n].set[PW_SIDE_SRC] = o->src.family == PW_ADDR_SET ?
+						pw_ruleset_find_set(rs, o->src.set) : NULL;
+		sr->r[sr->n].set[PW_SIDE_DST] = o->dst.family == PW_ADDR_SET ?
+						pw_ruleset_find_set(rs, o->dst.set) : NULL;
+		sr->n++;
+	}
+}
+
+static const struct pw_set *set_of(const struct set_rules *sr, const struct pw_hit_key *k)
+{
+	for (int i = 0; i < sr->n; i++)
+		if (sr->r[i].id == k->rule)
+			return k->side <= PW_SIDE_DST ? sr->r[i].set[k->side] : NULL;
+	return NULL;
+}
+
+/* The longest element of @s containing the entry @k, or -1. */
+static int longest_elem(const struct pw_set *s, const struct pw_prefix_key *k)
+{
+	struct pw_prefix p = { k->family, 0, { 0 } };
+
+	if (k->family != 4 && k->family != 6)
+		return -1;
+	for (int len = (int)k->len; len >= 0; len--) {
+		int at;
+
+		memcpy(p.addr, k->addr, sizeof(p.addr));
+		p.len = (__u32)len;
+		pw_mask_addr(p.addr, (int)p.family, p.len);
+		if ((at = pw_set_find(s, &p)) >= 0)
+			return at;
+	}
+	return -1;
+}
+
+struct hits_walk {
+	struct set_rules sr;
+	const struct pw_set *s;		/* pw_set_hits: the set counted */
+	__u64 *out;
+	int fd;				/* clean-up: the map; keys no rule set holds go */
+};
+
+static int hits_batch(void *arg, const void *k, const void *v, __u32 n)
+{
+	const struct pw_hit_key *keys = k;
+	const __u64 *vals = v;
+	struct hits_walk *hw = arg;
+
+	for (__u32 i = 0; i < n; i++) {
+		const struct pw_set *s = set_of(&hw->sr, &keys[i]);
+		int at = s ? longest_elem(s, &keys[i].pfx) : -1;
+
+		if (hw->out && s == hw->s && at >= 0)
+			hw->out[at] += vals[i];
+		if (!hw->out && at < 0 && bpf_map_delete_elem(hw->fd, &keys[i]) && errno != ENOENT)
+			return -errno;
+	}
 	return 0;
 }
 
-static void prefix_key(const struct pw_prefix *p, struct pw_prefix_key *k)
+int pw_set_hits(struct pw_ctx *ctx, const struct pw_rules_maps *m, const struct pw_ruleset *rs,
+		const struct pw_set *s, __u64 *out)
 {
-	memset(k, 0, sizeof(*k));
-	k->family = p->family;
-	k->len = p->len;
-	memcpy(k->addr, p->addr, sizeof(k->addr));
+	struct hits_walk *hw;
+	int err;
+
+	memset(out, 0, s->n * sizeof(*out));
+	if (m->fd[PW_RM_ELEM_HITS] <= 0)
+		return 0;
+	if (!(hw = calloc(1, sizeof(*hw))))
+		return pw_fail(ctx, ENOMEM, "out of memory");
+	set_rules_of(rs, &hw->sr);
+	hw->s = s;
+	hw->out = out;
+	err = pw_hash_walk(m->fd[PW_RM_ELEM_HITS], sizeof(struct pw_hit_key), sizeof(__u64),
+			   hits_batch, hw);
+	free(hw);
+	return err ? pw_fail(ctx, err, "cannot read the hits of set '%s': %s", s->name, strerror(-err)) : 0;
 }
 
-/* Counters for prefixes in @to's sets and not in @from's: created at zero
- * (@add) before the switch, or deleted (!@add) after it. */
-static int elem_hits_sync(const struct pw_rules_maps *m, const struct pw_ruleset *from,
-			  const struct pw_ruleset *to, bool add)
+/* After a switch: counts of rules gone, or of prefixes their set no longer
+ * holds, go (a leftover after a kill goes with the next apply). */
+static int hits_clean(const struct pw_rules_maps *m, const struct pw_ruleset *want)
 {
-	struct pw_set a, b;
-	__u64 zero = 0;
-	int err = 0;
+	struct hits_walk *hw;
+	int err;
 
 	if (m->fd[PW_RM_ELEM_HITS] <= 0)
 		return 0;
-	if (set_union(from, &a) || set_union(to, &b)) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (int i = 0; i < b.n && !err; i++) {
-		struct pw_prefix_key k;
-
-		if (pw_set_find(&a, &b.e[i]) >= 0)
-			continue;
-		prefix_key(&b.e[i], &k);
-		if (add && bpf_map_update_elem(m->fd[PW_RM_ELEM_HITS], &k, &zero, BPF_NOEXIST) &&
-		    errno != EEXIST)
-			err = -errno;
-		else if (!add && bpf_map_delete_elem(m->fd[PW_RM_ELEM_HITS], &k) && errno != ENOENT)
-			err = -errno;
-	}
-out:
-	free(a.e);
-	free(b.e);
+	if (!(hw = calloc(1, sizeof(*hw))))
+		return -ENOMEM;
+	set_rules_of(want, &hw->sr);
+	hw->fd = m->fd[PW_RM_ELEM_HITS];
+	err = pw_hash_walk(hw->fd, sizeof(struct pw_hit_key), sizeof(__u64), hits_batch, hw);
+	free(hw);
 	return err;
-}
-
-int pw_set_hits(struct pw_ctx *ctx, const struct pw_rules_maps *m, const struct pw_set *s,
-		__u64 *out)
-{
-	for (int i = 0; i < s->n; i++) {
-		struct pw_prefix_key k;
-
-		out[i] = 0;
-		if (m->fd[PW_RM_ELEM_HITS] <= 0)
-			continue;
-		prefix_key(&s->e[i], &k);
-		if (bpf_map_lookup_elem(m->fd[PW_RM_ELEM_HITS], &k, &out[i]) && errno != ENOENT)
-			return pw_fail(ctx, errno, "cannot read the hits of set '%s': %s", s->name,
-				       strerror(errno));
-	}
-	return 0;
 }
 
 /* Ordered rules and sets need maps (and a program) that know them. */
@@ -673,10 +717,7 @@ int pw_rules_apply(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_
 	a.set = (a.cfg.active & 1) ^ 1;
 	if ((err = apply_tables(&a)) || (err = apply_rules(&a)))
 		goto out;
-	if ((err = elem_hits_sync(m, &a.cur, want, true))) {
-		err = pw_fail(ctx, err, "cannot create the set element counters: %s", strerror(-err));
-		goto out;
-	}
+
 	pw_step(PW_OP_APPLY, "staged");
 	if ((err = apply_switch(&a)))
 		goto out;
@@ -687,9 +728,7 @@ int pw_rules_apply(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_
 	intent = false;		/* switched: from here on, only forward */
 	if ((err = rules_settle(ctx, m, &a.in)))
 		pw_detail(ctx, "the new rules are in force; 'pinwall recover' finishes the clean-up");
-	/* counters of prefixes no set holds any more (a leftover after a kill
-	 * only keeps a count that a prefix added again continues) */
-	else if ((err = elem_hits_sync(m, want, &a.cur, false)))
+	else if ((err = hits_clean(m, want)))
 		err = pw_fail(ctx, err, "the new rules are in force, but the counters of removed set prefixes could not be freed: %s",
 			      strerror(-err));
 out:

@@ -60,8 +60,8 @@ static __u32 field_value(struct pw_tables *t, __u32 rule, const __u64 *bits, con
 	return PW_NODE | (t->set * PW_NODES + t->n_nodes - 1);
 }
 
-/* A node of its own for an address inside set element @elem: its hits are
- * counted for that element. */
+/* A node of its own for table entry @elem, inside a set element: its hits
+ * are counted under its prefix. */
 static __u32 elem_value(struct pw_tables *t, __u32 rule, const __u64 *bits, const __u64 *any,
 			const struct pw_prefix *elem)
 {
@@ -124,7 +124,7 @@ struct aent {
 	__u64 own[2];		/* ordered rules matching this prefix */
 	__u32 value;
 	bool is_elem;		/* a set element */
-	const struct pw_prefix *elem;	/* the longest set element containing it */
+	const struct pw_prefix *elem;	/* a set element containing it, or NULL */
 };
 
 static int cmp_aent(const void *a, const void *b)
@@ -251,7 +251,8 @@ static int resolve(struct pw_tables *t, struct aent *v, int *n, const __u64 *any
 			e->own[1] |= stack[depth - 1]->own[1];
 			e->elem = e->elem ?: stack[depth - 1]->elem;
 		}
-		e->value = e->elem ? elem_value(t, e->rule, e->own, any, e->elem) :
+		/* inside a set element: a node naming this entry, for its hits */
+		e->value = e->elem ? elem_value(t, e->rule, e->own, any, &e->p) :
 			   field_value(t, e->rule, e->own, any);
 		stack[depth++] = e;
 	}

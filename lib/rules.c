@@ -289,7 +289,7 @@ int pw_hash_walk(int fd, size_t ksize, size_t vsize, pw_walk_fn fn, void *arg)
 		      -errno : 0;
 		if (err && err != -ENOENT)
 			goto out;
-		if (count && (r = fn(arg, keys, count))) {
+		if (count && (r = fn(arg, keys, vals, count))) {
 			err = r;
 			goto out;
 		}
@@ -312,11 +312,12 @@ struct elems_read {
 	struct pw_set *slot[PW_MAX_SETS];
 };
 
-static int elems_batch(void *arg, const void *k, __u32 n)
+static int elems_batch(void *arg, const void *k, const void *v, __u32 n)
 {
 	const struct pw_elem_key *keys = k;
 	struct elems_read *er = arg;
 
+	(void)v;
 	for (__u32 i = 0; i < n; i++) {
 		struct pw_prefix p = { keys[i].meta & 0xff, keys[i].len, { 0 } };
 		__u32 sl = (keys[i].meta >> 8) & 0xff;

@@ -59,8 +59,8 @@ static int cmp_by_hits(const void *x, const void *y)
 }
 
 /* One set: its prefixes (sorted, or by hits) with their hits. */
-static int print_set(struct cli *cli, const struct pw_rules_maps *m, const struct pw_set *s,
-		     bool by_hits, struct json_object *arr)
+static int print_set(struct cli *cli, const struct pw_rules_maps *m, const struct pw_ruleset *rs,
+		     const struct pw_set *s, bool by_hits, struct json_object *arr)
 {
 	__u64 *hits = calloc(s->n + 1, sizeof(*hits)), total = 0;
 	int *order = calloc(s->n + 1, sizeof(*order));
@@ -72,7 +72,7 @@ static int print_set(struct cli *cli, const struct pw_rules_maps *m, const struc
 		free(order);
 		return cli_err(cli, "out of memory");
 	}
-	if (pw_set_hits(&cli->ctx, m, s, hits)) {
+	if (pw_set_hits(&cli->ctx, m, rs, s, hits)) {
 		free(hits);
 		free(order);
 		return cli_lib_err(cli);
@@ -146,7 +146,7 @@ static int do_set_list(struct cli *cli, int argc, char **argv)
 		arr = json_object_new_array();
 	for (int i = 0; i < cur.n_sets && !ret; i++)
 		if (!a.argc || !strcmp(cur.sets[i].name, a.argv[0]))
-			ret = print_set(cli, &m, &cur.sets[i], a.by_hits, arr);
+			ret = print_set(cli, &m, &cur, &cur.sets[i], a.by_hits, arr);
 	if (cli->json && !ret) {
 		struct json_object *j = json_object_new_object();
 

@@ -251,16 +251,24 @@ struct pw_elem_key {
 };
 
 /*
- * Hits per set element. A node made for an address inside a set element
- * names that element (the longest element of any set containing it) in
- * pw_node_pfx; when an ordered rule with a set match decides, the packet
- * is counted in pw_elem_hits under that element's prefix. The counters
- * are kept by prefix across applies, as long as some set holds it.
+ * Hits per set element. An address inside a set element gets a node of its
+ * own, and pw_node_pfx names the prefix of that node's table entry. When an
+ * ordered rule matching on a set decides, the packet is counted in
+ * pw_elem_hits under (rule id, side, entry prefix); user space adds each
+ * count to the longest element of the rule's set containing the entry, so
+ * overlapping sets are told apart. Counts are kept across applies while
+ * the rule and its set's element stay.
  */
 struct pw_prefix_key {
-	__u32 family;		/* 4 or 6; 0: the node names no element */
+	__u32 family;		/* 4 or 6; 0: the node is in no set element */
 	__u32 len;
 	__u32 addr[4];
+};
+
+struct pw_hit_key {
+	__u32 rule;		/* the ordered rule that decided */
+	__u32 side;		/* enum pw_side: the match by set */
+	struct pw_prefix_key pfx;	/* the table entry the address fell in */
 };
 #define PW_ELEM_META(buf, slot, family) (((buf) << 16) | ((slot) << 8) | (family))
 

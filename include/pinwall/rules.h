@@ -174,10 +174,11 @@ struct pw_change_result {
 
 int pw_rules_change(struct pw_ctx *ctx, const struct pw_rule_change *c, struct pw_change_result *res);
 
-/* Hits of each prefix of set @s (counted when an ordered rule matching on
- * the set decided; see abi.h): out[i] for s->e[i]. */
-int pw_set_hits(struct pw_ctx *ctx, const struct pw_rules_maps *m, const struct pw_set *s,
-		__u64 *out);
+/* Hits of each prefix of set @s of the rule set @rs in force: packets an
+ * ordered rule matching by @s decided, for the longest element of @s
+ * holding the address (abi.h). out[i] for s->e[i]. */
+int pw_set_hits(struct pw_ctx *ctx, const struct pw_rules_maps *m, const struct pw_ruleset *rs,
+		const struct pw_set *s, __u64 *out);
 /* Make @want (with @policy) the rule set, atomically; assigns want->ids. */
 int pw_rules_apply(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_ruleset *want,
 		   int policy, struct pw_apply_report *rep);
