@@ -109,7 +109,7 @@ test_wipe_under_traffic() {
 	gen "$NS" -i veth1 -c 50 --dport 8 -q
 	ASSERT_EQ "$(rule_packets "$NS" "drop dport 8")" 50 "a rule added after repin is in force"
 	# a second repin changes nothing and says so
-	ASSERT_MATCH "$(pw "$NS" repin veth0)" "^veth0: nothing to repin, all 13 pins present" "second repin"
+	ASSERT_MATCH "$(pw "$NS" repin veth0)" "^veth0: nothing to repin, all 20 pins present" "second repin"
 	ASSERT_EQ "$(pw "$NS" repin veth0 --json | jq -r '[.pins[].result] | unique | join(",")')" present \
 		"second repin: all present"
 	# the next reload keeps the repinned maps
