@@ -2,7 +2,7 @@
 # make demo: pinwall end to end in a throwaway network namespace.
 # A veth pair demo0 <-> demo1; pinwall on demo0; pwgen sends from demo1; the
 # stats follower runs as a separate process through a reload (counters
-# continue), a drop rule, and an unload + load (fresh counter maps: it reports
+# continue), a blocklist set with ordered rules, and an unload + load (fresh counter maps: it reports
 # the replacement; the rules stay).
 # Everything it creates is removed on exit, Ctrl-C included.
 set -u
@@ -48,10 +48,16 @@ step "pinwall reload demo0: atomic program swap, maps reused, counters continue"
 "${PW[@]}" reload demo0
 sleep 4
 
-step "pinwall rule add drop src 10.11.0.0/16: the traffic moves from XDP_PASS to XDP_DROP"
-"${PW[@]}" rule add drop src 10.11.0.0/16
+step "pinwall rule apply: named sets and ordered rules (first match wins): the traffic moves from XDP_PASS to XDP_DROP"
+rules=$(mktemp)
+printf '%s\n' "set mgmt 10.20.0.0/16" "set blocklist 10.11.0.0/16 192.0.2.0/24" \
+	"pass proto tcp src @mgmt dport 22" "drop src @blocklist" >"$rules"
+cat "$rules"
+"${PW[@]}" rule apply "$rules"
+rm -f "$rules"
 sleep 2.5
 "${PW[@]}" rule list
+"${PW[@]}" set list --sort hits
 
 step "pinwall unload demo0 + load demo0: fresh counter maps (the follower notices the new map IDs); the rules stay"
 "${PW[@]}" unload demo0 && "${PW[@]}" load demo0
