@@ -16,5 +16,5 @@ bash bench/ladder.sh "$out/ladder.jsonl" | tee "$out/ladder.txt"
 if /usr/bin/python3 -c "import matplotlib" 2>/dev/null; then
 	/usr/bin/python3 bench/plot.py "$out" docs/bench.png && echo "plot: docs/bench.png"
 else
-	echo "plot skipped: install python3-matplotlib (apt-get install python3-matplotlib)"
+	echo "plot skipped: install python3-matplotlib (scripts/deps.sh installs it)"
 fi

@@ -9,6 +9,7 @@ pkgs=(
 	iproute2 jq libcap2-bin util-linux procps	# tests: netns, JSON, capsh, setpriv, sysctl
 	xdp-tools nftables iptables ethtool	# peers and baselines for tests and benchmarks
 	python3-scapy				# crafted frames of the bypass tests
+	python3-matplotlib			# make bench: the plot docs/bench.png
 )
 missing=()
 for p in "${pkgs[@]}"; do
