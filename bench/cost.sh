@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Per-packet cost (BPF_PROG_TEST_RUN): pinwall at 10, 10k and 100k+100k rules
+# Per-packet cost (BPF_PROG_TEST_RUN): pinwall at 10, 10k and 100k+100k rules,
+# and 64 ordered rules over the 100k+100k prefixes as named sets,
 # against a bare XDP_DROP program and xdp-filter's objects; see bench/cost.c.
 # Builds nothing (make bench builds build/bench/cost). Needs root.
 # Usage: bench/cost.sh [--json FILE] [other bench/cost options]
