@@ -63,13 +63,14 @@ ip -n "$NS" link add name veth0 type veth peer name veth1
 ip -n "$NS" link set veth0 up
 ip -n "$NS" link set veth1 up
 # memlock of the shared rule maps, bytes: "total prefix_maps" (prefix maps:
-# the long-prefix hashes and the set elements, the maps that grow with them)
+# the long-prefix hashes, the set elements and their hit counters, the maps
+# that grow with the prefixes; the others are arrays of a fixed size)
 memlock() {
 	local m total=0 pfx=0 b
 	for m in "$ROOT"/shared/*; do
 		b=$(bpftool map show pinned "$m" --json | jq .bytes_memlock)
 		total=$((total + b))
-		case ${m##*/} in pw_v4_long | pw_v6_long | pw_set_elems) pfx=$((pfx + b)) ;; esac
+		case ${m##*/} in pw_v4_long | pw_v6_long | pw_set_elems | pw_elem_hits) pfx=$((pfx + b)) ;; esac
 	done
 	echo "$total $pfx"
 }
@@ -237,14 +238,15 @@ memrow() { # LABEL "TOTAL PFX" PREFIXES
 	awk -v l="$1" -v m="$2" -v m0="$mem0" -v n="$3" 'BEGIN {
 		split(m, a, " "); split(m0, b, " ")
 		printf "  %-48s all maps %7.1f MiB, prefix maps %7.1f MiB", l, a[1] / 1048576, a[2] / 1048576
-		if (n > 0) printf ", %5.1f bytes per prefix in force", (a[2] - b[2]) / n
+		if (n > 0) printf "; per prefix in force: %5.1f bytes (prefix maps), %5.1f (all maps)",
+			(a[2] - b[2]) / n, (a[1] - b[1]) / n
 		printf "\n" }'
 }
 memrow "after load, no rules" "$mem0" 0
 memrow "200,006 single-match rules (one buffer)" "$mem_single1" 200000
 memrow "the same, both buffers filled (steady state)" "$mem_single2" 200000
 memrow "$nord set elements, both buffers (steady state)" "$mem_ord" "$nord"
-echo "   (prefix maps: pw_v4_long, pw_v6_long, pw_set_elems; every apply writes the inactive buffer and"
+echo "   (prefix maps: pw_v4_long, pw_v6_long, pw_set_elems, pw_elem_hits; every apply writes the inactive buffer and"
 echo "    leaves the other one's entries until the next apply, so a steady state holds two copies)"
 echo
 
