@@ -38,6 +38,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -1400,6 +1401,13 @@ static int prog_info(__u32 id)
 	return 0;
 }
 
+/* The scratch root goes with the run (umount2 and rmdir are safe here). */
+static void on_signal(int sig)
+{
+	scratch_root_remove();
+	_exit(128 + sig);
+}
+
 static int find_contestant(const struct contestant *cs, int nc, const char *name)
 {
 	for (int i = 0; i < nc; i++)
@@ -1538,6 +1546,11 @@ int main(int argc, char **argv)
 	root = scratch_root_make("pwbench-cost-");
 	if (!root || pw_ctx_init(&ctx, root))
 		die("%s", ctx.err);
+	/* atexit() does not run on a signal: a killed run would leave its bpffs
+	 * mounted below /tmp, where other tools may find and use it */
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
 	pw_log_setup(&ctx);
 	if (opt.json && !(json = fopen(opt.json, "w")))
 		die("%s: %s", opt.json, strerror(errno));
