@@ -1158,14 +1158,6 @@ static void pinwall_apply(struct pinwall *s, struct rset *set)
 
 	memset(&m, 0, sizeof(m));
 	skel_rule_maps(s, &m);
-	/* the maps of ordered rules and sets, which skel_rule_maps() leaves out */
-	m.fd[PW_RM_ORD] = bpf_map__fd(s->maps.pw_ord);
-	m.fd[PW_RM_NODES] = bpf_map__fd(s->maps.pw_nodes);
-	m.fd[PW_RM_ORD_RULES] = bpf_map__fd(s->maps.pw_ord_rules);
-	m.fd[PW_RM_SETS] = bpf_map__fd(s->maps.pw_sets);
-	m.fd[PW_RM_SET_ELEMS] = bpf_map__fd(s->maps.pw_set_elems);
-	m.fd[PW_RM_NODE_PFX] = bpf_map__fd(s->maps.pw_node_pfx);
-	m.fd[PW_RM_ELEM_HITS] = bpf_map__fd(s->maps.pw_elem_hits);
 	if (pw_ruleset_check(&ctx, &set->rs, NULL))
 		die("%s: the generated set fails the check: %s", set->name, ctx.err);
 	if (pw_rules_apply(&ctx, &m, &set->rs, PW_POLICY_ALLOW, &rep))

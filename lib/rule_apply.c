@@ -567,10 +567,11 @@ static void set_rules_of(const struct pw_ruleset *rs, struct set_rules *sr)
 {
 	sr->n = 0;
 	for (int i = 0; i < rs->n && sr->n < PW_ORD_MAX; i++) {
-		const struct pw_ord_rule *o = &rs->ord[i];
+		const struct pw_ord_rule *o;
 
 		if (rs->r[i].kind != PW_RK_ORDERED)
 			continue;
+		o = &rs->ord[i];
 		sr->r[sr->n].id = rs->ids[i];
 		sr->r[sr->n].set[PW_SIDE_SRC] = o->src.family == PW_ADDR_SET ?
 						pw_ruleset_find_set(rs, o->src.set) : NULL;

@@ -436,13 +436,15 @@ static int read_once(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct p
 		if (PW_RK_KIND(vals[i].kind) == PW_RK_NONE || !pw_rule_in_force(vals[i].kind, cfg))
 			continue;
 		vals[i].kind = PW_RK_KIND(vals[i].kind);
-		if (pw_ruleset_push(rs, &vals[i], NULL, keys[i])) {
+		/* an ordered rule's matches: read with the order (read_order) */
+		if (pw_ruleset_push(rs, &vals[i], &(struct pw_ord_rule){ 0 }, keys[i])) {
 			err = pw_fail(ctx, ENOMEM, "out of memory");
 			goto out;
 		}
 	}
-	/* an older version's rule maps have no ordered rules or sets */
-	if (m->fd[PW_RM_ORD] > 0 && !(err = read_sets(ctx, m, cfg->active & 1, rs)))
+	/* an older version's rule maps have no ordered rules or sets; without
+	 * ordered rules the table alone is in force, in id order */
+	if (m->fd[PW_RM_ORD] > 0 && !(err = read_sets(ctx, m, cfg->active & 1, rs)) && rs->ord)
 		err = read_order(ctx, m, cfg, rs);
 out:
 	free(keys);

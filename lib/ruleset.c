@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
@@ -24,6 +25,8 @@ void pw_ruleset_free(struct pw_ruleset *rs)
 	memset(rs, 0, sizeof(*rs));
 }
 
+/* The matches of ordered rules (264 bytes a rule) exist only once a set
+ * has an ordered rule: a table of 200k single-match rules carries none. */
 static int grow(struct pw_ruleset *rs)
 {
 	int cap = rs->cap ? rs->cap * 2 : 256;
@@ -37,9 +40,12 @@ static int grow(struct pw_ruleset *rs)
 	if (!(ni = realloc(rs->ids, cap * sizeof(*ni))))
 		return -ENOMEM;
 	rs->ids = ni;
-	if (!(no = realloc(rs->ord, cap * sizeof(*no))))
-		return -ENOMEM;
-	rs->ord = no;
+	if (rs->ord) {
+		if (!(no = realloc(rs->ord, cap * sizeof(*no))))
+			return -ENOMEM;
+		memset(no + rs->cap, 0, (cap - rs->cap) * sizeof(*no));
+		rs->ord = no;
+	}
 	rs->cap = cap;
 	return 0;
 }
@@ -47,19 +53,25 @@ static int grow(struct pw_ruleset *rs)
 int pw_ruleset_insert(struct pw_ruleset *rs, int pos, const struct pw_rule *r,
 		      const struct pw_ord_rule *o, __u32 id)
 {
-	if (pos < 0 || pos > rs->n)
+	bool ordered = PW_RK_KIND(r->kind) == PW_RK_ORDERED;
+
+	if (pos < 0 || pos > rs->n || (ordered && !o))
 		return -EINVAL;
 	if (rs->n == rs->cap && grow(rs))
 		return -ENOMEM;
+	if (ordered && !rs->ord && !(rs->ord = calloc(rs->cap, sizeof(*rs->ord))))
+		return -ENOMEM;
 	memmove(rs->r + pos + 1, rs->r + pos, (rs->n - pos) * sizeof(*rs->r));
 	memmove(rs->ids + pos + 1, rs->ids + pos, (rs->n - pos) * sizeof(*rs->ids));
-	memmove(rs->ord + pos + 1, rs->ord + pos, (rs->n - pos) * sizeof(*rs->ord));
 	rs->r[pos] = *r;
 	rs->ids[pos] = id;
-	if (o && PW_RK_KIND(r->kind) == PW_RK_ORDERED)
-		rs->ord[pos] = *o;
-	else
-		memset(&rs->ord[pos], 0, sizeof(rs->ord[pos]));
+	if (rs->ord) {
+		memmove(rs->ord + pos + 1, rs->ord + pos, (rs->n - pos) * sizeof(*rs->ord));
+		if (ordered)
+			rs->ord[pos] = *o;
+		else
+			memset(&rs->ord[pos], 0, sizeof(rs->ord[pos]));
+	}
 	rs->n++;
 	return 0;
 }
@@ -76,7 +88,8 @@ void pw_ruleset_remove(struct pw_ruleset *rs, int pos)
 		return;
 	memmove(rs->r + pos, rs->r + pos + 1, (rs->n - pos - 1) * sizeof(*rs->r));
 	memmove(rs->ids + pos, rs->ids + pos + 1, (rs->n - pos - 1) * sizeof(*rs->ids));
-	memmove(rs->ord + pos, rs->ord + pos + 1, (rs->n - pos - 1) * sizeof(*rs->ord));
+	if (rs->ord)
+		memmove(rs->ord + pos, rs->ord + pos + 1, (rs->n - pos - 1) * sizeof(*rs->ord));
 	rs->n--;
 }
 

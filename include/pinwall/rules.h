@@ -40,7 +40,7 @@ struct pw_ruleset {
 	int n, cap;
 	struct pw_rule *r;
 	__u32 *ids;		/* rule ids in pw_rules (0: not assigned yet) */
-	struct pw_ord_rule *ord;	/* [i]: matches of ordered rule i */
+	struct pw_ord_rule *ord;	/* [i]: matches of ordered rule i; NULL while none */
 	int policy;		/* enum pw_policy, -1: not given */
 	int n_sets;
 	struct pw_set *sets;	/* [PW_MAX_SETS] once any is defined */

@@ -22,6 +22,13 @@ static inline void skel_rule_maps(const struct pinwall *s, struct pw_rules_maps 
 	m->fd[PW_RM_V6_LONG] = bpf_map__fd(s->maps.pw_v6_long);
 	m->fd[PW_RM_PORTS] = bpf_map__fd(s->maps.pw_ports);
 	m->fd[PW_RM_PROTOS] = bpf_map__fd(s->maps.pw_protos);
+	m->fd[PW_RM_ORD] = bpf_map__fd(s->maps.pw_ord);
+	m->fd[PW_RM_NODES] = bpf_map__fd(s->maps.pw_nodes);
+	m->fd[PW_RM_ORD_RULES] = bpf_map__fd(s->maps.pw_ord_rules);
+	m->fd[PW_RM_SETS] = bpf_map__fd(s->maps.pw_sets);
+	m->fd[PW_RM_SET_ELEMS] = bpf_map__fd(s->maps.pw_set_elems);
+	m->fd[PW_RM_NODE_PFX] = bpf_map__fd(s->maps.pw_node_pfx);
+	m->fd[PW_RM_ELEM_HITS] = bpf_map__fd(s->maps.pw_elem_hits);
 }
 
 #endif

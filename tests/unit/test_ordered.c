@@ -3043,14 +3043,6 @@ static int group_setup(void **state)
 	g_prog_fd = bpf_program__fd(g_skel->progs.pinwall_xdp);
 	g_stats_fd = bpf_map__fd(g_skel->maps.pw_rule_stats);
 	skel_rule_maps(g_skel, &g_maps);
-	/* the maps of ordered rules and sets (skel_rule_maps gives the table's) */
-	g_maps.fd[PW_RM_ORD] = bpf_map__fd(g_skel->maps.pw_ord);
-	g_maps.fd[PW_RM_NODES] = bpf_map__fd(g_skel->maps.pw_nodes);
-	g_maps.fd[PW_RM_ORD_RULES] = bpf_map__fd(g_skel->maps.pw_ord_rules);
-	g_maps.fd[PW_RM_SETS] = bpf_map__fd(g_skel->maps.pw_sets);
-	g_maps.fd[PW_RM_SET_ELEMS] = bpf_map__fd(g_skel->maps.pw_set_elems);
-	g_maps.fd[PW_RM_NODE_PFX] = bpf_map__fd(g_skel->maps.pw_node_pfx);
-	g_maps.fd[PW_RM_ELEM_HITS] = bpf_map__fd(g_skel->maps.pw_elem_hits);
 	rs_init(&g_cur);
 	return 0;
 }
