@@ -55,6 +55,7 @@
 #include "pktbuild.h"
 #include "scratchroot.h"
 #include "skelrules.h"
+#include "randpkt.h"
 
 #define DEFAULT_SEED 0x70696e77616c6cull	/* "pinwall" */
 
@@ -81,74 +82,9 @@ static struct pw_datarec *g_percpu;
 
 /* ---- PRNG (splitmix64) -------------------------------------------------- */
 
-static uint64_t rng_state;
 static int g_short_pct = 3;	/* differential: share of prefixes of length 0..3 */
 
-static void rng_seed(uint64_t s)
-{
-	rng_state = s;
-}
-
-static uint64_t rnd(void)
-{
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static uint32_t rn(uint32_t n)
-{
-	return n ? (uint32_t)(rnd() % n) : 0;
-}
-
-static int chance(int pct)
-{
-	return (int)rn(100) < pct;
-}
-
 /* ---- addresses as byte strings (network order, bit 0 = MSB) ------------ */
-
-static int abits(int fam)
-{
-	return fam == 4 ? 32 : 128;
-}
-
-static int abytes(int fam)
-{
-	return fam == 4 ? 4 : 16;
-}
-
-static int getbit(const uint8_t *a, int i)
-{
-	return (a[i >> 3] >> (7 - (i & 7))) & 1;
-}
-
-static void setbit(uint8_t *a, int i, int v)
-{
-	uint8_t m = (uint8_t)(1u << (7 - (i & 7)));
-
-	if (v)
-		a[i >> 3] |= m;
-	else
-		a[i >> 3] &= (uint8_t)~m;
-}
-
-/* Host bits (from bit len on): 0 zeros, 1 ones, 2 random. */
-static void fill_host(uint8_t *a, int fam, int len, int mode)
-{
-	for (int i = len; i < abits(fam); i++)
-		setbit(a, i, mode == 2 ? (int)(rnd() & 1) : mode);
-	for (int i = abytes(fam); i < 16; i++)
-		a[i] = 0;
-}
-
-static void rand_addr(uint8_t *a, int fam)
-{
-	memset(a, 0, 16);
-	fill_host(a, fam, 0, 2);
-}
 
 /* +1 / -1 over the address; returns 1 on wrap-around. */
 static int addr_inc(uint8_t *a, int fam)
@@ -165,12 +101,6 @@ static int addr_dec(uint8_t *a, int fam)
 		if (a[i]--)
 			return 0;
 	return 1;
-}
-
-static const char *astr(int fam, const void *a, char *buf)
-{
-	inet_ntop(fam == 4 ? AF_INET : AF_INET6, a, buf, INET6_ADDRSTRLEN);
-	return buf;
 }
 
 static void parse_addr(int fam, const char *s, uint8_t *out)
@@ -508,20 +438,6 @@ static void describe(const struct pkt *p, char *buf, size_t len)
 		 p->ext, p->vlan, p->ihl ? p->ihl : 5, p->payload);
 }
 
-static void put_l2(struct pb *b, int vlan, uint16_t l3)
-{
-	if (vlan <= 0) {
-		pb_eth(b, l3);
-	} else if (vlan == 1) {
-		pb_eth(b, ETH_P_8021Q);
-		pb_vlan(b, 100, l3);
-	} else {
-		pb_eth(b, ETH_P_8021AD);
-		pb_vlan(b, 200, ETH_P_8021Q);
-		pb_vlan(b, 100, l3);
-	}
-}
-
 /* Build the frame; fills @ref (the reference's view). Returns the length. */
 static size_t build(const struct pkt *p, struct pb *b, struct pw_ref_pkt *ref)
 {
@@ -671,11 +587,6 @@ static __u32 run_frame(const struct pb *b)
 	return opts.retval;
 }
 
-static const char *vname(__u32 v)
-{
-	return v == DROP ? "DROP" : v == PASS ? "PASS" : "OTHER";
-}
-
 /*
  * One packet with a hand-written expectation: verdict and deciding rule
  * (index into rs, -1: none). The reference classifier must agree (for IP
@@ -744,12 +655,6 @@ struct pools {
 	int protos[8];
 };
 
-static void derive(uint8_t *dst, const uint8_t *src, int fam, int keep)
-{
-	memcpy(dst, src, 16);
-	fill_host(dst, fam, keep, 2);
-}
-
 static void gen_pools(struct pools *pl)
 {
 	static const uint16_t fixed_ports[] = { 0, 22, 53, 80, 443, 8080, 65535 };
@@ -776,11 +681,6 @@ static void gen_pools(struct pools *pl)
 	for (size_t i = 0; i < 7; i++)
 		pl->protos[i] = fixed_protos[i];
 	pl->protos[7] = (int)rn(256);
-}
-
-static const char *act_txt(void)
-{
-	return chance(50) ? "drop" : "pass";
 }
 
 /* One random address rule around the pool. */
@@ -2168,13 +2068,6 @@ static void test_parse_ok_forms(void **state)
 }
 
 /* ---- fixtures and main ------------------------------------------------------------ */
-
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	if (level > LIBBPF_WARN)
-		return 0;
-	return vfprintf(stderr, fmt, ap);
-}
 
 static int group_setup(void **state)
 {
