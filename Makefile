@@ -85,11 +85,11 @@ $(BUILD)/test_prog: tests/unit/test_prog.c tests/unit/pktbuild.h $(SKELS)
 	$(CC) $(CFLAGS) -Itests/unit $< -lbpf -lelf -lz -lcmocka -o $@
 
 # Rule tests: the packet path against the reference classifier in libpinwall.
-$(BUILD)/test_rules: tests/unit/test_rules.c tests/unit/randpkt.h tests/unit/pktbuild.h tests/unit/scratchroot.h tests/unit/skelrules.h $(BUILD)/libpinwall.a $(SKELS)
+$(BUILD)/test_rules: tests/unit/test_rules.c tests/unit/randpkt.h tests/unit/ruleharness.h tests/unit/pktbuild.h tests/unit/scratchroot.h tests/unit/skelrules.h $(BUILD)/libpinwall.a $(SKELS)
 	$(CC) $(CFLAGS) -Itests/unit $< $(BUILD)/libpinwall.a $(LDLIBS) -lcmocka -o $@
 
 # Ordered rules and sets: the packet path against the reference classifier.
-$(BUILD)/test_ordered: tests/unit/test_ordered.c tests/unit/randpkt.h tests/unit/pktbuild.h tests/unit/scratchroot.h tests/unit/skelrules.h $(BUILD)/libpinwall.a $(SKELS)
+$(BUILD)/test_ordered: tests/unit/test_ordered.c tests/unit/randpkt.h tests/unit/ruleharness.h tests/unit/pktbuild.h tests/unit/scratchroot.h tests/unit/skelrules.h $(BUILD)/libpinwall.a $(SKELS)
 	$(CC) $(CFLAGS) -Itests/unit $< $(BUILD)/libpinwall.a $(LDLIBS) -lcmocka -o $@
 
 # Fail-closed fuzz: random edge frames against the reference parser and classifier.

@@ -56,6 +56,7 @@
 #include "scratchroot.h"
 #include "skelrules.h"
 #include "randpkt.h"
+#include "ruleharness.h"
 
 #define DEFAULT_SEED 0x70696e77616c6cull	/* "pinwall" */
 
@@ -66,19 +67,8 @@
 
 /* ---- globals ------------------------------------------------------------ */
 
-static struct pinwall *g_skel;
-static struct pw_ctx g_ctx;
-static struct pw_rules_maps g_maps;
-static int ncpus, g_prog_fd, g_stats_fd;
-static uint64_t g_seed;
-static unsigned long long g_pkts;	/* packet cases run, all tests */
 static unsigned long long g_race_runs;	/* program runs of the switch race test */
-static unsigned long long g_applies;
-static struct pw_ruleset g_cur;		/* the set in force (ids as applied) */
 
-#define SNAP_MAX 8192			/* ids covered by a counter snapshot */
-static __u32 *g_keys;
-static struct pw_datarec *g_percpu;
 
 /* ---- PRNG (splitmix64) -------------------------------------------------- */
 
@@ -206,69 +196,9 @@ static int rs_find_same(const struct pw_ruleset *rs, const struct pw_rule *r)
 
 /* ---- maps: counters, rules, config -------------------------------------- */
 
-static void stat_one(__u32 id, struct pw_datarec *out)
-{
-	struct pw_datarec v[ncpus];
-
-	*out = (struct pw_datarec){ 0 };
-	if (bpf_map_lookup_elem(g_stats_fd, &id, v)) {
-		print_error("lookup pw_rule_stats[%u]: errno %d\n", id, errno);
-		fail();
-	}
-	for (int c = 0; c < ncpus; c++) {
-		out->rx_packets += v[c].rx_packets;
-		out->rx_bytes += v[c].rx_bytes;
-	}
-}
-
-/* Counters of ids 0..n-1, summed over CPUs: one batch syscall. */
-static void stats_snap(__u32 n, struct pw_datarec *out)
-{
-	LIBBPF_OPTS(bpf_map_batch_opts, bo);
-	__u32 count = n, out_batch = 0;
-	int err;
-
-	assert_true(n <= SNAP_MAX);
-	err = bpf_map_lookup_batch(g_stats_fd, NULL, &out_batch, g_keys, g_percpu, &count, &bo);
-	if ((err && errno != ENOENT) || count != n) {
-		print_error("batch lookup of pw_rule_stats: err %d errno %d count %u of %u\n",
-			    err, errno, count, n);
-		fail();
-	}
-	memset(out, 0, n * sizeof(*out));
-	for (__u32 i = 0; i < n; i++) {
-		__u32 k = g_keys[i];
-
-		assert_true(k < n);
-		for (int c = 0; c < ncpus; c++) {
-			out[k].rx_packets += g_percpu[(size_t)i * ncpus + c].rx_packets;
-			out[k].rx_bytes += g_percpu[(size_t)i * ncpus + c].rx_bytes;
-		}
-	}
-}
-
-static void read_config(struct pw_config *cfg)
-{
-	__u32 zero = 0;
-
-	assert_int_equal(bpf_map_lookup_elem(g_maps.fd[PW_RM_CONFIG], &zero, cfg), 0);
-}
-
 static void read_rule(__u32 id, struct pw_rule *r)
 {
 	assert_int_equal(bpf_map_lookup_elem(g_maps.fd[PW_RM_RULES], &id, r), 0);
-}
-
-/* ids 0..max id of the set + slack, for snapshots */
-static __u32 snap_span(const struct pw_ruleset *rs)
-{
-	__u32 m = 0;
-
-	for (int i = 0; i < rs->n; i++)
-		if (rs->ids[i] > m)
-			m = rs->ids[i];
-	m += 16;
-	return m > SNAP_MAX ? SNAP_MAX : m;
 }
 
 /*
@@ -568,23 +498,6 @@ static size_t build(const struct pkt *p, struct pb *b, struct pw_ref_pkt *ref)
 	if (cut)
 		b->len = cut;
 	return b->len;
-}
-
-static __u32 run_frame(const struct pb *b)
-{
-	LIBBPF_OPTS(bpf_test_run_opts, opts,
-		.data_in = b->buf,
-		.data_size_in = (__u32)b->len,
-		.repeat = 1,
-	);
-	int err = bpf_prog_test_run_opts(g_prog_fd, &opts);
-
-	if (err) {
-		print_error("BPF_PROG_TEST_RUN: %d (errno %d), frame of %zu bytes\n", err, errno, b->len);
-		fail();
-	}
-	g_pkts++;
-	return opts.retval;
 }
 
 /*
@@ -1715,17 +1628,6 @@ struct flipper {
 	char msg[PW_ERR_LEN];
 };
 
-static void pin_to(pthread_t t, int cpu)
-{
-	cpu_set_t cs;
-
-	if (cpu < 0)
-		return;
-	CPU_ZERO(&cs);
-	CPU_SET(cpu, &cs);
-	pthread_setaffinity_np(t, sizeof(cs), &cs);	/* best effort */
-}
-
 static void *flip_thread(void *arg)
 {
 	struct flipper *f = arg;
@@ -1742,17 +1644,6 @@ static void *flip_thread(void *arg)
 	}
 	__atomic_store_n(&f->done, 1, __ATOMIC_RELEASE);
 	return NULL;
-}
-
-static __u64 action_count(__u32 action)
-{
-	struct pw_datarec v[ncpus];
-	__u64 n = 0;
-
-	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(g_skel->maps.xdp_stats_map), &action, v), 0);
-	for (int c = 0; c < ncpus; c++)
-		n += v[c].rx_packets;
-	return n;
 }
 
 
@@ -2092,15 +1983,6 @@ static int group_setup(void **state)
 	g_stats_fd = bpf_map__fd(g_skel->maps.pw_rule_stats);
 	skel_rule_maps(g_skel, &g_maps);
 	rs_init(&g_cur, 4);
-	return 0;
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	pw_ruleset_free(&g_cur);
-	pinwall__destroy(g_skel);	/* closes the map fds in g_maps */
-	g_skel = NULL;
 	return 0;
 }
 
