@@ -307,19 +307,6 @@ static int match_kept(struct apply *a)
 	return 0;
 }
 
-static bool sets_same(const struct pw_ruleset *x, const struct pw_ruleset *y)
-{
-	if (x->n_sets != y->n_sets)
-		return false;
-	for (int i = 0; i < x->n_sets; i++) {
-		const struct pw_set *a = &x->sets[i], *b = pw_ruleset_find_set(y, a->name);
-
-		if (!b || a->n != b->n || (a->n && memcmp(a->e, b->e, a->n * sizeof(*a->e))))
-			return false;
-	}
-	return true;
-}
-
 /* Where the ordered rules and the table are, as ids: ordered rules in
  * order, 0 for the table's place. @ids: the ids of @rs's rules. */
 static int order_of(const struct pw_ruleset *rs, const __u32 *ids, __u32 *out)
@@ -358,7 +345,7 @@ static bool apply_unchanged(const struct apply *a, const __u32 *before)
 	same = nx == ny && !memcmp(x, y, nx * sizeof(*x));
 	free(x);
 	free(y);
-	return same && sets_same(&a->cur, a->want);
+	return same && pw_ruleset_sets_equal(&a->cur, a->want);
 }
 
 /* New rules get free ids that no packet can still be counting into. */

@@ -194,6 +194,19 @@ int pw_ruleset_del_set(struct pw_ruleset *rs, const char *name)
 	return 0;
 }
 
+bool pw_ruleset_sets_equal(const struct pw_ruleset *x, const struct pw_ruleset *y)
+{
+	if (x->n_sets != y->n_sets)
+		return false;
+	for (int i = 0; i < x->n_sets; i++) {
+		const struct pw_set *a = &x->sets[i], *b = pw_ruleset_find_set(y, a->name);
+
+		if (!b || a->n != b->n || (a->n && memcmp(a->e, b->e, a->n * sizeof(*a->e))))
+			return false;
+	}
+	return true;
+}
+
 int pw_set_push(struct pw_set *s, const struct pw_prefix *p)
 {
 	if (s->n == s->cap) {

@@ -117,6 +117,8 @@ struct pw_set *pw_ruleset_find_set(const struct pw_ruleset *rs, const char *name
 /* A new empty set named @name; NULL (errno) when full or out of memory. */
 struct pw_set *pw_ruleset_new_set(struct pw_ruleset *rs, const char *name);
 int pw_ruleset_del_set(struct pw_ruleset *rs, const char *name);
+/* The same sets with the same (normalized) prefixes, in any order. */
+bool pw_ruleset_sets_equal(const struct pw_ruleset *x, const struct pw_ruleset *y);
 int pw_set_push(struct pw_set *s, const struct pw_prefix *p);
 /* Sort and drop duplicates. */
 void pw_set_normalize(struct pw_set *s);

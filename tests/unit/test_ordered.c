@@ -213,19 +213,6 @@ static void rs_fmt(const struct pw_ruleset *rs, int i, char *buf, size_t len)
 
 /* ---- apply, checked ------------------------------------------------------ */
 
-static bool sets_equal(const struct pw_ruleset *x, const struct pw_ruleset *y)
-{
-	if (x->n_sets != y->n_sets)
-		return false;
-	for (int i = 0; i < x->n_sets; i++) {
-		const struct pw_set *a = &x->sets[i], *b = pw_ruleset_find_set(y, a->name);
-
-		if (!b || a->n != b->n || (a->n && memcmp(a->e, b->e, a->n * sizeof(*a->e))))
-			return false;
-	}
-	return true;
-}
-
 /* Evaluation order as rule indices, the table once (as -1 - first index). */
 static int eval_order(const struct pw_ruleset *rs, int *out)
 {
@@ -268,7 +255,7 @@ static bool nothing_to_do(const struct pw_ruleset *want, const int *match, int k
 	int *a, *b, na, nb;
 	bool same = true;
 
-	if (kept != want->n || kept != g_cur.n || policy != g_cur.policy || !sets_equal(want, &g_cur))
+	if (kept != want->n || kept != g_cur.n || policy != g_cur.policy || !pw_ruleset_sets_equal(want, &g_cur))
 		return false;
 	a = calloc(want->n + 1, sizeof(*a));
 	b = calloc(want->n + 1, sizeof(*b));
@@ -314,7 +301,7 @@ static int check_read_back(const char *label, const struct pw_ruleset *want)
 			print_error("[%s] read back: place %d differs\n", label, k);
 			bad++;
 		}
-	if (!sets_equal(want, &back)) {
+	if (!pw_ruleset_sets_equal(want, &back)) {
 		print_error("[%s] read back: the sets differ\n", label);
 		rs_dump("read back", &back);
 		bad++;
@@ -1442,9 +1429,9 @@ static int roundtrip(const char *label, const struct pw_ruleset *rs)
 		print_error("[%s] the rule set written out does not read back: %s\n", label, g_ctx.err);
 		return 1;
 	}
-	if (back.n != rs->n || back.policy != rs->policy || !sets_equal(rs, &back)) {
+	if (back.n != rs->n || back.policy != rs->policy || !pw_ruleset_sets_equal(rs, &back)) {
 		print_error("[%s] read back: %d rules, policy %d, sets %s; written %d, %d\n", label, back.n,
-			    back.policy, sets_equal(rs, &back) ? "equal" : "DIFFER", rs->n, rs->policy);
+			    back.policy, pw_ruleset_sets_equal(rs, &back) ? "equal" : "DIFFER", rs->n, rs->policy);
 		bad++;
 	}
 	for (int i = 0; !bad && i < rs->n; i++)
