@@ -11,6 +11,7 @@
 #include "pinwall/abi.h"
 #include "parse.h"
 #include "rules.h"
+#include "capture.h"
 
 /*
  * The verdict for frames no rule decides when the policy allows them.
@@ -114,9 +115,10 @@ static __always_inline void pw_frag_key(const struct pw_pkt *pkt, struct pw_frag
 	k->pad = 0;
 }
 
-/* The verdict of an IP packet by the rules, then the policy (@dflt: allow). */
+/* The verdict of an IP packet by the rules, then the policy (@dflt: allow);
+ * @why says what decided (read only for a drop). */
 static __always_inline __u32 pw_decide_ip(struct pw_pkt *pkt, struct pw_config *cfg, __u32 set,
-					  __u32 dflt, __u64 bytes)
+					  __u32 dflt, __u64 bytes, struct pw_why *why)
 {
 	struct pw_frag_key k;
 	__u32 rule, *seen, verdict;
@@ -126,17 +128,22 @@ static __always_inline __u32 pw_decide_ip(struct pw_pkt *pkt, struct pw_config *
 		pw_frag_key(pkt, &k);
 	if (pkt->frag == PW_FRAG_LATER) {
 		seen = bpf_map_lookup_elem(&pw_frags, &k);
-		if (seen)
+		if (seen) {
+			why->reason = PW_DROP_FRAGMENT;
 			return *seen;
+		}
 	}
 	/* a later fragment without its first: addresses only (pw_classify) */
 	rule = pw_classify(set, pkt);
 	r = rule ? bpf_map_lookup_elem(&pw_rules, &rule) : NULL;
 	if (r && (r->action == XDP_DROP || r->action == XDP_PASS)) {
 		verdict = r->action;
+		why->rule = rule;
+		why->reason = PW_DROP_RULE;
 		pw_count(&pw_rule_stats, rule, bytes);
 	} else if (cfg->policy[set] == PW_POLICY_DENY && !pkt->link_ctl) {
 		verdict = XDP_DROP;
+		why->reason = PW_DROP_POLICY;
 	} else {
 		verdict = dflt;
 	}
@@ -149,23 +156,30 @@ static __always_inline __u32 pw_decide_ip(struct pw_pkt *pkt, struct pw_config *
  * Malformed (or beyond the parser's bounds): dropped whatever the policy.
  * Not IP: the policy decides, but ARP always passes. IP: rules, then policy.
  */
-static __always_inline __u32 pw_decide(struct pw_pkt *pkt, __u64 bytes)
+static __always_inline __u32 pw_decide(struct pw_pkt *pkt, __u64 bytes, struct pw_why *why)
 {
 	__u32 zero = 0, set, dflt = pw_default_verdict;
 	struct pw_config *cfg;
 
 	if (dflt == XDP_ABORTED || dflt >= PW_ACTION_MAX)
 		dflt = XDP_PASS;
-	if (pkt->malformed)
+	if (pkt->malformed) {
+		why->reason = PW_DROP_MALFORMED;
 		return XDP_DROP;
+	}
 	cfg = bpf_map_lookup_elem(&pw_config, &zero);
 	if (!cfg)
 		return dflt;
 	/* read once: the whole packet sees one set */
 	set = READ_ONCE_ACTIVE(cfg) & 1;
-	if (pkt->l3 == PW_C_L3_OTHER)
-		return cfg->policy[set] == PW_POLICY_DENY && !pkt->link_ctl ? XDP_DROP : dflt;
-	return pw_decide_ip(pkt, cfg, set, dflt, bytes);
+	if (pkt->l3 == PW_C_L3_OTHER) {
+		if (cfg->policy[set] == PW_POLICY_DENY && !pkt->link_ctl) {
+			why->reason = PW_DROP_POLICY;
+			return XDP_DROP;
+		}
+		return dflt;
+	}
+	return pw_decide_ip(pkt, cfg, set, dflt, bytes, why);
 }
 
 SEC("xdp")
@@ -174,6 +188,8 @@ int pinwall_xdp(struct xdp_md *ctx)
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	__u64 bytes = data_end - data;
+	/* otherwise: the default verdict decided */
+	struct pw_why why = { .reason = PW_DROP_DEFAULT };
 	struct pw_pkt pkt = {};
 	__u32 verdict;
 
@@ -196,8 +212,10 @@ int pinwall_xdp(struct xdp_md *ctx)
 	}
 #endif
 
-	verdict = pw_decide(&pkt, bytes);
+	verdict = pw_decide(&pkt, bytes, &why);
 	pw_count_if(&xdp_stats_map, verdict, bytes);
+	if (verdict == XDP_DROP)
+		pw_capture_drop(ctx, &why);
 	return verdict;
 }
 

@@ -56,6 +56,58 @@ enum pw_class {
 #define PW_MAP_FRAGS     "pw_frags"
 
 /*
+ * Captured drops (`pinwall drops`, bpf/capture.h): per interface, a ring
+ * buffer of struct pw_drop_event and a one-entry config (mmap-able: user
+ * space and the program share its words through atomics). While nobody
+ * captures, a dropped frame costs one load of pw_capture_cfg.until.
+ *
+ * Capture is on while CLOCK_MONOTONIC < until: the capturing process
+ * renews this lease every second; a killed one stops renewing and capture
+ * ends by itself at most PW_CAP_LEASE_NS later (the next drop past it
+ * clears until). The limiter is shared by every CPU: a frame is admitted
+ * when the next slot (tat) is at most burst_ns ahead of now; each admitted
+ * frame moves tat by interval_ns (one compare-and-swap).
+ */
+#define PW_MAP_DROPS     "pw_drops"
+#define PW_MAP_CAPTURE   "pw_capture"
+#define PW_CAP_SNAPLEN   128		/* bytes of a frame copied, at most */
+#define PW_CAP_RING      (256 * 1024)	/* ring buffer bytes: ~1600 events */
+#define PW_CAP_LEASE_NS  3000000000ULL
+
+enum pw_drop_reason {
+	PW_DROP_NONE = 0,
+	PW_DROP_RULE,		/* a rule with action drop decided (its id in rule) */
+	PW_DROP_POLICY,		/* no rule decided; the policy is deny */
+	PW_DROP_MALFORMED,	/* truncated, inconsistent, beyond the parser's bounds */
+	PW_DROP_FRAGMENT,	/* a later fragment: its first fragment was dropped */
+	PW_DROP_DEFAULT,	/* the program's default verdict is drop (test builds) */
+	PW_DROP_REASON_MAX,
+};
+
+struct pw_capture_cfg {
+	__u64 until;		/* the enable word: CLOCK_MONOTONIC ns; 0: off */
+	__u64 interval_ns;	/* limiter: ns per admitted frame */
+	__u64 burst_ns;		/* limiter: how far ahead of now tat may run */
+	__u64 tat;		/* limiter state: the next free slot */
+	__u32 rule;		/* 0: every drop; else drops by this rule only */
+	__u32 snaplen;		/* bytes to copy, 1..PW_CAP_SNAPLEN */
+	__u32 pid;		/* the capturing process (for messages) */
+	__u32 pad;
+	__u64 captured;		/* events written */
+	__u64 suppressed;	/* not written: over the rate limit */
+	__u64 lost;		/* not written: ring buffer full */
+};
+
+struct pw_drop_event {
+	__u64 ts;		/* CLOCK_MONOTONIC ns */
+	__u32 rule;		/* the deciding rule; 0: none */
+	__u32 reason;		/* enum pw_drop_reason */
+	__u32 len;		/* frame length */
+	__u32 cap_len;		/* bytes in data */
+	__u8 data[PW_CAP_SNAPLEN];
+};
+
+/*
  * Rules (shared by every interface; pinned by name under the shared dir).
  *
  * A rule has a stable id (1..PW_MAX_RULES-1; 0 means "no rule") that indexes

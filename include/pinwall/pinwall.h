@@ -306,6 +306,63 @@ int pw_stats_iface_poll(struct pw_ctx *ctx, struct pw_stats_iface *si,
 			pw_stats_event_cb cb, void *arg);
 void pw_stats_iface_close(struct pw_stats_iface *si);
 
+/* ---- captured drops (capture.c) ---- */
+#define PW_CAP_RATE_MAX 1000000		/* frames per second */
+
+/* One dropped frame, as the program copied it. */
+struct pw_drop {
+	__u64 ts_ns;			/* CLOCK_REALTIME, ns */
+	__u32 rule;			/* the deciding rule; 0: none */
+	__u32 reason;			/* enum pw_drop_reason */
+	__u32 len;			/* frame length */
+	__u32 cap_len;			/* bytes at data: at most the snap length */
+	const __u8 *data;
+};
+
+/* Non-zero: no more events (pw_capture_done() tells). */
+typedef int (*pw_drop_cb)(const struct pw_drop *d, void *arg);
+
+struct pw_capture_opts {
+	__u32 rate;			/* frames per second, 1..PW_CAP_RATE_MAX */
+	__u32 rule;			/* 0: every drop; else this rule's only */
+	__u32 snaplen;			/* 1..PW_CAP_SNAPLEN */
+};
+
+/* Since the capture began: written, over the rate limit, ring full. */
+struct pw_capture_counts { __u64 captured, suppressed, lost; };
+
+struct pw_capture;
+/* Turn capture on for @ifname (pinwall's program must run there; one
+ * capture per interface); events go to @cb from pw_capture_poll(). */
+int pw_capture_start(struct pw_ctx *ctx, const char *ifname, const struct pw_capture_opts *o,
+		     pw_drop_cb cb, void *arg, struct pw_capture **out);
+/* Wait up to @timeout_ms for events; renews the capture's lease when due
+ * and fails when the maps were replaced or capture was taken over.
+ * Returns the events handled (a signal: 0) or a negative errno. */
+int pw_capture_poll(struct pw_ctx *ctx, struct pw_capture *c, int timeout_ms);
+bool pw_capture_done(const struct pw_capture *c);
+void pw_capture_counts(const struct pw_capture *c, struct pw_capture_counts *n);
+/* Turn capture off, then hand what the ring still holds to the callback. */
+int pw_capture_stop(struct pw_capture *c);
+/* Stop (if still on) and release everything. */
+void pw_capture_free(struct pw_capture *c);
+const char *pw_drop_reason_name(__u32 reason);
+
+/* What a captured frame holds, as far as its bytes go (framesum.c). */
+struct pw_frame_sum {
+	int family;			/* 4, 6; 0: not IP (or cut before it) */
+	__u16 ethertype;		/* after the VLAN tags */
+	__u16 vlan;			/* the outer VLAN id; 0: none */
+	__u8 proto;			/* IP protocol (IPv6: after extension headers) */
+	bool frag_later;		/* a later fragment: no L4 header */
+	bool has_ports, has_icmp;
+	bool truncated;			/* the snap length cut a header */
+	__u16 sport, dport;
+	__u8 icmp_type, icmp_code;
+	char src[46], dst[46];		/* empty: not read */
+};
+void pw_frame_summary(const __u8 *data, __u32 len, struct pw_frame_sum *s);
+
 /* ---- stale pins (clean.c) ---- */
 struct pw_clean_item {
 	char path[PW_PATH_LEN];

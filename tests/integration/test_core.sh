@@ -50,8 +50,11 @@ test_pin_layout_and_status() {
 	ASSERT_EQ "$(jq -r '.[0].object' <<<"$j")" built-in "status object"
 	ASSERT_EQ "$(jq -r '.[0].pin_dir' <<<"$j")" "$d" "status pin dir"
 	ASSERT_EQ "$(jq -r '.[0].drift | length' <<<"$j")" 0 "no drift"
-	ASSERT_EQ "$(jq -r '[.[0].maps[] | select(.shared | not)] | length' <<<"$j")" 3 "three interface maps"
+	ASSERT_EQ "$(jq -r '[.[0].maps[] | select(.shared | not)] | length' <<<"$j")" 5 "five interface maps"
 	[ -e "$d/maps/pw_frags" ] || fail "missing pin $d/maps/pw_frags (first fragments' verdicts)"
+	for p in pw_drops pw_capture; do
+		[ -e "$d/maps/$p" ] || fail "missing pin $d/maps/$p (captured drops)"
+	done
 	ASSERT_EQ "$(jq -r '[.[0].maps[] | select(.shared)] | length' <<<"$j")" 16 "sixteen shared rule maps"
 	ASSERT_EQ "$(jq -r '.[0].link_id // "none"' <<<"$j")" none "no link in status"
 	ASSERT_EQ "$(jq -r '.[0].prog_id' <<<"$j")" "$(bpftool map dump pinned "$d/meta" -j | jq '.[0].formatted.value.prog_id')" "status: the recorded program runs"

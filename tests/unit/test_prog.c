@@ -1067,6 +1067,110 @@ static void test_repeat(void **state)
 	check_deltas(name, &before, &after, V6 | UDP, XDP_PASS, 1000, 1000ull * b.len);
 }
 
+/* ---- captured drops (bpf/capture.h) ------------------------------------ */
+
+#define MAX_EV 8
+static struct pw_drop_event evs[MAX_EV];
+static int n_ev;
+
+static int on_ev(void *ctx, void *data, size_t size)
+{
+	(void)ctx;
+	if (n_ev < MAX_EV && size >= sizeof(evs[0]))
+		memcpy(&evs[n_ev], data, sizeof(evs[0]));
+	n_ev++;
+	return 0;
+}
+
+static void cap_set(__u64 until, __u64 interval, __u32 rule, __u32 snaplen)
+{
+	struct pw_capture_cfg c = { .until = until, .interval_ns = interval, .rule = rule,
+				    .snaplen = snaplen };
+	__u32 zero = 0;
+
+	assert_int_equal(bpf_map__update_elem(g_skel->maps.pw_capture, &zero, sizeof(zero), &c,
+					      sizeof(c), 0), 0);
+}
+
+static struct pw_capture_cfg cap_get(void)
+{
+	struct pw_capture_cfg c;
+	__u32 zero = 0;
+
+	assert_int_equal(bpf_map__lookup_elem(g_skel->maps.pw_capture, &zero, sizeof(zero), &c,
+					      sizeof(c), 0), 0);
+	return c;
+}
+
+/* Run @b @repeat times; the events it wrote land in evs[0..n_ev). */
+static void cap_run(struct ring_buffer *rb, const struct pb *b, size_t len, int repeat,
+		    __u32 verdict)
+{
+	__u32 retval = 0xdeadbeef;
+
+	n_ev = 0;
+	assert_int_equal(run_prog(g_skel, b->buf, len, repeat, &retval), 0);
+	assert_int_equal(retval, verdict);
+	ring_buffer__consume(rb);
+}
+
+static void check_ev(const struct pb *b, size_t len, __u32 rule, __u32 reason, __u32 caplen)
+{
+	assert_int_equal(n_ev, 1);
+	assert_int_equal(evs[0].rule, rule);
+	assert_int_equal(evs[0].reason, reason);
+	assert_int_equal(evs[0].len, len);
+	assert_int_equal(evs[0].cap_len, caplen);
+	assert_memory_equal(evs[0].data, b->buf, caplen);
+}
+
+/* Reasons, rule ids, bytes, the filter, the snap length, the limiter, the
+ * lease; nothing while off or for passed frames. */
+static void test_capture(void **state)
+{
+	struct ring_buffer *rb = ring_buffer__new(bpf_map__fd(g_skel->maps.pw_drops), on_ev,
+						  NULL, NULL);
+	struct pb udp, tcp;
+
+	(void)state;
+	assert_non_null(rb);
+	pb_init(&udp);
+	b_v4(&udp, IPPROTO_UDP, 5, 0);
+	pb_init(&tcp);
+	b_v4(&tcp, IPPROTO_TCP, 5, 0);
+	cap_run(rb, &udp, 30, 1, XDP_DROP);		/* off: nothing */
+	assert_int_equal(n_ev, 0);
+	cap_set(~0ULL >> 1, 0, 0, PW_CAP_SNAPLEN);
+	cap_run(rb, &udp, udp.len, 1, XDP_PASS);	/* passed: nothing */
+	assert_int_equal(n_ev, 0);
+	cap_run(rb, &udp, 30, 1, XDP_DROP);
+	check_ev(&udp, 30, 0, PW_DROP_MALFORMED, 30);
+	set_rule(5, XDP_DROP, IPPROTO_UDP);
+	cap_run(rb, &udp, udp.len, 1, XDP_DROP);
+	check_ev(&udp, udp.len, 5, PW_DROP_RULE, udp.len);
+	set_policy(PW_POLICY_DENY);
+	cap_run(rb, &tcp, tcp.len, 1, XDP_DROP);
+	check_ev(&tcp, tcp.len, 0, PW_DROP_POLICY, tcp.len);
+	cap_set(~0ULL >> 1, 0, 5, 20);			/* rule 5 only, 20 bytes */
+	cap_run(rb, &tcp, tcp.len, 1, XDP_DROP);
+	assert_int_equal(n_ev, 0);
+	cap_run(rb, &udp, udp.len, 1, XDP_DROP);
+	check_ev(&udp, udp.len, 5, PW_DROP_RULE, 20);
+	cap_set(~0ULL >> 1, 1000000000ULL, 0, 64);	/* 1 per second, no burst */
+	cap_run(rb, &tcp, tcp.len, 100, XDP_DROP);
+	assert_int_equal(n_ev, 1);
+	assert_int_equal(cap_get().captured, 1);
+	assert_int_equal(cap_get().suppressed, 99);
+	cap_set(1, 0, 0, 64);				/* a lease that ran out */
+	cap_run(rb, &tcp, tcp.len, 1, XDP_DROP);
+	assert_int_equal(n_ev, 0);
+	assert_int_equal(cap_get().until, 0);		/* turned off by the program */
+	cap_set(0, 0, 0, 0);
+	set_policy(PW_POLICY_ALLOW);
+	set_rule(5, 0, IPPROTO_UDP);
+	ring_buffer__free(rb);
+}
+
 /* ---- group fixtures and main ------------------------------------------- */
 
 static int group_setup(void **state)
@@ -1134,7 +1238,7 @@ int main(int argc, char **argv)
 	}
 
 	gen = calloc(ngen, sizeof(*gen));
-	ntests = nrows + ngen + ndeny + ndicmp + nverd + 1;
+	ntests = nrows + ngen + ndeny + ndicmp + nverd + 2;
 	tests = calloc(ntests, sizeof(*tests));
 	if (!gen || !tests)
 		return 1;
@@ -1189,6 +1293,7 @@ int main(int argc, char **argv)
 			.initial_state = (void *)&verdict_cases[i],
 		};
 	tests[t++] = (struct CMUnitTest){ .name = "repeat_1000", .test_func = test_repeat };
+	tests[t++] = (struct CMUnitTest){ .name = "capture", .test_func = test_capture };
 
 	failed = _cmocka_run_group_tests("pinwall_xdp", tests, t, group_setup,
 					 group_teardown);
