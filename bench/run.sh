@@ -12,6 +12,8 @@ bash bench/cost.sh --json "$out/cost.jsonl" | tee "$out/cost.txt"
 echo
 bash bench/controlplane.sh | tee "$out/controlplane.txt"
 echo
+bash bench/capture.sh | tee "$out/capture.txt"
+echo
 bash bench/ladder.sh "$out/ladder.jsonl" | tee "$out/ladder.txt"
 if /usr/bin/python3 -c "import matplotlib" 2>/dev/null; then
 	/usr/bin/python3 bench/plot.py "$out" docs/bench.png && echo "plot: docs/bench.png"
