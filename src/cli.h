@@ -90,7 +90,7 @@ int cli_group(struct cli *cli, const char *group, const struct cmd *cmds, int ar
 /* The subcommands of the groups (cmd_rule.c, cmd_set.c). */
 extern const struct cmd rule_cmds[], set_cmds[];
 /* The option tables of the commands (in their files). */
-extern const struct cli_opt clean_opts[];
+extern const struct cli_opt clean_opts[], drops_opts[];
 
 int do_load(struct cli *cli, int argc, char **argv);
 int do_reload(struct cli *cli, int argc, char **argv);
@@ -102,6 +102,7 @@ int do_set(struct cli *cli, int argc, char **argv);
 int do_clean(struct cli *cli, int argc, char **argv);
 int do_repin(struct cli *cli, int argc, char **argv);
 int do_recover(struct cli *cli, int argc, char **argv);
+int do_drops(struct cli *cli, int argc, char **argv);
 
 extern const struct cmd pw_cmds[];
 

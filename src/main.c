@@ -29,6 +29,9 @@ const struct cmd pw_cmds[] = {
 	  "them (exit status 3 on drift)" },
 	{ .name = "stats", .fn = do_stats, .usage = "[IFACE...] [--interval SEC] [--count N]",
 	  .help = "follow the pinned counters: packets, bytes, pps, Mbit/s" },
+	{ .name = "drops", .fn = do_drops, .opts = drops_opts, .args = "IFACE", .min_args = 1,
+	  .max_args = 1, .help = "show the frames pinwall drops on IFACE, with the rule that decided\n"
+	  "(lines, JSON, pcap; rate-limited in the kernel)" },
 	{ .name = "rule", .fn = do_rule, .usage = "add|del|list|apply|flush|policy ...",
 	  .help = "the rules shared by every interface", .sub = rule_cmds },
 	{ .name = "set", .fn = do_set, .usage = "list|add|del|flush ...",
