@@ -104,7 +104,8 @@ $(BUILD)/test_migrate: tests/unit/test_migrate.c $(BUILD)/libpinwall.a $(SKELS)
 BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(filter-out %.bpf.c,$(wildcard bench/*.c)))
 BENCH_SKELS := $(patsubst bench/%.bpf.c,$(BUILD)/bench/%.skel.h,$(wildcard bench/*.bpf.c))
 
-$(BUILD)/bench/%.bpf.o: bench/%.bpf.c $(BUILD)/vmlinux.h
+# (a bench object may include the built-in program: bench/capture_base.bpf.c)
+$(BUILD)/bench/%.bpf.o: bench/%.bpf.c bpf/*.bpf.c bpf/*.h include/pinwall/abi.h $(BUILD)/vmlinux.h
 	@mkdir -p $(@D)
 	$(CLANG) $(BPFFLAGS) -c $< -o $@
 

@@ -71,9 +71,9 @@ static void summary(struct cli *cli, struct drops_out *o, const struct pw_captur
 		json_object_put(j);
 		return;
 	}
-	fprintf(stderr, "%llu frames shown; in the kernel: %llu captured, %llu suppressed by the rate limit, %llu lost (ring buffer full)\n",
-		o->printed, (unsigned long long)n->captured, (unsigned long long)n->suppressed,
-		(unsigned long long)n->lost);
+	fprintf(stderr, "drops on %s: %llu frames; in the kernel: %llu captured, %llu suppressed by the rate limit, %llu lost (ring buffer full)\n",
+		o->ifname, o->printed, (unsigned long long)n->captured,
+		(unsigned long long)n->suppressed, (unsigned long long)n->lost);
 }
 
 /* Until a signal, --count, a closed output, or the capture ends. */

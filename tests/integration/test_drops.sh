@@ -87,7 +87,7 @@ test_exact_frames_lines_json_pcap_filter_policy() {
 	send 1 --dport 7777
 	wait_exit "$p" 5
 	ASSERT_MATCH "$(cat "$out")" "^[0-9:.]+ veth0 rule +rule $RA udp 10.11.0.2:40000 > 10.11.0.1:7777 len 64$" "text line"
-	ASSERT_MATCH "$(cat "$T_TMP/err")" "^1 frames shown; in the kernel: 1 captured, 0 suppressed" "text summary"
+	ASSERT_MATCH "$(cat "$T_TMP/err")" "^drops on veth0: 1 frames; in the kernel: 1 captured, 0 suppressed" "text summary"
 	ASSERT_MATCH "$(tcpdump -nn -r "$f" -v 2>/dev/null | head -1)" "" "tcpdump reads the short capture"
 	ASSERT_EQ "$(tshark -r "$f" -T fields -e frame.cap_len -e frame.len 2>/dev/null)" "$(printf '40\t64')" "snap length 40 of 64"
 	# --rule in the kernel; then a policy drop (no rule)
