@@ -145,8 +145,12 @@ static int claim(struct pw_ctx *ctx, struct pw_capture *c, const struct pw_captu
 {
 	__u64 now = clock_ns(CLOCK_MONOTONIC), cur = LOAD(c->cfg->until);
 	__u64 interval = 1000000000ULL / o->rate, burst = o->rate / 10;
+	bool taken = false;
 
-	if ((cur && cur > now) || !CAS(c->cfg->until, cur, now + PW_CAP_LEASE_NS))
+	/* a CAS lost to the program clearing an expired lease is tried again */
+	for (int i = 0; i < 3 && !taken && !(cur && cur > now); i++)
+		taken = CAS(c->cfg->until, cur, now + PW_CAP_LEASE_NS);
+	if (!taken)
 		return pw_fail(ctx, EBUSY, "a capture is already running on '%s' (process %u): one at a time per interface",
 			       c->ifname, LOAD(c->cfg->pid));
 	c->since = now;

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "drops.h"
 #include "opts.h"
@@ -59,6 +60,7 @@ static void summary(struct cli *cli, struct drops_out *o, const struct pw_captur
 {
 	if (cli->json) {
 		struct json_object *j = json_object_new_object(), *s = json_object_new_object();
+		char *text;
 
 		json_object_object_add(s, "ifname", json_object_new_string(o->ifname));
 		json_object_object_add(s, "frames", json_object_new_int64((int64_t)o->printed));
@@ -66,13 +68,15 @@ static void summary(struct cli *cli, struct drops_out *o, const struct pw_captur
 		json_object_object_add(s, "suppressed", json_object_new_int64((int64_t)n->suppressed));
 		json_object_object_add(s, "lost", json_object_new_int64((int64_t)n->lost));
 		json_object_object_add(j, "summary", s);
-		fprintf(pcap_stdout ? stderr : stdout, "%s\n",
-			json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN));
+		text = cli_json_utf8(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN));
+		if (text)
+			fprintf(pcap_stdout ? stderr : stdout, "%s\n", text);
+		free(text);
 		json_object_put(j);
 		return;
 	}
 	fprintf(stderr, "drops on %s: %llu frames; in the kernel: %llu captured, %llu suppressed by the rate limit, %llu lost (ring buffer full)\n",
-		o->ifname, o->printed, (unsigned long long)n->captured,
+		o->safe_ifname, o->printed, (unsigned long long)n->captured,
 		(unsigned long long)n->suppressed, (unsigned long long)n->lost);
 }
 
@@ -94,18 +98,22 @@ static int run(struct cli *cli, const char *ifname, const struct drops_args *a)
 {
 	struct pw_capture_opts co = { .rate = a->rate, .rule = a->rule, .snaplen = a->snaplen };
 	bool pcap_stdout = a->pcap && !strcmp(a->pcap, "-");
-	struct drops_out o = { .cli = cli, .ifname = ifname, .count = a->count,
-			       .lines = pcap_stdout ? NULL : stdout };
+	char *safe = cli_escape(ifname);
+	struct drops_out o = { .cli = cli, .ifname = ifname, .safe_ifname = safe ? safe : "?",
+			       .count = a->count, .lines = pcap_stdout ? NULL : stdout };
 	struct pw_capture_counts n;
 	struct pw_capture *c;
 	char why[256];
 	int err;
 
 	if (pw_check_caps(&cli->ctx) || pw_bpffs_prepare(&cli->ctx, false) ||
-	    pw_capture_start(&cli->ctx, ifname, &co, drops_emit, &o, &c))
+	    pw_capture_start(&cli->ctx, ifname, &co, drops_emit, &o, &c)) {
+		free(safe);
 		return cli_lib_err(cli);
+	}
 	if (a->pcap && !(o.pcap = drops_pcap_open(a->pcap, a->snaplen, why, sizeof(why)))) {
 		pw_capture_free(c);
+		free(safe);
 		return cli_err(cli, "cannot write pcap file '%s': %s", a->pcap, why);
 	}
 	catch_signals();
@@ -117,6 +125,7 @@ static int run(struct cli *cli, const char *ifname, const struct drops_args *a)
 	summary(cli, &o, &n, pcap_stdout);
 	pw_capture_free(c);
 	drops_pcap_close(o.pcap);
+	free(safe);
 	return err ? cli_lib_err(cli) : 0;
 }
 

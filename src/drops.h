@@ -10,6 +10,7 @@
 struct drops_out {
 	struct cli *cli;
 	const char *ifname;
+	const char *safe_ifname;	/* for text lines: control characters escaped */
 	FILE *lines;		/* text or JSON lines; NULL: none (pcap on stdout) */
 	struct drops_pcap *pcap;	/* --pcap, or NULL */
 	unsigned long long printed;

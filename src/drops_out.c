@@ -4,6 +4,7 @@
  * the frame to the pcap writer (drops_pcap.c).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "drops.h"
@@ -60,7 +61,7 @@ static void text_line(struct drops_out *o, const struct pw_drop *d, const struct
 	snprintf(rule, sizeof(rule), d->rule ? "rule %u" : "no rule", d->rule);
 	frame_text(s, what, sizeof(what));
 	fprintf(o->lines, "%s.%06llu %s %-9s %s %s len %u\n", when,
-		(unsigned long long)(d->ts_ns % 1000000000ULL / 1000), o->ifname,
+		(unsigned long long)(d->ts_ns % 1000000000ULL / 1000), o->safe_ifname,
 		pw_drop_reason_name(d->reason), rule, what, d->len);
 }
 
@@ -93,7 +94,7 @@ static void json_line(struct drops_out *o, const struct pw_drop *d, const struct
 {
 	struct json_object *j = json_object_new_object();
 	time_t sec = (time_t)(d->ts_ns / 1000000000ULL);
-	char when[64];
+	char when[64], *text;
 	struct tm tm;
 	size_t n;
 
@@ -108,8 +109,12 @@ static void json_line(struct drops_out *o, const struct pw_drop *d, const struct
 	json_object_object_add(j, "caplen", json_object_new_int64(d->cap_len));
 	json_frame(j, s);
 	json_object_object_add(j, "truncated", json_object_new_boolean(s->truncated));
-	fprintf(o->lines, "%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN |
-								  JSON_C_TO_STRING_NOSLASHESCAPE));
+	text = cli_json_utf8(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN |
+							    JSON_C_TO_STRING_NOSLASHESCAPE));
+	/* no memory for the escaped copy: no line rather than bad JSON */
+	if (text)
+		fprintf(o->lines, "%s\n", text);
+	free(text);
 	json_object_put(j);
 }
 

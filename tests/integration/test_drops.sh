@@ -188,6 +188,14 @@ test_reload_brings_capture_maps() {
 	send 1 --dport 7777
 	wait_exit "$p" 5
 	ASSERT_EQ "$(jq -s '[.[] | select(.reason == "rule")] | length' "$T_TMP/out")" 1 "captured after the reload"
+	# an unload under a running capture ends it (within the 1 s renewal)
+	bg_pw "$NS" drops veth0 >"$T_TMP/out" 2>"$T_TMP/err"
+	p=$BG_PID
+	wait_on || return
+	ASSERT_OK pw "$NS" unload veth0
+	wait_exit "$p" 4
+	ASSERT_EQ "$RC" 1 "exit status when the capture maps go"
+	ASSERT_MATCH "$(cat "$T_TMP/err")" "^pinwall: error: the capture maps of 'veth0' are gone or replaced" "error when the capture maps go"
 }
 
 run_tests
