@@ -12,8 +12,11 @@
 #define PW_VERSION "0.1.0"
 
 /* Exit statuses: 0 fine, 1 error, 2 usage; 3: status reports drift, or
- * repin left a pin in conflict (documented in pinwall(8)). */
+ * repin left a pin in conflict; 4: restore left an interface not as saved
+ * (missing device, conflict, failed load) and restored the rest
+ * (documented in pinwall(8)). */
 #define CLI_EXIT_DRIFT 3
+#define CLI_EXIT_PARTIAL 4
 
 struct cli {
 	struct pw_ctx ctx;
@@ -89,6 +92,8 @@ int do_set(struct cli *cli, int argc, char **argv);
 int do_clean(struct cli *cli, int argc, char **argv);
 int do_repin(struct cli *cli, int argc, char **argv);
 int do_recover(struct cli *cli, int argc, char **argv);
+int do_save(struct cli *cli, int argc, char **argv);
+int do_restore(struct cli *cli, int argc, char **argv);
 
 extern const struct cmd pw_cmds[];
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <net/if.h>
 #include "cli.h"
+#include "pinwall/persist.h"
 
 static int do_help(struct cli *cli, int argc, char **argv);
 
@@ -39,6 +40,12 @@ const struct cmd pw_cmds[] = {
 	{ "recover", do_recover, "[IFACE]",
 	  "finish or roll back an operation killed halfway (default: every one\n"
 	  "          in this network namespace, and a rule apply)" },
+	{ "save", do_save, "[--config DIR]",
+	  "write the interfaces and the rule set in force to DIR (default\n"
+	  "          " PW_CONFIG_DIR "), atomically; counters are not saved" },
+	{ "restore", do_restore, "[--config DIR] [--dry-run] [--force]",
+	  "bring this network namespace to the saved state (exit status 4:\n"
+	  "          an interface is missing or left as it was)" },
 	{ "clean", do_clean, "[--yes]",
 	  "list (or remove) pins whose namespace, interface or program is gone" },
 	{ "help", do_help, "", "this text" },
