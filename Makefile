@@ -3,6 +3,8 @@
 
 PREFIX   ?= /usr/local
 DESTDIR  ?=
+# systemd reads units from $(PREFIX)/lib/systemd/system for /usr and /usr/local
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
 BUILD    ?= build
 
 CC       ?= gcc
@@ -130,6 +132,8 @@ bench: deps all $(BENCH_BIN) $(TEST_OBJS)
 install: all
 	install -D -m 0755 $(BUILD)/pinwall $(DESTDIR)$(PREFIX)/sbin/pinwall
 	install -D -m 0644 docs/man/pinwall.8 $(DESTDIR)$(PREFIX)/share/man/man8/pinwall.8
+	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' systemd/pinwall.service.in > $(BUILD)/pinwall.service
+	install -D -m 0644 $(BUILD)/pinwall.service $(DESTDIR)$(UNITDIR)/pinwall.service
 
 clean:
 	rm -rf $(BUILD)

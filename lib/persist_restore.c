@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include "internal.h"
 #include "pinwall/persist.h"
 
@@ -264,7 +266,46 @@ static void restore_iface(struct pw_ctx *ctx, const struct pw_saved_iface *w, bo
 		out->recovered = lr->recovered;
 }
 
-int pw_restore(struct pw_ctx *ctx, const struct pw_saved *s, bool dry_run, bool force,
+static void count(struct pw_restore_report *r, const struct pw_restore_iface *o, int sign)
+{
+	r->n_changed += sign * (o->fate == PW_RS_LOADED || o->fate == PW_RS_RELOADED);
+	r->n_missing += sign * (o->fate == PW_RS_MISSING);
+	r->n_conflict += sign * (o->fate == PW_RS_CONFLICT);
+	r->n_failed += sign * (o->fate == PW_RS_FAILED);
+}
+
+static double mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Devices still missing: restored as each appears (a NIC whose driver
+ * loads late, a name udev gives once it has renamed the device). */
+static void wait_missing(struct pw_ctx *ctx, const struct pw_saved *s, const struct pw_restore_opts *o,
+			 struct pw_status *st, struct pw_load_report *lr, struct pw_restore_report *r)
+{
+	double t0 = mono_ms();
+
+	while (r->n_missing && mono_ms() - t0 < o->wait_ms) {
+		usleep(50 * 1000);
+		for (int k = 0; k < r->n; k++) {
+			struct pw_restore_iface *f = &r->ifs[k];
+
+			if (f->fate != PW_RS_MISSING || !if_nametoindex(f->ifname))
+				continue;
+			count(r, f, -1);
+			memset(f, 0, sizeof(*f));
+			restore_iface(ctx, &s->ifs[k], false, st, lr, f);
+			count(r, f, 1);
+		}
+	}
+	r->waited_ms = mono_ms() - t0;
+}
+
+int pw_restore(struct pw_ctx *ctx, const struct pw_saved *s, const struct pw_restore_opts *o,
 	       struct pw_restore_report *r)
 {
 	struct pw_status *st = calloc(1, sizeof(*st));
@@ -272,24 +313,21 @@ int pw_restore(struct pw_ctx *ctx, const struct pw_saved *s, bool dry_run, bool 
 	int err;
 
 	memset(r, 0, sizeof(*r));
-	r->dry_run = dry_run;
+	r->dry_run = o->dry_run;
 	r->ifs = calloc(s->n + 1, sizeof(*r->ifs));
 	if (!st || !lr || !r->ifs) {
 		err = pw_fail(ctx, ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((err = dry_run ? pw_check_caps_read(ctx) : pw_check_caps(ctx)) ||
-	    (err = restore_rules(ctx, s, dry_run, force, r)))
+	if ((err = o->dry_run ? pw_check_caps_read(ctx) : pw_check_caps(ctx)) ||
+	    (err = restore_rules(ctx, s, o->dry_run, o->force, r)))
 		goto out;
 	for (int k = 0; k < s->n; k++) {
-		struct pw_restore_iface *o = &r->ifs[r->n++];
-
-		restore_iface(ctx, &s->ifs[k], dry_run, st, lr, o);
-		r->n_changed += o->fate == PW_RS_LOADED || o->fate == PW_RS_RELOADED;
-		r->n_missing += o->fate == PW_RS_MISSING;
-		r->n_conflict += o->fate == PW_RS_CONFLICT;
-		r->n_failed += o->fate == PW_RS_FAILED;
+		restore_iface(ctx, &s->ifs[k], o->dry_run, st, lr, &r->ifs[r->n]);
+		count(r, &r->ifs[r->n++], 1);
 	}
+	if (!o->dry_run && o->wait_ms)
+		wait_missing(ctx, s, o, st, lr, r);
 	ctx->err[0] = '\0';
 	ctx->detail[0] = '\0';
 out:

@@ -10,6 +10,7 @@ pkgs=(
 	xdp-tools nftables iptables ethtool	# peers and baselines for tests and benchmarks
 	python3-scapy				# crafted frames of the bypass tests
 	python3-matplotlib			# make bench: the plot docs/bench.png
+	systemd					# tests: systemd-analyze verify of the unit
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -6,11 +6,11 @@
 #include "cli.h"
 #include "pinwall/persist.h"
 
-enum { OPT_CONFIG = 256, OPT_DRY_RUN, OPT_FORCE };
+enum { OPT_CONFIG = 256, OPT_DRY_RUN, OPT_FORCE, OPT_WAIT };
 
 struct persist_args {
 	const char *config;
-	bool dry_run, force;
+	struct pw_restore_opts o;
 };
 
 static int parse(struct cli *cli, const struct cmd *cmd, int argc, char **argv,
@@ -20,19 +20,26 @@ static int parse(struct cli *cli, const struct cmd *cmd, int argc, char **argv,
 		{ "config", required_argument, NULL, OPT_CONFIG },
 		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 		{ "force", no_argument, NULL, OPT_FORCE },
+		{ "wait", required_argument, NULL, OPT_WAIT },
 		CLI_COMMON_OPTS,
 		{ 0 },
 	};
+	double wait;
 	int c;
 
 	a->config = PW_CONFIG_DIR;
 	while ((c = getopt_long(argc, argv, ":" CLI_COMMON_SHORT, opts, NULL)) != -1) {
-		if ((c == OPT_DRY_RUN || c == OPT_FORCE) && !restore)
+		if ((c == OPT_DRY_RUN || c == OPT_FORCE || c == OPT_WAIT) && !restore)
 			return cli_usage(cli, cmd, "'save' does not take '%s'", argv[optind - 1]);
 		switch (c) {
 		case OPT_CONFIG: a->config = optarg; break;
-		case OPT_DRY_RUN: a->dry_run = true; break;
-		case OPT_FORCE: a->force = true; break;
+		case OPT_DRY_RUN: a->o.dry_run = true; break;
+		case OPT_FORCE: a->o.force = true; break;
+		case OPT_WAIT:
+			if (cli_parse_double(optarg, &wait) || wait < 0 || wait > 3600)
+				return cli_usage(cli, cmd, "invalid --wait '%s': seconds from 0 to 3600", optarg);
+			a->o.wait_ms = (unsigned int)(wait * 1000);
+			break;
 		case '?': case ':': return cli_opt_err(cli, cmd, c, argv);
 		default:
 			if (cli_common_opt(cli, c, optarg))
@@ -206,7 +213,7 @@ int do_restore(struct cli *cli, int argc, char **argv)
 	/* every file read and checked whole before the first change */
 	if (pw_config_read(&cli->ctx, a.config, &s))
 		return cli_lib_err(cli);
-	ret = pw_restore(&cli->ctx, &s, a.dry_run, a.force, &r);
+	ret = pw_restore(&cli->ctx, &s, &a.o, &r);
 	if (r.rules.rec.found)
 		fprintf(stderr, "pinwall: %s the interrupted rule apply of pid %u first\n",
 			r.rules.rec.completed ? "finished" : "rolled back", r.rules.rec.pid);

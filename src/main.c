@@ -43,9 +43,9 @@ const struct cmd pw_cmds[] = {
 	{ "save", do_save, "[--config DIR]",
 	  "write the interfaces and the rule set in force to DIR (default\n"
 	  "          " PW_CONFIG_DIR "), atomically; counters are not saved" },
-	{ "restore", do_restore, "[--config DIR] [--dry-run] [--force]",
-	  "bring this network namespace to the saved state (exit status 4:\n"
-	  "          an interface is missing or left as it was)" },
+	{ "restore", do_restore, "[--config DIR] [--dry-run] [--wait SEC] [--force]",
+	  "bring this network namespace to the saved state; --wait: for\n"
+	  "          devices not there yet (exit status 4: one is missing or left as it was)" },
 	{ "clean", do_clean, "[--yes]",
 	  "list (or remove) pins whose namespace, interface or program is gone" },
 	{ "help", do_help, "", "this text" },

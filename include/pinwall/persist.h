@@ -96,6 +96,13 @@ struct pw_restore_report {
 	int n;
 	struct pw_restore_iface *ifs;	/* [n], one per saved interface, in file order */
 	int n_changed, n_missing, n_conflict, n_failed;
+	double waited_ms;		/* spent waiting for missing devices */
+};
+
+struct pw_restore_opts {
+	bool dry_run;			/* plan and report only */
+	bool force;			/* past the SSH lock-out guard of the rule apply */
+	unsigned int wait_ms;		/* wait up to this long for missing devices */
 };
 
 const char *pw_restore_fate_name(enum pw_restore_fate f);
@@ -103,8 +110,9 @@ const char *pw_restore_fate_name(enum pw_restore_fate f);
  * attached next filters by it from its first packet), then each interface.
  * A missing device, a conflict or a failed load is reported in @r and the
  * rest goes on; a failure of the rule apply stops before any interface.
- * @force: past the SSH lock-out guard of the rule apply. */
-int pw_restore(struct pw_ctx *ctx, const struct pw_saved *s, bool dry_run, bool force,
+ * With wait_ms, devices missing after the first pass are waited for and
+ * restored as they appear (the rest filters meanwhile). */
+int pw_restore(struct pw_ctx *ctx, const struct pw_saved *s, const struct pw_restore_opts *o,
 	       struct pw_restore_report *r);
 void pw_restore_report_free(struct pw_restore_report *r);
 
