@@ -6,51 +6,40 @@
 #include "cli.h"
 #include "pinwall/persist.h"
 
-enum { OPT_CONFIG = 256, OPT_DRY_RUN, OPT_FORCE, OPT_WAIT };
-
 struct persist_args {
 	const char *config;
-	struct pw_restore_opts o;
+	bool dry_run, force;
+	double wait;
 };
 
-static int parse(struct cli *cli, const struct cmd *cmd, int argc, char **argv,
-		 struct persist_args *a, bool restore)
+#define CONFIG_OPT(T) CLI_STR("config", 'c', T, config, "DIR", \
+			      "the config directory (default " PW_CONFIG_DIR ")")
+
+const struct cli_opt save_opts[] = {
+	CONFIG_OPT(struct persist_args),
+	{ NULL },
+};
+
+const struct cli_opt restore_opts[] = {
+	CONFIG_OPT(struct persist_args),
+	CLI_FLAG("dry-run", 0, struct persist_args, dry_run, "say what would be done; change nothing"),
+	CLI_NUM("wait", 'w', struct persist_args, wait, "SEC", 0, 3600,
+		"wait up to SEC seconds for missing devices, restoring each as it appears"),
+	CLI_FLAG("force", 0, struct persist_args, force,
+		 "apply the rules even if they would cut this SSH session"),
+	{ NULL },
+};
+
+static int parse(struct cli *cli, int argc, char **argv, struct persist_args *a)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, OPT_CONFIG },
-		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
-		{ "force", no_argument, NULL, OPT_FORCE },
-		{ "wait", required_argument, NULL, OPT_WAIT },
-		CLI_COMMON_OPTS,
-		{ 0 },
-	};
-	double wait;
-	int c;
+	int ret;
 
 	a->config = PW_CONFIG_DIR;
-	while ((c = getopt_long(argc, argv, ":" CLI_COMMON_SHORT, opts, NULL)) != -1) {
-		if ((c == OPT_DRY_RUN || c == OPT_FORCE || c == OPT_WAIT) && !restore)
-			return cli_usage(cli, cmd, "'save' does not take '%s'", argv[optind - 1]);
-		switch (c) {
-		case OPT_CONFIG: a->config = optarg; break;
-		case OPT_DRY_RUN: a->o.dry_run = true; break;
-		case OPT_FORCE: a->o.force = true; break;
-		case OPT_WAIT:
-			if (cli_parse_double(optarg, &wait) || wait < 0 || wait > 3600)
-				return cli_usage(cli, cmd, "invalid --wait '%s': seconds from 0 to 3600", optarg);
-			a->o.wait_ms = (unsigned int)(wait * 1000);
-			break;
-		case '?': case ':': return cli_opt_err(cli, cmd, c, argv);
-		default:
-			if (cli_common_opt(cli, c, optarg))
-				return cli_opt_err(cli, cmd, '?', argv);
-		}
-	}
-	if (optind < argc)
-		return cli_usage(cli, cmd, "unexpected argument '%s'", argv[optind]);
+	if ((ret = cli_parse(cli, cli->cmd, argc, argv, a, NULL, NULL)))
+		return ret;
 	if (!*a->config)
-		return cli_usage(cli, cmd, "empty --config: name a directory");
-	return cli_check_len(cli, cmd, "config directory", a->config, PW_PATH_LEN - 64) ?:
+		return cli_usage(cli, cli->cmd, "empty --config: name a directory");
+	return cli_check_len(cli, cli->cmd, "config directory", a->config, PW_PATH_LEN - 64) ?:
 	       cli_setup(cli);
 }
 
@@ -83,11 +72,10 @@ static void save_report(struct cli *cli, const char *dir, const struct pw_save_r
 
 int do_save(struct cli *cli, int argc, char **argv)
 {
-	const struct cmd *cmd = cli_cmd("save");
 	struct persist_args a = { 0 };
 	struct pw_save_report r;
 	struct pw_saved s;
-	int ret = parse(cli, cmd, argc, argv, &a, false);
+	int ret = parse(cli, argc, argv, &a);
 
 	if (ret)
 		return ret;
@@ -202,18 +190,21 @@ static int restore_status(struct cli *cli, const struct pw_restore_report *r)
 
 int do_restore(struct cli *cli, int argc, char **argv)
 {
-	const struct cmd *cmd = cli_cmd("restore");
 	struct persist_args a = { 0 };
+	struct pw_restore_opts o = { 0 };
 	struct pw_restore_report r;
 	struct pw_saved s;
-	int ret = parse(cli, cmd, argc, argv, &a, true);
+	int ret = parse(cli, argc, argv, &a);
 
 	if (ret)
 		return ret;
+	o.dry_run = a.dry_run;
+	o.force = a.force;
+	o.wait_ms = (unsigned int)(a.wait * 1000);
 	/* every file read and checked whole before the first change */
 	if (pw_config_read(&cli->ctx, a.config, &s))
 		return cli_lib_err(cli);
-	ret = pw_restore(&cli->ctx, &s, &a.o, &r);
+	ret = pw_restore(&cli->ctx, &s, &o, &r);
 	if (r.rules.rec.found)
 		fprintf(stderr, "pinwall: %s the interrupted rule apply of pid %u first\n",
 			r.rules.rec.completed ? "finished" : "rolled back", r.rules.rec.pid);
