@@ -7,10 +7,13 @@
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include "internal.h"
 #include "pinwall/persist.h"
 
@@ -212,10 +215,21 @@ static int check_objects(struct pw_ctx *ctx, const struct pw_saved *s)
 	return 0;
 }
 
+static int regular(struct pw_ctx *ctx, int fd, const char *path)
+{
+	struct stat st;
+
+	if (fstat(fd, &st))
+		return pw_fail(ctx, errno, "'%s': %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return pw_fail(ctx, EINVAL, "'%s' is not a regular file", path);
+	return 0;
+}
+
 int pw_config_read(struct pw_ctx *ctx, const char *dir, struct pw_saved *s)
 {
 	struct conf_file cf = { 0 };
-	int err;
+	int err, fd;
 
 	memset(s, 0, sizeof(*s));
 	if (snprintf(s->dir, sizeof(s->dir), "%s", dir) >= (int)sizeof(s->dir) ||
@@ -226,7 +240,12 @@ int pw_config_read(struct pw_ctx *ctx, const char *dir, struct pw_saved *s)
 	if (!(cf.f = fopen(cf.name, "re")))
 		return pw_fail(ctx, errno, "interfaces file '%s': %s (written by 'pinwall save')",
 			       cf.name, strerror(errno));
-	err = read_ifaces(ctx, &cf, s);
+	/* a FIFO or a device would hang a boot or never end */
+	err = regular(ctx, fileno(cf.f), cf.name) ?: read_ifaces(ctx, &cf, s);
+	if (!err && (fd = open(s->rules_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) >= 0) {
+		err = regular(ctx, fd, s->rules_path);
+		close(fd);
+	}
 	fclose(cf.f);
 	if (!err)
 		err = pw_ruleset_parse_file(ctx, s->rules_path, &s->rules);
