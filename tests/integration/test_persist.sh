@@ -219,6 +219,33 @@ test_missing_device() {
 	ASSERT_EQ "$(denies veth8 veth9)" "70 4480 0 0" "veth9 filters"
 }
 
+# an object of the user's: saved with its program and pin scope, reloaded
+# back when another program runs, never forced across a mode change
+test_user_object() {
+	setup2 && write_rules || { fail setup; return; }
+	local obj=$OBJS/byname.o out rc
+	pw "$NS" rule apply "$T_TMP/in.rules" >/dev/null &&
+		pw "$NS" load veth2 --mode skb --obj "$obj" --prog xdp_count_pass --pin-scope iface >/dev/null ||
+		{ fail "load --obj"; return; }
+	pw "$NS" save --config "$T_TMP/conf" >/dev/null || fail save
+	ASSERT_EQ "$(grep -v '^#' "$T_TMP/conf/interfaces")" \
+		"veth2 mode skb obj $(realpath "$obj") prog xdp_count_pass scope iface" "interfaces file"
+	pw "$NS" reload veth2 --obj "$obj" --prog xdp_count_drop >/dev/null || fail reload
+	out=$(pw "$NS" restore --config "$T_TMP/conf") || fail "restore: $out"
+	ASSERT_MATCH "$out" "veth2: reloaded \(skb mode, program id [0-9]+\)" "the saved program back"
+	ASSERT_EQ "$(pw "$NS" status veth2 --json | jq -r '.[0] | "\(.prog_name) \(.pin_scope)"')" \
+		"xdp_count_pass iface" "program and scope after the restore"
+	# another mode: a reload cannot change it; left as it is, named, exit 4
+	pw "$NS" unload veth2 >/dev/null && pw "$NS" load veth2 --mode native --obj "$obj" \
+		--prog xdp_count_pass --pin-scope iface >/dev/null || fail "load native"
+	out=$(pw "$NS" restore --config "$T_TMP/conf" 2>&1)
+	rc=$?
+	ASSERT_EQ "$rc" 4 "exit status of a restore that leaves a conflict"
+	ASSERT_MATCH "$out" "veth2: conflict: runs in native mode, saved skb" "the conflict said"
+	ASSERT_MATCH "$out" "pinwall: error: one interface is not as saved \(veth2 conflict\)" "the error line"
+	ASSERT_EQ "$(pw "$NS" status veth2 --json | jq -r '.[0].mode')" native "left as it runs"
+}
+
 test_save_atomic() {
 	setup2 && write_rules && pw "$NS" rule apply "$T_TMP/in.rules" >/dev/null || { fail setup; return; }
 	local old new
