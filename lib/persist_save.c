@@ -33,11 +33,15 @@ static bool word_ok(const char *v)
 	return true;
 }
 
+struct collect {
+	struct pw_ctx *ctx;
+	struct pw_saved *s;
+};
+
 static int collect_iface(const struct pw_status *st, void *arg)
 {
-	void **a = arg;
-	struct pw_ctx *ctx = a[0];
-	struct pw_saved *s = a[1];
+	struct pw_ctx *ctx = ((struct collect *)arg)->ctx;
+	struct pw_saved *s = ((struct collect *)arg)->s;
 	struct pw_saved_iface i = { 0 };
 	struct stat sb;
 
@@ -117,12 +121,12 @@ static int cmp_iface(const void *a, const void *b)
 
 int pw_save_collect(struct pw_ctx *ctx, struct pw_saved *s)
 {
-	void *arg[2] = { ctx, s };
+	struct collect c = { ctx, s };
 	int err;
 
 	memset(s, 0, sizeof(*s));
 	if ((err = pw_check_caps_read(ctx)) ||
-	    (err = pw_status_walk(ctx, NULL, collect_iface, arg)) ||
+	    (err = pw_status_walk(ctx, NULL, collect_iface, &c)) ||
 	    (err = collect_rules(ctx, s))) {
 		pw_saved_free(s);
 		return err;
@@ -296,7 +300,8 @@ static int write_set_file(struct pw_ctx *ctx, int setfd, const char *dir, const 
 	return err;
 }
 
-/* Files of an earlier save in sets/ that this one does not name. */
+/* Files in sets/ (of an earlier save) that this one does not name, and
+ * temporary files a killed save left there. */
 static int remove_stale_sets(int setfd, const struct pw_ruleset *rs, const bool *filed)
 {
 	DIR *d = fdopendir(dup(setfd));
@@ -367,7 +372,7 @@ static int write_rules(struct pw_ctx *ctx, int dirfd, const char *dir, const str
 		       const char *writer, struct pw_save_report *r)
 {
 	const struct pw_ruleset *rs = &s->rules;
-	char setdir[PW_PATH_LEN], tmp[PW_PATH_LEN + 32];
+	char setdir[PW_PATH_LEN], tmp[PW_PATH_LEN + 32], name[64];
 	bool filed[PW_MAX_SETS] = { false };
 	int setfd = -1, err;
 	struct text t;
@@ -385,14 +390,15 @@ static int write_rules(struct pw_ctx *ctx, int dirfd, const char *dir, const str
 	}
 	/* read back under a temporary name beside the rule file (set files
 	 * resolve against its directory), then renamed into place */
-	snprintf(tmp, sizeof(tmp), "%s/.%s.check.%d", dir, PW_CONF_RULES, (int)getpid());
-	if (!err && !(err = write_atomic(ctx, dirfd, dir, tmp + strlen(dir) + 1, &t))) {
+	snprintf(name, sizeof(name), ".%s.check.%d", PW_CONF_RULES, (int)getpid());
+	snprintf(tmp, sizeof(tmp), "%s/%s", dir, name);
+	if (!err && !(err = write_atomic(ctx, dirfd, dir, name, &t))) {
 		err = rules_verify(ctx, tmp, rs);
-		if (!err && renameat(dirfd, tmp + strlen(dir) + 1, dirfd, PW_CONF_RULES))
+		if (!err && renameat(dirfd, name, dirfd, PW_CONF_RULES))
 			err = pw_fail(ctx, errno, "cannot write '%s/%s': %s", dir, PW_CONF_RULES,
 				      strerror(errno));
 		if (err)
-			unlinkat(dirfd, tmp + strlen(dir) + 1, 0);
+			unlinkat(dirfd, name, 0);
 		else if (fsync(dirfd))
 			err = pw_fail(ctx, errno, "cannot sync directory '%s': %s", dir, strerror(errno));
 	}
