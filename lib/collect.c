@@ -278,12 +278,60 @@ static int pick_top(struct pw_collect *c, const struct pw_ruleset *rs,
 	return c->n_top == n ? 0 : -ENOMEM;
 }
 
+/* The rule set in force, kept between scrapes: every apply that changes it
+ * bumps pw_config.generation, so while the generation (and the rule maps)
+ * stay, the rules read last time are the rules in force; only their
+ * counters are read again. */
+struct pw_collect_rules {
+	struct pw_ruleset rs;
+	__u32 generation, active, rules_map_id;
+};
+
+static void cache_drop(struct pw_collect *c)
+{
+	if (!c->rules)
+		return;
+	pw_ruleset_free(&c->rules->rs);
+	free(c->rules);
+	c->rules = NULL;
+}
+
+/* The rules in force, from the cache while still right. */
+static int rules_in_force(struct pw_ctx *ctx, struct pw_collect *c, const struct pw_rules_maps *m,
+			  struct pw_config *cfg)
+{
+	struct pw_collect_rules *k = c->rules;
+	struct bpf_map_info info;
+	__u32 zero = 0;
+	int err;
+
+	if (bpf_map_lookup_elem(m->fd[PW_RM_CONFIG], &zero, cfg))
+		return pw_rules_config_fail(ctx, m, errno);
+	if ((err = pw_map_info(m->fd[PW_RM_RULES], &info)))
+		return pw_fail(ctx, err, "cannot read the rule map: %s", strerror(-err));
+	if (k && k->generation == cfg->generation && k->active == cfg->active &&
+	    k->rules_map_id == info.id)
+		return 0;
+	cache_drop(c);
+	if (!(k = calloc(1, sizeof(*k))))
+		return pw_fail(ctx, ENOMEM, "out of memory");
+	/* read with the config it is consistent with */
+	if ((err = pw_rules_read(ctx, m, &k->rs, cfg))) {
+		free(k);
+		return err;
+	}
+	k->generation = cfg->generation;
+	k->active = cfg->active;
+	k->rules_map_id = info.id;
+	c->rules = k;
+	return 0;
+}
+
 /* The shared rule maps: rules in force, their hits, the policy. No rule
  * maps pinned (no rule ever configured) is no error. */
 static void read_rules(struct pw_ctx *ctx, struct pw_collect *c, unsigned int max)
 {
 	char shared[PW_PATH_LEN], path[PW_PATH_LEN];
-	struct pw_ruleset rs = { 0 };
 	struct pw_counter *cnt = NULL;
 	struct bpf_map_info info;
 	struct pw_rules_maps m;
@@ -298,32 +346,33 @@ static void read_rules(struct pw_ctx *ctx, struct pw_collect *c, unsigned int ma
 	if ((err = pw_rules_open(ctx, &m, false, true))) {
 		if (err != -ENOENT || pw_path_exists(path))
 			failed(ctx, c, PW_CW_RULES, NULL);
+		cache_drop(c);
 		return;
 	}
-	if ((err = pw_rules_read(ctx, &m, &rs, &cfg)))
+	if ((err = rules_in_force(ctx, c, &m, &cfg)))
 		goto out;
-	if (!(cnt = calloc(rs.n + 1, sizeof(*cnt)))) {
+	if (!(cnt = calloc(c->rules->rs.n + 1, sizeof(*cnt)))) {
 		err = pw_fail(ctx, ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((err = pw_rules_counters(ctx, &m, &rs, cnt)))
+	if ((err = pw_rules_counters(ctx, &m, &c->rules->rs, cnt)))
 		goto out;
-	if ((err = pick_top(c, &rs, cnt, max))) {
+	if ((err = pick_top(c, &c->rules->rs, cnt, max))) {
 		err = pw_fail(ctx, err, "out of memory");
 		goto out;
 	}
 	c->have_rules = true;
-	c->n_rules = rs.n;
+	c->n_rules = c->rules->rs.n;
 	c->policy = (int)PW_CFG_POLICY(&cfg);
-	c->rules_map_id = pw_map_info(m.fd[PW_RM_RULES], &info) ? 0 : info.id;
+	c->rules_map_id = c->rules->rules_map_id;
 	c->rule_stats_map_id = pw_map_info(m.fd[PW_RM_STATS], &info) ? 0 : info.id;
 out:
 	if (err) {
 		free_top(c);
+		cache_drop(c);
 		failed(ctx, c, PW_CW_RULES, NULL);
 	}
 	free(cnt);
-	pw_ruleset_free(&rs);
 	pw_rules_close(&m);
 }
 
@@ -354,5 +403,6 @@ void pw_collect_free(struct pw_collect *c)
 		pw_stats_iface_close(&c->ifs[i].st);
 	free(c->ifs);
 	free_top(c);
+	cache_drop(c);
 	memset(c, 0, sizeof(*c));
 }

@@ -334,8 +334,10 @@ struct pw_rule_hits {
 };
 
 /* A long-lived collector: each pw_collect() reads everything again (the
- * interface directories, the counter maps by pin path, the rules), so it
- * follows loads, unloads, reloads and replaced maps. */
+ * interface directories, the counter maps by pin path, the rule counters),
+ * so it follows loads, unloads, reloads and replaced maps; the rules
+ * themselves only when another rule set is in force (its generation). */
+struct pw_collect_rules;
 struct pw_collect {
 	int n_ifs, cap_ifs;
 	struct pw_collect_iface *ifs;	/* sorted by name */
@@ -349,6 +351,8 @@ struct pw_collect {
 	int failed;			/* reads the last pw_collect() failed */
 	__u64 errors[PW_CW_MAX];	/* failed reads, since the start */
 	char last_err[PW_ERR_LEN];	/* the last failure's message */
+	struct pw_collect_rules *rules;	/* the rule set last read, kept while
+					 * its generation is in force */
 };
 
 /* Read everything once; @max_rules caps top[] (by hits, then id). Failed
