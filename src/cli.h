@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 #include "pinwall/pinwall.h"
 #include "pinwall/rules.h"
+#include "opts.h"
 
 #define PW_VERSION "0.1.0"
 
@@ -24,13 +25,21 @@ struct cli {
 	const char *netns;
 	bool stdin_closed;	/* fd 0 was closed at start (now /dev/null) */
 	const char *group;	/* "rule" while a rule subcommand runs: for usage */
+	const struct cmd *cmd;	/* the table entry being run */
 };
 
+/* A command: its options in one table (opts.h), from which parsing, --help
+ * and the usage line come; or a group of subcommands (.sub). */
 struct cmd {
 	const char *name;
 	int (*fn)(struct cli *cli, int argc, char **argv);
-	const char *usage;	/* "IFACE [--mode ...]" */
+	const char *usage;	/* a command without a table: "IFACE [--mode ...]" */
 	const char *help;	/* one line */
+	const struct cli_opt *opts;	/* its options, NULL-ended; common ones implied */
+	const char *args;	/* the positional part of its usage: "IFACE", "[IFACE...]" */
+	int min_args, max_args;	/* positional words accepted; max -1: any number */
+	const struct cmd *sub;	/* a group: its subcommands, NULL-ended */
+	const char *more;	/* --help: lines after the one-line help ("\n..." each) */
 };
 
 /* Dispatch argv[0] among @cmds (unique prefixes accepted). */
@@ -78,6 +87,10 @@ const struct cmd *cli_cmd(const char *name);
 const struct cmd *cli_find(const struct cmd *cmds, const char *name);
 /* 'pinwall GROUP CMD ...': usage without CMD, else dispatch in @cmds. */
 int cli_group(struct cli *cli, const char *group, const struct cmd *cmds, int argc, char **argv);
+/* The subcommands of the groups (cmd_rule.c, cmd_set.c). */
+extern const struct cmd rule_cmds[], set_cmds[];
+/* The option tables of the commands (in their files). */
+extern const struct cli_opt clean_opts[];
 
 int do_load(struct cli *cli, int argc, char **argv);
 int do_reload(struct cli *cli, int argc, char **argv);

@@ -32,28 +32,25 @@ static int one(const struct pw_clean_item *it, void *arg)
 	return 0;
 }
 
+struct clean_args {
+	bool yes;
+};
+
+const struct cli_opt clean_opts[] = {
+	CLI_FLAG("yes", 'y', struct clean_args, yes, "remove them (default: only list them)"),
+	{ NULL },
+};
+
 int do_clean(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "yes", no_argument, NULL, 'y' },
-		CLI_COMMON_OPTS,
-		{ 0 },
-	};
-	const struct cmd *cmd = cli_cmd("clean");
 	struct clean_out out = { .cli = cli };
-	bool yes = false;
-	int c, ret;
+	struct clean_args a = { .yes = false };
+	bool yes;
+	int ret;
 
-	while ((c = getopt_long(argc, argv, ":y" CLI_COMMON_SHORT, opts, NULL)) != -1) {
-		if (c == 'y')
-			yes = true;
-		else if (c == '?' || c == ':' || cli_common_opt(cli, c, optarg))
-			return cli_opt_err(cli, cmd, c == ':' ? c : '?', argv);
-	}
-	if (optind < argc)
-		return cli_usage(cli, cmd, "unexpected argument '%s'", argv[optind]);
-	if ((ret = cli_setup(cli)))
+	if ((ret = cli_parse(cli, cli->cmd, argc, argv, &a, NULL, NULL)) || (ret = cli_setup(cli)))
 		return ret;
+	yes = a.yes;
 	out.arr = json_object_new_array();
 	if (pw_clean(&cli->ctx, yes, one, &out)) {
 		json_object_put(out.arr);

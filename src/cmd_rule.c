@@ -492,16 +492,16 @@ static int do_rule_list(struct cli *cli, int argc, char **argv)
 	return ret;
 }
 
-static const struct cmd rule_cmds[] = {
-	{ "add", do_rule_add, "RULE [--first|--before ID] [--force]", "add one rule" },
-	{ "del", do_rule_del, "RULE", "delete one rule (exact match)" },
-	{ "list", do_rule_list, "[--sort order|hits|bytes|rule] [--prefix PREFIX]",
-	  "rules with their hit counters" },
-	{ "apply", do_rule_apply, "FILE [--policy allow|deny] [--change-policy] [--force]",
-	  "make FILE the whole rule set, atomically" },
-	{ "flush", do_rule_flush, "[--force]", "remove every rule" },
-	{ "policy", do_rule_policy, "[allow|deny [--change-policy]]",
-	  "show or set the verdict for IP traffic no rule decides" },
+const struct cmd rule_cmds[] = {
+	{ .name = "add", .fn = do_rule_add, .usage = "RULE [--first|--before ID] [--force]", .help = "add one rule" },
+	{ .name = "del", .fn = do_rule_del, .usage = "RULE", .help = "delete one rule (exact match)" },
+	{ .name = "list", .fn = do_rule_list, .usage = "[--sort order|hits|bytes|rule] [--prefix PREFIX]",
+	  .help = "rules with their hit counters" },
+	{ .name = "apply", .fn = do_rule_apply, .usage = "FILE [--policy allow|deny] [--change-policy] [--force]",
+	  .help = "make FILE the whole rule set, atomically" },
+	{ .name = "flush", .fn = do_rule_flush, .usage = "[--force]", .help = "remove every rule" },
+	{ .name = "policy", .fn = do_rule_policy, .usage = "[allow|deny [--change-policy]]",
+	  .help = "show or set the verdict for IP traffic no rule decides" },
 	{ 0 },
 };
 

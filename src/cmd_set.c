@@ -213,11 +213,11 @@ static int do_set_flush(struct cli *cli, int argc, char **argv)
 	return set_change(cli, "flush", PW_RC_SET_FLUSH, argc, argv);
 }
 
-static const struct cmd set_cmds[] = {
-	{ "list", do_set_list, "[NAME] [--sort prefix|hits]", "sets in force with their prefixes and hits" },
-	{ "add", do_set_add, "NAME PREFIX... [--force]", "add prefixes to a set, atomically" },
-	{ "del", do_set_del, "NAME PREFIX... [--force]", "delete prefixes from a set, atomically" },
-	{ "flush", do_set_flush, "NAME [--force]", "empty a set" },
+const struct cmd set_cmds[] = {
+	{ .name = "list", .fn = do_set_list, .usage = "[NAME] [--sort prefix|hits]", .help = "sets in force with their prefixes and hits" },
+	{ .name = "add", .fn = do_set_add, .usage = "NAME PREFIX... [--force]", .help = "add prefixes to a set, atomically" },
+	{ .name = "del", .fn = do_set_del, .usage = "NAME PREFIX... [--force]", .help = "delete prefixes from a set, atomically" },
+	{ .name = "flush", .fn = do_set_flush, .usage = "NAME [--force]", .help = "empty a set" },
 	{ 0 },
 };
 

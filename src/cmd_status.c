@@ -187,21 +187,14 @@ static int one(const struct pw_status *st, void *arg)
 
 int do_status(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = { CLI_COMMON_OPTS, { 0 } };
-	const struct cmd *cmd = cli_cmd("status");
 	struct status_out out = { .cli = cli };
-	int c, ret;
+	char **pos;
+	int npos, ret;
 
-	while ((c = getopt_long(argc, argv, ":" CLI_COMMON_SHORT, opts, NULL)) != -1) {
-		if (c == '?' || c == ':' || cli_common_opt(cli, c, optarg))
-			return cli_opt_err(cli, cmd, c == ':' ? c : '?', argv);
-	}
-	if (optind + 1 < argc)
-		return cli_usage(cli, cmd, "unexpected argument '%s'", argv[optind + 1]);
-	if ((ret = cli_setup(cli)))
+	if ((ret = cli_parse(cli, cli->cmd, argc, argv, NULL, &npos, &pos)) || (ret = cli_setup(cli)))
 		return ret;
 	out.arr = json_object_new_array();
-	ret = pw_status_walk(&cli->ctx, optind < argc ? argv[optind] : NULL, one, &out);
+	ret = pw_status_walk(&cli->ctx, npos ? pos[0] : NULL, one, &out);
 	if (ret) {
 		json_object_put(out.arr);
 		return cli_lib_err(cli);

@@ -17,39 +17,55 @@
 static int do_help(struct cli *cli, int argc, char **argv);
 
 const struct cmd pw_cmds[] = {
-	{ "load", do_load, "IFACE [--mode M] [--obj FILE [--prog NAME] [--pin-scope S]] [--force] [--migrate] [--fresh MAP]...",
-	  "attach the XDP program (netlink, no pin holds it), reusing pinned maps" },
-	{ "reload", do_reload, "IFACE [--obj FILE [--prog NAME]] [--migrate] [--fresh MAP]...",
-	  "replace the program atomically; maps and counters carry over\n"
-	  "          (changed layouts are migrated; see pinwall(8))" },
-	{ "unload", do_unload, "IFACE [--keep-maps]",
-	  "detach and remove the interface's pins" },
-	{ "status", do_status, "[IFACE]",
-	  "what is loaded, pinned and attached, its state, and any drift between\n"
-	  "          them (exit status 3 on drift)" },
-	{ "stats", do_stats, "[IFACE...] [--interval SEC] [--count N]",
-	  "follow the pinned counters: packets, bytes, pps, Mbit/s" },
-	{ "rule", do_rule, "add|del|list|apply|flush|policy ...",
-	  "the rules shared by every interface: see 'pinwall rule'" },
-	{ "set", do_set, "list|add|del|flush ...",
-	  "the named prefix sets rules use: see 'pinwall set'" },
-	{ "repin", do_repin, "[IFACE]",
-	  "rebuild the pins of pinwall's running program from the kernel alone\n"
-	  "          (default: every pinwall program in this network namespace)" },
-	{ "recover", do_recover, "[IFACE]",
-	  "finish or roll back an operation killed halfway (default: every one\n"
-	  "          in this network namespace, and a rule apply)" },
-	{ "clean", do_clean, "[--yes]",
-	  "list (or remove) pins whose namespace, interface or program is gone" },
-	{ "help", do_help, "", "this text" },
+	{ .name = "load", .fn = do_load, .usage = "IFACE [--mode M] [--obj FILE [--prog NAME] [--pin-scope S]] [--force] [--migrate] [--fresh MAP]...",
+	  .help = "attach the XDP program (netlink, no pin holds it), reusing pinned maps" },
+	{ .name = "reload", .fn = do_reload, .usage = "IFACE [--obj FILE [--prog NAME]] [--migrate] [--fresh MAP]...",
+	  .help = "replace the program atomically; maps and counters carry over\n"
+	  "(changed layouts are migrated; see pinwall(8))" },
+	{ .name = "unload", .fn = do_unload, .usage = "IFACE [--keep-maps]",
+	  .help = "detach and remove the interface's pins" },
+	{ .name = "status", .fn = do_status, .args = "[IFACE]", .max_args = 1,
+	  .help = "what is loaded, pinned and attached, its state, and any drift between\n"
+	  "them (exit status 3 on drift)" },
+	{ .name = "stats", .fn = do_stats, .usage = "[IFACE...] [--interval SEC] [--count N]",
+	  .help = "follow the pinned counters: packets, bytes, pps, Mbit/s" },
+	{ .name = "rule", .fn = do_rule, .usage = "add|del|list|apply|flush|policy ...",
+	  .help = "the rules shared by every interface", .sub = rule_cmds },
+	{ .name = "set", .fn = do_set, .usage = "list|add|del|flush ...",
+	  .help = "the named prefix sets rules use", .sub = set_cmds },
+	{ .name = "repin", .fn = do_repin, .usage = "[IFACE]",
+	  .help = "rebuild the pins of pinwall's running program from the kernel alone\n"
+	  "(default: every pinwall program in this network namespace)" },
+	{ .name = "recover", .fn = do_recover, .usage = "[IFACE]",
+	  .help = "finish or roll back an operation killed halfway (default: every one\n"
+	  "in this network namespace, and a rule apply)" },
+	{ .name = "clean", .fn = do_clean, .opts = clean_opts,
+	  .help = "list (or remove) pins whose namespace, interface or program is gone" },
+	{ .name = "help", .fn = do_help, .usage = "", .help = "this text" },
 	{ 0 },
 };
+
+/* @text's lines, each after @indent spaces. */
+static void print_indented(FILE *f, const char *text, int indent)
+{
+	for (const char *l = text; *l;) {
+		int n = (int)strcspn(l, "\n");
+
+		fprintf(f, "%*s%.*s\n", indent, "", n, l);
+		l += n + (l[n] == '\n');
+	}
+}
 
 static void print_help(FILE *f)
 {
 	fprintf(f, "Usage: pinwall [OPTIONS] COMMAND [ARGS]\n\nCommands:\n");
-	for (const struct cmd *c = pw_cmds; c->name; c++)
-		fprintf(f, "  %-7s %s\n          %s\n", c->name, c->usage, c->help);
+	for (const struct cmd *c = pw_cmds; c->name; c++) {
+		char usage[1024];
+
+		cli_usage_line(c, usage, sizeof(usage));
+		fprintf(f, "  %-7s %s\n", c->name, usage);
+		print_indented(f, c->help, 10);
+	}
 	fprintf(f,
 		"\nOptions (before or after the command):\n"
 		"  -j, --json          machine-readable output (JSON; stats: JSON Lines)\n"
@@ -59,7 +75,8 @@ static void print_help(FILE *f)
 		"  -n, --netns NAME    act in network namespace NAME (/run/netns/NAME),\n"
 		"                      keeping this mount namespace and its bpffs\n"
 		"  -h, --help          this text;  -V, --version  the version\n"
-		"\nSee pinwall(8).\n", PW_DEFAULT_PIN_ROOT);
+		"\n'pinwall COMMAND --help' shows a command's options. See pinwall(8).\n",
+		PW_DEFAULT_PIN_ROOT);
 }
 
 static int do_help(struct cli *cli, int argc, char **argv)
@@ -177,9 +194,13 @@ int cli_usage(struct cli *cli, const struct cmd *cmd, const char *fmt, ...)
 	if (vsnprintf(msg, sizeof(msg), fmt, ap) >= (int)sizeof(msg))
 		strcpy(msg + sizeof(msg) - 4, "...");
 	va_end(ap);
-	if (cmd)
+	if (cmd) {
+		char usage[1024];
+
+		cli_usage_line(cmd, usage, sizeof(usage));
 		return cli_err(cli, "%s (usage: pinwall %s%s%s %s)", msg, cli->group ? cli->group : "",
-			       cli->group ? " " : "", cmd->name, cmd->usage) + 1;
+			       cli->group ? " " : "", cmd->name, usage) + 1;
+	}
 	return cli_err(cli, "%s (see 'pinwall %s')", msg, cli->group ? cli->group : "help") + 1;
 }
 
@@ -245,10 +266,14 @@ const struct cmd *cli_cmd(const char *name)
 
 int cli_group(struct cli *cli, const char *group, const struct cmd *cmds, int argc, char **argv)
 {
+	const struct cmd *g = cli->cmd;
+
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		cli_print_group_help(stdout, g);
+		return 0;
+	}
 	if (argc < 2) {
-		fprintf(stderr, "Usage: pinwall %s COMMAND\n", group);
-		for (const struct cmd *c = cmds; c->name; c++)
-			fprintf(stderr, "  %s %-7s %s\n", group, c->name, c->usage);
+		cli_print_group_help(stderr, g);
 		return 2;
 	}
 	cli->group = group;	/* usage lines say 'pinwall GROUP CMD' */
@@ -313,8 +338,10 @@ int cli_dispatch(struct cli *cli, const struct cmd *cmds, int argc, char **argv)
 	size_t len = strlen(argv[0]);
 
 	for (const struct cmd *c = cmds; c->name; c++) {
-		if (!strcmp(c->name, argv[0]))
+		if (!strcmp(c->name, argv[0])) {
+			cli->cmd = c;
 			return c->fn(cli, argc, argv);
+		}
 		if (!strncmp(c->name, argv[0], len)) {
 			if (match)
 				return cli_usage(cli, NULL, "command '%s' is ambiguous", argv[0]);
@@ -323,6 +350,7 @@ int cli_dispatch(struct cli *cli, const struct cmd *cmds, int argc, char **argv)
 	}
 	if (!match)
 		return cli_usage(cli, NULL, "unknown command '%s'", argv[0]);
+	cli->cmd = match;
 	return match->fn(cli, argc, argv);
 }
 
