@@ -17,9 +17,10 @@ pwn() {
 	nsenter --net="/run/netns/$NS" "$PW" --pin-root "$ROOT" "$@"
 }
 
-# exporter ARGS...: the exporter in the background, serving once it answers
+# exporter ARGS...: the exporter in the background (stderr in exp.err),
+# serving once it answers
 exporter() {
-	bg nsenter --net="/run/netns/$NS" "$PW" --pin-root "$ROOT" exporter "$@"
+	bg nsenter --net="/run/netns/$NS" "$PW" --pin-root "$ROOT" exporter "$@" 2>>"$T_TMP/exp.err"
 	EXP_PID=$BG_PID
 	for _ in $(seq 1 50); do
 		scrape >/dev/null 2>&1 && return 0
@@ -195,6 +196,17 @@ drop dport 1001 10" "the two with the most hits after a rule change"
 	ASSERT_EQ "$(sample "$t" "pinwall_map_info{interface=\"veth0\",map=\"xdp_stats_map\",map_id=\"$m2\"}")" 1 "the new map's id"
 	ASSERT_EQ "$(sample "$t" 'pinwall_packets_total{interface="veth0",action="drop"}')" 7 "drops of the new map"
 	ASSERT_EQ "$(sample "$t" 'pinwall_scrape_errors_total{what="counters"}')" 0 "no failed read"
+	# a pin that holds another kind of map: counted, left out, said once
+	rm "$(ifdir "$NS" veth0)/maps/xdp_stats_map"
+	bpftool map create "$(ifdir "$NS" veth0)/maps/xdp_stats_map" type hash key 4 value 16 entries 1 name bogus ||
+		{ fail "bpftool map create"; return; }
+	scrape >/dev/null
+	t=$(scrape)
+	ASSERT_EQ "$(sample "$t" 'pinwall_scrape_errors_total{what="counters"}')" 2 "failed reads of two scrapes"
+	ASSERT_EQ "$(grep -c '^pinwall_packets_total{interface="veth0"' <<<"$t")" 0 "series of the unreadable map"
+	ASSERT_EQ "$(sample "$t" 'pinwall_class_packets_total{interface="veth0",class="udp"}')" 7 "the other map is still read"
+	ASSERT_EQ "$(grep -c "^pinwall: warning: interface 'veth0': cannot read counter map '.*/xdp_stats_map': " "$T_TMP/exp.err")" 1 \
+		"warnings on stderr ($(cat "$T_TMP/exp.err"))"
 }
 
 test_textfile_is_replaced_atomically() {
