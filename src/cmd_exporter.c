@@ -37,7 +37,7 @@ const struct cli_opt exporter_opts[] = {
 	CLI_NUM("interval", 'i', struct exporter_args, interval, "SEC", 0.1, 86400,
 		"rewrite the textfile every SEC seconds (default: once)"),
 	CLI_UINT("max-rules", 0, struct exporter_args, max_rules, "N", 0, PW_MAX_RULES,
-		 "per-rule series for the N rules with the most hits (default 1000)"),
+		 "per-rule series for the N rules with the most hits (default 1000, 0: none)"),
 	{ NULL },
 };
 
@@ -56,11 +56,12 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-static void warn(const char *fmt, const char *what)
+/* A run-time problem that does not stop the exporter: one line, escaped. */
+static void warning(const char *msg, const char *tail)
 {
-	char *safe = cli_escape(what);
+	char *safe = cli_escape(msg);
 
-	fprintf(stderr, fmt, safe ? safe : "?");
+	fprintf(stderr, "pinwall: warning: %s%s\n", safe ? safe : "?", tail);
 	free(safe);
 }
 
@@ -72,7 +73,7 @@ static char *scrape(void *arg, size_t *len)
 
 	pw_collect(&x->cli->ctx, &x->c, x->max_rules);
 	if (x->c.failed && strcmp(x->c.last_err, x->said)) {
-		warn("pinwall: warning: %s (counted in pinwall_scrape_errors_total)\n", x->c.last_err);
+		warning(x->c.last_err, " (counted in pinwall_scrape_errors_total)");
 		snprintf(x->said, sizeof(x->said), "%s", x->c.last_err);
 	} else if (!x->c.failed) {
 		x->said[0] = '\0';
@@ -96,7 +97,7 @@ static int textfile_tick(struct exporter *x, const char *path, bool first)
 	if (err && first)
 		return cli_err(x->cli, "%s", why);
 	if (err)
-		warn("pinwall: warning: %s\n", why);
+		warning(why, "");
 	return 0;
 }
 
