@@ -211,7 +211,7 @@ drop dport 1001 10" "the two with the most hits after a rule change"
 
 test_textfile_is_replaced_atomically() {
 	setup_loaded || { fail setup; return; }
-	local f=$T_TMP/prom/pinwall.prom partial=0 i1 i2 lines
+	local f=$T_TMP/prom/pinwall.prom partial=0 i1 i2 lines n
 	mkdir "$T_TMP/prom"
 	send "$NS" veth1 40
 	settle "$NS" veth0 40 >/dev/null
@@ -230,8 +230,10 @@ test_textfile_is_replaced_atomically() {
 	i1=$(stat -c %i "$f")
 	for _ in $(seq 1 2000); do
 		mapfile -t lines <"$f"
-		[ "${lines[0]}" == "# HELP pinwall_packets_total Frames the XDP program returned each action for, per interface." ] &&
-			[ "${lines[-1]}" == 'pinwall_scrape_errors_total{what="rules"} 0' ] || partial=$((partial + 1))
+		n=${#lines[@]}
+		[ "$n" -gt 0 ] &&
+			[ "${lines[0]}" == "# HELP pinwall_packets_total Frames the XDP program returned each action for, per interface." ] &&
+			[ "${lines[n - 1]}" == 'pinwall_scrape_errors_total{what="rules"} 0' ] || partial=$((partial + 1))
 	done
 	i2=$(stat -c %i "$f")
 	ASSERT_EQ "$partial" 0 "partial textfiles read"
