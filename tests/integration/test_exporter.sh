@@ -87,14 +87,15 @@ wait_pq() {
 test_prometheus_scrapes_known_traffic() {
 	setup_loaded || { fail setup; return; }
 	local d id p1 p2
+	# both start first: Prometheus gets ready while the rules and frames go in
+	exporter --listen "127.0.0.1:$EXP_PORT" || return
+	prometheus_start
 	write "$T_TMP/r" "drop dport 5353" "drop src 10.11.9.0/24" "pass src 10.11.8.0/24"
 	ASSERT_OK pw "$NS" rule apply "$T_TMP/r"
 	send "$NS" veth1 300 --dport 5353 -s 100            # rule 1: drop
 	send "$NS" veth1 200                                # no rule: pass
 	send "$NS" veth1 50 --src 10.11.8.7 -p tcp          # rule 3: pass
 	ASSERT_EQ "$(settle "$NS" veth0 550)" "300 30000 250 16000" "counted by stats"
-	exporter --listen "127.0.0.1:$EXP_PORT" || return
-	prometheus_start
 	ASSERT_EQ "$(wait_pq 'up{job="pinwall"}' 1)" 1 "Prometheus scrapes the exporter"
 	ASSERT_EQ "$(wait_pq 'pinwall_packets_total{interface="veth0",action="drop"}' 300)" 300 "drop packets"
 	ASSERT_EQ "$(pq 'pinwall_bytes_total{interface="veth0",action="drop"}')" 30000 "drop bytes"
