@@ -212,7 +212,7 @@ drop dport 1001 10" "the two with the most hits after a rule change"
 
 test_textfile_is_replaced_atomically() {
 	setup_loaded || { fail setup; return; }
-	local f=$T_TMP/prom/pinwall.prom partial=0 i1 i2 lines n
+	local f=$T_TMP/prom/pinwall.prom partial=0 i1 i2 lines n held
 	mkdir "$T_TMP/prom"
 	send "$NS" veth1 40
 	settle "$NS" veth0 40 >/dev/null
@@ -228,7 +228,9 @@ test_textfile_is_replaced_atomically() {
 	bg nsenter --net="/run/netns/$NS" "$PW" --pin-root "$ROOT" exporter --textfile "$f" --interval 0.1
 	local pid=$BG_PID
 	sleep 0.3
-	i1=$(stat -c %i "$f")
+	# the file at the start, held open: its inode cannot be reused meanwhile
+	exec {held}<"$f"
+	i1=$(stat -L -c %i "/proc/$BASHPID/fd/$held")
 	for _ in $(seq 1 2000); do
 		mapfile -t lines <"$f"
 		n=${#lines[@]}
@@ -237,6 +239,7 @@ test_textfile_is_replaced_atomically() {
 			[ "${lines[n - 1]}" == 'pinwall_scrape_errors_total{what="rules"} 0' ] || partial=$((partial + 1))
 	done
 	i2=$(stat -c %i "$f")
+	exec {held}<&-
 	ASSERT_EQ "$partial" 0 "partial textfiles read"
 	ASSERT_NE "$i2" "$i1" "inode of the textfile (a new file renamed over it)"
 	kill -TERM "$pid"
