@@ -327,6 +327,31 @@ static int rules_in_force(struct pw_ctx *ctx, struct pw_collect *c, const struct
 	return 0;
 }
 
+/* The rules in force and their counters (*@cnt, malloc'd), read again if
+ * an apply switched sets meanwhile: a rule id freed and given to another
+ * rule must not show its new counts under the old rule's text. */
+static int rule_counters(struct pw_ctx *ctx, struct pw_collect *c, const struct pw_rules_maps *m,
+			 struct pw_config *cfg, struct pw_counter **cnt)
+{
+	struct pw_config again;
+	__u32 zero = 0;
+	int err;
+
+	for (int tries = 0; ; tries++) {
+		if ((err = rules_in_force(ctx, c, m, cfg)))
+			return err;
+		free(*cnt);
+		if (!(*cnt = calloc(c->rules->rs.n + 1, sizeof(**cnt))))
+			return pw_fail(ctx, ENOMEM, "out of memory");
+		if ((err = pw_rules_counters(ctx, m, &c->rules->rs, *cnt)))
+			return err;
+		if (bpf_map_lookup_elem(m->fd[PW_RM_CONFIG], &zero, &again))
+			return pw_rules_config_fail(ctx, m, errno);
+		if ((again.generation == cfg->generation && again.active == cfg->active) || tries == 8)
+			return 0;
+	}
+}
+
 /* The shared rule maps: rules in force, their hits, the policy. No rule
  * maps pinned (no rule ever configured) is no error. */
 static void read_rules(struct pw_ctx *ctx, struct pw_collect *c, unsigned int max)
@@ -349,13 +374,7 @@ static void read_rules(struct pw_ctx *ctx, struct pw_collect *c, unsigned int ma
 		cache_drop(c);
 		return;
 	}
-	if ((err = rules_in_force(ctx, c, &m, &cfg)))
-		goto out;
-	if (!(cnt = calloc(c->rules->rs.n + 1, sizeof(*cnt)))) {
-		err = pw_fail(ctx, ENOMEM, "out of memory");
-		goto out;
-	}
-	if ((err = pw_rules_counters(ctx, &m, &c->rules->rs, cnt)))
+	if ((err = rule_counters(ctx, c, &m, &cfg, &cnt)))
 		goto out;
 	if ((err = pick_top(c, &c->rules->rs, cnt, max))) {
 		err = pw_fail(ctx, err, "out of memory");
