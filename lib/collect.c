@@ -140,9 +140,9 @@ static void scan_ifaces(struct pw_ctx *ctx, struct pw_collect *c)
 	}
 	if (!d) {
 		if (fd != -ENOENT)
-			return failed(ctx, c, PW_CW_INTERFACES, "cannot read '%s': %s", nsdir,
-				      strerror(-fd));
-		drop_unseen(c);
+			failed(ctx, c, PW_CW_INTERFACES, "cannot read '%s': %s", nsdir, strerror(-fd));
+		else
+			drop_unseen(c);
 		return;
 	}
 	while ((e = readdir(d))) {
@@ -156,10 +156,10 @@ static void scan_ifaces(struct pw_ctx *ctx, struct pw_collect *c)
 	}
 	closedir(d);
 	if (err)	/* keep following those not reached */
-		return failed(ctx, c, PW_CW_INTERFACES, "cannot follow interface '%s' in '%s': %s",
-			      name, nsdir, err == -E2BIG ? "too many interface directories" :
-			      strerror(-err));
-	drop_unseen(c);
+		failed(ctx, c, PW_CW_INTERFACES, "cannot follow interface '%s' in '%s': %s", name,
+		       nsdir, err == -E2BIG ? "too many interface directories" : strerror(-err));
+	else
+		drop_unseen(c);
 }
 
 /* A load with another pin scope moves the counters' pins: follow them. */
@@ -200,15 +200,19 @@ static void read_program(struct pw_ctx *ctx, struct pw_collect *c, struct pw_col
 		return;
 	if ((err = pw_xdp_state((int)ifindex, &x)) == -ENODEV)
 		return;		/* gone just now */
-	if (err)
-		return failed(ctx, c, PW_CW_PROGRAM, "interface '%s': cannot read its XDP program: %s",
-			      ci->st.ifname, strerror(-err));
+	if (err) {
+		failed(ctx, c, PW_CW_PROGRAM, "interface '%s': cannot read its XDP program: %s",
+		       ci->st.ifname, strerror(-err));
+		return;
+	}
 	if (!x.prog_id)
 		return;
 	err = pw_meta_read(ci->st.ifdir, &meta);
-	if (err && err != -ENOENT)
-		return failed(ctx, c, PW_CW_PROGRAM, "interface '%s': cannot read its load record: %s",
-			      ci->st.ifname, pw_record_problem(err));
+	if (err && err != -ENOENT) {
+		failed(ctx, c, PW_CW_PROGRAM, "interface '%s': cannot read its load record: %s",
+		       ci->st.ifname, pw_record_problem(err));
+		return;
+	}
 	if (!err && meta.prog_id == x.prog_id) {
 		ci->prog_id = x.prog_id;
 		ci->mode = x.mode;
