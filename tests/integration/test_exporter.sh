@@ -154,6 +154,16 @@ test_http_paths_and_escaping() {
 	# every family has HELP and TYPE; every counter ends in _total
 	ASSERT_EQ "$(grep -c '^# TYPE pinwall_' "$T_TMP/page")" "$(grep -c '^# HELP pinwall_' "$T_TMP/page")" "HELP per TYPE"
 	ASSERT_EQ "$(grep '^# TYPE .* counter$' "$T_TMP/page" | grep -vc '_total counter$')" 0 "counters named _total"
+	# -n NS: the socket where pinwall started (here: the host's loopback,
+	# a port nobody listens on), the metrics of NS
+	local port=$((20000 + RANDOM % 40000))
+	ss -Hltn "sport = :$port" | grep -q . && port=$((port + 1))
+	bg "$PW" -n "$NS" --pin-root "$ROOT" exporter --listen "127.0.0.1:$port"
+	for _ in $(seq 1 50); do
+		curl -sf --max-time 5 "http://127.0.0.1:$port/metrics" >"$T_TMP/host" && break
+		sleep 0.1
+	done
+	ASSERT_MATCH "$(cat "$T_TMP/host")" '^pinwall_interface_present\{interface="q\\"x\\\\y"\} 1$' "-n NS: NS's metrics on the host's loopback"
 }
 
 test_follows_replaced_maps_and_rule_cap() {
