@@ -94,6 +94,7 @@ int cli_group(struct cli *cli, const char *group, const struct cmd *cmds, int ar
 extern const struct cmd rule_cmds[], set_cmds[];
 /* The option tables of the commands (in their files). */
 extern const struct cli_opt clean_opts[], save_opts[], restore_opts[];
+extern const struct cli_opt exporter_opts[];
 
 int do_load(struct cli *cli, int argc, char **argv);
 int do_reload(struct cli *cli, int argc, char **argv);
@@ -103,6 +104,7 @@ int do_stats(struct cli *cli, int argc, char **argv);
 int do_rule(struct cli *cli, int argc, char **argv);
 int do_set(struct cli *cli, int argc, char **argv);
 int do_clean(struct cli *cli, int argc, char **argv);
+int do_exporter(struct cli *cli, int argc, char **argv);
 int do_repin(struct cli *cli, int argc, char **argv);
 int do_recover(struct cli *cli, int argc, char **argv);
 int do_save(struct cli *cli, int argc, char **argv);

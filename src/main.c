@@ -30,6 +30,9 @@ const struct cmd pw_cmds[] = {
 	  "them (exit status 3 on drift)" },
 	{ .name = "stats", .fn = do_stats, .usage = "[IFACE...] [--interval SEC] [--count N]",
 	  .help = "follow the pinned counters: packets, bytes, pps, Mbit/s" },
+	{ .name = "exporter", .fn = do_exporter, .opts = exporter_opts,
+	  .help = "Prometheus metrics: counters, rule hits, program and map ids,\n"
+	  "on /metrics (--listen) or in a file for node_exporter (--textfile)" },
 	{ .name = "rule", .fn = do_rule, .usage = "add|del|list|apply|flush|policy ...",
 	  .help = "the rules shared by every interface", .sub = rule_cmds },
 	{ .name = "set", .fn = do_set, .usage = "list|add|del|flush ...",
