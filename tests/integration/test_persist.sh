@@ -132,10 +132,9 @@ quick() {
 }
 
 # REFUSED_CONF REGEX: restore of the broken copy refused with one error line
-# naming FILE:LINE, nothing on stdout, nothing changed
+# naming FILE:LINE, nothing on stdout, nothing changed ($QUICK: quick before)
 REFUSED_CONF() {
-	local before rc err
-	before=$(quick)
+	local rc err
 	pw "$NS" restore --config "$T_TMP/bad" >"$T_TMP/out" 2>"$T_TMP/err"
 	rc=$?
 	err=$(cat "$T_TMP/err")
@@ -143,12 +142,13 @@ REFUSED_CONF() {
 	ASSERT_MATCH "$err" "^pinwall: error: .*$1" "the error line"
 	ASSERT_EQ "$(nlines "$err")" 1 "stderr line count (stderr: $err)"
 	ASSERT_EQ "$(cat "$T_TMP/out")" "" "stdout of a refused restore"
-	ASSERT_EQ "$(quick)" "$before" "pins, generation and programs after a refused restore"
+	ASSERT_EQ "$(quick)" "$QUICK" "pins, generation and programs after a refused restore"
 }
 
 # restores of broken copies of the saved config, each refused whole
 bad_configs() {
 	local n
+	QUICK=$(quick)
 	n=$(($(wc -l <"$T_TMP/conf/interfaces") + 1))
 	bad_conf && echo "veth3 mood skb" >>"$T_TMP/bad/interfaces"
 	REFUSED_CONF "/bad/interfaces:$n: unknown keyword 'mood': use mode, obj, prog or scope"
