@@ -3,6 +3,8 @@
 
 PREFIX   ?= /usr/local
 DESTDIR  ?=
+# systemd reads units from $(PREFIX)/lib/systemd/system for /usr and /usr/local
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
 BUILD    ?= build
 
 CC       ?= gcc
@@ -12,7 +14,7 @@ ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-format-truncation -Iinclude -Ilib -I$(BUILD)
-LDLIBS   += -lbpf -lelf -lz -ljson-c -lcap -lpcap -lm
+LDLIBS   += -lbpf -lelf -lz -ljson-c -lcap -lpcap -lm -lmicrohttpd
 BPFFLAGS := -target bpf -g -O2 -D__TARGET_ARCH_$(ARCH) -Wall -Wextra -Werror \
             -Iinclude -Ibpf -I$(BUILD)
 
@@ -131,6 +133,8 @@ bench: deps all $(BENCH_BIN) $(TEST_OBJS)
 install: all
 	install -D -m 0755 $(BUILD)/pinwall $(DESTDIR)$(PREFIX)/sbin/pinwall
 	install -D -m 0644 docs/man/pinwall.8 $(DESTDIR)$(PREFIX)/share/man/man8/pinwall.8
+	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' systemd/pinwall.service.in > $(BUILD)/pinwall.service
+	install -D -m 0644 $(BUILD)/pinwall.service $(DESTDIR)$(UNITDIR)/pinwall.service
 
 clean:
 	rm -rf $(BUILD)

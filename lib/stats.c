@@ -144,6 +144,7 @@ static void map_poll(struct pw_ctx *ctx, struct pw_stats_iface *si, struct pw_st
 	bool had = m->have_cur;
 	int fd = pw_open_map_pin(ctx, m->path, true);
 
+	m->err = fd == -ENOENT ? 0 : fd;	/* missing is no error: unloaded */
 	if (fd < 0) {
 		/* missing (or not a map): wait for it to come back */
 		if (m->fd >= 0 || !m->waiting) {
@@ -157,7 +158,7 @@ static void map_poll(struct pw_ctx *ctx, struct pw_stats_iface *si, struct pw_st
 		m->have_cur = m->have_prev = false;
 		return;
 	}
-	if (pw_map_info(fd, &info)) {
+	if ((m->err = pw_map_info(fd, &info))) {
 		close(fd);
 		return;
 	}
@@ -182,7 +183,7 @@ static void map_poll(struct pw_ctx *ctx, struct pw_stats_iface *si, struct pw_st
 	}
 	m->seen = true;
 	memcpy(m->prev, m->cur, sizeof(m->prev));
-	if (map_read(m, &info)) {
+	if ((m->err = map_read(m, &info))) {
 		m->have_cur = m->have_prev = false;
 		return;
 	}

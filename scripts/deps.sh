@@ -6,12 +6,15 @@ pkgs=(
 	clang llvm make gcc pkg-config	# BPF and user-space builds
 	libbpf-dev libelf-dev zlib1g-dev libjson-c-dev libcap-dev libcmocka-dev
 	libpcap-dev			# pinwall drops --pcap
+	libmicrohttpd-dev			# the exporter's HTTP server
 	bpftool				# vmlinux.h and skeletons
 	iproute2 jq libcap2-bin util-linux procps	# tests: netns, JSON, capsh, setpriv, sysctl
 	xdp-tools nftables iptables ethtool	# peers and baselines for tests and benchmarks
 	python3-scapy				# crafted frames of the bypass tests
 	tcpdump tshark				# tests: read what pinwall drops --pcap wrote
+	prometheus curl				# the exporter test: a real scrape, its HTTP API
 	python3-matplotlib			# make bench: the plot docs/bench.png
+	systemd					# tests: systemd-analyze verify of the unit
 )
 missing=()
 for p in "${pkgs[@]}"; do

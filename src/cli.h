@@ -13,8 +13,11 @@
 #define PW_VERSION "0.1.0"
 
 /* Exit statuses: 0 fine, 1 error, 2 usage; 3: status reports drift, or
- * repin left a pin in conflict (documented in pinwall(8)). */
+ * repin left a pin in conflict; 4: restore left an interface not as saved
+ * (missing device, conflict, failed load) and restored the rest
+ * (documented in pinwall(8)). */
 #define CLI_EXIT_DRIFT 3
+#define CLI_EXIT_PARTIAL 4
 
 struct cli {
 	struct pw_ctx ctx;
@@ -91,6 +94,8 @@ int cli_group(struct cli *cli, const char *group, const struct cmd *cmds, int ar
 extern const struct cmd rule_cmds[], set_cmds[];
 /* The option tables of the commands (in their files). */
 extern const struct cli_opt clean_opts[], drops_opts[];
+extern const struct cli_opt clean_opts[], save_opts[], restore_opts[];
+extern const struct cli_opt exporter_opts[];
 
 int do_load(struct cli *cli, int argc, char **argv);
 int do_reload(struct cli *cli, int argc, char **argv);
@@ -100,9 +105,12 @@ int do_stats(struct cli *cli, int argc, char **argv);
 int do_rule(struct cli *cli, int argc, char **argv);
 int do_set(struct cli *cli, int argc, char **argv);
 int do_clean(struct cli *cli, int argc, char **argv);
+int do_exporter(struct cli *cli, int argc, char **argv);
 int do_repin(struct cli *cli, int argc, char **argv);
 int do_recover(struct cli *cli, int argc, char **argv);
 int do_drops(struct cli *cli, int argc, char **argv);
+int do_save(struct cli *cli, int argc, char **argv);
+int do_restore(struct cli *cli, int argc, char **argv);
 
 extern const struct cmd pw_cmds[];
 

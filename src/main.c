@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <net/if.h>
 #include "cli.h"
+#include "pinwall/persist.h"
 
 static int do_help(struct cli *cli, int argc, char **argv);
 
@@ -32,6 +33,9 @@ const struct cmd pw_cmds[] = {
 	{ .name = "drops", .fn = do_drops, .opts = drops_opts, .args = "IFACE", .min_args = 1,
 	  .max_args = 1, .help = "show the frames pinwall drops on IFACE, with the rule that decided\n"
 	  "(lines, JSON, pcap; rate-limited in the kernel)" },
+	{ .name = "exporter", .fn = do_exporter, .opts = exporter_opts,
+	  .help = "Prometheus metrics: counters, rule hits, program and map ids,\n"
+	  "on /metrics (--listen) or in a file for node_exporter (--textfile)" },
 	{ .name = "rule", .fn = do_rule, .usage = "add|del|list|apply|flush|policy ...",
 	  .help = "the rules shared by every interface", .sub = rule_cmds },
 	{ .name = "set", .fn = do_set, .usage = "list|add|del|flush ...",
@@ -42,6 +46,16 @@ const struct cmd pw_cmds[] = {
 	{ .name = "recover", .fn = do_recover, .usage = "[IFACE]",
 	  .help = "finish or roll back an operation killed halfway (default: every one\n"
 	  "in this network namespace, and a rule apply)" },
+	{ .name = "save", .fn = do_save, .opts = save_opts,
+	  .help = "write the interfaces and the rule set in force to the config\n"
+	  "directory, atomically (counters are not saved)",
+	  .more = "\nFiles: DIR/interfaces, DIR/rules (and DIR/sets/NAME for large sets);\n"
+	  "see docs/PERSISTENCE.md." },
+	{ .name = "restore", .fn = do_restore, .opts = restore_opts,
+	  .help = "bring this network namespace to the saved state: rules first,\n"
+	  "then each interface (exit status 4: one missing or left as it was)",
+	  .more = "\nEvery file is read and checked before the first change; an interface\n"
+	  "already as saved is left alone, and with nothing to do restore says so." },
 	{ .name = "clean", .fn = do_clean, .opts = clean_opts,
 	  .help = "list (or remove) pins whose namespace, interface or program is gone" },
 	{ .name = "help", .fn = do_help, .usage = "", .help = "this text" },

@@ -21,8 +21,10 @@ for u in test_prog test_rules test_ordered test_fuzz test_migrate; do
 	[ -n "${1:-}" ] && [ "$1" != unit ] && [ "$1" != all ] && [ "$1" != "$u" ] && continue
 	[ -x "./build/$u" ] || continue
 	echo "== unit: $u (BPF_PROG_TEST_RUN)"
+	t0=$(date +%s)
 	"./build/$u" >"$log/unit-$u" 2>&1
 	rc=$?
+	echo "$u: $(( $(date +%s) - t0 )) s"
 	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log/unit-$u")
 	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log/unit-$u" | head -n1)
 	grep -E '^\[  (FAILED|  ERROR) \]|not ok|FAIL' "$log/unit-$u" | head -n 40
@@ -36,8 +38,10 @@ for t in tests/integration/test_*.sh; do
 	name=$(basename "$t" .sh)
 	[ -n "${1:-}" ] && [ "$1" != all ] && [[ "$name" != *$1* ]] && continue
 	echo "== $name"
+	t0=$(date +%s)
 	T_FILTER="${2:-}" bash "$t" >"$log/$name" 2>&1
 	rc=$?
+	echo "$name: $(( $(date +%s) - t0 )) s"
 	grep -E '^(PASS|FAIL):|not ok' "$log/$name"
 	p=$(grep -c '^PASS:' "$log/$name")
 	f=$(grep -c '^FAIL:' "$log/$name")

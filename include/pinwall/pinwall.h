@@ -269,6 +269,9 @@ struct pw_stats_map {
 	bool waiting;			/* pin missing, reported */
 	bool have_cur;			/* cur holds a reading of this map */
 	bool have_prev;			/* prev too: a rate can be computed */
+	int err;			/* the last poll failed: a pin that is not
+					 * a map, an unreadable map (-errno); a
+					 * missing pin is no error */
 	struct pw_counter cur[PW_CLASS_MAX];
 	struct pw_counter prev[PW_CLASS_MAX];
 };
@@ -362,6 +365,56 @@ struct pw_frame_sum {
 	char src[46], dst[46];		/* empty: not read */
 };
 void pw_frame_summary(const __u8 *data, __u32 len, struct pw_frame_sum *s);
+/* ---- metrics collection (collect.c) ---- */
+/* What a scrape failed to read; each counted in pw_collect.errors. */
+enum pw_collect_what {
+	PW_CW_INTERFACES,	/* the interface directories below the pin root */
+	PW_CW_COUNTERS,		/* an interface's counter map */
+	PW_CW_PROGRAM,		/* an interface's load record or attached program */
+	PW_CW_RULES,		/* the rule maps or their counters */
+	PW_CW_MAX,
+};
+const char *pw_collect_what_name(enum pw_collect_what w);
+
+struct pw_collect_iface {
+	struct pw_stats_iface st;	/* followed as stats follows it */
+	__u32 prog_id;			/* pinwall's program attached (0: none) */
+	enum pw_mode mode;
+	bool seen;			/* its pin directory was there this scrape */
+};
+
+struct pw_rule_hits {
+	__u32 id;
+	struct pw_counter c;
+	char *text;			/* the rule as 'rule list' prints it */
+};
+
+/* A long-lived collector: each pw_collect() reads everything again (the
+ * interface directories, the counter maps by pin path, the rule counters),
+ * so it follows loads, unloads, reloads and replaced maps; the rules
+ * themselves only when another rule set is in force (its generation). */
+struct pw_collect_rules;
+struct pw_collect {
+	int n_ifs, cap_ifs;
+	struct pw_collect_iface *ifs;	/* sorted by name */
+	bool have_rules;		/* the rule maps are pinned and read */
+	int policy;			/* enum pw_policy */
+	__u32 rules_map_id, rule_stats_map_id;
+	int n_rules;			/* rules in force */
+	int n_top;			/* of them in top[], most hits first */
+	struct pw_rule_hits *top;
+	double seconds;			/* how long the last pw_collect() took */
+	int failed;			/* reads the last pw_collect() failed */
+	__u64 errors[PW_CW_MAX];	/* failed reads, since the start */
+	char last_err[PW_ERR_LEN];	/* the last failure's message */
+	struct pw_collect_rules *rules;	/* the rule set last read, kept while
+					 * its generation is in force */
+};
+
+/* Read everything once; @max_rules caps top[] (by hits, then id). Failed
+ * reads are counted and leave their part out; the rest is still read. */
+int pw_collect(struct pw_ctx *ctx, struct pw_collect *c, unsigned int max_rules);
+void pw_collect_free(struct pw_collect *c);
 
 /* ---- stale pins (clean.c) ---- */
 struct pw_clean_item {

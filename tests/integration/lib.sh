@@ -115,11 +115,13 @@ ifdir() { # NS IFACE: the interface's pin directory
 # snapshot of everything under the pin root: paths and the objects behind them
 pin_snapshot() {
 	[ -d "$ROOT" ] || { echo "(no pin root)"; return; }
-	find "$ROOT" | sort | while read -r p; do
-		if [ -d "$p" ]; then echo "d $p"; else
-			echo "f $p $(bpftool -j map show pinned "$p" 2>/dev/null | jq -r .id 2>/dev/null)"
-		fi
-	done
+	# one bpftool call for every map's pins (-f), not one per pin
+	bpftool -j -f map show 2>/dev/null |
+		jq -r --arg r "$ROOT/" '.[] | .id as $i | (.pinned // [])[] | select(startswith($r)) | "\(.)\t\($i)"' |
+		awk -F'\t' 'NR == FNR { id[$1] = $2; next }
+			     { t = substr($0, 1, 1); p = substr($0, 3) }
+			     t == "d" { print "d " p; next } { print "f " p " " id[p] }' - \
+		    <(find "$ROOT" -printf '%Y %p\n' | sort -k2)
 }
 
 fail() {
@@ -190,14 +192,15 @@ run_tests() {
 		[ -n "$filter" ] && [[ "$t" != *$filter* ]] && continue
 		T_SUB_FAILED=0
 		echo "  -- $T_FILE/${t#test_}"
+		local t0=$SECONDS
 		"$t"
 		cleanup
 		T_TMP=$(mktemp -d "/tmp/$T_ID.XXXXXX")
 		if [ $T_SUB_FAILED -eq 0 ]; then
-			echo "PASS: $T_FILE/${t#test_}"
+			echo "PASS: $T_FILE/${t#test_} ($((SECONDS - t0)) s)"
 			T_PASSED=$((T_PASSED + 1))
 		else
-			echo "FAIL: $T_FILE/${t#test_}"
+			echo "FAIL: $T_FILE/${t#test_} ($((SECONDS - t0)) s)"
 			T_FAILED=$((T_FAILED + 1))
 		fi
 	done

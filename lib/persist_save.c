@@ -1,0 +1,439 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * save: the desired state read from what runs (interfaces with pinwall's
+ * program, the rule set in force), written as plain files that restore and
+ * 'rule apply' read back to the same state. Each file is written whole to a
+ * temporary name, synced, renamed over the old one and the directory
+ * synced: a crash leaves the old file or the new one, never a mix.
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include "internal.h"
+#include "pinwall/persist.h"
+
+/* ---- collect ---- */
+
+/* A value written as one word of the interfaces file. */
+static bool word_ok(const char *v)
+{
+	if (!*v || *v == '#')
+		return false;
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+		if (isspace(*p) || iscntrl(*p))
+			return false;
+	return true;
+}
+
+struct collect {
+	struct pw_ctx *ctx;
+	struct pw_saved *s;
+};
+
+static int collect_iface(const struct pw_status *st, void *arg)
+{
+	struct pw_ctx *ctx = ((struct collect *)arg)->ctx;
+	struct pw_saved *s = ((struct collect *)arg)->s;
+	struct pw_saved_iface i = { 0 };
+	struct stat sb;
+
+	if (!st->ours)
+		return 0;	/* not loaded (kept maps, stale pins, another tool's) */
+	if (st->have_intent && !st->intent_running)
+		return pw_fail(ctx, EAGAIN, "an interrupted %s on '%s': 'pinwall recover %s' settles it; nothing was saved",
+			       pw_op_name(st->intent.op), st->ifname, st->ifname);
+	if (!st->have_meta)
+		return pw_fail(ctx, ENOENT, "the load record of '%s' is missing ('pinwall repin %s' or 'pinwall reload %s' restores it); nothing was saved",
+			       st->ifname, st->ifname, st->ifname);
+	snprintf(i.ifname, sizeof(i.ifname), "%s", st->ifname);
+	i.mode = st->xdp.mode;
+	i.builtin = st->meta.builtin;
+	i.scope = st->meta.pin_scope;
+	snprintf(i.prog, sizeof(i.prog), "%.*s", (int)sizeof(i.prog) - 1, st->meta.prog);
+	if (!i.builtin) {
+		snprintf(i.object, sizeof(i.object), "%.*s", (int)sizeof(i.object) - 1,
+			 st->meta.object);
+		if (!word_ok(i.object))
+			return pw_fail(ctx, EINVAL, "cannot save '%s': its object path '%s' has a blank or control character (the interfaces file is words); nothing was saved",
+				       st->ifname, i.object);
+		if (stat(i.object, &sb) || !S_ISREG(sb.st_mode))
+			return pw_fail(ctx, ENOENT, "cannot save '%s': its object '%s' is gone (restore would need it): reload it from a file that stays; nothing was saved",
+				       st->ifname, i.object);
+	}
+	if (!word_ok(i.ifname) || !word_ok(i.prog))
+		return pw_fail(ctx, EINVAL, "cannot save '%s': a name with a blank or '#' at its start; nothing was saved",
+			       st->ifname);
+	if (s->n == s->cap) {
+		int cap = s->cap ? s->cap * 2 : 16;
+		struct pw_saved_iface *n = realloc(s->ifs, cap * sizeof(*n));
+
+		if (!n)
+			return pw_fail(ctx, ENOMEM, "out of memory");
+		s->ifs = n;
+		s->cap = cap;
+	}
+	s->ifs[s->n++] = i;
+	return 0;
+}
+
+/* The rule set in force; none configured is no rule and policy allow
+ * (what the built-in program starts with). */
+static int collect_rules(struct pw_ctx *ctx, struct pw_saved *s)
+{
+	char shared[PW_PATH_LEN], path[PW_PATH_LEN];
+	struct pw_rules_maps m;
+	struct pw_config cfg;
+	int err;
+
+	pw_shared_dir(ctx, shared, sizeof(shared));
+	if (pw_join(path, sizeof(path), shared, PW_MAP_RULES))
+		return pw_fail(ctx, ENAMETOOLONG, "pin root too long");
+	if (!pw_path_exists(path)) {
+		memset(&s->rules, 0, sizeof(s->rules));
+		s->rules.policy = PW_POLICY_ALLOW;
+		/* still refused when a program runs on rule maps whose pins are gone */
+		if ((err = pw_rules_open(ctx, &m, false, true)) && err != -ENOENT)
+			return err;
+		if (!err)
+			pw_rules_close(&m);
+		return 0;
+	}
+	if ((err = pw_rules_open(ctx, &m, false, true)))
+		return err;
+	err = pw_rules_read(ctx, &m, &s->rules, &cfg);
+	pw_rules_close(&m);
+	return err;
+}
+
+static int cmp_iface(const void *a, const void *b)
+{
+	return strcmp(((const struct pw_saved_iface *)a)->ifname,
+		      ((const struct pw_saved_iface *)b)->ifname);
+}
+
+int pw_save_collect(struct pw_ctx *ctx, struct pw_saved *s)
+{
+	struct collect c = { ctx, s };
+	int err;
+
+	memset(s, 0, sizeof(*s));
+	if ((err = pw_check_caps_read(ctx)) ||
+	    (err = pw_status_walk(ctx, NULL, collect_iface, &c)) ||
+	    (err = collect_rules(ctx, s))) {
+		pw_saved_free(s);
+		return err;
+	}
+	/* by name: the same state saves to the same file */
+	if (s->n)
+		qsort(s->ifs, s->n, sizeof(*s->ifs), cmp_iface);
+	return 0;
+}
+
+/* ---- write ---- */
+
+/* The text of one file, built in memory. */
+struct text {
+	char *buf;
+	size_t len;
+	FILE *f;
+};
+
+static int text_open(struct pw_ctx *ctx, struct text *t)
+{
+	memset(t, 0, sizeof(*t));
+	if (!(t->f = open_memstream(&t->buf, &t->len)))
+		return pw_fail(ctx, ENOMEM, "out of memory");
+	return 0;
+}
+
+static int text_close(struct pw_ctx *ctx, struct text *t)
+{
+	int bad = ferror(t->f);
+
+	bad |= fclose(t->f);
+	t->f = NULL;
+	return bad ? pw_fail(ctx, ENOMEM, "out of memory") : 0;
+}
+
+static void text_free(struct text *t)
+{
+	if (t->f)
+		fclose(t->f);
+	free(t->buf);
+	memset(t, 0, sizeof(*t));
+}
+
+static void header(FILE *f, const char *what, const char *writer)
+{
+	char when[64];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S%z", localtime_r(&now, &tm));
+	fprintf(f, "# pinwall %s: written by %s at %s.\n", what, writer, when);
+	fprintf(f, "# Counters are not configuration: they are not saved (they start from\n"
+		   "# zero after a restore onto new maps). See pinwall(8) and docs/PERSISTENCE.md.\n");
+}
+
+/* @name in @dirfd, atomically: temp file, write, fsync, rename, fsync dir. */
+static int write_atomic(struct pw_ctx *ctx, int dirfd, const char *dir, const char *name,
+			const struct text *t)
+{
+	char tmp[PW_PATH_LEN];
+	size_t off = 0;
+	int fd, err = 0;
+
+	snprintf(tmp, sizeof(tmp), ".%s.tmp.%d", name, (int)getpid());
+	unlinkat(dirfd, tmp, 0);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return pw_fail(ctx, errno, "cannot create '%s/%s': %s", dir, tmp, strerror(errno));
+	while (!err && off < t->len) {
+		ssize_t n = write(fd, t->buf + off, t->len - off);
+
+		if (n < 0 && errno != EINTR)
+			err = errno;
+		else if (n > 0)
+			off += (size_t)n;
+	}
+	if (!err && fsync(fd))
+		err = errno;
+	if (close(fd) && !err)
+		err = errno;
+	if (!err && renameat(dirfd, tmp, dirfd, name))
+		err = errno;
+	if (err) {
+		unlinkat(dirfd, tmp, 0);
+		return pw_fail(ctx, err, "cannot write '%s/%s': %s; the old file is untouched",
+			       dir, name, strerror(err));
+	}
+	if (fsync(dirfd))
+		return pw_fail(ctx, errno, "cannot sync directory '%s': %s", dir, strerror(errno));
+	return 0;
+}
+
+static int open_dir(struct pw_ctx *ctx, const char *dir, int *fd)
+{
+	if (mkdir(dir, 0755) && errno != EEXIST)
+		return pw_fail(ctx, errno, "cannot create config directory '%s': %s", dir,
+			       strerror(errno));
+	*fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*fd < 0)
+		return pw_fail(ctx, errno, "config directory '%s': %s", dir, strerror(errno));
+	return 0;
+}
+
+static int write_ifaces(struct pw_ctx *ctx, int dirfd, const char *dir, const struct pw_saved *s,
+			const char *writer)
+{
+	char line[PW_PATH_LEN + 160];
+	struct text t;
+	int err;
+
+	if ((err = text_open(ctx, &t)))
+		return err;
+	header(t.f, "interfaces", writer);
+	fprintf(t.f, "# One interface a line, as it ran: IFACE mode MODE [obj PATH [prog NAME]\n"
+		     "# scope SCOPE] (without obj: the built-in program).\n");
+	for (int k = 0; k < s->n; k++) {
+		pw_saved_iface_format(&s->ifs[k], line, sizeof(line));
+		fprintf(t.f, "%s\n", line);
+	}
+	if (!s->n)
+		fprintf(t.f, "# (pinwall's program ran on no interface)\n");
+	if (!(err = text_close(ctx, &t)))
+		err = write_atomic(ctx, dirfd, dir, PW_CONF_IFACES, &t);
+	text_free(&t);
+	return err;
+}
+
+/* "set NAME P P ..." when it fits a line of a rule file, else the prefixes
+ * go to sets/NAME and the line names that file. 1: a set file is needed. */
+static int set_line(const struct pw_set *set, struct text *t)
+{
+	char p[64];
+	size_t len = 4 + strlen(set->name);
+
+	for (int i = 0; i < set->n; i++) {
+		pw_prefix_format(&set->e[i], p, sizeof(p));
+		len += 1 + strlen(p);
+	}
+	if (len > PW_RULE_LINE_MAX) {
+		fprintf(t->f, "set %s file %s/%s\n", set->name, PW_CONF_SETS, set->name);
+		return 1;
+	}
+	fprintf(t->f, "set %s", set->name);
+	for (int i = 0; i < set->n; i++) {
+		pw_prefix_format(&set->e[i], p, sizeof(p));
+		fprintf(t->f, " %s", p);
+	}
+	fprintf(t->f, "\n");
+	return 0;
+}
+
+static int write_set_file(struct pw_ctx *ctx, int setfd, const char *dir, const struct pw_set *set,
+			  const char *writer)
+{
+	char p[64], what[PW_SET_NAME_LEN + 16];
+	struct text t;
+	int err;
+
+	if ((err = text_open(ctx, &t)))
+		return err;
+	snprintf(what, sizeof(what), "set %s", set->name);
+	header(t.f, what, writer);
+	for (int i = 0; i < set->n; i++) {
+		pw_prefix_format(&set->e[i], p, sizeof(p));
+		fprintf(t.f, "%s\n", p);
+	}
+	if (!(err = text_close(ctx, &t)))
+		err = write_atomic(ctx, setfd, dir, set->name, &t);
+	text_free(&t);
+	return err;
+}
+
+/* Files in sets/ (of an earlier save) that this one does not name, and
+ * temporary files a killed save left there. */
+static int remove_stale_sets(int setfd, const struct pw_ruleset *rs, const bool *filed)
+{
+	DIR *d = fdopendir(dup(setfd));
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		struct pw_set *s = pw_ruleset_find_set(rs, e->d_name);
+		bool ours = pw_set_name_ok(e->d_name) ||
+			    (e->d_name[0] == '.' && strstr(e->d_name, ".tmp."));
+
+		if (!ours || (s && filed[s - rs->sets]) || e->d_type == DT_DIR)
+			continue;
+		n += !unlinkat(setfd, e->d_name, 0);
+	}
+	closedir(d);
+	return n;
+}
+
+/* The rule file text: header, policy, sets, rules in evaluation order.
+ * filed[i]: set i went to a set file. */
+static int rules_text(struct pw_ctx *ctx, const struct pw_ruleset *rs, const char *writer,
+		      struct text *t, bool *filed)
+{
+	char rule[PW_RULE_TEXT_MAX + 1];
+	int err;
+
+	if ((err = text_open(ctx, t)))
+		return err;
+	header(t->f, "rules", writer);
+	fprintf(t->f, "# The rule set in force: its policy, sets and rules in evaluation order\n"
+		      "# (docs/RULES.md). 'pinwall rule apply' makes it the rule set again.\n");
+	fprintf(t->f, "policy %s\n", rs->policy == PW_POLICY_DENY ? "deny" : "allow");
+	for (int i = 0; i < rs->n_sets; i++)
+		filed[i] = set_line(&rs->sets[i], t);
+	for (int i = 0; i < rs->n; i++) {
+		pw_ruleset_format(rs, i, rule, sizeof(rule));
+		fprintf(t->f, "%s\n", rule);
+	}
+	return text_close(ctx, t);
+}
+
+/* The written rule file reads back to the same rule set, or it is refused. */
+static int rules_verify(struct pw_ctx *ctx, const char *path, const struct pw_ruleset *want)
+{
+	char a[PW_RULE_TEXT_MAX + 1], b[PW_RULE_TEXT_MAX + 1];
+	struct pw_ruleset got;
+	int err = pw_ruleset_parse_file(ctx, path, &got), bad = 0;
+
+	if (err)
+		return err;
+	bad = got.n != want->n || got.policy != want->policy || !pw_ruleset_sets_equal(&got, want);
+	for (int i = 0; !bad && i < got.n; i++) {
+		pw_ruleset_format(&got, i, a, sizeof(a));
+		pw_ruleset_format(want, i, b, sizeof(b));
+		bad = strcmp(a, b) != 0;
+	}
+	pw_ruleset_free(&got);
+	return bad ? pw_fail(ctx, EPROTO, "'%s' does not read back as the rule set in force; nothing was replaced",
+			     path) : 0;
+}
+
+/* sets/ files, then the rule file (checked by reading it back), then stale
+ * set files go. */
+static int write_rules(struct pw_ctx *ctx, int dirfd, const char *dir, const struct pw_saved *s,
+		       const char *writer, struct pw_save_report *r)
+{
+	const struct pw_ruleset *rs = &s->rules;
+	char setdir[PW_PATH_LEN], tmp[PW_PATH_LEN + 32], name[64];
+	bool filed[PW_MAX_SETS] = { false };
+	int setfd = -1, err;
+	struct text t;
+
+	pw_join(setdir, sizeof(setdir), dir, PW_CONF_SETS);
+	if ((err = rules_text(ctx, rs, writer, &t, filed)))
+		goto out;
+	for (int i = 0; i < rs->n_sets && !err; i++) {
+		if (!filed[i])
+			continue;
+		if (setfd < 0 && (err = open_dir(ctx, setdir, &setfd)))
+			break;
+		err = write_set_file(ctx, setfd, setdir, &rs->sets[i], writer);
+		r->n_set_files++;
+	}
+	/* read back under a temporary name beside the rule file (set files
+	 * resolve against its directory), then renamed into place */
+	snprintf(name, sizeof(name), ".%s.check.%d", PW_CONF_RULES, (int)getpid());
+	snprintf(tmp, sizeof(tmp), "%s/%s", dir, name);
+	if (!err && !(err = write_atomic(ctx, dirfd, dir, name, &t))) {
+		err = rules_verify(ctx, tmp, rs);
+		if (!err && renameat(dirfd, name, dirfd, PW_CONF_RULES))
+			err = pw_fail(ctx, errno, "cannot write '%s/%s': %s", dir, PW_CONF_RULES,
+				      strerror(errno));
+		if (err)
+			unlinkat(dirfd, name, 0);
+		else if (fsync(dirfd))
+			err = pw_fail(ctx, errno, "cannot sync directory '%s': %s", dir, strerror(errno));
+	}
+	if (!err && (setfd >= 0 || (setfd = open(setdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0))
+		r->n_stale = remove_stale_sets(setfd, rs, filed);
+out:
+	if (setfd >= 0)
+		close(setfd);
+	text_free(&t);
+	return err;
+}
+
+int pw_save_write(struct pw_ctx *ctx, const char *dir, const struct pw_saved *s,
+		  const char *writer, struct pw_save_report *r)
+{
+	int dirfd, err;
+
+	memset(r, 0, sizeof(*r));
+	if (strlen(dir) + 64 >= PW_PATH_LEN)
+		return pw_fail(ctx, ENAMETOOLONG, "config directory '%.40s...' is too long", dir);
+	if ((err = open_dir(ctx, dir, &dirfd)))
+		return err;
+	err = write_ifaces(ctx, dirfd, dir, s, writer);
+	if (!err)
+		err = write_rules(ctx, dirfd, dir, s, writer, r);
+	close(dirfd);
+	if (err)
+		return err;
+	r->n_ifaces = s->n;
+	r->n_rules = s->rules.n;
+	r->n_sets = s->rules.n_sets;
+	r->policy = s->rules.policy;
+	pw_join(r->files[r->n_files++], PW_PATH_LEN, dir, PW_CONF_IFACES);
+	pw_join(r->files[r->n_files++], PW_PATH_LEN, dir, PW_CONF_RULES);
+	if (r->n_set_files)
+		pw_join(r->files[r->n_files++], PW_PATH_LEN, dir, PW_CONF_SETS);
+	return 0;
+}
