@@ -81,7 +81,7 @@ static int open_pin(struct pw_ctx *ctx, struct pw_capture *c, const char *name, 
 		return pw_fail(ctx, ENOENT, "'%s' is not loaded by pinwall (no pins at '%s'): load it first",
 			       c->ifname, c->ifdir);
 	if (fd == -ENOENT)
-		return pw_fail(ctx, ENOENT, "'%s' has no capture maps (no pin at '%s'): its program does not capture; 'pinwall reload %s' brings pinwall's current program",
+		return pw_fail(ctx, ENOENT, "'%s' has no capture maps (no pin at '%s'): its program does not capture drops (loaded by an earlier pinwall: 'pinwall reload %s' brings them)",
 			       c->ifname, path, c->ifname);
 	return fd;
 }
