@@ -2,8 +2,9 @@
 # make demo: pinwall end to end in a throwaway network namespace.
 # A veth pair demo0 <-> demo1; pinwall on demo0; pwgen sends from demo1; the
 # stats follower runs as a separate process through a reload (counters
-# continue), a blocklist set with ordered rules, and an unload + load (fresh counter maps: it reports
-# the replacement; the rules stay).
+# continue), a blocklist set with ordered rules, the dropped frames captured,
+# Prometheus metrics, the state saved for a reboot, and an unload + load
+# (fresh counter maps: it reports the replacement; the rules stay).
 # Everything it creates is removed on exit, Ctrl-C included.
 set -u
 cd "$(dirname "$0")/.."
@@ -37,8 +38,8 @@ step "pinwall load demo0 (pins below $ROOT)"
 "${PW[@]}" load demo0 || exit 1
 "${PW[@]}" status demo0
 
-step "traffic: 20000 frames/s from demo1 for 16 s; follower every second"
-nsenter --net="/run/netns/$NS" ./build/pwgen -i demo1 -c 0 -r 20000 -d 16 -q &
+step "traffic: 20000 frames/s from demo1 for 20 s; follower every second"
+nsenter --net="/run/netns/$NS" ./build/pwgen -i demo1 -c 0 -r 20000 -d 20 -q &
 pids+=($!)
 "${PW[@]}" stats demo0 --interval 1 &
 pids+=($!)
@@ -58,6 +59,18 @@ rm -f "$rules"
 sleep 2.5
 "${PW[@]}" rule list
 "${PW[@]}" set list --sort hits
+
+step "pinwall drops demo0: copies of the frames the rules drop (also --pcap FILE for tcpdump)"
+"${PW[@]}" drops demo0 --count 3
+
+step "pinwall exporter: Prometheus metrics (--listen ADDR:PORT serves /metrics; --textfile for node_exporter)"
+conf=$(mktemp -d)
+"${PW[@]}" exporter --textfile "$conf/pinwall.prom" &&
+	grep -E '^pinwall_(packets_total|rule_hits_total)' "$conf/pinwall.prom" | head -n 6
+
+step "pinwall save: the interfaces, rules and sets as files that 'pinwall restore' (the systemd unit) brings back at boot"
+"${PW[@]}" save --config "$conf" && cat "$conf/interfaces"
+rm -rf "$conf"
 
 step "pinwall unload demo0 + load demo0: fresh counter maps (the follower notices the new map IDs); the rules stay"
 "${PW[@]}" unload demo0 && "${PW[@]}" load demo0
