@@ -127,9 +127,12 @@ test: check
 bench: deps all $(BENCH_BIN) $(TEST_OBJS)
 	bash bench/run.sh
 
+# PREFIX=/usr for a package; DESTDIR stages the files elsewhere.
 install: all
 	install -D -m 0755 $(BUILD)/pinwall $(DESTDIR)$(PREFIX)/sbin/pinwall
 	install -D -m 0644 docs/man/pinwall.8 $(DESTDIR)$(PREFIX)/share/man/man8/pinwall.8
+	install -D -m 0644 completion/pinwall \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/pinwall
 
 clean:
 	rm -rf $(BUILD)
