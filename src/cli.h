@@ -40,7 +40,7 @@ struct cmd {
 	int min_args, max_args;	/* positional words accepted; max -1: any number */
 	const struct cmd *sub;	/* a group: its subcommands, NULL-ended */
 	const char *more;	/* --help: lines after the one-line help ("\n..." each) */
-	const char *family;	/* sibling commands whose options this one refuses by
+	const char *family;	/* top-level commands whose options this one refuses by
 				 * name ("'unload' does not take --mode"): "load reload" */
 	const char *nouns;	/* the positional words in errors, comma-separated
 				 * ("rule file"); default from .args (IFACE: interface name) */
