@@ -27,7 +27,7 @@ TEST_OBJS := $(patsubst tests/objs/%.bpf.c,$(BUILD)/objs/%.o,$(wildcard tests/ob
 HDRS     := $(wildcard include/pinwall/*.h lib/*.h src/*.h)
 
 .SECONDARY:
-.PHONY: all deps demo check test unit integration bench install clean
+.PHONY: all deps demo check test unit integration bench install deb clean
 all: $(BUILD)/pinwall $(BUILD)/pwgen
 
 deps:
@@ -51,17 +51,17 @@ $(BUILD)/objs/%.o: tests/objs/%.bpf.c tests/objs/*.bpf.c bpf/*.bpf.c bpf/*.h inc
 
 $(BUILD)/lib/%.o: lib/%.c $(HDRS) $(SKELS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/src/%.o: src/%.c $(HDRS) $(SKELS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/libpinwall.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
 $(BUILD)/pinwall: $(CLI_OBJ) $(BUILD)/libpinwall.a
-	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # The test build: the same sources with the test hooks (PW_TEST_HOOKS: kill
 # at a step, the bpf_link attachment of earlier versions); never installed.
@@ -130,11 +130,19 @@ test: check
 bench: deps all $(BENCH_BIN) $(TEST_OBJS)
 	bash bench/run.sh
 
+# PREFIX=/usr for a package; DESTDIR stages the files elsewhere.
 install: all
 	install -D -m 0755 $(BUILD)/pinwall $(DESTDIR)$(PREFIX)/sbin/pinwall
 	install -D -m 0644 docs/man/pinwall.8 $(DESTDIR)$(PREFIX)/share/man/man8/pinwall.8
 	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' systemd/pinwall.service.in > $(BUILD)/pinwall.service
 	install -D -m 0644 $(BUILD)/pinwall.service $(DESTDIR)$(UNITDIR)/pinwall.service
+	install -D -m 0644 completion/pinwall \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/pinwall
+
+# The Debian package, built by dpkg-buildpackage in a copy of the tree, then
+# lintian (slow: a whole build; not part of check).
+deb:
+	bash scripts/deb.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -43,6 +43,10 @@ struct cmd {
 	int min_args, max_args;	/* positional words accepted; max -1: any number */
 	const struct cmd *sub;	/* a group: its subcommands, NULL-ended */
 	const char *more;	/* --help: lines after the one-line help ("\n..." each) */
+	const char *family;	/* top-level commands whose options this one refuses by
+				 * name ("'unload' does not take --mode"): "load reload" */
+	const char *nouns;	/* the positional words in errors, comma-separated
+				 * ("rule file"); default from .args (IFACE: interface name) */
 };
 
 /* Dispatch argv[0] among @cmds (unique prefixes accepted). */
@@ -57,7 +61,7 @@ int cli_dispatch(struct cli *cli, const struct cmd *cmds, int argc, char **argv)
 	{ "netns", required_argument, NULL, 'n' }, \
 	{ "help", no_argument, NULL, 'h' }
 #define CLI_COMMON_SHORT "jdn:h"
-/* 0: handled; 1: not a common option; <0: error already reported */
+/* 0: handled; 1: not a common option (--help is cli_parse's) */
 int cli_common_opt(struct cli *cli, int c, const char *arg);
 /* Enter the netns, set up the library context: after options are parsed. */
 int cli_setup(struct cli *cli);
@@ -88,22 +92,17 @@ int cli_opt_err(struct cli *cli, const struct cmd *cmd, int c, char **argv);
 const struct cmd *cli_cmd(const char *name);
 /* The command called @name in the table @cmds, or NULL. */
 const struct cmd *cli_find(const struct cmd *cmds, const char *name);
-/* 'pinwall GROUP CMD ...': usage without CMD, else dispatch in @cmds. */
-int cli_group(struct cli *cli, const char *group, const struct cmd *cmds, int argc, char **argv);
 /* The subcommands of the groups (cmd_rule.c, cmd_set.c). */
 extern const struct cmd rule_cmds[], set_cmds[];
 /* The option tables of the commands (in their files). */
-extern const struct cli_opt clean_opts[], drops_opts[];
-extern const struct cli_opt clean_opts[], save_opts[], restore_opts[];
-extern const struct cli_opt exporter_opts[];
+extern const struct cli_opt clean_opts[], load_opts[], reload_opts[], unload_opts[],
+	stats_opts[], help_opts[], drops_opts[], save_opts[], restore_opts[], exporter_opts[];
 
 int do_load(struct cli *cli, int argc, char **argv);
 int do_reload(struct cli *cli, int argc, char **argv);
 int do_unload(struct cli *cli, int argc, char **argv);
 int do_status(struct cli *cli, int argc, char **argv);
 int do_stats(struct cli *cli, int argc, char **argv);
-int do_rule(struct cli *cli, int argc, char **argv);
-int do_set(struct cli *cli, int argc, char **argv);
 int do_clean(struct cli *cli, int argc, char **argv);
 int do_exporter(struct cli *cli, int argc, char **argv);
 int do_repin(struct cli *cli, int argc, char **argv);

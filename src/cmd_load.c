@@ -5,14 +5,58 @@
 #include <string.h>
 #include "cli.h"
 
-enum { OPT_MODE = 256, OPT_OBJ, OPT_PROG, OPT_FORCE, OPT_KEEP, OPT_MIGRATE, OPT_FRESH, OPT_SCOPE };
-
 #define MAX_FRESH 16
 
 struct load_args {
 	struct pw_load_opts o;
-	const char *mode;
+	int mode, scope;	/* CLI_OPT_ENUM: ints, copied into o */
 	const char *fresh[MAX_FRESH];
+	int n_fresh;
+};
+
+static const struct cli_word modes[] = {
+	{ "native", PW_MODE_NATIVE }, { "skb", PW_MODE_SKB }, { "auto", PW_MODE_AUTO }, { NULL },
+};
+static const struct cli_word scopes[] = {
+	{ "global", PW_SCOPE_GLOBAL }, { "iface", PW_SCOPE_IFACE }, { "none", PW_SCOPE_NONE },
+	{ NULL },
+};
+
+#define OBJ_OPT CLI_STR("obj", 0, struct load_args, o.obj_path, "FILE", \
+			"a BPF ELF object's XDP program instead of the built-in one")
+#define MIGRATE_OPT CLI_FLAG("migrate", 0, struct load_args, o.migrate, \
+			     "allow migrations that drop fields of a map's value")
+#define FRESH_OPT CLI_LIST("fresh", 0, struct load_args, fresh, n_fresh, MAX_FRESH, "MAP", \
+			   "start MAP empty, whatever its pin holds", .what = "--fresh maps")
+
+const struct cli_opt load_opts[] = {
+	CLI_ENUM("mode", 'm', struct load_args, mode, "MODE", modes,
+		 "driver (native) or generic (skb) XDP; auto (the default): native, else skb"),
+	OBJ_OPT,
+	CLI_STR("prog", 0, struct load_args, o.prog_name, "NAME",
+		"the object's XDP program to use (default: its first)", .needs = "obj"),
+	CLI_ENUM("pin-scope", 0, struct load_args, scope, "SCOPE", scopes,
+		 "where the object's maps are pinned", .what = "pin scope", .needs = "obj",
+		 .needs_why = "the built-in program's rule maps are always shared"),
+	CLI_FLAG("force", 0, struct load_args, o.force, "replace a program attached by another tool"),
+	MIGRATE_OPT,
+	FRESH_OPT,
+	{ NULL },
+};
+
+const struct cli_opt reload_opts[] = {
+	OBJ_OPT,
+	CLI_STR("prog", 0, struct load_args, o.prog_name, "NAME",
+		"the XDP program to use (default: the recorded one)"),
+	MIGRATE_OPT,
+	FRESH_OPT,
+	{ NULL },
+};
+
+const struct cli_opt unload_opts[] = {
+	CLI_FLAG("keep-maps", 0, struct load_args, o.keep_maps,
+		 "keep the map pins (the next load reuses them and their counters)"),
+	{ NULL },
 };
 
 /* Refused, never cut: the load record keeps these in fixed fields. */
@@ -25,90 +69,33 @@ static int check_lengths(struct cli *cli, const struct cmd *cmd, const struct lo
 		ret = cli_check_len(cli, cmd, "object file path", abs, PW_PATH_LEN - 1);
 	if (!ret && a->o.prog_name)
 		ret = cli_check_len(cli, cmd, "program name", a->o.prog_name, PW_NAME_LEN - 1);
-	for (int i = 0; !ret && i < a->o.n_fresh; i++)
+	for (int i = 0; !ret && i < a->n_fresh; i++)
 		ret = cli_check_len(cli, cmd, "map name", a->fresh[i], PW_NAME_LEN - 1);
 	free(abs);
 	return ret;
 }
 
-/* One table for the three commands; each refuses what it does not take. */
-static int parse(struct cli *cli, const struct cmd *cmd, int argc, char **argv,
-		 struct load_args *a, const char *allowed)
+/* The options by the command's table, the interface, the lengths. */
+static int parse(struct cli *cli, int argc, char **argv, struct load_args *a)
 {
-	static const struct option opts[] = {
-		{ "mode", required_argument, NULL, OPT_MODE },
-		{ "obj", required_argument, NULL, OPT_OBJ },
-		{ "prog", required_argument, NULL, OPT_PROG },
-		{ "force", no_argument, NULL, OPT_FORCE },
-		{ "keep-maps", no_argument, NULL, OPT_KEEP },
-		{ "migrate", no_argument, NULL, OPT_MIGRATE },
-		{ "fresh", required_argument, NULL, OPT_FRESH },
-		{ "pin-scope", required_argument, NULL, OPT_SCOPE },
-		CLI_COMMON_OPTS,
-		{ 0 },
-	};
-	static const char *const names[] = {
-		[OPT_MODE - 256] = "mode", [OPT_OBJ - 256] = "obj", [OPT_PROG - 256] = "prog",
-		[OPT_FORCE - 256] = "force", [OPT_KEEP - 256] = "keep-maps",
-		[OPT_MIGRATE - 256] = "migrate", [OPT_FRESH - 256] = "fresh",
-		[OPT_SCOPE - 256] = "pin-scope",
-	};
-	static const char *const scopes[] = {
-		[PW_SCOPE_GLOBAL] = "global", [PW_SCOPE_IFACE] = "iface", [PW_SCOPE_NONE] = "none",
-	};
-	const char *scope = NULL;
-	int c;
+	const struct cmd *cmd = cli->cmd;
+	char **pos;
+	int npos, ret;
 
 	memset(a, 0, sizeof(*a));
-	while ((c = getopt_long(argc, argv, ":m:" CLI_COMMON_SHORT, opts, NULL)) != -1) {
-		if (c == 'm')
-			c = OPT_MODE;
-		if (c >= 256 && !strstr(allowed, names[c - 256]))
-			return cli_usage(cli, cmd, "'%s' does not take --%s", cmd->name, names[c - 256]);
-		switch (c) {
-		case OPT_MODE: a->mode = optarg; break;
-		case OPT_OBJ: a->o.obj_path = optarg; break;
-		case OPT_PROG: a->o.prog_name = optarg; break;
-		case OPT_FORCE: a->o.force = true; break;
-		case OPT_KEEP: a->o.keep_maps = true; break;
-		case OPT_MIGRATE: a->o.migrate = true; break;
-		case OPT_SCOPE: scope = optarg; break;
-		case OPT_FRESH:
-			if (a->o.n_fresh == MAX_FRESH)
-				return cli_usage(cli, cmd, "more than %d --fresh maps", MAX_FRESH);
-			a->fresh[a->o.n_fresh++] = optarg;
-			a->o.fresh = a->fresh;
-			break;
-		case '?': case ':': return cli_opt_err(cli, cmd, c, argv);
-		default:
-			if (cli_common_opt(cli, c, optarg))
-				return cli_opt_err(cli, cmd, '?', argv);
-		}
+	a->mode = PW_MODE_AUTO;
+	a->scope = PW_SCOPE_OBJECT;
+	if ((ret = cli_parse(cli, cmd, argc, argv, a, &npos, &pos)))
+		return ret;
+	a->o.mode = (enum pw_mode)a->mode;
+	a->o.scope = (enum pw_pin_scope)a->scope;
+	a->o.fresh = a->fresh;
+	a->o.n_fresh = a->n_fresh;
+	if (npos) {
+		a->o.ifname = pos[0];
+		if ((ret = check_lengths(cli, cmd, a)))
+			return ret;
 	}
-	if (optind >= argc && strstr(allowed, "no-iface"))
-		return cli_setup(cli);	/* recover: every interrupted operation */
-	if (optind >= argc)
-		return cli_usage(cli, cmd, "missing interface name");
-	if (optind + 1 < argc)
-		return cli_usage(cli, cmd, "unexpected argument '%s'", argv[optind + 1]);
-	a->o.ifname = argv[optind];
-	if ((c = check_lengths(cli, cmd, a)))
-		return c;
-	if (a->mode && pw_mode_parse(a->mode, &a->o.mode))
-		return cli_usage(cli, cmd, "invalid mode '%s': use native, skb or auto", a->mode);
-	if (scope) {
-		for (size_t i = 1; i < sizeof(scopes) / sizeof(scopes[0]); i++)
-			if (!strcmp(scope, scopes[i]))
-				a->o.scope = (enum pw_pin_scope)i;
-		if (a->o.scope == PW_SCOPE_OBJECT)
-			return cli_usage(cli, cmd, "invalid pin scope '%s': use global, iface or none",
-					 scope);
-		if (!a->o.obj_path)
-			return cli_usage(cli, cmd, "--pin-scope '%s' needs --obj FILE (the built-in program's rule maps are always shared)",
-					 scope);
-	}
-	if (a->o.prog_name && !a->o.obj_path && strcmp(cmd->name, "reload"))
-		return cli_usage(cli, cmd, "--prog '%s' needs --obj FILE", a->o.prog_name);
 	return cli_setup(cli);
 }
 
@@ -209,14 +196,13 @@ static void report(struct cli *cli, const char *verb, const struct pw_load_opts 
 		fputs(cli->ctx.detail, stderr);
 }
 
-static int run(struct cli *cli, int argc, char **argv, const char *name, const char *allowed,
+static int run(struct cli *cli, int argc, char **argv,
 	       int (*fn)(struct pw_ctx *, const struct pw_load_opts *, struct pw_load_report *),
 	       const char *verb)
 {
-	const struct cmd *cmd = cli_cmd(name);
 	struct pw_load_report r;
 	struct load_args a;
-	int ret = parse(cli, cmd, argc, argv, &a, allowed);
+	int ret = parse(cli, argc, argv, &a);
 
 	if (ret)
 		return ret;
@@ -228,18 +214,17 @@ static int run(struct cli *cli, int argc, char **argv, const char *name, const c
 
 int do_load(struct cli *cli, int argc, char **argv)
 {
-	return run(cli, argc, argv, "load", "mode obj prog force migrate fresh pin-scope", pw_load,
-		   "loaded");
+	return run(cli, argc, argv, pw_load, "loaded");
 }
 
 int do_reload(struct cli *cli, int argc, char **argv)
 {
-	return run(cli, argc, argv, "reload", "obj prog migrate fresh", pw_reload, "reloaded");
+	return run(cli, argc, argv, pw_reload, "reloaded");
 }
 
 int do_unload(struct cli *cli, int argc, char **argv)
 {
-	return run(cli, argc, argv, "unload", "keep-maps", pw_unload, "unloaded");
+	return run(cli, argc, argv, pw_unload, "unloaded");
 }
 
 static int recover(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_report *r)
@@ -286,10 +271,9 @@ static int recover_all(struct cli *cli)
 
 int do_recover(struct cli *cli, int argc, char **argv)
 {
-	const struct cmd *cmd = cli_cmd("recover");
 	struct pw_load_report r;
 	struct load_args a;
-	int ret = parse(cli, cmd, argc, argv, &a, "no-iface");
+	int ret = parse(cli, argc, argv, &a);
 
 	if (ret)
 		return ret;

@@ -106,22 +106,15 @@ static int one(const struct pw_repin_report *r, void *arg)
 
 int do_repin(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = { CLI_COMMON_OPTS, { 0 } };
-	const struct cmd *cmd = cli_cmd("repin");
 	struct repin_out out = { .cli = cli };
 	struct pw_repin_report r;
-	int c, n = 0, ret;
+	int n = 0, npos, ret;
+	char **pos;
 
-	while ((c = getopt_long(argc, argv, ":" CLI_COMMON_SHORT, opts, NULL)) != -1) {
-		if (c == '?' || c == ':' || cli_common_opt(cli, c, optarg))
-			return cli_opt_err(cli, cmd, c == ':' ? c : '?', argv);
-	}
-	if (optind + 1 < argc)
-		return cli_usage(cli, cmd, "unexpected argument '%s'", argv[optind + 1]);
-	if ((ret = cli_setup(cli)))
+	if ((ret = cli_parse(cli, cli->cmd, argc, argv, NULL, &npos, &pos)) || (ret = cli_setup(cli)))
 		return ret;
-	if (optind < argc) {
-		if (pw_repin(&cli->ctx, argv[optind], &r))
+	if (npos) {
+		if (pw_repin(&cli->ctx, pos[0], &r))
 			return cli_lib_err(cli);
 		if (cli->json) {
 			struct json_object *j = repin_json(&r);

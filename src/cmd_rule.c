@@ -10,66 +10,70 @@
 #include "cli.h"
 #include "pinwall/rules.h"
 
-enum { OPT_FORCE = 256, OPT_POLICY, OPT_CHANGE_POLICY, OPT_SORT, OPT_PREFIX, OPT_FIRST, OPT_BEFORE };
+enum { SORT_ORDER, SORT_HITS, SORT_BYTES, SORT_RULE };
 
 struct rule_args {
 	bool force, change_policy, first;
 	int policy;			/* -1: not given */
-	const char *sort, *prefix, *before;
+	int sort;
+	const char *prefix;
+	unsigned int before;		/* 0: not given */
 	int argc;
 	char **argv;			/* positional words after the subcommand */
 };
 
-static const struct cmd *rule_cmd(const char *name);
+static const struct cli_word policies[] = {
+	{ "allow", PW_POLICY_ALLOW }, { "deny", PW_POLICY_DENY }, { NULL },
+};
+static const struct cli_word sort_keys[] = {
+	{ "order", SORT_ORDER }, { "hits", SORT_HITS }, { "bytes", SORT_BYTES },
+	{ "rule", SORT_RULE }, { NULL },
+};
 
-static int parse(struct cli *cli, const struct cmd *cmd, int argc, char **argv,
-		 struct rule_args *a)
+#define FORCE_OPT CLI_FLAG("force", 0, struct rule_args, force, \
+			   "even when the change would drop this SSH session")
+#define CHANGE_POLICY_OPT CLI_FLAG("change-policy", 0, struct rule_args, change_policy, \
+				   "allow a policy change while rules are in force")
+
+static const struct cli_opt add_opts[] = {
+	CLI_FLAG("first", 0, struct rule_args, first, "an ordered rule goes first (default: last)"),
+	CLI_UINT("before", 0, struct rule_args, before, "ID", 1, 0,
+		 "an ordered rule goes before the rule with this id", .what = "--before",
+		 .range = "a rule id (see 'pinwall rule list')"),
+	FORCE_OPT,
+	{ NULL },
+};
+
+static const struct cli_opt del_opts[] = { FORCE_OPT, { NULL } };
+static const struct cli_opt flush_opts[] = { FORCE_OPT, { NULL } };
+
+static const struct cli_opt apply_opts[] = {
+	CLI_ENUM("policy", 0, struct rule_args, policy, "POLICY", policies,
+		 "the policy (it must agree with the file's)"),
+	CHANGE_POLICY_OPT,
+	FORCE_OPT,
+	{ NULL },
+};
+
+static const struct cli_opt policy_opts[] = { CHANGE_POLICY_OPT, FORCE_OPT, { NULL } };
+
+static const struct cli_opt list_opts[] = {
+	CLI_ENUM("sort", 0, struct rule_args, sort, "KEY", sort_keys,
+		 "order of the list (default: evaluation order)", .what = "sort key"),
+	CLI_STR("prefix", 0, struct rule_args, prefix, "PREFIX",
+		"only the address rules inside PREFIX"),
+	{ NULL },
+};
+
+/* The subcommand's options by its table; the words left in @a. */
+static int parse(struct cli *cli, int argc, char **argv, struct rule_args *a)
 {
-	static const struct option opts[] = {
-		{ "force", no_argument, NULL, OPT_FORCE },
-		{ "policy", required_argument, NULL, OPT_POLICY },
-		{ "change-policy", no_argument, NULL, OPT_CHANGE_POLICY },
-		{ "sort", required_argument, NULL, OPT_SORT },
-		{ "prefix", required_argument, NULL, OPT_PREFIX },
-		{ "first", no_argument, NULL, OPT_FIRST },
-		{ "before", required_argument, NULL, OPT_BEFORE },
-		CLI_COMMON_OPTS,
-		{ 0 },
-	};
-	int c;
+	int ret;
 
 	memset(a, 0, sizeof(*a));
 	a->policy = -1;
-	optind = 0;
-	while ((c = getopt_long(argc, argv, ":" CLI_COMMON_SHORT, opts, NULL)) != -1) {
-		switch (c) {
-		case OPT_FORCE: a->force = true; break;
-		case OPT_CHANGE_POLICY: a->change_policy = true; break;
-		case OPT_POLICY:
-			if (!strcmp(optarg, "allow"))
-				a->policy = PW_POLICY_ALLOW;
-			else if (!strcmp(optarg, "deny"))
-				a->policy = PW_POLICY_DENY;
-			else
-				return cli_usage(cli, cmd, "invalid policy '%s': use allow or deny", optarg);
-			break;
-		case OPT_SORT:
-			if (strcmp(optarg, "hits") && strcmp(optarg, "bytes") && strcmp(optarg, "rule") &&
-			    strcmp(optarg, "order"))
-				return cli_usage(cli, cmd, "invalid sort key '%s': use order, hits, bytes or rule", optarg);
-			a->sort = optarg;
-			break;
-		case OPT_PREFIX: a->prefix = optarg; break;
-		case OPT_FIRST: a->first = true; break;
-		case OPT_BEFORE: a->before = optarg; break;
-		case '?': case ':': return cli_opt_err(cli, cmd, c, argv);
-		default:
-			if (cli_common_opt(cli, c, optarg))
-				return cli_opt_err(cli, cmd, '?', argv);
-		}
-	}
-	a->argc = argc - optind;
-	a->argv = argv + optind;
+	if ((ret = cli_parse(cli, cli->cmd, argc, argv, a, &a->argc, &a->argv)))
+		return ret;
 	return cli_setup(cli);
 }
 
@@ -141,25 +145,20 @@ static int run_change(struct cli *cli, struct pw_rule_change *c, const char *wha
 }
 
 /* add/del: options and the one rule from the words. */
-static int one_rule(struct cli *cli, const struct cmd *cmd, int argc, char **argv,
-		    struct rule_args *a, struct pw_rule_change *c, char *name, size_t len)
+static int one_rule(struct cli *cli, int argc, char **argv, struct rule_args *a,
+		    struct pw_rule_change *c, char *name, size_t len)
 {
 	char text[PW_RULE_TEXT_MAX + 1], err[PW_ERR_LEN];
-	unsigned int id;
 	int ret;
 
-	if ((ret = parse(cli, cmd, argc, argv, a)))
+	if ((ret = parse(cli, argc, argv, a)))
 		return ret;
-	if (!a->argc)
-		return cli_usage(cli, cmd, "missing rule");
 	if (join(text, sizeof(text), a->argc, a->argv))
 		return cli_err(cli, "rule '%.40s...' is longer than %d characters", text, PW_RULE_TEXT_MAX);
 	if (pw_rule_parse_full(text, &c->rule, &c->ord, err, sizeof(err)))
 		return cli_err(cli, "%s", err);
-	if (a->before && (cli_parse_u32(a->before, &id) || !id))
-		return cli_err(cli, "invalid --before '%s': a rule id (see 'pinwall rule list')", a->before);
 	c->first = a->first;
-	c->before = a->before ? id : 0;
+	c->before = a->before;
 	c->force = a->force;
 	pw_rule_format_full(&c->rule, &c->ord, name, len);
 	return 0;
@@ -172,7 +171,7 @@ static int do_rule_add(struct cli *cli, int argc, char **argv)
 	struct rule_args a;
 	int ret;
 
-	if ((ret = one_rule(cli, rule_cmd("add"), argc, argv, &a, &c, name, sizeof(name))))
+	if ((ret = one_rule(cli, argc, argv, &a, &c, name, sizeof(name))))
 		return ret;
 	return run_change(cli, &c, name);
 }
@@ -184,7 +183,7 @@ static int do_rule_del(struct cli *cli, int argc, char **argv)
 	struct rule_args a;
 	int ret;
 
-	if ((ret = one_rule(cli, rule_cmd("del"), argc, argv, &a, &c, name, sizeof(name))))
+	if ((ret = one_rule(cli, argc, argv, &a, &c, name, sizeof(name))))
 		return ret;
 	return run_change(cli, &c, name);
 }
@@ -246,16 +245,13 @@ static int read_rule_file(struct cli *cli, const char *path, struct pw_ruleset *
 
 static int do_rule_apply(struct cli *cli, int argc, char **argv)
 {
-	const struct cmd *cmd = rule_cmd("apply");
 	struct pw_rule_change c = { .op = PW_RC_APPLY };
 	struct pw_ruleset file;
 	struct rule_args a;
 	int ret;
 
-	if ((ret = parse(cli, cmd, argc, argv, &a)))
+	if ((ret = parse(cli, argc, argv, &a)))
 		return ret;
-	if (a.argc != 1)
-		return cli_usage(cli, cmd, a.argc ? "one rule file only" : "missing rule file");
 	/* the whole file is checked before anything is touched */
 	if ((ret = read_rule_file(cli, a.argv[0], &file)))
 		return ret;
@@ -271,15 +267,12 @@ static int do_rule_apply(struct cli *cli, int argc, char **argv)
 
 static int do_rule_flush(struct cli *cli, int argc, char **argv)
 {
-	const struct cmd *cmd = rule_cmd("flush");
 	struct pw_rule_change c = { .op = PW_RC_FLUSH, .policy = -1 };
 	struct rule_args a;
 	int ret;
 
-	if ((ret = parse(cli, cmd, argc, argv, &a)))
+	if ((ret = parse(cli, argc, argv, &a)))
 		return ret;
-	if (a.argc)
-		return cli_usage(cli, cmd, "unexpected argument '%s'", a.argv[0]);
 	c.force = a.force;
 	return run_change(cli, &c, "flush");
 }
@@ -309,12 +302,12 @@ static int show_policy(struct cli *cli)
 
 static int do_rule_policy(struct cli *cli, int argc, char **argv)
 {
-	const struct cmd *cmd = rule_cmd("policy");
+	const struct cmd *cmd = cli->cmd;
 	struct pw_rule_change c = { .op = PW_RC_POLICY };
 	struct rule_args a;
 	int ret;
 
-	if ((ret = parse(cli, cmd, argc, argv, &a)))
+	if ((ret = parse(cli, argc, argv, &a)))
 		return ret;
 	if (a.argc == 0)
 		return show_policy(cli);
@@ -335,17 +328,17 @@ struct listed {
 	__u32 id;
 };
 
-static const char *sort_key;
+static int sort_key;
 
 static int cmp_listed(const void *x, const void *y)
 {
 	const struct listed *a = x, *b = y;
 
-	if (sort_key && !strcmp(sort_key, "hits") && a->c.packets != b->c.packets)
+	if (sort_key == SORT_HITS && a->c.packets != b->c.packets)
 		return a->c.packets > b->c.packets ? -1 : 1;
-	if (sort_key && !strcmp(sort_key, "bytes") && a->c.bytes != b->c.bytes)
+	if (sort_key == SORT_BYTES && a->c.bytes != b->c.bytes)
 		return a->c.bytes > b->c.bytes ? -1 : 1;
-	if (sort_key && !strcmp(sort_key, "rule"))
+	if (sort_key == SORT_RULE)
 		return a->id < b->id ? -1 : a->id > b->id;
 	return a->idx - b->idx;
 }
@@ -425,7 +418,7 @@ static void list_text(const struct listing *ls, bool filtered)
 
 /* Read the rules and their counters; keep those in @filter (NULL: all). */
 static int list_collect(struct cli *cli, const struct pw_rules_maps *m, const struct pw_rule *filter,
-			const char *sort, struct listing *ls)
+			int sort, struct listing *ls)
 {
 	struct pw_counter *cnt;
 	struct pw_intent in;
@@ -459,7 +452,7 @@ static int list_collect(struct cli *cli, const struct pw_rules_maps *m, const st
 
 static int do_rule_list(struct cli *cli, int argc, char **argv)
 {
-	const struct cmd *cmd = rule_cmd("list");
+	const struct cmd *cmd = cli->cmd;
 	struct listing ls = { 0 };
 	struct pw_rules_maps m;
 	struct pw_rule filter;
@@ -467,10 +460,8 @@ static int do_rule_list(struct cli *cli, int argc, char **argv)
 	char text[PW_RULE_TEXT_MAX + 1], err[PW_ERR_LEN];
 	int ret;
 
-	if ((ret = parse(cli, cmd, argc, argv, &a)))
+	if ((ret = parse(cli, argc, argv, &a)))
 		return ret;
-	if (a.argc)
-		return cli_usage(cli, cmd, "unexpected argument '%s'", a.argv[0]);
 	if (a.prefix) {
 		if ((size_t)snprintf(text, sizeof(text), "drop src %s", a.prefix) >= sizeof(text))
 			return cli_usage(cli, cmd, "invalid --prefix '%.40s...': longer than an address",
@@ -493,24 +484,18 @@ static int do_rule_list(struct cli *cli, int argc, char **argv)
 }
 
 const struct cmd rule_cmds[] = {
-	{ .name = "add", .fn = do_rule_add, .usage = "RULE [--first|--before ID] [--force]", .help = "add one rule" },
-	{ .name = "del", .fn = do_rule_del, .usage = "RULE", .help = "delete one rule (exact match)" },
-	{ .name = "list", .fn = do_rule_list, .usage = "[--sort order|hits|bytes|rule] [--prefix PREFIX]",
+	{ .name = "add", .fn = do_rule_add, .args = "RULE...", .min_args = 1, .max_args = -1,
+	  .opts = add_opts, .help = "add one rule (see RULES in pinwall(8))" },
+	{ .name = "del", .fn = do_rule_del, .args = "RULE...", .min_args = 1, .max_args = -1,
+	  .opts = del_opts, .help = "delete one rule (exact match)" },
+	{ .name = "list", .fn = do_rule_list, .opts = list_opts,
 	  .help = "rules with their hit counters" },
-	{ .name = "apply", .fn = do_rule_apply, .usage = "FILE [--policy allow|deny] [--change-policy] [--force]",
-	  .help = "make FILE the whole rule set, atomically" },
-	{ .name = "flush", .fn = do_rule_flush, .usage = "[--force]", .help = "remove every rule" },
-	{ .name = "policy", .fn = do_rule_policy, .usage = "[allow|deny [--change-policy]]",
-	  .help = "show or set the verdict for IP traffic no rule decides" },
+	{ .name = "apply", .fn = do_rule_apply, .args = "FILE", .min_args = 1, .max_args = 1,
+	  .nouns = "rule file", .opts = apply_opts,
+	  .help = "make FILE (- for standard input) the whole rule set, atomically" },
+	{ .name = "flush", .fn = do_rule_flush, .opts = flush_opts, .help = "remove every rule" },
+	/* any number: the rule file's message for extra words ("one policy word expected") */
+	{ .name = "policy", .fn = do_rule_policy, .args = "[allow|deny]", .max_args = -1,
+	  .opts = policy_opts, .help = "show or set the verdict for IP traffic no rule decides" },
 	{ 0 },
 };
-
-static const struct cmd *rule_cmd(const char *name)
-{
-	return cli_find(rule_cmds, name);
-}
-
-int do_rule(struct cli *cli, int argc, char **argv)
-{
-	return cli_group(cli, "rule", rule_cmds, argc, argv);
-}

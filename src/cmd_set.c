@@ -6,44 +6,34 @@
 #include <string.h>
 #include "cli.h"
 
-static const struct cmd *set_cmd(const char *name);
-
 struct set_args {
-	bool force, by_hits;
+	bool force;
+	int by_hits;
 	int argc;
 	char **argv;
 };
 
-enum { OPT_FORCE = 256, OPT_SORT };
+static const struct cli_word sort_keys[] = { { "prefix", 0 }, { "hits", 1 }, { NULL } };
 
-static int parse(struct cli *cli, const struct cmd *cmd, int argc, char **argv, struct set_args *a)
+static const struct cli_opt list_opts[] = {
+	CLI_ENUM("sort", 0, struct set_args, by_hits, "KEY", sort_keys,
+		 "order of each set's prefixes (default: prefix)", .what = "sort key"),
+	{ NULL },
+};
+
+static const struct cli_opt change_opts[] = {
+	CLI_FLAG("force", 0, struct set_args, force,
+		 "even when the change would drop this SSH session"),
+	{ NULL },
+};
+
+static int parse(struct cli *cli, int argc, char **argv, struct set_args *a)
 {
-	static const struct option opts[] = {
-		{ "force", no_argument, NULL, OPT_FORCE },
-		{ "sort", required_argument, NULL, OPT_SORT },
-		CLI_COMMON_OPTS,
-		{ 0 },
-	};
-	int c;
+	int ret;
 
 	memset(a, 0, sizeof(*a));
-	optind = 0;
-	while ((c = getopt_long(argc, argv, ":" CLI_COMMON_SHORT, opts, NULL)) != -1) {
-		switch (c) {
-		case OPT_FORCE: a->force = true; break;
-		case OPT_SORT:
-			if (strcmp(optarg, "hits") && strcmp(optarg, "prefix"))
-				return cli_usage(cli, cmd, "invalid sort key '%s': use prefix or hits", optarg);
-			a->by_hits = !strcmp(optarg, "hits");
-			break;
-		case '?': case ':': return cli_opt_err(cli, cmd, c, argv);
-		default:
-			if (cli_common_opt(cli, c, optarg))
-				return cli_opt_err(cli, cmd, '?', argv);
-		}
-	}
-	a->argc = argc - optind;
-	a->argv = argv + optind;
+	if ((ret = cli_parse(cli, cli->cmd, argc, argv, a, &a->argc, &a->argv)))
+		return ret;
 	return cli_setup(cli);
 }
 
@@ -119,7 +109,6 @@ static int print_set(struct cli *cli, const struct pw_rules_maps *m, const struc
 
 static int do_set_list(struct cli *cli, int argc, char **argv)
 {
-	const struct cmd *cmd = set_cmd("list");
 	struct json_object *arr = NULL;
 	struct pw_rules_maps m;
 	struct pw_ruleset cur;
@@ -127,10 +116,8 @@ static int do_set_list(struct cli *cli, int argc, char **argv)
 	struct set_args a;
 	int ret = 0;
 
-	if ((ret = parse(cli, cmd, argc, argv, &a)))
+	if ((ret = parse(cli, argc, argv, &a)))
 		return ret;
-	if (a.argc > 1)
-		return cli_usage(cli, cmd, "unexpected argument '%s'", a.argv[1]);
 	if (pw_check_caps_read(&cli->ctx) || pw_bpffs_prepare(&cli->ctx, false) ||
 	    pw_rules_open(&cli->ctx, &m, false, true))
 		return cli_lib_err(cli);
@@ -165,7 +152,6 @@ out:
 /* add/del/flush: every prefix checked before anything starts. */
 static int set_change(struct cli *cli, const char *verb, enum pw_rule_op op, int argc, char **argv)
 {
-	const struct cmd *cmd = set_cmd(verb);
 	struct pw_rule_change c = { .op = op, .policy = -1 };
 	struct pw_change_result res;
 	struct pw_prefix *p;
@@ -173,13 +159,8 @@ static int set_change(struct cli *cli, const char *verb, enum pw_rule_op op, int
 	char err[PW_ERR_LEN], what[128];
 	int ret;
 
-	if ((ret = parse(cli, cmd, argc, argv, &a)))
+	if ((ret = parse(cli, argc, argv, &a)))
 		return ret;
-	if (!a.argc)
-		return cli_usage(cli, cmd, "missing set name");
-	if (op == PW_RC_SET_FLUSH ? a.argc != 1 : a.argc < 2)
-		return cli_usage(cli, cmd, op == PW_RC_SET_FLUSH ? "unexpected argument '%s'" : "missing prefix",
-				 op == PW_RC_SET_FLUSH ? a.argv[1] : "");
 	if (!(p = calloc(a.argc, sizeof(*p))))
 		return cli_err(cli, "out of memory");
 	for (int i = 1; i < a.argc; i++)
@@ -214,19 +195,13 @@ static int do_set_flush(struct cli *cli, int argc, char **argv)
 }
 
 const struct cmd set_cmds[] = {
-	{ .name = "list", .fn = do_set_list, .usage = "[NAME] [--sort prefix|hits]", .help = "sets in force with their prefixes and hits" },
-	{ .name = "add", .fn = do_set_add, .usage = "NAME PREFIX... [--force]", .help = "add prefixes to a set, atomically" },
-	{ .name = "del", .fn = do_set_del, .usage = "NAME PREFIX... [--force]", .help = "delete prefixes from a set, atomically" },
-	{ .name = "flush", .fn = do_set_flush, .usage = "NAME [--force]", .help = "empty a set" },
+	{ .name = "list", .fn = do_set_list, .args = "[SET]", .max_args = 1, .opts = list_opts,
+	  .help = "sets in force with their prefixes and hits" },
+	{ .name = "add", .fn = do_set_add, .args = "SET PREFIX...", .min_args = 2, .max_args = -1,
+	  .opts = change_opts, .help = "add prefixes to a set, atomically" },
+	{ .name = "del", .fn = do_set_del, .args = "SET PREFIX...", .min_args = 2, .max_args = -1,
+	  .opts = change_opts, .help = "delete prefixes from a set, atomically" },
+	{ .name = "flush", .fn = do_set_flush, .args = "SET", .min_args = 1, .max_args = 1,
+	  .opts = change_opts, .help = "empty a set" },
 	{ 0 },
 };
-
-static const struct cmd *set_cmd(const char *name)
-{
-	return cli_find(set_cmds, name);
-}
-
-int do_set(struct cli *cli, int argc, char **argv)
-{
-	return cli_group(cli, "set", set_cmds, argc, argv);
-}

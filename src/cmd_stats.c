@@ -269,54 +269,46 @@ static int check_named(struct cli *cli, const struct cmd *cmd, const char *name)
 		       name);
 }
 
+struct stats_args {
+	double interval;
+	unsigned int count;
+};
+
+const struct cli_opt stats_opts[] = {
+	CLI_NUM("interval", 'i', struct stats_args, interval, "SEC", 0.05, 3600,
+		"seconds between reports (default 1)", .range = "seconds from 0.05 to 3600"),
+	CLI_UINT("count", 'c', struct stats_args, count, "N", 1, 0, "stop after N reports",
+		 .range = "a positive number"),
+	{ NULL },
+};
+
 int do_stats(struct cli *cli, int argc, char **argv)
 {
-	enum { OPT_INTERVAL = 256, OPT_COUNT };
-	static const struct option opts[] = {
-		{ "interval", required_argument, NULL, 'i' },
-		{ "count", required_argument, NULL, 'c' },
-		CLI_COMMON_OPTS,
-		{ 0 },
-	};
-	const struct cmd *cmd = cli_cmd("stats");
+	const struct cmd *cmd = cli->cmd;
+	struct stats_args a = { .interval = 1.0, .count = 0 };
 	struct follower f = { .cli = cli };
 	struct sigaction sa = { .sa_handler = on_signal };
-	double interval = 1.0, start, last, next;
-	unsigned int count = 0, done = 0;
-	char **names = NULL;
-	int c, ret = 0, n_names = 0;
+	double interval, start, last, next;
+	unsigned int count, done = 0;
+	char **names = NULL, **pos;
+	int ret = 0, n_names = 0, npos;
 
-	while ((c = getopt_long(argc, argv, ":i:c:" CLI_COMMON_SHORT, opts, NULL)) != -1) {
-		switch (c) {
-		case 'i':
-			if (cli_parse_double(optarg, &interval) || !(interval >= 0.05) || interval > 3600)
-				return cli_usage(cli, cmd, "invalid interval '%s': seconds from 0.05 to 3600", optarg);
-			break;
-		case 'c':
-			if (cli_parse_u32(optarg, &count) || !count)
-				return cli_usage(cli, cmd, "invalid count '%s': a positive number", optarg);
-			break;
-		case '?': case ':':
-			return cli_opt_err(cli, cmd, c, argv);
-		default:
-			if (cli_common_opt(cli, c, optarg))
-				return cli_opt_err(cli, cmd, '?', argv);
-		}
-	}
-	if ((ret = cli_setup(cli)))
+	if ((ret = cli_parse(cli, cmd, argc, argv, &a, &npos, &pos)) || (ret = cli_setup(cli)))
 		return ret;
+	interval = a.interval;
+	count = a.count;
 	if (pw_check_caps_read(&cli->ctx) || pw_bpffs_prepare(&cli->ctx, false))
 		return cli_lib_err(cli);
-	if (optind < argc) {
-		names = &argv[optind];
-		n_names = argc - optind;
+	if (npos) {
+		names = pos;
+		n_names = npos;
 		for (int i = 0; i < n_names; i++)
 			if ((ret = check_named(cli, cmd, names[i])))
 				return ret;
 	} else if ((ret = list_managed(cli, &names, &n_names))) {
 		return ret;
 	}
-	f.ifs = calloc(n_names, sizeof(*f.ifs));
+	f.ifs = calloc((unsigned int)n_names, sizeof(*f.ifs));
 	f.events = json_object_new_array();
 	for (int i = 0; i < n_names; i++) {
 		if (pw_stats_iface_init(&cli->ctx, &f.ifs[i], names[i])) {
@@ -356,7 +348,7 @@ out:
 		pw_stats_iface_close(&f.ifs[i]);
 	free(f.ifs);
 	json_object_put(f.events);
-	if (optind >= argc && names) {
+	if (!npos && names) {
 		for (int i = 0; i < n_names; i++)
 			free(names[i]);
 		free(names);

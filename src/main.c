@@ -16,19 +16,23 @@
 #include "pinwall/persist.h"
 
 static int do_help(struct cli *cli, int argc, char **argv);
+static int do_root(struct cli *cli, int argc, char **argv);
 
 const struct cmd pw_cmds[] = {
-	{ .name = "load", .fn = do_load, .usage = "IFACE [--mode M] [--obj FILE [--prog NAME] [--pin-scope S]] [--force] [--migrate] [--fresh MAP]...",
+	{ .name = "load", .fn = do_load, .args = "IFACE", .min_args = 1, .max_args = 1,
+	  .opts = load_opts, .family = "reload unload",
 	  .help = "attach the XDP program (netlink, no pin holds it), reusing pinned maps" },
-	{ .name = "reload", .fn = do_reload, .usage = "IFACE [--obj FILE [--prog NAME]] [--migrate] [--fresh MAP]...",
+	{ .name = "reload", .fn = do_reload, .args = "IFACE", .min_args = 1, .max_args = 1,
+	  .opts = reload_opts, .family = "load unload",
 	  .help = "replace the program atomically; maps and counters carry over\n"
 	  "(changed layouts are migrated; see pinwall(8))" },
-	{ .name = "unload", .fn = do_unload, .usage = "IFACE [--keep-maps]",
+	{ .name = "unload", .fn = do_unload, .args = "IFACE", .min_args = 1, .max_args = 1,
+	  .opts = unload_opts, .family = "load reload",
 	  .help = "detach and remove the interface's pins" },
 	{ .name = "status", .fn = do_status, .args = "[IFACE]", .max_args = 1,
 	  .help = "what is loaded, pinned and attached, its state, and any drift between\n"
 	  "them (exit status 3 on drift)" },
-	{ .name = "stats", .fn = do_stats, .usage = "[IFACE...] [--interval SEC] [--count N]",
+	{ .name = "stats", .fn = do_stats, .args = "[IFACE...]", .max_args = -1, .opts = stats_opts,
 	  .help = "follow the pinned counters: packets, bytes, pps, Mbit/s" },
 	{ .name = "drops", .fn = do_drops, .opts = drops_opts, .args = "IFACE", .min_args = 1,
 	  .max_args = 1, .help = "show the frames pinwall drops on IFACE, with the rule that decided\n"
@@ -36,14 +40,14 @@ const struct cmd pw_cmds[] = {
 	{ .name = "exporter", .fn = do_exporter, .opts = exporter_opts,
 	  .help = "Prometheus metrics: counters, rule hits, program and map ids,\n"
 	  "on /metrics (--listen) or in a file for node_exporter (--textfile)" },
-	{ .name = "rule", .fn = do_rule, .usage = "add|del|list|apply|flush|policy ...",
-	  .help = "the rules shared by every interface", .sub = rule_cmds },
-	{ .name = "set", .fn = do_set, .usage = "list|add|del|flush ...",
-	  .help = "the named prefix sets rules use", .sub = set_cmds },
-	{ .name = "repin", .fn = do_repin, .usage = "[IFACE]",
+	{ .name = "rule", .fn = cli_run_group, .sub = rule_cmds,
+	  .help = "the rules shared by every interface" },
+	{ .name = "set", .fn = cli_run_group, .sub = set_cmds,
+	  .help = "the named prefix sets rules use" },
+	{ .name = "repin", .fn = do_repin, .args = "[IFACE]", .max_args = 1,
 	  .help = "rebuild the pins of pinwall's running program from the kernel alone\n"
 	  "(default: every pinwall program in this network namespace)" },
-	{ .name = "recover", .fn = do_recover, .usage = "[IFACE]",
+	{ .name = "recover", .fn = do_recover, .args = "[IFACE]", .max_args = 1,
 	  .help = "finish or roll back an operation killed halfway (default: every one\n"
 	  "in this network namespace, and a rule apply)" },
 	{ .name = "save", .fn = do_save, .opts = save_opts,
@@ -58,48 +62,114 @@ const struct cmd pw_cmds[] = {
 	  "already as saved is left alone, and with nothing to do restore says so." },
 	{ .name = "clean", .fn = do_clean, .opts = clean_opts,
 	  .help = "list (or remove) pins whose namespace, interface or program is gone" },
-	{ .name = "help", .fn = do_help, .usage = "", .help = "this text" },
+	{ .name = "help", .fn = do_help, .args = "[COMMAND [SUBCOMMAND]]", .max_args = 2,
+	  .opts = help_opts, .help = "this text, or a command's" },
 	{ 0 },
 };
 
-/* @text's lines, each after @indent spaces. */
-static void print_indented(FILE *f, const char *text, int indent)
-{
-	for (const char *l = text; *l;) {
-		int n = (int)strcspn(l, "\n");
+struct root_args {
+	bool version;
+};
 
-		fprintf(f, "%*s%.*s\n", indent, "", n, l);
-		l += n + (l[n] == '\n');
+static const struct cli_opt root_opts[] = {
+	CLI_FLAG("version", 'V', struct root_args, version, "the version"),
+	{ NULL },
+};
+
+/* pinwall itself: a group whose subcommands are the commands. */
+static const struct cmd pw_root = {
+	.fn = do_root, .sub = pw_cmds, .opts = root_opts,
+	.help = "An XDP packet filter and counter whose state lives in BPF maps pinned on bpffs.",
+};
+
+static int do_root(struct cli *cli, int argc, char **argv)
+{
+	struct root_args a = { .version = false };
+	char **pos;
+	int npos, ret;
+
+	if ((ret = cli_parse(cli, &pw_root, argc, argv, &a, &npos, &pos)))
+		return ret;
+	if (a.version) {
+		printf("pinwall %s\n", PW_VERSION);
+		return 0;
+	}
+	if (!npos) {
+		cli_print_group_help(stderr, &pw_root);
+		return 2;
+	}
+	return cli_dispatch(cli, pw_cmds, npos, pos);
+}
+
+struct help_args {
+	bool commands, options, args;
+};
+
+const struct cli_opt help_opts[] = {
+	CLI_FLAG("commands", 0, struct help_args, commands,
+		 "list every command and subcommand, one a line (for scripts)"),
+	CLI_FLAG("options", 0, struct help_args, options,
+		 "list the options of COMMAND (or pinwall's own), the common ones too, one a line"),
+	CLI_FLAG("args", 0, struct help_args, args,
+		 "print the positional arguments of COMMAND, as in its usage line"),
+	{ NULL },
+};
+
+static void list_commands(const struct cmd *cmds, const char *group)
+{
+	for (const struct cmd *c = cmds; c->name; c++) {
+		printf("%s%s%s\n", group ? group : "", group ? " " : "", c->name);
+		if (c->sub)
+			list_commands(c->sub, c->name);
 	}
 }
 
-static void print_help(FILE *f)
+/* COMMAND [SUBCOMMAND] by exact names; NULL after a usage error. */
+static const struct cmd *help_target(struct cli *cli, int npos, char **pos, const char **group)
 {
-	fprintf(f, "Usage: pinwall [OPTIONS] COMMAND [ARGS]\n\nCommands:\n");
-	for (const struct cmd *c = pw_cmds; c->name; c++) {
-		char usage[1024];
+	const struct cmd *c = npos ? cli_find(pw_cmds, pos[0]) : &pw_root;
 
-		cli_usage_line(c, usage, sizeof(usage));
-		fprintf(f, "  %-7s %s\n", c->name, usage);
-		print_indented(f, c->help, 10);
+	*group = NULL;
+	if (!c) {
+		cli_usage(cli, NULL, "unknown command '%s'", pos[0]);
+		return NULL;
 	}
-	fprintf(f,
-		"\nOptions (before or after the command):\n"
-		"  -j, --json          machine-readable output (JSON; stats: JSON Lines)\n"
-		"      --pretty        indented JSON\n"
-		"  -d, --debug         show libbpf's messages\n"
-		"      --pin-root DIR  pin root on bpffs (default %s)\n"
-		"  -n, --netns NAME    act in network namespace NAME (/run/netns/NAME),\n"
-		"                      keeping this mount namespace and its bpffs\n"
-		"  -h, --help          this text;  -V, --version  the version\n"
-		"\n'pinwall COMMAND --help' shows a command's options. See pinwall(8).\n",
-		PW_DEFAULT_PIN_ROOT);
+	if (npos < 2)
+		return c;
+	if (!c->sub || !cli_find(c->sub, pos[1])) {
+		cli_usage(cli, NULL, "unknown command '%s %s'", pos[0], pos[1]);
+		return NULL;
+	}
+	*group = c->name;
+	return cli_find(c->sub, pos[1]);
 }
 
 static int do_help(struct cli *cli, int argc, char **argv)
 {
-	(void)cli; (void)argc; (void)argv;
-	print_help(stdout);
+	struct help_args a = { .commands = false };
+	const struct cmd *c;
+	const char *group;
+	char **pos;
+	int npos, ret;
+
+	if ((ret = cli_parse(cli, cli->cmd, argc, argv, &a, &npos, &pos)))
+		return ret;
+	if (a.commands) {
+		list_commands(pw_cmds, NULL);
+		return 0;
+	}
+	if (!(c = help_target(cli, npos, pos, &group)))
+		return 2;
+	if (a.options) {
+		cli_print_opt_names(stdout, c);
+		cli_print_opt_names(stdout, NULL);
+	}
+	else if (a.args)
+		printf("%s\n", c->args ? c->args : "");
+	else if (c->sub)
+		cli_print_group_help(stdout, c);
+	else
+		cli_print_cmd_help(stdout, group, c);
 	return 0;
 }
 
@@ -211,13 +281,15 @@ int cli_usage(struct cli *cli, const struct cmd *cmd, const char *fmt, ...)
 	if (vsnprintf(msg, sizeof(msg), fmt, ap) >= (int)sizeof(msg))
 		strcpy(msg + sizeof(msg) - 4, "...");
 	va_end(ap);
-	if (cmd) {
+	if (cmd && !cmd->sub) {
 		char usage[1024];
 
 		cli_usage_line(cmd, usage, sizeof(usage));
 		return cli_err(cli, "%s (usage: pinwall %s%s%s %s)", msg, cli->group ? cli->group : "",
 			       cli->group ? " " : "", cmd->name, usage) + 1;
 	}
+	if (cmd && cmd->name)	/* a group's own options */
+		return cli_err(cli, "%s (see 'pinwall %s --help')", msg, cmd->name) + 1;
 	return cli_err(cli, "%s (see 'pinwall %s')", msg, cli->group ? cli->group : "help") + 1;
 }
 
@@ -281,22 +353,6 @@ const struct cmd *cli_cmd(const char *name)
 	return cli_find(pw_cmds, name);
 }
 
-int cli_group(struct cli *cli, const char *group, const struct cmd *cmds, int argc, char **argv)
-{
-	const struct cmd *g = cli->cmd;
-
-	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		cli_print_group_help(stdout, g);
-		return 0;
-	}
-	if (argc < 2) {
-		cli_print_group_help(stderr, g);
-		return 2;
-	}
-	cli->group = group;	/* usage lines say 'pinwall GROUP CMD' */
-	return cli_dispatch(cli, cmds, argc - 1, argv + 1);
-}
-
 int cli_common_opt(struct cli *cli, int c, const char *arg)
 {
 	switch (c) {
@@ -305,7 +361,6 @@ int cli_common_opt(struct cli *cli, int c, const char *arg)
 	case 'd': cli->ctx.debug = true; return 0;
 	case 'R': cli->pin_root = arg; return 0;
 	case 'n': cli->netns = arg; return 0;
-	case 'h': print_help(stdout); exit(0);
 	default: return 1;
 	}
 }
@@ -392,34 +447,10 @@ static int guard_std_fds(struct cli *cli)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		CLI_COMMON_OPTS,
-		{ "version", no_argument, NULL, 'V' },
-		{ 0 },
-	};
 	struct cli cli = { 0 };
-	int c;
 
 	if (guard_std_fds(&cli))
 		return 1;
-	/* '+': stop at the command; its own options are parsed by it */
-	opterr = 0;	/* our own messages, through cli_err */
-	while ((c = getopt_long(argc, argv, "+:" CLI_COMMON_SHORT "V", opts, NULL)) != -1) {
-		if (c == '?' || c == ':')
-			return cli_opt_err(&cli, NULL, c, argv);
-		if (c == 'V') {
-			printf("pinwall %s\n", PW_VERSION);
-			return 0;
-		}
-		if (cli_common_opt(&cli, c, optarg))
-			return cli_usage(&cli, NULL, "unknown option '%s'", argv[optind - 1]);
-	}
-	if (optind >= argc) {
-		print_help(stderr);
-		return 2;
-	}
-	argc -= optind;
-	argv += optind;
-	optind = 0;	/* reset getopt for the subcommand */
-	return cli_dispatch(&cli, pw_cmds, argc, argv);
+	cli.cmd = &pw_root;
+	return do_root(&cli, argc, argv);
 }

@@ -41,24 +41,30 @@ struct cli_opt {
 	double dmin, dmax;		/* CLI_OPT_NUM range */
 	size_t count_off;		/* CLI_OPT_LIST: the int count field */
 	const char *what;		/* the value's name in errors ("mode"); default the option's */
+	const char *range;		/* what a valid value is, in errors ("a positive number") */
+	const char *needs;		/* the option this one needs ("obj"): checked, and nested
+					 * in the usage line ("[--obj FILE [--prog NAME]]") */
+	const char *needs_why;		/* said after the error when .needs is missing */
 };
 
-#define CLI_FLAG(n, s, T, f, h) \
-	{ .name = n, .short_name = s, .type = CLI_OPT_FLAG, .off = offsetof(T, f), .help = h }
-#define CLI_STR(n, s, T, f, a, h) \
-	{ .name = n, .short_name = s, .type = CLI_OPT_STR, .off = offsetof(T, f), .arg = a, .help = h }
-#define CLI_UINT(n, s, T, f, a, lo, hi, h) \
+/* Fields beyond the common ones follow as designated initializers:
+ * CLI_UINT(..., "stop after N", .range = "a positive number"). */
+#define CLI_FLAG(n, s, T, f, h, ...) \
+	{ .name = n, .short_name = s, .type = CLI_OPT_FLAG, .off = offsetof(T, f), .help = h, __VA_ARGS__ }
+#define CLI_STR(n, s, T, f, a, h, ...) \
+	{ .name = n, .short_name = s, .type = CLI_OPT_STR, .off = offsetof(T, f), .arg = a, .help = h, __VA_ARGS__ }
+#define CLI_UINT(n, s, T, f, a, lo, hi, h, ...) \
 	{ .name = n, .short_name = s, .type = CLI_OPT_UINT, .off = offsetof(T, f), .arg = a, \
-	  .min = lo, .max = hi, .help = h }
-#define CLI_NUM(n, s, T, f, a, lo, hi, h) \
+	  .min = lo, .max = hi, .help = h, __VA_ARGS__ }
+#define CLI_NUM(n, s, T, f, a, lo, hi, h, ...) \
 	{ .name = n, .short_name = s, .type = CLI_OPT_NUM, .off = offsetof(T, f), .arg = a, \
-	  .dmin = lo, .dmax = hi, .help = h }
-#define CLI_ENUM(n, s, T, f, a, w, h) \
+	  .dmin = lo, .dmax = hi, .help = h, __VA_ARGS__ }
+#define CLI_ENUM(n, s, T, f, a, w, h, ...) \
 	{ .name = n, .short_name = s, .type = CLI_OPT_ENUM, .off = offsetof(T, f), .arg = a, \
-	  .words = w, .help = h }
-#define CLI_LIST(n, s, T, f, cnt, most, a, h) \
+	  .words = w, .help = h, __VA_ARGS__ }
+#define CLI_LIST(n, s, T, f, cnt, most, a, h, ...) \
 	{ .name = n, .short_name = s, .type = CLI_OPT_LIST, .off = offsetof(T, f), .arg = a, \
-	  .max = most, .count_off = offsetof(T, cnt), .help = h }
+	  .max = most, .count_off = offsetof(T, cnt), .help = h, __VA_ARGS__ }
 
 /*
  * Parse @argv (argv[0] is the command's name) by @cmd->opts into @args, and
@@ -80,8 +86,15 @@ void cli_print_common_opts(FILE *f);
 /* 'pinwall GROUP --help' and 'pinwall GROUP' alone: its subcommands. */
 void cli_print_group_help(FILE *f, const struct cmd *group);
 
-/* For completion and the man page test: the long options (and short ones)
- * of @cmd, one per line, the common ones included. */
+/*
+ * For completion and the man page test ('pinwall help --options'): the
+ * options of @cmd (NULL: the common ones), one per line, long then short,
+ * each followed by its argument's name and an enumeration's words:
+ * "--mode MODE native skb auto", "-m MODE native skb auto", "--force".
+ */
 void cli_print_opt_names(FILE *f, const struct cmd *cmd);
+
+/* A group's (or pinwall's own) options, then its subcommand from .sub. */
+int cli_run_group(struct cli *cli, int argc, char **argv);
 
 #endif
