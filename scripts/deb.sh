@@ -20,7 +20,7 @@ start=$(date +%s)
 echo "deb: built in $(($(date +%s) - start)) s"
 deb=$(ls "$tmp"/pinwall_*.deb)
 contents=$(dpkg-deb -c "$deb" | awk '{print $6}')
-for f in ./usr/sbin/pinwall ./usr/share/man/man8/pinwall.8.gz \
+for f in ./usr/sbin/pinwall ./usr/share/man/man8/pinwall.8.gz ./usr/lib/systemd/system/pinwall.service \
 	 ./usr/share/bash-completion/completions/pinwall ./usr/share/doc/pinwall/copyright; do
 	grep -qx -- "$f" <<<"$contents" || { echo "deb: $f missing from the package" >&2; exit 1; }
 done
