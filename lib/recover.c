@@ -131,6 +131,21 @@ static void put_back_foreign(struct pw_ctx *ctx, const char *ifname, const char 
 		close(fd);
 }
 
+/* A conversion killed with its tc backstop made (@prog: the program whose
+ * mark to clear, 0: none): removed once XDP holds a program again. */
+static int backstop_undo(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
+			 struct pw_intent *in, __u32 prog)
+{
+	int ifindex = (int)if_nametoindex(ifname), err;
+
+	if (!in->backstop || ifindex <= 0)
+		return 0;
+	if ((err = pw_backstop_recover(ctx, ifindex, in->backstop, prog)))
+		return err;
+	in->backstop = 0;
+	return pw_intent_write(ctx, ifdir, in);
+}
+
 /* A killed reload: finished once the switch happened (or the new program
  * runs), else dropped: the old program runs on its own maps. */
 static int recover_reload(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
@@ -143,6 +158,8 @@ static int recover_reload(struct pw_ctx *ctx, const char *ifname, const char *if
 	if (in->step < PW_STEP_SWITCHED &&
 	    !(in->step == PW_STEP_STAGED && in->new_prog_id && prog == in->new_prog_id)) {
 		/* never switched: the old program runs on its own maps */
+		if ((err = backstop_undo(ctx, ifname, ifdir, in, 0)))
+			return err;
 		pw_intent_clear(ifdir);
 		rec->completed = false;
 		return 0;
@@ -151,7 +168,8 @@ static int recover_reload(struct pw_ctx *ctx, const char *ifname, const char *if
 	    (err = pw_intent_step(ctx, ifdir, in, PW_STEP_SWITCHED)))
 		return err;
 	rec->completed = true;
-	if ((err = reload_reattach(ctx, ifname, ifdir, in)))
+	if ((err = reload_reattach(ctx, ifname, ifdir, in)) ||
+	    (err = backstop_undo(ctx, ifname, ifdir, in, in->new_prog_id)))
 		return err;
 	return pw_intent_finish(ctx, ifdir, in);
 }
