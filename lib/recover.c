@@ -78,8 +78,9 @@ static int load_attach_staged(struct pw_ctx *ctx, const char *ifname, const char
 	return pw_intent_step(ctx, ifdir, in, PW_STEP_SWITCHED);
 }
 
-/* reload killed while converting an earlier version's bpf_link: the link
- * was detached, the new program not yet attached through netlink. */
+/* reload killed while converting an earlier version's bpf_link, after the
+ * link's detach: the new program attached through netlink unless the kill
+ * came first, and the detached link's pin removed either way. */
 static int reload_reattach(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
 			   const struct pw_intent *in)
 {
@@ -87,10 +88,10 @@ static int reload_reattach(struct pw_ctx *ctx, const char *ifname, const char *i
 	struct bpf_link_info li;
 	struct pw_xdp_state st;
 	enum pw_mode used;
-	int ifindex = (int)if_nametoindex(ifname), fd, pfd, err;
+	int ifindex = (int)if_nametoindex(ifname), fd, pfd, err = 0;
 	bool detached;
 
-	if (ifindex <= 0 || attached_prog(ifname, &st))
+	if (ifindex <= 0)
 		return 0;
 	pw_join(path, sizeof(path), ifdir, PW_PIN_LINK);
 	if ((fd = bpf_obj_get(path)) < 0)
@@ -101,10 +102,12 @@ static int reload_reattach(struct pw_ctx *ctx, const char *ifname, const char *i
 	close(fd);
 	if (!detached)
 		return 0;
-	if ((pfd = open_staged_prog(ctx, ifdir)) < 0)
-		return pfd;
-	err = pw_attach(ctx, pfd, ifindex, ifname, in->next.mode, &used);
-	close(pfd);
+	if (!attached_prog(ifname, &st)) {
+		if ((pfd = open_staged_prog(ctx, ifdir)) < 0)
+			return pfd;
+		err = pw_attach(ctx, pfd, ifindex, ifname, in->next.mode, &used);
+		close(pfd);
+	}
 	if (!err)
 		unlink(path);
 	return err;
