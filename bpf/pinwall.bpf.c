@@ -245,10 +245,11 @@ int pinwall_xdp(struct xdp_md *ctx)
  * stands in for. The frame starts at the Ethernet header as in XDP, but the
  * kernel has moved the outer VLAN tag (if any) into the skb: it counts as
  * a tag for the parser's bound and its 4 bytes for the byte counters. Only
- * XDP_DROP drops; every other verdict passes.
+ * XDP_DROP drops; every other verdict passes on to the next tc filter, if
+ * another tool has one, as it would without the backstop.
  */
-#define PW_TC_ACT_OK	0	/* linux/pkt_cls.h: TC_ACT_OK, TC_ACT_SHOT */
-#define PW_TC_ACT_SHOT	2
+#define PW_TC_ACT_UNSPEC	(-1)	/* linux/pkt_cls.h: TC_ACT_UNSPEC, TC_ACT_SHOT */
+#define PW_TC_ACT_SHOT		2
 
 SEC("?tc")
 int pinwall_tc(struct __sk_buff *skb)
@@ -259,12 +260,12 @@ int pinwall_tc(struct __sk_buff *skb)
 
 	/* passed by XDP already: decided and counted there */
 	if (mark && (void *)(meta + 1) <= (void *)(long)skb->data && *meta == mark)
-		return PW_TC_ACT_OK;
+		return PW_TC_ACT_UNSPEC;
 	/* the whole frame linear: headers are read up to the IP length; a
 	 * failed pull leaves it short, so it is dropped as truncated */
 	bpf_skb_pull_data(skb, skb->len);
 	verdict = pw_filter((void *)(long)skb->data, (void *)(long)skb->data_end, bytes, tags);
-	return verdict == XDP_DROP ? PW_TC_ACT_SHOT : PW_TC_ACT_OK;
+	return verdict == XDP_DROP ? PW_TC_ACT_SHOT : PW_TC_ACT_UNSPEC;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

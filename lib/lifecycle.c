@@ -543,9 +543,13 @@ static int reload_convert(struct pw_ctx *ctx, const char *ifname, int ifindex, c
 	struct pw_backstop b = { .bss_fd = -1 };
 	bool backstop;
 	enum pw_mode used;
-	double t0, t1;
+	double t0 = now_ms(), t1;
 
 	backstop = backstop_begin(ctx, ifname, ifindex, ifdir, in, obj, &b);
+#ifdef PW_TEST_HOOKS
+	if (getenv("PINWALL_TEST_WINDOW"))
+		pw_detail(ctx, "backstop prepared in %.1f ms", now_ms() - t0);
+#endif
 	if ((err = pw_link_swap(ctx, link_fd, ifname, old_fd, new_fd)) ||
 	    (err = pw_intent_step(ctx, ifdir, in, PW_STEP_SWITCHED)))
 		goto out;
