@@ -4,7 +4,8 @@
 # the pin root, a fresh bpffs over /sys/fs/bpf, bpffs unmounted): the drop
 # rules stay in force and the counters count. Reload is a compare-and-swap
 # against the program pinwall expects; the bpf_link attachment of earlier
-# versions is converted by the next reload. The test hooks (kill, stop, the
+# versions is converted by the next reload, a tc backstop filtering while
+# the XDP hook is empty. The test hooks (kill, stop, the
 # earlier link attachment) exist in build/pinwall-test only.
 . "$(dirname "$0")/lib.sh"
 
@@ -287,6 +288,27 @@ test_legacy_link_converted_under_traffic() {
 
 test_legacy_link_converted_under_traffic_skb() {
 	convert_under_traffic skb
+}
+
+# Without a backstop (an --obj program has none) the conversion goes on as
+# before, with its window, and says so.
+test_conversion_without_backstop_warns() {
+	setup || { fail setup; return; }
+	local d p
+	d=$(ifdir "$NS" veth0)
+	ASSERT_OK env PINWALL_TEST_LEGACY_LINK=1 "$PWT" -n "$NS" --pin-root "$ROOT" load veth0 \
+		--obj "$OBJS/tutorial.o"
+	pw "$NS" reload veth0 >"$T_TMP/out" 2>"$T_TMP/err"
+	ASSERT_EQ "$?" 0 "reload exit status"
+	ASSERT_EQ "$(cat "$T_TMP/err")" \
+		"warning: no tc backstop for the conversion of 'veth0' (the new program is not the built-in one (--obj), which alone has the tc backstop): frames arriving between the bpf_link's detach and the netlink attach pass unfiltered and uncounted" \
+		"one warning line"
+	p=$(xdp_prog "$NS" veth0)
+	[ -e "$d/link" ] && fail "link pin left after the conversion"
+	ASSERT_EQ "$(bpftool -j link list | jq --argjson p "$p" '[.[] | select(.prog_id == $p)] | length')" 0 \
+		"converted all the same: no bpf_link holds it"
+	ASSERT_EQ "$(tc -n "$NS" filter show dev veth0 ingress)" "" "no tc filter"
+	ASSERT_OK pw "$NS" unload veth0
 }
 
 # A clsact qdisc that was there before stays; only pinwall's filter goes.
