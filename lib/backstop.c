@@ -196,29 +196,22 @@ int pw_backstop_remove(struct pw_ctx *ctx, struct pw_backstop *b)
 /* The mark word of XDP program @prog_id: its .bss map, by the kernel's ids. */
 static int prog_bss(__u32 prog_id)
 {
-	__u32 ids[64], n = 64;
-	struct bpf_prog_info pi = { .nr_map_ids = n, .map_ids = (__u64)(unsigned long)ids };
-	__u32 len = sizeof(pi);
-	int fd = bpf_prog_get_fd_by_id(prog_id), mfd;
+	__u32 ids[PW_PROG_MAPS], n;
+	int err = pw_prog_map_ids(prog_id, ids, PW_PROG_MAPS, &n), fd;
 
-	if (fd < 0)
-		return -errno;
-	if (bpf_obj_get_info_by_fd(fd, &pi, &len)) {
-		close(fd);
-		return -errno;
-	}
-	close(fd);
-	for (__u32 i = 0; i < pi.nr_map_ids && i < n; i++) {
+	if (err)
+		return err;
+	for (__u32 i = 0; i < n; i++) {
 		struct bpf_map_info mi;
 		size_t l;
 
-		if ((mfd = bpf_map_get_fd_by_id(ids[i])) < 0)
+		if ((fd = bpf_map_get_fd_by_id(ids[i])) < 0)
 			continue;
-		if (!pw_map_info(mfd, &mi) && (l = strlen(mi.name)) > 4 &&
+		if (!pw_map_info(fd, &mi) && (l = strlen(mi.name)) > 4 &&
 		    !strcmp(mi.name + l - 4, ".bss") &&
 		    mi.value_size == sizeof(struct pinwall__bss))
-			return mfd;
-		close(mfd);
+			return fd;
+		close(fd);
 	}
 	return -ENOENT;
 }
