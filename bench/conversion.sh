@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The window of converting an earlier version's bpf_link attachment to
-# netlink (reload: swap inside the link, detach the link, attach through
-# netlink), in a throwaway namespace, N rounds under RATE pps:
+# The conversion of an earlier version's bpf_link attachment to netlink
+# (reload: swap inside the link, tc backstop on, detach the link, attach
+# through netlink, backstop off), in a throwaway namespace, N rounds under
+# RATE pps:
 #  - window: detach start to attach end, measured inside pinwall (test build,
-#    PINWALL_TEST_WINDOW)
+#    PINWALL_TEST_WINDOW): the time XDP is empty and only the backstop filters
 #  - frames lost: sent - counted by the new program (its maps carry the old
-#    program's counts); a lost frame passed unfiltered and uncounted
+#    program's counts); a lost frame passed unfiltered and uncounted (0 with
+#    the backstop); counted twice: counted - sent, when positive
 # Needs build/pinwall-test (make build/pinwall-test).
 # Usage: bench/conversion.sh [ROUNDS] [RATE] [MODE: native|skb]
 set -u
@@ -33,7 +35,7 @@ stats() { # values on stdin -> "min median max"
 	sort -g | awk '{v[NR] = $1} END {printf "min %.1f  median %.1f  max %.1f", v[1], v[int((NR + 1) / 2)], v[NR]}'
 }
 
-lost_total=0 sent_total=0 rounds_lossy=0
+lost_total=0 sent_total=0 rounds_lossy=0 twice_total=0
 for _ in $(seq "$rounds"); do
 	PINWALL_TEST_LEGACY_LINK=1 "${PWT[@]}" load veth0 --mode "$mode" >/dev/null || exit 1
 	# traffic from before the reload starts until after it ends
@@ -41,14 +43,15 @@ for _ in $(seq "$rounds"); do
 	gen=$!
 	sleep 0.3
 	PINWALL_TEST_WINDOW=1 "${PWT[@]}" reload veth0 2>&1 >/dev/null |
-		sed -n 's/^conversion window: \([0-9.]*\) us (detach \([0-9.]*\) us)$/\1 \2/p' >>"$tmp/window"
+		sed -n 's/^conversion window: \([0-9.]*\) us (detach \([0-9.]*\) us)\(, backstop\)\{0,1\}$/\1 \2 \3/p' >>"$tmp/window"
 	sleep 0.3
 	kill -INT $gen
 	wait $gen
 	sent=$(jq .sent "$tmp/gen")
 	counted=$("${PWT[@]}" stats veth0 --count 1 --interval 0.05 --json |
-		jq '.interfaces[0].actions.XDP_PASS.packets')
+		jq '[.interfaces[0].actions[].packets] | add')
 	lost=$((sent - counted))
+	[ "$lost" -lt 0 ] && twice_total=$((twice_total - lost)) && lost=0
 	lost_total=$((lost_total + lost))
 	sent_total=$((sent_total + sent))
 	[ "$lost" -ne 0 ] && rounds_lossy=$((rounds_lossy + 1))
@@ -57,5 +60,6 @@ done
 echo "conversion link -> netlink, $rounds rounds under $rate pps ($(uname -r), veth, $mode mode)"
 echo "  window (us): $(cut -d' ' -f1 "$tmp/window" | stats)"
 echo "  of which the link detach (us): $(cut -d' ' -f2 "$tmp/window" | stats)"
-echo "  frames: sent $sent_total, lost $lost_total (uncounted, passed unfiltered); rounds with a loss: $rounds_lossy"
+echo "  rounds with the tc backstop: $(grep -c ', backstop' "$tmp/window") of $rounds"
+echo "  frames: sent $sent_total, lost $lost_total (uncounted, passed unfiltered), counted twice $twice_total; rounds with a loss: $rounds_lossy"
 echo "  command: bash bench/conversion.sh $rounds $rate $mode"

@@ -233,7 +233,13 @@ static __always_inline int pw_parse_ipv6(void *cur, void *end, struct pw_pkt *p)
 	return pw_parse_l4(cur, end, lim, p);
 }
 
-static __always_inline void pw_parse(void *data, void *end, struct pw_pkt *p)
+/*
+ * @tags_before: VLAN tags taken out of the frame before the program saw it
+ * (tc: the kernel moves the outer tag into skb metadata); they count
+ * against PW_MAX_VLAN as if they were still in the frame.
+ */
+static __always_inline void pw_parse_tags(void *data, void *end, struct pw_pkt *p,
+					  __u32 tags_before)
 {
 	struct ethhdr *eth = data;
 	void *cur;
@@ -255,6 +261,8 @@ static __always_inline void pw_parse(void *data, void *end, struct pw_pkt *p)
 
 		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
 			break;
+		if (i + tags_before >= PW_MAX_VLAN)
+			break;	/* over the bound: malformed below */
 		if ((void *)(vh + 1) > end) {
 			p->malformed = 1;
 			return;
@@ -275,6 +283,11 @@ static __always_inline void pw_parse(void *data, void *end, struct pw_pkt *p)
 
 	if (err)
 		p->malformed = 1;
+}
+
+static __always_inline void pw_parse(void *data, void *end, struct pw_pkt *p)
+{
+	pw_parse_tags(data, end, p, 0);
 }
 
 #endif /* PINWALL_PARSE_H */

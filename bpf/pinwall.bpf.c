@@ -182,18 +182,18 @@ static __always_inline __u32 pw_decide(struct pw_pkt *pkt, __u64 bytes, struct p
 	return pw_decide_ip(pkt, cfg, set, dflt, bytes, why);
 }
 
-SEC("xdp")
-int pinwall_xdp(struct xdp_md *ctx)
+/*
+ * The whole job on one frame, shared by the XDP program and the tc backstop:
+ * parse, count the classes, decide, count the verdict. @tags_before: see
+ * pw_parse_tags().
+ */
+static __always_inline __u32 pw_filter(void *data, void *data_end, __u64 bytes,
+				       __u32 tags_before, struct pw_why *why)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
-	__u64 bytes = data_end - data;
-	/* otherwise: the default verdict decided */
-	struct pw_why why = { .reason = PW_DROP_DEFAULT };
 	struct pw_pkt pkt = {};
 	__u32 verdict;
 
-	pw_parse(data, data_end, &pkt);
+	pw_parse_tags(data, data_end, &pkt, tags_before);
 
 	if (pkt.malformed) {
 		pw_count_if(&pw_classes, PW_C_MALFORMED, bytes);
@@ -212,11 +212,81 @@ int pinwall_xdp(struct xdp_md *ctx)
 	}
 #endif
 
-	verdict = pw_decide(&pkt, bytes, &why);
+	verdict = pw_decide(&pkt, bytes, why);
 	pw_count_if(&xdp_stats_map, verdict, bytes);
+	return verdict;
+}
+
+/*
+ * The backstop (docs/LIFECYCLE.md): while the conversion of an earlier
+ * version's bpf_link runs the tc program below beside this one, user space
+ * sets pw_backstop to a random nonzero mark. XDP then writes it into the
+ * metadata of every frame it passes, and tc lets such a frame go without
+ * deciding or counting it again. Zero the rest of the time: one load.
+ */
+__u64 pw_backstop;
+
+#define PW_READ_MARK() (*(volatile __u64 *)&pw_backstop)
+
+static __always_inline void pw_mark_passed(struct xdp_md *ctx, __u64 mark)
+{
+	void *meta, *data;
+
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(mark)))
+		return;		/* no metadata here: tc counts it again */
+	meta = (void *)(long)ctx->data_meta;
+	data = (void *)(long)ctx->data;
+	if (meta + sizeof(mark) <= data)
+		__builtin_memcpy(meta, &mark, sizeof(mark));
+}
+
+SEC("xdp")
+int pinwall_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	/* otherwise: the default verdict decided */
+	struct pw_why why = { .reason = PW_DROP_DEFAULT };
+	__u32 verdict = pw_filter(data, data_end, data_end - data, 0, &why);
+	__u64 mark;
+
 	if (verdict == XDP_DROP)
 		pw_capture_drop(ctx, &why);
+	else if (verdict == XDP_PASS && (mark = PW_READ_MARK()))
+		pw_mark_passed(ctx, mark);
 	return verdict;
+}
+
+/*
+ * The backstop: the same job at tc ingress, loaded only by the conversion
+ * ("?": never by an ordinary load), with every map of the XDP program it
+ * stands in for. The frame starts at the Ethernet header as in XDP, but the
+ * kernel has moved the outer VLAN tag (if any) into the skb: it counts as
+ * a tag for the parser's bound and its 4 bytes for the byte counters. Only
+ * XDP_DROP drops; every other verdict passes on to the next tc filter, if
+ * another tool has one, as it would without the backstop.
+ */
+#define PW_TC_ACT_UNSPEC	(-1)	/* linux/pkt_cls.h: TC_ACT_UNSPEC, TC_ACT_SHOT */
+#define PW_TC_ACT_SHOT		2
+
+SEC("?tc")
+int pinwall_tc(struct __sk_buff *skb)
+{
+	__u64 mark = PW_READ_MARK(), *meta = (void *)(long)skb->data_meta;
+	__u32 tags = skb->vlan_present ? 1 : 0, verdict;
+	__u64 bytes = skb->len + tags * 4;
+	/* no capture here: the backstop runs for milliseconds */
+	struct pw_why why = { .reason = PW_DROP_DEFAULT };
+
+	/* passed by XDP already: decided and counted there */
+	if (mark && (void *)(meta + 1) <= (void *)(long)skb->data && *meta == mark)
+		return PW_TC_ACT_UNSPEC;
+	/* the whole frame linear: headers are read up to the IP length; a
+	 * failed pull leaves it short, so it is dropped as truncated */
+	bpf_skb_pull_data(skb, skb->len);
+	verdict = pw_filter((void *)(long)skb->data, (void *)(long)skb->data_end, bytes, tags,
+			    &why);
+	return verdict == XDP_DROP ? PW_TC_ACT_SHOT : PW_TC_ACT_UNSPEC;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -229,6 +229,24 @@ struct pw_link_pin {
 };
 int pw_link_pin_open(struct pw_ctx *ctx, const char *ifdir, struct pw_link_pin *lp);
 void pw_link_pin_close(struct pw_link_pin *lp);
+/* The tc backstop of a conversion (backstop.c): prepare before the switch
+ * (a failure leaves nothing), attach before the link's detach, remove after
+ * the netlink attach; *_recover after a kill, from the intent's flags. */
+struct pw_obj;
+struct pinwall;
+struct pw_backstop {
+	struct pinwall *skel;		/* a second open: only its tc program loaded */
+	int bss_fd;			/* the staged XDP program's mark word */
+	int ifindex;
+	__u32 flags;			/* PW_BACKSTOP_*, as the intent records them */
+};
+int pw_backstop_prepare(struct pw_ctx *ctx, struct pw_backstop *b, const struct pw_obj *staged,
+			int ifindex, const char *ifname);
+int pw_backstop_attach(struct pw_ctx *ctx, struct pw_backstop *b, const char *ifname);
+int pw_backstop_remove(struct pw_ctx *ctx, struct pw_backstop *b);
+void pw_backstop_close(struct pw_backstop *b);
+int pw_backstop_recover(struct pw_ctx *ctx, int ifindex, __u32 flags, __u32 prog_id);
+
 /* An earlier version's bpf_link attachment -> netlink (see attach.c). */
 int pw_link_swap(struct pw_ctx *ctx, int link_fd, const char *ifname, int old_fd, int new_fd);
 int pw_link_detach(struct pw_ctx *ctx, int link_fd, const char *ifname);

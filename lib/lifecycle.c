@@ -491,43 +491,115 @@ static int open_managed(struct pw_ctx *ctx, const char *ifname, int ifindex,
 }
 
 /*
- * The switch of a reload: one compare-and-swap against the program pinwall
- * expects there; a bpf_link of an earlier version swaps inside the link
- * first, then gives way to netlink (the intent says "switched" before the
- * link goes, so a kill in between is finished by recovery).
+ * The backstop of a conversion, made before the switch: without it (an
+ * --obj program, no clsact, the slot taken) the conversion goes on as it
+ * did before, with a window, and says so. The intent records what to undo.
  */
-static int reload_switch(struct pw_ctx *ctx, const char *ifname, int ifindex, const char *ifdir,
-			 struct pw_intent *in, const struct pw_xdp_state *st, int link_fd,
-			 int old_fd, int new_fd)
+static bool backstop_begin(struct pw_ctx *ctx, const char *ifname, int ifindex, const char *ifdir,
+			   struct pw_intent *in, const struct pw_obj *obj, struct pw_backstop *b)
 {
-	enum pw_mode used;
-	double t0, t1;
-	int err;
+	int err = pw_backstop_prepare(ctx, b, obj, ifindex, ifname);
 
-	if (link_fd < 0)
-		return pw_xdp_replace(ctx, ifindex, ifname, st->mode, old_fd, st->prog_id, new_fd);
+	if (!err) {
+		in->backstop = b->flags;
+		if (!(err = pw_intent_write(ctx, ifdir, in)))
+			return true;
+		pw_backstop_remove(ctx, b);
+		pw_backstop_close(b);
+	}
+	pw_detail(ctx, "warning: no tc backstop for the conversion of '%s' (%s): frames arriving between the bpf_link's detach and the netlink attach pass unfiltered and uncounted",
+		  ifname, ctx->err);
+	ctx->err[0] = '\0';
+	return false;
+}
+
+/* After the netlink attach: the backstop goes (a failure leaves it to
+ * recovery: it filters the same way meanwhile). */
+static void backstop_end(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
+			 struct pw_intent *in, struct pw_backstop *b)
+{
+	if (pw_backstop_remove(ctx, b)) {
+		pw_detail(ctx, "%s: 'pinwall recover %s' removes it", ctx->err, ifname);
+		ctx->err[0] = '\0';
+	} else {
+		in->backstop = 0;
+		pw_intent_write(ctx, ifdir, in);
+	}
+	pw_backstop_close(b);
+}
+
+/*
+ * The conversion of an earlier version's bpf_link: swap inside the link
+ * (atomic; the intent says "switched" before the link goes, so a kill from
+ * here is finished by recovery), the tc backstop on, the link off, netlink
+ * on, the backstop off. Between the link's detach and the attach only the
+ * backstop filters.
+ */
+static int reload_convert(struct pw_ctx *ctx, const char *ifname, int ifindex, const char *ifdir,
+			  struct pw_intent *in, const struct pw_xdp_state *st, int link_fd,
+			  int old_fd, const struct pw_obj *obj)
+{
+	int new_fd = bpf_program__fd(obj->prog), err;
+	struct pw_backstop b = { .bss_fd = -1 };
+	bool backstop;
+	enum pw_mode used;
+	double t0 = now_ms(), t1;
+
+	backstop = backstop_begin(ctx, ifname, ifindex, ifdir, in, obj, &b);
+#ifdef PW_TEST_HOOKS
+	if (getenv("PINWALL_TEST_WINDOW"))
+		pw_detail(ctx, "backstop prepared in %.1f ms", now_ms() - t0);
+#endif
 	if ((err = pw_link_swap(ctx, link_fd, ifname, old_fd, new_fd)) ||
 	    (err = pw_intent_step(ctx, ifdir, in, PW_STEP_SWITCHED)))
-		return err;
+		goto out;
 	pw_step(in->op, "converting");
+	if (backstop && (err = pw_backstop_attach(ctx, &b, ifname))) {
+		pw_detail(ctx, "warning: %s: frames arriving between the bpf_link's detach and the netlink attach pass unfiltered and uncounted",
+			  ctx->err);
+		ctx->err[0] = '\0';
+	}
+	pw_step(in->op, "backstopped");
 	t0 = now_ms();
 	if ((err = pw_link_detach(ctx, link_fd, ifname)))
-		return err;
+		goto out;
 	pw_step(in->op, "unlinked");
 	t1 = now_ms();
 	err = pw_attach(ctx, new_fd, ifindex, ifname, st->mode, &used);
 #ifdef PW_TEST_HOOKS
 	/* bench/conversion.sh: detach start to attach end, and the detach alone */
 	if (getenv("PINWALL_TEST_WINDOW"))
-		pw_detail(ctx, "conversion window: %.1f us (detach %.1f us)",
-			  (now_ms() - t0) * 1000, (t1 - t0) * 1000);
+		pw_detail(ctx, "conversion window: %.1f us (detach %.1f us)%s",
+			  (now_ms() - t0) * 1000, (t1 - t0) * 1000, backstop ? ", backstop" : "");
 #endif
 	(void)t0;
 	(void)t1;
-	if (err)
-		pw_detail(ctx, "'%s' has no program: 'pinwall recover %s' attaches the new one",
-			  ifname, ifname);
+	if (err) {
+		pw_detail(ctx, "'%s' has no XDP program%s: 'pinwall recover %s' attaches the new one",
+			  ifname, backstop ? " (the tc backstop filters meanwhile)" : "", ifname);
+		goto out;
+	}
+	pw_step(in->op, "reattached");
+out:
+	/* the backstop stays only while XDP has no program (recovery ends it) */
+	if (backstop && (!err || in->step < PW_STEP_SWITCHED))
+		backstop_end(ctx, ifname, ifdir, in, &b);
+	pw_backstop_close(&b);
 	return err;
+}
+
+/*
+ * The switch of a reload: one compare-and-swap against the program pinwall
+ * expects there, or the conversion of a bpf_link of an earlier version.
+ */
+static int reload_switch(struct pw_ctx *ctx, const char *ifname, int ifindex, const char *ifdir,
+			 struct pw_intent *in, const struct pw_xdp_state *st, int link_fd,
+			 int old_fd, const struct pw_obj *obj)
+{
+	if (link_fd < 0)
+		return pw_xdp_replace(ctx, ifindex, ifname, st->mode, old_fd, st->prog_id,
+				      bpf_program__fd(obj->prog));
+	return reload_convert(ctx, ifname, ifindex, ifdir, in, st, link_fd, old_fd, obj);
 }
 
 /* What a reload holds while it runs; reload_end() releases it. */
@@ -651,7 +723,7 @@ int pw_reload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_r
 		goto out;
 	/* atomic: the interface runs the old program until this returns */
 	err = reload_switch(ctx, o->ifname, s.ifindex, r->ifdir, &s.in, &s.st, s.link_fd, s.old_fd,
-			    bpf_program__fd(s.obj.prog));
+			    &s.obj);
 	if (err && s.in.step < PW_STEP_SWITCHED)
 		goto out;
 	s.intent = false;	/* switched: from here on, only forward */

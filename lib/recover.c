@@ -78,8 +78,9 @@ static int load_attach_staged(struct pw_ctx *ctx, const char *ifname, const char
 	return pw_intent_step(ctx, ifdir, in, PW_STEP_SWITCHED);
 }
 
-/* reload killed while converting an earlier version's bpf_link: the link
- * was detached, the new program not yet attached through netlink. */
+/* reload killed while converting an earlier version's bpf_link, after the
+ * link's detach: the new program attached through netlink unless the kill
+ * came first, and the detached link's pin removed either way. */
 static int reload_reattach(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
 			   const struct pw_intent *in)
 {
@@ -87,10 +88,10 @@ static int reload_reattach(struct pw_ctx *ctx, const char *ifname, const char *i
 	struct bpf_link_info li;
 	struct pw_xdp_state st;
 	enum pw_mode used;
-	int ifindex = (int)if_nametoindex(ifname), fd, pfd, err;
+	int ifindex = (int)if_nametoindex(ifname), fd, pfd, err = 0;
 	bool detached;
 
-	if (ifindex <= 0 || attached_prog(ifname, &st))
+	if (ifindex <= 0)
 		return 0;
 	pw_join(path, sizeof(path), ifdir, PW_PIN_LINK);
 	if ((fd = bpf_obj_get(path)) < 0)
@@ -101,10 +102,12 @@ static int reload_reattach(struct pw_ctx *ctx, const char *ifname, const char *i
 	close(fd);
 	if (!detached)
 		return 0;
-	if ((pfd = open_staged_prog(ctx, ifdir)) < 0)
-		return pfd;
-	err = pw_attach(ctx, pfd, ifindex, ifname, in->next.mode, &used);
-	close(pfd);
+	if (!attached_prog(ifname, &st)) {
+		if ((pfd = open_staged_prog(ctx, ifdir)) < 0)
+			return pfd;
+		err = pw_attach(ctx, pfd, ifindex, ifname, in->next.mode, &used);
+		close(pfd);
+	}
 	if (!err)
 		unlink(path);
 	return err;
@@ -131,6 +134,21 @@ static void put_back_foreign(struct pw_ctx *ctx, const char *ifname, const char 
 		close(fd);
 }
 
+/* A conversion killed with its tc backstop made (@prog: the program whose
+ * mark to clear, 0: none): removed once XDP holds a program again. */
+static int backstop_undo(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
+			 struct pw_intent *in, __u32 prog)
+{
+	int ifindex = (int)if_nametoindex(ifname), err;
+
+	if (!in->backstop || ifindex <= 0)
+		return 0;
+	if ((err = pw_backstop_recover(ctx, ifindex, in->backstop, prog)))
+		return err;
+	in->backstop = 0;
+	return pw_intent_write(ctx, ifdir, in);
+}
+
 /* A killed reload: finished once the switch happened (or the new program
  * runs), else dropped: the old program runs on its own maps. */
 static int recover_reload(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
@@ -143,6 +161,8 @@ static int recover_reload(struct pw_ctx *ctx, const char *ifname, const char *if
 	if (in->step < PW_STEP_SWITCHED &&
 	    !(in->step == PW_STEP_STAGED && in->new_prog_id && prog == in->new_prog_id)) {
 		/* never switched: the old program runs on its own maps */
+		if ((err = backstop_undo(ctx, ifname, ifdir, in, 0)))
+			return err;
 		pw_intent_clear(ifdir);
 		rec->completed = false;
 		return 0;
@@ -151,7 +171,8 @@ static int recover_reload(struct pw_ctx *ctx, const char *ifname, const char *if
 	    (err = pw_intent_step(ctx, ifdir, in, PW_STEP_SWITCHED)))
 		return err;
 	rec->completed = true;
-	if ((err = reload_reattach(ctx, ifname, ifdir, in)))
+	if ((err = reload_reattach(ctx, ifname, ifdir, in)) ||
+	    (err = backstop_undo(ctx, ifname, ifdir, in, in->new_prog_id)))
 		return err;
 	return pw_intent_finish(ctx, ifdir, in);
 }

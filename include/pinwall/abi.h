@@ -425,7 +425,14 @@ struct pw_intent {
 	__u32 keep_maps;	/* unload --keep-maps */
 	__u32 foreign_mode;	/* load --force: the mode it ran in (enum pw_mode) */
 	struct pw_meta next;	/* load/reload: the record once done; unload: the old one */
+	/* added later (an older record reads as zero here) */
+	__u32 backstop;		/* reload converting a bpf_link: PW_BACKSTOP_* */
+	__u32 pad;
 };
+
+/* pw_intent.backstop: the conversion's tc backstop (lib/backstop.c) */
+#define PW_BACKSTOP_ON    1u	/* the tc filter may be attached: recovery removes it */
+#define PW_BACKSTOP_QDISC 2u	/* pinwall created the clsact qdisc: recovery deletes it */
 
 /* Arguments of the merge helper (bpf/merge.bpf.c): for one key, add to
  * (or set) up to PW_MERGE_OPS integer fields of its value. */
