@@ -649,7 +649,7 @@ static int reload_stage(struct pw_ctx *ctx, const struct pw_load_opts *o,
 	int err;
 
 	pw_intent_init(in, PW_OP_RELOAD);
-	in->old_prog_id = s->st.prog_id;
+	in->before = s->st.prog_id;
 	if ((err = stage(ctx, r->ifdir, &s->obj, &s->plan, in, true, &s->intent)))
 		return err;
 	fill_meta(&in->next, &s->obj, ctx, o->ifname, s->ifindex, s->st.mode, in->new_prog_id);

@@ -161,7 +161,7 @@ static int rules_settle(struct pw_ctx *ctx, const struct pw_rules_maps *m, struc
 
 	if (bpf_map_lookup_elem(m->fd[PW_RM_CONFIG], &zero, &cfg))
 		return pw_rules_config_fail(ctx, m, errno);
-	if (cfg.generation != in->old_prog_id && (err = pw_wait_for_programs())) {
+	if (cfg.generation != in->before && (err = pw_wait_for_programs())) {
 		err = pw_fail(ctx, err, "cannot wait for running programs: %s", strerror(-err));
 		goto out;
 	}
@@ -237,7 +237,7 @@ int pw_rules_recover(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct p
 	rec->op = in.op;
 	rec->step = in.step;
 	rec->pid = in.pid;
-	rec->completed = cfg.generation != in.old_prog_id;
+	rec->completed = cfg.generation != in.before;
 	return rules_settle(ctx, m, &in);
 }
 
@@ -693,7 +693,7 @@ int pw_rules_apply(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_
 	/* 0. the intent: a kill from here on is finished or rolled back by the
 	 * next rule command (pw_rules_recover), up to the highest id touched */
 	pw_intent_init(&a.in, PW_OP_APPLY);
-	a.in.old_prog_id = a.cfg.generation;
+	a.in.before = a.cfg.generation;
 	a.in.new_prog_id = a.cfg.max_id;
 	for (int i = 0; i < want->n; i++)
 		if (want->ids[i] > a.in.new_prog_id)

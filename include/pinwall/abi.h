@@ -418,7 +418,9 @@ struct pw_intent {
 	__u32 step;		/* enum pw_step: the last one completed */
 	__u32 pid;
 	__u64 started_at;	/* CLOCK_REALTIME, ns */
-	__u32 old_prog_id;	/* reload: the program being replaced; apply: the generation before */
+	/* what the operation replaces: reload, the old program's id; rule
+	 * apply, the generation before (named for neither: it holds both) */
+	__u32 before;
 	__u32 new_prog_id;	/* load/reload: set once staged; apply: the highest rule id touched */
 	__u32 foreign_prog_id;	/* load --force: the other tool's program */
 	__u32 mode;		/* load: the mode asked for (enum pw_mode) */
