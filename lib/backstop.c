@@ -218,13 +218,15 @@ static int prog_bss(__u32 prog_id)
 
 /*
  * Recovery of a conversion killed with the backstop (@flags from the intent
- * record): the filter and the qdisc pinwall made removed, and the mark of
- * @prog_id (the new program, once it runs; 0: none) cleared. Call only once
- * XDP holds a program again.
+ * record): pinwall's filter removed and the mark of @prog_id (the new
+ * program, once it runs; 0: none) cleared. The clsact qdisc pinwall made is
+ * left: since the kill another tool may have added filters to it, and
+ * deleting the qdisc would delete them too. Call only once XDP holds a
+ * program again.
  */
 int pw_backstop_recover(struct pw_ctx *ctx, int ifindex, __u32 flags, __u32 prog_id)
 {
-	int err = remove_hook(ctx, ifindex, flags), fd;
+	int err = remove_hook(ctx, ifindex, flags & ~PW_BACKSTOP_QDISC), fd;
 
 	if (err || !prog_id || (fd = prog_bss(prog_id)) < 0)
 		return err;
