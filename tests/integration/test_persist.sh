@@ -169,6 +169,13 @@ bad_configs() {
 	REFUSED_CONF "/bad/rules:[0-9]+: set 'block': set file '.*/bad/sets/block': No such file"
 	bad_conf && rm "$T_TMP/bad/rules" && mkfifo "$T_TMP/bad/rules"
 	REFUSED_CONF "'.*/bad/rules' is not a regular file"
+	# a FIFO (or a device) would block a boot: refused at once, naming the line
+	bad_conf && rm "$T_TMP/bad/sets/block" && mkfifo "$T_TMP/bad/sets/block"
+	REFUSED_CONF "/bad/rules:[0-9]+: set 'block': set file '.*/bad/sets/block' is not a regular file"
+	bad_conf && sed -i 's|^set block file .*|set block file /dev/stdin|' "$T_TMP/bad/rules"
+	REFUSED_CONF "/bad/rules:[0-9]+: set 'block': set file '/dev/stdin' is not a regular file"
+	bad_conf && rm "$T_TMP/bad/interfaces" && mkfifo "$T_TMP/bad/interfaces"
+	REFUSED_CONF "'.*/bad/interfaces' is not a regular file"
 	bad_conf && sed -i '/^policy/d' "$T_TMP/bad/rules"
 	REFUSED_CONF "has no 'policy allow\\|deny' line"
 }
