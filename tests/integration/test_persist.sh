@@ -329,6 +329,23 @@ test_save_sets_dir() {
 	ASSERT_EQ "$(cat "$T_TMP/target/x@1.2.3")" keep "a symlink's target untouched"
 }
 
+# runs as saved but a pin is gone: said (drift, exit 4, repin named), not "unchanged"
+test_drift_reported() {
+	setup2 && pw "$NS" load veth0 >/dev/null && pw "$NS" save --config "$T_TMP/conf" >/dev/null ||
+		{ fail setup; return; }
+	local rc
+	rm "$(ifdir "$NS" veth0)/maps/pw_classes" || fail "rm pin"
+	pw "$NS" restore --config "$T_TMP/conf" >"$T_TMP/out" 2>"$T_TMP/err"
+	rc=$?
+	ASSERT_EQ "$rc" 4 "exit status of a restore finding drift"
+	ASSERT_EQ "$(grep '^veth0' "$T_TMP/out")" \
+		"veth0: drift: runs as saved, but pins are missing: 'pinwall repin veth0' puts its pins back (see 'pinwall status veth0')" \
+		"the drift said, with its fix"
+	ASSERT_EQ "$(cat "$T_TMP/err")" "pinwall: error: one interface is not as saved (veth0 drift); the rest is restored" "the error line"
+	pw "$NS" repin veth0 >/dev/null || fail repin
+	ASSERT_MATCH "$(pw "$NS" restore --config "$T_TMP/conf")" "veth0: unchanged" "after the repin: as saved"
+}
+
 test_unit_verify() {
 	local p=$T_TMP/prefix out
 	out=$(make -s -C "$TOP" install PREFIX="$p" 2>&1) || { fail "make install: $out"; return; }
