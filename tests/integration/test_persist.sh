@@ -329,6 +329,16 @@ test_save_sets_dir() {
 	ASSERT_EQ "$(cat "$T_TMP/target/x@1.2.3")" keep "a symlink's target untouched"
 }
 
+# rule apply reads set files through the same reader: a FIFO refused at once
+# at the line naming it; the rule file itself may still come from stdin
+test_apply_set_fifo() {
+	setup2 || { fail setup; return; }
+	mkfifo "$T_TMP/fifo" && write "$T_TMP/r" "policy allow" "set f file fifo" "drop src @f" || fail files
+	ERR1 "/r:2: set 'f': set file '.*/fifo' is not a regular file" pw "$NS" rule apply "$T_TMP/r"
+	write "$T_TMP/p" "10.9.0.0/16" && sed -i "s|file fifo|file $T_TMP/p|" "$T_TMP/r" || fail files
+	ASSERT_OK pw "$NS" rule apply - <"$T_TMP/r"
+}
+
 # runs as saved but a pin is gone: said (drift, exit 4, repin named), not "unchanged"
 test_drift_reported() {
 	setup2 && pw "$NS" load veth0 >/dev/null && pw "$NS" save --config "$T_TMP/conf" >/dev/null ||
