@@ -237,11 +237,18 @@ int pw_config_read(struct pw_ctx *ctx, const char *dir, struct pw_saved *s)
 	    pw_join(s->rules_path, sizeof(s->rules_path), dir, PW_CONF_RULES))
 		return pw_fail(ctx, ENAMETOOLONG, "config directory '%.40s...' is too long", dir);
 	cf.name = s->ifaces_path;
-	if (!(cf.f = fopen(cf.name, "re")))
+	/* a FIFO or a device would hang a boot or never end: opened without
+	 * blocking, checked, then read through the same descriptor */
+	if ((fd = open(cf.name, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
 		return pw_fail(ctx, errno, "interfaces file '%s': %s (written by 'pinwall save')",
 			       cf.name, strerror(errno));
-	/* a FIFO or a device would hang a boot or never end */
-	err = regular(ctx, fileno(cf.f), cf.name) ?: read_ifaces(ctx, &cf, s);
+	if ((err = regular(ctx, fd, cf.name)) ||
+	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) || !(cf.f = fdopen(fd, "re"))) {
+		err = err ?: pw_fail(ctx, errno, "interfaces file '%s': %s", cf.name, strerror(errno));
+		close(fd);
+		return err;
+	}
+	err = read_ifaces(ctx, &cf, s);
 	if (!err && (fd = open(s->rules_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) >= 0) {
 		err = regular(ctx, fd, s->rules_path);
 		close(fd);

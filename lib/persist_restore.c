@@ -27,6 +27,7 @@ const char *pw_restore_fate_name(enum pw_restore_fate f)
 	case PW_RS_MISSING: return "missing";
 	case PW_RS_CONFLICT: return "conflict";
 	case PW_RS_FAILED: return "failed";
+	case PW_RS_DRIFT: return "drift";
 	}
 	return "unknown";
 }
@@ -197,6 +198,14 @@ static enum pw_restore_fate decide(const struct pw_saved_iface *w, const struct 
 		return PW_RS_CONFLICT;
 	}
 	if (same_object(w, &st->meta)) {
+		/* the program filters as saved, but what status, stats and a
+		 * later reload read is not all there: not restored, said so */
+		if (st->state == PW_STATE_PINS_MISSING || st->state == PW_STATE_PINS_CONFLICT) {
+			snprintf(why, len, "runs as saved, but %s: 'pinwall repin %s' puts its pins back (see 'pinwall status %s')",
+				 st->state == PW_STATE_PINS_MISSING ? "pins are missing" :
+				 "a pin holds another map", n, n);
+			return PW_RS_DRIFT;
+		}
 		if (st->state >= PW_STATE_DRIFT)
 			snprintf(why, len, "runs as saved, state %s: see 'pinwall status %s'",
 				 pw_state_name(st->state), n);
@@ -270,7 +279,7 @@ static void count(struct pw_restore_report *r, const struct pw_restore_iface *o,
 {
 	r->n_changed += sign * (o->fate == PW_RS_LOADED || o->fate == PW_RS_RELOADED);
 	r->n_missing += sign * (o->fate == PW_RS_MISSING);
-	r->n_conflict += sign * (o->fate == PW_RS_CONFLICT);
+	r->n_conflict += sign * (o->fate == PW_RS_CONFLICT || o->fate == PW_RS_DRIFT);
 	r->n_failed += sign * (o->fate == PW_RS_FAILED);
 }
 

@@ -4,13 +4,16 @@
  * program, the rule set in force), written as plain files that restore and
  * 'rule apply' read back to the same state. Each file is written whole to a
  * temporary name, synced, renamed over the old one and the directory
- * synced: a crash leaves the old file or the new one, never a mix.
+ * synced: a crash leaves the old file or the new one, never a mix. Set
+ * files get names new with each save, so the rule file in place always
+ * reads the set files it was written with (write_all).
  */
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,19 +186,33 @@ static void header(FILE *f, const char *what, const char *writer)
 		   "# zero after a restore onto new maps). See pinwall(8) and docs/PERSISTENCE.md.\n");
 }
 
-/* @name in @dirfd, atomically: temp file, write, fsync, rename, fsync dir. */
-static int write_atomic(struct pw_ctx *ctx, int dirfd, const char *dir, const char *name,
-			const struct text *t)
+#ifdef PW_TEST_HOOKS
+/* Test builds: PINWALL_TEST_KILL_AT=save:STEP kills the save right there. */
+static void save_step(const char *step)
 {
-	char tmp[PW_PATH_LEN];
+	const char *at = getenv("PINWALL_TEST_KILL_AT");
+
+	if (at && !strncmp(at, "save:", 5) && !strcmp(at + 5, step))
+		raise(SIGKILL);
+}
+#else
+static inline void save_step(const char *step)
+{
+	(void)step;
+}
+#endif
+
+/* A new file @name in @dirfd holding @t, synced. Created, never reused: a
+ * file, FIFO or symlink planted at the name is refused, not followed. 0 or
+ * an errno; on error nothing of it is left. */
+static int write_new(int dirfd, const char *name, const struct text *t)
+{
 	size_t off = 0;
 	int fd, err = 0;
 
-	snprintf(tmp, sizeof(tmp), ".%s.tmp.%d", name, (int)getpid());
-	unlinkat(dirfd, tmp, 0);
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
-		return pw_fail(ctx, errno, "cannot create '%s/%s': %s", dir, tmp, strerror(errno));
+		return errno;
 	while (!err && off < t->len) {
 		ssize_t n = write(fd, t->buf + off, t->len - off);
 
@@ -208,7 +225,24 @@ static int write_atomic(struct pw_ctx *ctx, int dirfd, const char *dir, const ch
 		err = errno;
 	if (close(fd) && !err)
 		err = errno;
-	if (!err && renameat(dirfd, tmp, dirfd, name))
+	if (err)
+		unlinkat(dirfd, name, 0);
+	return err;
+}
+
+/* @name in @dirfd, atomically: temp file, write, fsync, rename, fsync dir. */
+static int write_atomic(struct pw_ctx *ctx, int dirfd, const char *dir, const char *name,
+			const struct text *t)
+{
+	char tmp[PW_PATH_LEN];
+	int err;
+
+	snprintf(tmp, sizeof(tmp), ".%s.tmp.%d", name, (int)getpid());
+	unlinkat(dirfd, tmp, 0);	/* a killed save's, of this pid */
+	if ((err = write_new(dirfd, tmp, t)))
+		return pw_fail(ctx, err, "cannot write '%s/%s': %s; the old file is untouched",
+			       dir, tmp, strerror(err));
+	if (renameat(dirfd, tmp, dirfd, name))
 		err = errno;
 	if (err) {
 		unlinkat(dirfd, tmp, 0);
@@ -255,9 +289,43 @@ static int write_ifaces(struct pw_ctx *ctx, int dirfd, const char *dir, const st
 	return err;
 }
 
+/* The sets/ directory, opened before anything is written: never through a
+ * symlink (a save removes files there), and refused when not a directory.
+ * -1 in *fd when there is none and none is needed. */
+static int open_sets(struct pw_ctx *ctx, int dirfd, const char *setdir, bool need, int *fd)
+{
+	if (need && mkdirat(dirfd, PW_CONF_SETS, 0755) && errno != EEXIST)
+		return pw_fail(ctx, errno, "cannot create config directory '%s': %s", setdir,
+			       strerror(errno));
+	*fd = openat(dirfd, PW_CONF_SETS, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (*fd >= 0 || (errno == ENOENT && !need))
+		return 0;
+	if (errno == ELOOP || errno == ENOTDIR)
+		return pw_fail(ctx, ENOTDIR, "config directory '%s' is not a directory (a symlink or a file): save follows no link there; remove it; nothing was saved",
+			       setdir);
+	return pw_fail(ctx, errno, "config directory '%s': %s", setdir, strerror(errno));
+}
+
+/* A set file's name: NAME@SEC.NSEC.PID, new with every save ('@' is in no
+ * set name), so a save never changes a file the rule file in place names. */
+static bool save_set_file_name(const char *n)
+{
+	const char *at = strrchr(n, '@');
+	char name[PW_SET_NAME_LEN];
+	unsigned long a, b, c;
+
+	if (!at || at == n || (size_t)(at - n) >= sizeof(name) ||
+	    strspn(at + 1, "0123456789.") != strlen(at + 1) ||
+	    sscanf(at + 1, "%lu.%lu.%lu", &a, &b, &c) != 3)
+		return false;
+	memcpy(name, n, at - n);
+	name[at - n] = '\0';
+	return pw_set_name_ok(name);
+}
+
 /* "set NAME P P ..." when it fits a line of a rule file, else the prefixes
- * go to sets/NAME and the line names that file. 1: a set file is needed. */
-static int set_line(const struct pw_set *set, struct text *t)
+ * go to sets/NAME@SUFFIX and the line names that file. 1: a set file is needed. */
+static int set_line(const struct pw_set *set, const char *suffix, struct text *t)
 {
 	char p[64];
 	size_t len = 4 + strlen(set->name);
@@ -267,7 +335,7 @@ static int set_line(const struct pw_set *set, struct text *t)
 		len += 1 + strlen(p);
 	}
 	if (len > PW_RULE_LINE_MAX) {
-		fprintf(t->f, "set %s file %s/%s\n", set->name, PW_CONF_SETS, set->name);
+		fprintf(t->f, "set %s file %s/%s%s\n", set->name, PW_CONF_SETS, set->name, suffix);
 		return 1;
 	}
 	fprintf(t->f, "set %s", set->name);
@@ -280,42 +348,47 @@ static int set_line(const struct pw_set *set, struct text *t)
 }
 
 static int write_set_file(struct pw_ctx *ctx, int setfd, const char *dir, const struct pw_set *set,
-			  const char *writer)
+			  const char *suffix, const char *writer)
 {
-	char p[64], what[PW_SET_NAME_LEN + 16];
+	char p[64], what[PW_SET_NAME_LEN + 16], name[PW_SET_NAME_LEN + 64];
 	struct text t;
 	int err;
 
 	if ((err = text_open(ctx, &t)))
 		return err;
 	snprintf(what, sizeof(what), "set %s", set->name);
+	snprintf(name, sizeof(name), "%s%s", set->name, suffix);
 	header(t.f, what, writer);
 	for (int i = 0; i < set->n; i++) {
 		pw_prefix_format(&set->e[i], p, sizeof(p));
 		fprintf(t.f, "%s\n", p);
 	}
-	if (!(err = text_close(ctx, &t)))
-		err = write_atomic(ctx, setfd, dir, set->name, &t);
+	if (!(err = text_close(ctx, &t)) && (err = write_new(setfd, name, &t)))
+		err = pw_fail(ctx, err, "cannot write '%s/%s': %s; nothing was replaced", dir, name,
+			      strerror(err));
 	text_free(&t);
 	return err;
 }
 
-/* Files in sets/ (of an earlier save) that this one does not name, and
- * temporary files a killed save left there. */
-static int remove_stale_sets(int setfd, const struct pw_ruleset *rs, const bool *filed)
+/* Set files of earlier saves (named the way save names them, regular
+ * files) that the rule file now in place does not name: those of this save
+ * carry @suffix. Nothing else in sets/ is touched. */
+static int remove_stale_sets(int setfd, const char *suffix)
 {
 	DIR *d = fdopendir(dup(setfd));
+	size_t sl = strlen(suffix);
 	struct dirent *e;
+	struct stat st;
 	int n = 0;
 
 	if (!d)
 		return 0;
 	while ((e = readdir(d))) {
-		struct pw_set *s = pw_ruleset_find_set(rs, e->d_name);
-		bool ours = pw_set_name_ok(e->d_name) ||
-			    (e->d_name[0] == '.' && strstr(e->d_name, ".tmp."));
+		size_t l = strlen(e->d_name);
 
-		if (!ours || (s && filed[s - rs->sets]) || e->d_type == DT_DIR)
+		if (!save_set_file_name(e->d_name) ||
+		    (l > sl && !strcmp(e->d_name + l - sl, suffix)) ||
+		    fstatat(setfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
 			continue;
 		n += !unlinkat(setfd, e->d_name, 0);
 	}
@@ -323,10 +396,23 @@ static int remove_stale_sets(int setfd, const struct pw_ruleset *rs, const bool 
 	return n;
 }
 
+/* This save's set files, when the rule file that names them is not put in place. */
+static void remove_new_sets(int setfd, const struct pw_ruleset *rs, const bool *filed,
+			    const char *suffix)
+{
+	char name[PW_SET_NAME_LEN + 64];
+
+	for (int i = 0; i < rs->n_sets && setfd >= 0; i++) {
+		snprintf(name, sizeof(name), "%s%s", rs->sets[i].name, suffix);
+		if (filed[i])
+			unlinkat(setfd, name, 0);
+	}
+}
+
 /* The rule file text: header, policy, sets, rules in evaluation order.
  * filed[i]: set i went to a set file. */
 static int rules_text(struct pw_ctx *ctx, const struct pw_ruleset *rs, const char *writer,
-		      struct text *t, bool *filed)
+		      const char *suffix, struct text *t, bool *filed)
 {
 	char rule[PW_RULE_TEXT_MAX + 1];
 	int err;
@@ -338,14 +424,13 @@ static int rules_text(struct pw_ctx *ctx, const struct pw_ruleset *rs, const cha
 		      "# (docs/RULES.md). 'pinwall rule apply' makes it the rule set again.\n");
 	fprintf(t->f, "policy %s\n", rs->policy == PW_POLICY_DENY ? "deny" : "allow");
 	for (int i = 0; i < rs->n_sets; i++)
-		filed[i] = set_line(&rs->sets[i], t);
+		filed[i] = set_line(&rs->sets[i], suffix, t);
 	for (int i = 0; i < rs->n; i++) {
 		pw_ruleset_format(rs, i, rule, sizeof(rule));
 		fprintf(t->f, "%s\n", rule);
 	}
 	return text_close(ctx, t);
 }
-
 /* The written rule file reads back to the same rule set, or it is refused. */
 static int rules_verify(struct pw_ctx *ctx, const char *path, const struct pw_ruleset *want)
 {
@@ -366,44 +451,69 @@ static int rules_verify(struct pw_ctx *ctx, const char *path, const struct pw_ru
 			     path) : 0;
 }
 
-/* sets/ files, then the rule file (checked by reading it back), then stale
- * set files go. */
-static int write_rules(struct pw_ctx *ctx, int dirfd, const char *dir, const struct pw_saved *s,
-		       const char *writer, struct pw_save_report *r)
+/* The rule file: written under a temporary name beside the rule file (its
+ * set files resolve against its directory), read back, renamed into place. */
+static int put_rules(struct pw_ctx *ctx, int dirfd, const char *dir, const struct text *t,
+		     const struct pw_ruleset *rs)
 {
-	const struct pw_ruleset *rs = &s->rules;
-	char setdir[PW_PATH_LEN], tmp[PW_PATH_LEN + 32], name[64];
-	bool filed[PW_MAX_SETS] = { false };
-	int setfd = -1, err;
-	struct text t;
+	char tmp[PW_PATH_LEN + 32], name[64];
+	int err;
 
-	pw_join(setdir, sizeof(setdir), dir, PW_CONF_SETS);
-	if ((err = rules_text(ctx, rs, writer, &t, filed)))
-		goto out;
-	for (int i = 0; i < rs->n_sets && !err; i++) {
-		if (!filed[i])
-			continue;
-		if (setfd < 0 && (err = open_dir(ctx, setdir, &setfd)))
-			break;
-		err = write_set_file(ctx, setfd, setdir, &rs->sets[i], writer);
-		r->n_set_files++;
-	}
-	/* read back under a temporary name beside the rule file (set files
-	 * resolve against its directory), then renamed into place */
 	snprintf(name, sizeof(name), ".%s.check.%d", PW_CONF_RULES, (int)getpid());
 	snprintf(tmp, sizeof(tmp), "%s/%s", dir, name);
-	if (!err && !(err = write_atomic(ctx, dirfd, dir, name, &t))) {
-		err = rules_verify(ctx, tmp, rs);
-		if (!err && renameat(dirfd, name, dirfd, PW_CONF_RULES))
-			err = pw_fail(ctx, errno, "cannot write '%s/%s': %s", dir, PW_CONF_RULES,
-				      strerror(errno));
-		if (err)
-			unlinkat(dirfd, name, 0);
-		else if (fsync(dirfd))
-			err = pw_fail(ctx, errno, "cannot sync directory '%s': %s", dir, strerror(errno));
-	}
-	if (!err && (setfd >= 0 || (setfd = open(setdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0))
-		r->n_stale = remove_stale_sets(setfd, rs, filed);
+	if ((err = write_atomic(ctx, dirfd, dir, name, t)))
+		return err;
+	err = rules_verify(ctx, tmp, rs);
+	if (!err && renameat(dirfd, name, dirfd, PW_CONF_RULES))
+		err = pw_fail(ctx, errno, "cannot write '%s/%s': %s", dir, PW_CONF_RULES,
+			      strerror(errno));
+	if (err)
+		unlinkat(dirfd, name, 0);
+	else if (fsync(dirfd))
+		err = pw_fail(ctx, errno, "cannot sync directory '%s': %s", dir, strerror(errno));
+	return err;
+}
+
+/* The order makes every stop leave a rule file whose set files are all
+ * there and as it was written: new set files under names of this save
+ * only, the rule file (its rename is the switch), the interfaces file,
+ * and only then the set files no rule file in place names. */
+static int write_all(struct pw_ctx *ctx, int dirfd, const char *dir, const struct pw_saved *s,
+		     const char *writer, struct pw_save_report *r)
+{
+	const struct pw_ruleset *rs = &s->rules;
+	char setdir[PW_PATH_LEN], suffix[64];
+	bool filed[PW_MAX_SETS] = { false }, need = false;
+	int setfd = -1, err;
+	struct timespec ts;
+	struct text t;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(suffix, sizeof(suffix), "@%lld.%09ld.%d", (long long)ts.tv_sec, ts.tv_nsec,
+		 (int)getpid());
+	pw_join(setdir, sizeof(setdir), dir, PW_CONF_SETS);
+	if ((err = rules_text(ctx, rs, writer, suffix, &t, filed)))
+		goto out;
+	for (int i = 0; i < rs->n_sets; i++)
+		need |= filed[i];
+	if ((err = open_sets(ctx, dirfd, setdir, need, &setfd)))
+		goto out;
+	for (int i = 0; i < rs->n_sets && !err; i++)
+		if (filed[i] && !(err = write_set_file(ctx, setfd, setdir, &rs->sets[i], suffix, writer)))
+			r->n_set_files++;
+	if (!err && need && fsync(setfd))
+		err = pw_fail(ctx, errno, "cannot sync directory '%s': %s", setdir, strerror(errno));
+	save_step("sets");
+	if (!err)
+		err = put_rules(ctx, dirfd, dir, &t, rs);
+	if (err)
+		remove_new_sets(setfd, rs, filed, suffix);
+	save_step("rules");
+	if (!err)
+		err = write_ifaces(ctx, dirfd, dir, s, writer);
+	save_step("interfaces");
+	if (!err && setfd >= 0)
+		r->n_stale = remove_stale_sets(setfd, suffix);
 out:
 	if (setfd >= 0)
 		close(setfd);
@@ -414,16 +524,14 @@ out:
 int pw_save_write(struct pw_ctx *ctx, const char *dir, const struct pw_saved *s,
 		  const char *writer, struct pw_save_report *r)
 {
-	int dirfd, err;
+	int dirfd = -1, err;
 
 	memset(r, 0, sizeof(*r));
 	if (strlen(dir) + 64 >= PW_PATH_LEN)
 		return pw_fail(ctx, ENAMETOOLONG, "config directory '%.40s...' is too long", dir);
 	if ((err = open_dir(ctx, dir, &dirfd)))
 		return err;
-	err = write_ifaces(ctx, dirfd, dir, s, writer);
-	if (!err)
-		err = write_rules(ctx, dirfd, dir, s, writer, r);
+	err = write_all(ctx, dirfd, dir, s, writer, r);
 	close(dirfd);
 	if (err)
 		return err;

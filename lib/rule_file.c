@@ -6,11 +6,14 @@
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include "internal.h"
@@ -348,6 +351,34 @@ static char *line_text(char *p)
 	return p;
 }
 
+/* A set file is a regular file: a FIFO or a device (say /dev/stdin) would
+ * block a restore at boot or never end. Opened without blocking, checked,
+ * then read through that same descriptor. */
+static int set_file_open(struct pw_ctx *ctx, const char *path, FILE **f)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), e;
+	struct stat st;
+
+	if (fd < 0)
+		return pw_fail(ctx, errno, "set file '%s': %s", path, strerror(errno));
+	if (fstat(fd, &st)) {
+		e = errno;
+		close(fd);
+		return pw_fail(ctx, e, "set file '%s': %s", path, strerror(e));
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return pw_fail(ctx, EINVAL, "set file '%s' is not a regular file: a set file holds one prefix a line",
+			       path);
+	}
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) || !(*f = fdopen(fd, "re"))) {
+		e = errno;
+		close(fd);
+		return pw_fail(ctx, e, "set file '%s': %s", path, strerror(e));
+	}
+	return 0;
+}
+
 int pw_set_read_file(struct pw_ctx *ctx, const char *path, struct pw_set *s)
 {
 	struct text_file *tf = calloc(1, sizeof(*tf));
@@ -358,8 +389,7 @@ int pw_set_read_file(struct pw_ctx *ctx, const char *path, struct pw_set *s)
 	if (!tf)
 		return pw_fail(ctx, ENOMEM, "out of memory");
 	tf->name = path;
-	if (!(tf->f = fopen(path, "re"))) {
-		ret = pw_fail(ctx, errno, "set file '%s': %s", path, strerror(errno));
+	if ((ret = set_file_open(ctx, path, &tf->f))) {
 		free(tf);
 		return ret;
 	}

@@ -157,7 +157,7 @@ static void restore_text(const struct pw_restore_report *r, const char *rules_pa
 		if (f->fate == PW_RS_LOADED || f->fate == PW_RS_RELOADED || f->fate == PW_RS_UNCHANGED)
 			printf(" (%s mode%s", pw_mode_name(f->mode), f->prog_id ? "" : ")");
 		if (f->prog_id && f->fate != PW_RS_MISSING && f->fate != PW_RS_CONFLICT &&
-		    f->fate != PW_RS_FAILED)
+		    f->fate != PW_RS_FAILED && f->fate != PW_RS_DRIFT)
 			printf(", program id %u)", f->prog_id);
 		if (f->recovered.found)
 			printf(", after the interrupted %s was %s", pw_op_name(f->recovered.op),

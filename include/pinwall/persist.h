@@ -77,6 +77,8 @@ enum pw_restore_fate {
 	PW_RS_MISSING,			/* no such device (yet): nothing done */
 	PW_RS_CONFLICT,			/* differs in a way restore does not force: left alone */
 	PW_RS_FAILED,			/* the load or reload failed */
+	PW_RS_DRIFT,			/* runs as saved, pins missing or holding other maps:
+					 * left alone ('pinwall repin'); counted in n_conflict */
 };
 
 struct pw_restore_iface {

@@ -72,6 +72,9 @@ world() {
 	pw "$NS" status --json | jq -c '[.[] | {ifname, state, prog_id, mode, maps: [.maps[].id]}]'
 }
 
+# set_file DIR: the set file DIR/rules names for set 'block'
+set_file() { echo "$1/$(sed -n 's/^set block file //p' "$1/rules")"; }
+
 rule_texts() { pw "$NS" rule list --json | jq -c '[.policy, [.rules[].rule]]'; }
 set_texts() { pw "$NS" set list --json | jq -c '[.sets[] | [.name, [.prefixes[].prefix]]]'; }
 
@@ -86,8 +89,9 @@ test_boot_simulation() {
 	ASSERT_EQ "$(grep -v '^#' "$T_TMP/conf/interfaces")" "$(printf 'veth0 mode native\nveth2 mode skb')" "interfaces file"
 	ASSERT_MATCH "$(head -n 3 "$T_TMP/conf/rules")" "written by pinwall save .* at 20[0-9-]+T" "rules header: who and when"
 	ASSERT_MATCH "$(head -n 3 "$T_TMP/conf/rules")" "Counters are not configuration" "rules header: counters"
-	ASSERT_EQ "$(grep -c '^10\.' "$T_TMP/conf/sets/block")" 300 "prefixes in the set file"
-	ASSERT_EQ "$(grep '^set block' "$T_TMP/conf/rules")" "set block file sets/block" "the large set names its file"
+	ASSERT_MATCH "$(grep '^set block' "$T_TMP/conf/rules")" "^set block file sets/block@[0-9]+\.[0-9]+\.[0-9]+$" \
+		"the large set names its file, a name of this save"
+	ASSERT_EQ "$(grep -c '^10\.' "$(set_file "$T_TMP/conf")")" 300 "prefixes in the set file"
 	ASSERT_EQ "$(find "$T_TMP/conf" -name '.*' | wc -l)" 0 "no temporary file left"
 	# what save wrote is what 'rule apply' reads back to the same rule set
 	ASSERT_MATCH "$(pw "$NS" rule apply "$T_TMP/conf/rules")" "^no change" "saved rules re-applied"
@@ -147,7 +151,7 @@ REFUSED_CONF() {
 
 # restores of broken copies of the saved config, each refused whole
 bad_configs() {
-	local n
+	local n f
 	QUICK=$(quick)
 	n=$(($(wc -l <"$T_TMP/conf/interfaces") + 1))
 	bad_conf && echo "veth3 mood skb" >>"$T_TMP/bad/interfaces"
@@ -165,10 +169,17 @@ bad_configs() {
 	n=$(($(wc -l <"$T_TMP/conf/rules") + 1))
 	bad_conf && echo "drop sport" >>"$T_TMP/bad/rules"
 	REFUSED_CONF "/bad/rules:$n: "
-	bad_conf && rm "$T_TMP/bad/sets/block"
-	REFUSED_CONF "/bad/rules:[0-9]+: set 'block': set file '.*/bad/sets/block': No such file"
+	bad_conf && rm "$(set_file "$T_TMP/bad")"
+	REFUSED_CONF "/bad/rules:[0-9]+: set 'block': set file '.*/bad/sets/block@[^']*': No such file"
 	bad_conf && rm "$T_TMP/bad/rules" && mkfifo "$T_TMP/bad/rules"
 	REFUSED_CONF "'.*/bad/rules' is not a regular file"
+	# a FIFO (or a device) would block a boot: refused at once, naming the line
+	bad_conf && f=$(set_file "$T_TMP/bad") && rm "$f" && mkfifo "$f"
+	REFUSED_CONF "/bad/rules:[0-9]+: set 'block': set file '.*/bad/sets/block@.*' is not a regular file"
+	bad_conf && sed -i 's|^set block file .*|set block file /dev/stdin|' "$T_TMP/bad/rules"
+	REFUSED_CONF "/bad/rules:[0-9]+: set 'block': set file '/dev/stdin' is not a regular file"
+	bad_conf && rm "$T_TMP/bad/interfaces" && mkfifo "$T_TMP/bad/interfaces"
+	REFUSED_CONF "'.*/bad/interfaces' is not a regular file"
 	bad_conf && sed -i '/^policy/d' "$T_TMP/bad/rules"
 	REFUSED_CONF "has no 'policy allow\\|deny' line"
 }
@@ -265,6 +276,84 @@ test_save_atomic() {
 	ERR1 "config directory '.*/conf/sets'" pw "$NS" save --config "$T_TMP/conf"
 	ASSERT_EQ "$(cat "$T_TMP/conf/rules")" "$new" "rules file after a failed save"
 	ASSERT_EQ "$(find "$T_TMP/conf" -name '.*' | wc -l)" 0 "no temporary file after a failed save"
+}
+
+# save_state DIR: what each file of DIR says: the prefixes in the set file
+# the rule file names (empty: not there), a rule, the interfaces
+save_state() {
+	local f
+	f=$(set_file "$1")
+	echo "$( [ -f "$f" ] && grep -c '^10\.' "$f") $(grep -c '198.51.100.7' "$1/rules") $(grep -vc '^#' "$1/interfaces")"
+}
+
+# a save killed at each step leaves a rule file whose set file is the one it
+# was written with: the old state whole, or the new rule file with its sets
+test_save_killed() {
+	setup2 && write_rules && pw "$NS" rule apply "$T_TMP/in.rules" >/dev/null &&
+		pw "$NS" save --config "$T_TMP/conf" >/dev/null || { fail setup; return; }
+	local step want
+	# the new state: set 'block' smaller, a rule gone, veth0 loaded
+	sed -i '1,10d' "$T_TMP/block.txt"
+	sed -i '/198.51.100.7/d' "$T_TMP/in.rules"
+	pw "$NS" rule apply "$T_TMP/in.rules" >/dev/null && pw "$NS" load veth0 >/dev/null || { fail change; return; }
+	ASSERT_EQ "$(save_state "$T_TMP/conf")" "300 1 0" "the first save"
+	for step in sets:"300 1 0" rules:"290 0 0" interfaces:"290 0 1"; do
+		want=${step#*:} step=${step%%:*}
+		rm -rf "$T_TMP/k" && cp -a "$T_TMP/conf" "$T_TMP/k"
+		PINWALL_TEST_KILL_AT=save:$step pwt "$NS" save --config "$T_TMP/k" >/dev/null 2>&1
+		ASSERT_EQ "$(save_state "$T_TMP/k")" "$want" "the files after a save killed at '$step'"
+		ASSERT_OK pw "$NS" restore --config "$T_TMP/k" --dry-run
+	done
+	# the next save ends it: one set file, the one the rule file names
+	pw "$NS" save --config "$T_TMP/k" >/dev/null || fail "save after the kill"
+	ASSERT_EQ "$(save_state "$T_TMP/k")" "290 0 1" "the files after the next save"
+	ASSERT_EQ "$(ls "$T_TMP/k/sets")" "$(basename "$(set_file "$T_TMP/k")")" "the set files of earlier saves removed"
+}
+
+# save deletes and creates files in sets/: never through a symlink, and only
+# set files of its own naming
+test_save_sets_dir() {
+	setup2 && write_rules && pw "$NS" rule apply "$T_TMP/in.rules" >/dev/null || { fail setup; return; }
+	local old
+	mkdir -p "$T_TMP/conf" "$T_TMP/target" && echo keep >"$T_TMP/target/block" &&
+		echo keep >"$T_TMP/target/x@1.2.3" && ln -s "$T_TMP/target" "$T_TMP/conf/sets" || fail plant
+	ERR1 "config directory '.*/conf/sets' is not a directory \(a symlink or a file\)" pw "$NS" save --config "$T_TMP/conf"
+	ASSERT_EQ "$(ls "$T_TMP/conf")" sets "nothing written beside the symlink"
+	ASSERT_EQ "$(cat "$T_TMP/target/block" "$T_TMP/target/x@1.2.3")" "$(printf 'keep\nkeep')" "the symlink's target untouched"
+	# in a real sets/: files not of save's naming, and links, are left alone
+	rm "$T_TMP/conf/sets" && mkdir "$T_TMP/conf/sets" && echo keep >"$T_TMP/conf/sets/block" &&
+		ln -s "$T_TMP/target/x@1.2.3" "$T_TMP/conf/sets/y@1.2.3" && echo old >"$T_TMP/conf/sets/z@1.2.3" || fail plant2
+	pw "$NS" save --config "$T_TMP/conf" >/dev/null || fail save
+	ASSERT_EQ "$(cd "$T_TMP/conf/sets" && ls | grep -v '^block@')" "$(printf 'block\ny@1.2.3')" \
+		"a stale set file of save's naming removed, the others kept"
+	ASSERT_EQ "$(cat "$T_TMP/target/x@1.2.3")" keep "a symlink's target untouched"
+}
+
+# rule apply reads set files through the same reader: a FIFO refused at once
+# at the line naming it; the rule file itself may still come from stdin
+test_apply_set_fifo() {
+	setup2 || { fail setup; return; }
+	mkfifo "$T_TMP/fifo" && write "$T_TMP/r" "policy allow" "set f file fifo" "drop src @f" || fail files
+	ERR1 "/r:2: set 'f': set file '.*/fifo' is not a regular file" pw "$NS" rule apply "$T_TMP/r"
+	write "$T_TMP/p" "10.9.0.0/16" && sed -i "s|file fifo|file $T_TMP/p|" "$T_TMP/r" || fail files
+	ASSERT_OK pw "$NS" rule apply - <"$T_TMP/r"
+}
+
+# runs as saved but a pin is gone: said (drift, exit 4, repin named), not "unchanged"
+test_drift_reported() {
+	setup2 && pw "$NS" load veth0 >/dev/null && pw "$NS" save --config "$T_TMP/conf" >/dev/null ||
+		{ fail setup; return; }
+	local rc
+	rm "$(ifdir "$NS" veth0)/maps/pw_classes" || fail "rm pin"
+	pw "$NS" restore --config "$T_TMP/conf" >"$T_TMP/out" 2>"$T_TMP/err"
+	rc=$?
+	ASSERT_EQ "$rc" 4 "exit status of a restore finding drift"
+	ASSERT_EQ "$(grep '^veth0' "$T_TMP/out")" \
+		"veth0: drift: runs as saved, but pins are missing: 'pinwall repin veth0' puts its pins back (see 'pinwall status veth0')" \
+		"the drift said, with its fix"
+	ASSERT_EQ "$(cat "$T_TMP/err")" "pinwall: error: one interface is not as saved (veth0 drift); the rest is restored" "the error line"
+	pw "$NS" repin veth0 >/dev/null || fail repin
+	ASSERT_MATCH "$(pw "$NS" restore --config "$T_TMP/conf")" "veth0: unchanged" "after the repin: as saved"
 }
 
 test_unit_verify() {
