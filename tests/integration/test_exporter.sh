@@ -258,6 +258,34 @@ test_textfile_is_replaced_atomically() {
 	ASSERT_EQ "$(ls "$T_TMP/prom")" pinwall.prom "files in the textfile directory after SIGTERM"
 }
 
+# what is left or planted at PATH.tmp is replaced, never opened: a FIFO
+# would block the exporter (and its /metrics) for ever, someone else's file
+# would become the textfile still owned by them
+test_textfile_tmp_planted_is_replaced() {
+	setup_loaded || { fail setup; return; }
+	local f=$T_TMP/prom/pinwall.prom rc
+	mkdir "$T_TMP/prom"
+	send "$NS" veth1 5
+	settle "$NS" veth0 5 >/dev/null
+	mkfifo "$f.tmp"
+	timeout 20 nsenter --net="/run/netns/$NS" "$PW" --pin-root "$ROOT" exporter --textfile "$f" \
+		>"$T_TMP/out" 2>"$T_TMP/err"
+	rc=$?
+	ASSERT_EQ "$rc" 0 "exit status with a FIFO at PATH.tmp (124: blocked; stderr: $(cat "$T_TMP/err"))"
+	ASSERT_EQ "$(sample "$(cat "$f" 2>/dev/null)" 'pinwall_packets_total{interface="veth0",action="pass"}')" 5 \
+		"pass packets in the textfile written past a FIFO"
+	ASSERT_EQ "$(stat -c %F "$f")" "regular file" "type of the textfile"
+	rm -f "$f"
+	# a file of another user at PATH.tmp: the textfile is root's own
+	rm -f "$f.tmp"
+	echo planted >"$f.tmp"
+	chown 65534:65534 "$f.tmp"
+	ASSERT_EQ "$(stat -c %u "$f.tmp")" 65534 "owner of the planted file"
+	ASSERT_OK pwn exporter --textfile "$f"
+	ASSERT_EQ "$(stat -c %u:%a "$f")" 0:644 "owner and mode of the textfile"
+	ASSERT_EQ "$(ls "$T_TMP/prom")" pinwall.prom "files in the textfile directory"
+}
+
 # nothing loaded: a refusal must not even make the pin root
 test_bad_listen_is_one_line() {
 	setup || { fail setup; return; }
