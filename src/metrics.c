@@ -3,8 +3,9 @@
  * A collection as Prometheus text (exposition format 0.0.4): each family
  * once, HELP and TYPE first, counters named _total in base units (bytes).
  * Label values are escaped as the format says (backslash, quote, newline);
- * bytes that are not UTF-8 and control characters are written as the text
- * \xNN first, so a hostile interface name cannot break a line.
+ * before that, a backslash in a value is doubled and bytes that are not
+ * UTF-8 and control characters are written as the text \xNN, so a hostile
+ * interface name cannot break a line nor pass for another name.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -73,10 +74,33 @@ static void sb_putc(struct sbuf *b, char ch)
 	b->p[b->len] = '\0';
 }
 
+/* @value with each backslash doubled, so that the \xNN that cli_escape()
+ * writes for a byte that is not UTF-8 is told apart from the same four
+ * characters in a name ("a\\xff" is the name, "a\xff" the byte). */
+static char *label_text(const char *value)
+{
+	size_t n = strlen(value), extra = 0;
+	char *dbl, *o, *safe;
+
+	for (const char *s = value; *s; s++)
+		extra += *s == '\\';
+	if (!(dbl = o = malloc(n + extra + 1)))
+		return NULL;
+	for (const char *s = value; *s; s++) {
+		if (*s == '\\')
+			*o++ = '\\';
+		*o++ = *s;
+	}
+	*o = '\0';
+	safe = cli_escape(dbl);
+	free(dbl);
+	return safe;
+}
+
 /* name="value", the value escaped; @sep before it ("{" or ","). */
 static void sb_label(struct sbuf *b, char sep, const char *name, const char *value)
 {
-	char *safe = cli_escape(value);
+	char *safe = label_text(value);
 
 	if (!safe) {
 		b->oom = true;
@@ -94,7 +118,14 @@ static void sb_label(struct sbuf *b, char sep, const char *name, const char *val
 
 static void family(struct sbuf *b, const char *name, const char *type, const char *help)
 {
-	sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	sb_printf(b, "# HELP %s ", name);
+	/* HELP text escapes backslash and newline (the format says so) */
+	for (const char *s = help; *s; s++) {
+		if (*s == '\\' || *s == '\n')
+			sb_putc(b, '\\');
+		sb_putc(b, *s == '\n' ? 'n' : *s);
+	}
+	sb_printf(b, "\n# TYPE %s %s\n", name, type);
 }
 
 /* name{interface="IF",KEY="VALUE"} N */
