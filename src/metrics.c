@@ -14,14 +14,6 @@
 #include "cli.h"
 #include "metrics.h"
 
-/* Label values of the per-action and per-class counters, by index. */
-static const char *const action_label[PW_ACTION_MAX] = {
-	"aborted", "drop", "pass", "tx", "redirect",
-};
-static const char *const class_label[PW_CLASS_MAX] = {
-	"ipv4", "ipv6", "l3_other", "tcp", "udp", "icmp", "l4_other", "malformed",
-};
-
 struct sbuf {
 	char *p;
 	size_t len, cap;
@@ -148,7 +140,6 @@ static bool readable(const struct pw_stats_map *m)
 /* pinwall_{packets,bytes}_total per action, pinwall_class_* per class. */
 static void counters(struct sbuf *b, const struct pw_collect *c, bool classes, bool bytes)
 {
-	const char *const *labels = classes ? class_label : action_label;
 	unsigned int max = classes ? PW_CLASS_MAX : PW_ACTION_MAX;
 
 	for (int i = 0; i < c->n_ifs; i++) {
@@ -158,7 +149,8 @@ static void counters(struct sbuf *b, const struct pw_collect *c, bool classes, b
 		for (__u32 k = 0; readable(m) && k < m->n && k < max; k++)
 			sample_if(b, bytes ? (classes ? "pinwall_class_bytes_total" : "pinwall_bytes_total") :
 				  (classes ? "pinwall_class_packets_total" : "pinwall_packets_total"),
-				  si->ifname, classes ? "class" : "action", labels[k],
+				  si->ifname, classes ? "class" : "action",
+				  classes ? pw_class_name(k) : pw_action_name(k, false),
 				  bytes ? m->cur[k].bytes : m->cur[k].packets);
 	}
 }
