@@ -102,6 +102,10 @@ $(BUILD)/test_fuzz: tests/unit/test_fuzz.c tests/unit/pktbuild.h tests/unit/refp
 $(BUILD)/test_migrate: tests/unit/test_migrate.c $(BUILD)/libpinwall.a $(SKELS)
 	$(CC) $(CFLAGS) -Itests/unit $< $(BUILD)/libpinwall.a $(LDLIBS) -lcmocka -o $@
 
+# The frame summary of `pinwall drops` (no kernel needed).
+$(BUILD)/test_framesum: tests/unit/test_framesum.c $(BUILD)/libpinwall.a
+	$(CC) $(CFLAGS) -Itests/unit $< $(BUILD)/libpinwall.a $(LDLIBS) -lcmocka -o $@
+
 # Benchmarks: bench/NAME.c (+ optional bench/NAME.bpf.c, as a skeleton).
 BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(filter-out %.bpf.c,$(wildcard bench/*.c)))
 BENCH_SKELS := $(patsubst bench/%.bpf.c,$(BUILD)/bench/%.skel.h,$(wildcard bench/*.bpf.c))
@@ -122,7 +126,7 @@ $(BUILD)/bench/%: bench/%.c tests/unit/*.h $(BUILD)/libpinwall.a $(SKELS) $(BENC
 demo: deps all
 	bash scripts/demo.sh
 
-check: deps all $(BUILD)/pinwall-test $(BUILD)/test_prog $(BUILD)/test_rules $(BUILD)/test_ordered $(BUILD)/test_fuzz $(BUILD)/test_migrate $(TEST_OBJS)
+check: deps all $(BUILD)/pinwall-test $(BUILD)/test_prog $(BUILD)/test_rules $(BUILD)/test_ordered $(BUILD)/test_fuzz $(BUILD)/test_migrate $(BUILD)/test_framesum $(TEST_OBJS)
 	bash tests/run.sh
 
 test: check

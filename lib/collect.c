@@ -351,8 +351,12 @@ static int rule_counters(struct pw_ctx *ctx, struct pw_collect *c, const struct 
 			return err;
 		if (bpf_map_lookup_elem(m->fd[PW_RM_CONFIG], &zero, &again))
 			return pw_rules_config_fail(ctx, m, errno);
-		if ((again.generation == cfg->generation && again.active == cfg->active) || tries == 8)
+		if (again.generation == cfg->generation && again.active == cfg->active)
 			return 0;
+		/* still out of step: no series rather than counts under another rule's text */
+		if (tries == 8)
+			return pw_fail(ctx, EAGAIN,
+				       "rule set changed during every one of 9 reads of its counters");
 	}
 }
 

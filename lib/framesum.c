@@ -79,10 +79,14 @@ static void sum_ipv6(const __u8 *d, __u32 len, __u32 off, struct pw_frame_sum *s
 			s->proto = next;
 			return;
 		}
-		if (next == 44)
+		__u8 cur = next;
+
+		if (cur == 44)
 			s->frag_later |= (be16(d + off + 2) & 0xfff8) != 0;
+		/* this header's length is by its own type; its second byte
+		 * is reserved in a fragment header (always 8 bytes) */
 		next = d[off];
-		off += next == 44 ? 8 : (d[off + 1] + 1u) * 8;
+		off += cur == 44 ? 8 : (d[off + 1] + 1u) * 8;
 	}
 	s->proto = next;
 	sum_l4(d, len, off, s);

@@ -14,6 +14,27 @@
 #include <bpf/libbpf.h>
 #include "internal.h"
 
+/* The names of the counters' slots, for stats and the exporter alike. */
+static const char *const class_names[PW_CLASS_MAX] = {
+	[PW_C_IPV4] = "ipv4", [PW_C_IPV6] = "ipv6", [PW_C_L3_OTHER] = "l3_other",
+	[PW_C_TCP] = "tcp", [PW_C_UDP] = "udp", [PW_C_ICMP] = "icmp",
+	[PW_C_L4_OTHER] = "l4_other", [PW_C_MALFORMED] = "malformed",
+};
+static const char *const action_names[PW_ACTION_MAX][2] = {
+	{ "aborted", "XDP_ABORTED" }, { "drop", "XDP_DROP" }, { "pass", "XDP_PASS" },
+	{ "tx", "XDP_TX" }, { "redirect", "XDP_REDIRECT" },
+};
+
+const char *pw_class_name(__u32 k)
+{
+	return k < PW_CLASS_MAX ? class_names[k] : "unknown";
+}
+
+const char *pw_action_name(__u32 k, bool xdp)
+{
+	return k < PW_ACTION_MAX ? action_names[k][xdp] : "unknown";
+}
+
 static void map_init(struct pw_stats_map *m, const char *ifdir, const char *name)
 {
 	memset(m, 0, sizeof(*m));

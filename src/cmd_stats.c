@@ -17,13 +17,6 @@
 #include <sys/stat.h>
 #include "cli.h"
 
-static const char *const action_names[PW_ACTION_MAX] = {
-	"XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX", "XDP_REDIRECT",
-};
-static const char *const class_names[PW_CLASS_MAX] = {
-	"ipv4", "ipv6", "l3_other", "tcp", "udp", "icmp", "l4_other", "malformed",
-};
-
 static volatile sig_atomic_t stop;
 
 static void on_signal(int sig)
@@ -167,13 +160,13 @@ static void print_interval(struct follower *f, double dt, double since)
 				trate.valid = false;
 			}
 			if (ja) {
-				json_object_object_add(ja, action_names[k], counter_json(&m->cur[k], r));
+				json_object_object_add(ja, pw_action_name(k, true), counter_json(&m->cur[k], r));
 				continue;
 			}
 			fmt_rate(a, sizeof(a), r, false);
 			fmt_rate(b, sizeof(b), r, true);
 			printf("%-12s %-13s %14llu %16llu %12s %10s\n", k ? "" : si->ifname,
-			       action_names[k], (unsigned long long)m->cur[k].packets,
+			       pw_action_name(k, true), (unsigned long long)m->cur[k].packets,
 			       (unsigned long long)m->cur[k].bytes, a, b);
 		}
 		if (!m->have_cur)
@@ -183,7 +176,7 @@ static void print_interval(struct follower *f, double dt, double since)
 			struct pw_stats_map *c = &si->classes;
 
 			for (__u32 k = 0; c->have_cur && k < c->n; k++)
-				json_object_object_add(jc, class_names[k], counter_json(&c->cur[k], rate_of(c, k, dt)));
+				json_object_object_add(jc, pw_class_name(k), counter_json(&c->cur[k], rate_of(c, k, dt)));
 			json_object_object_add(ji, "actions", ja);
 			json_object_object_add(ji, "classes", jc);
 			json_object_array_add(jifs, ji);
@@ -192,7 +185,7 @@ static void print_interval(struct follower *f, double dt, double since)
 
 			printf("%-12s", "");
 			for (__u32 k = 0; k < c->n; k++)
-				printf(" %s %llu", class_names[k], (unsigned long long)c->cur[k].packets);
+				printf(" %s %llu", pw_class_name(k), (unsigned long long)c->cur[k].packets);
 			printf("\n");
 		}
 	}

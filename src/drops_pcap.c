@@ -5,8 +5,13 @@
  * tshark and Wireshark. Apart from the CLI's other files: libpcap's
  * headers and the kernel's BPF headers both define struct bpf_insn.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include <pcap/pcap.h>
 #include "pinwall/pinwall.h"
 #include "drops_pcap.h"
@@ -15,6 +20,44 @@ struct drops_pcap {
 	pcap_t *p;
 	pcap_dumper_t *d;
 };
+
+/* @path opened without following a symlink (one planted at a path that
+ * root writes would truncate its target), and written only if it is a
+ * regular file (truncated first) or a FIFO (a reader such as tcpdump
+ * waiting at its other end): never a device or anything else. */
+static pcap_dumper_t *dump_open(pcap_t *p, const char *path, char *err, size_t len)
+{
+	struct stat st;
+	pcap_dumper_t *d;
+	FILE *f;
+	int fd;
+
+	err[0] = '\0';
+	fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		snprintf(err, len, "%s", errno == ELOOP ? "a symbolic link (not followed)"
+							  : strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) || !(S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode))) {
+		snprintf(err, len, "not a regular file or a FIFO");
+		close(fd);
+		return NULL;
+	}
+	if (S_ISREG(st.st_mode) && ftruncate(fd, 0)) {
+		snprintf(err, len, "%s", strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	if (!(f = fdopen(fd, "w"))) {
+		snprintf(err, len, "%s", strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	/* on failure libpcap has closed @f (header not written) */
+	d = pcap_dump_fopen(p, f);
+	return d;
+}
 
 struct drops_pcap *drops_pcap_open(const char *path, unsigned int snaplen, char *err, size_t len)
 {
@@ -27,9 +70,13 @@ struct drops_pcap *drops_pcap_open(const char *path, unsigned int snaplen, char 
 		return NULL;
 	}
 	/* '-': standard output (libpcap's own convention) */
-	w->d = pcap_dump_open(w->p, path);
+	if (!strcmp(path, "-"))
+		w->d = pcap_dump_open(w->p, path);
+	else
+		w->d = dump_open(w->p, path, err, len);
 	if (!w->d) {
-		snprintf(err, len, "%s", pcap_geterr(w->p));
+		if (!err[0])
+			snprintf(err, len, "%s", pcap_geterr(w->p));
 		pcap_close(w->p);
 		free(w);
 		return NULL;

@@ -3,8 +3,9 @@
  * A collection as Prometheus text (exposition format 0.0.4): each family
  * once, HELP and TYPE first, counters named _total in base units (bytes).
  * Label values are escaped as the format says (backslash, quote, newline);
- * bytes that are not UTF-8 and control characters are written as the text
- * \xNN first, so a hostile interface name cannot break a line.
+ * before that, a backslash in a value is doubled and bytes that are not
+ * UTF-8 and control characters are written as the text \xNN, so a hostile
+ * interface name cannot break a line nor pass for another name.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,14 +13,6 @@
 #include <string.h>
 #include "cli.h"
 #include "metrics.h"
-
-/* Label values of the per-action and per-class counters, by index. */
-static const char *const action_label[PW_ACTION_MAX] = {
-	"aborted", "drop", "pass", "tx", "redirect",
-};
-static const char *const class_label[PW_CLASS_MAX] = {
-	"ipv4", "ipv6", "l3_other", "tcp", "udp", "icmp", "l4_other", "malformed",
-};
 
 struct sbuf {
 	char *p;
@@ -73,10 +66,33 @@ static void sb_putc(struct sbuf *b, char ch)
 	b->p[b->len] = '\0';
 }
 
+/* @value with each backslash doubled, so that the \xNN that cli_escape()
+ * writes for a byte that is not UTF-8 is told apart from the same four
+ * characters in a name ("a\\xff" is the name, "a\xff" the byte). */
+static char *label_text(const char *value)
+{
+	size_t n = strlen(value), extra = 0;
+	char *dbl, *o, *safe;
+
+	for (const char *s = value; *s; s++)
+		extra += *s == '\\';
+	if (!(dbl = o = malloc(n + extra + 1)))
+		return NULL;
+	for (const char *s = value; *s; s++) {
+		if (*s == '\\')
+			*o++ = '\\';
+		*o++ = *s;
+	}
+	*o = '\0';
+	safe = cli_escape(dbl);
+	free(dbl);
+	return safe;
+}
+
 /* name="value", the value escaped; @sep before it ("{" or ","). */
 static void sb_label(struct sbuf *b, char sep, const char *name, const char *value)
 {
-	char *safe = cli_escape(value);
+	char *safe = label_text(value);
 
 	if (!safe) {
 		b->oom = true;
@@ -94,7 +110,14 @@ static void sb_label(struct sbuf *b, char sep, const char *name, const char *val
 
 static void family(struct sbuf *b, const char *name, const char *type, const char *help)
 {
-	sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	sb_printf(b, "# HELP %s ", name);
+	/* HELP text escapes backslash and newline (the format says so) */
+	for (const char *s = help; *s; s++) {
+		if (*s == '\\' || *s == '\n')
+			sb_putc(b, '\\');
+		sb_putc(b, *s == '\n' ? 'n' : *s);
+	}
+	sb_printf(b, "\n# TYPE %s %s\n", name, type);
 }
 
 /* name{interface="IF",KEY="VALUE"} N */
@@ -117,7 +140,6 @@ static bool readable(const struct pw_stats_map *m)
 /* pinwall_{packets,bytes}_total per action, pinwall_class_* per class. */
 static void counters(struct sbuf *b, const struct pw_collect *c, bool classes, bool bytes)
 {
-	const char *const *labels = classes ? class_label : action_label;
 	unsigned int max = classes ? PW_CLASS_MAX : PW_ACTION_MAX;
 
 	for (int i = 0; i < c->n_ifs; i++) {
@@ -127,7 +149,8 @@ static void counters(struct sbuf *b, const struct pw_collect *c, bool classes, b
 		for (__u32 k = 0; readable(m) && k < m->n && k < max; k++)
 			sample_if(b, bytes ? (classes ? "pinwall_class_bytes_total" : "pinwall_bytes_total") :
 				  (classes ? "pinwall_class_packets_total" : "pinwall_packets_total"),
-				  si->ifname, classes ? "class" : "action", labels[k],
+				  si->ifname, classes ? "class" : "action",
+				  classes ? pw_class_name(k) : pw_action_name(k, false),
 				  bytes ? m->cur[k].bytes : m->cur[k].packets);
 	}
 }

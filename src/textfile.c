@@ -89,6 +89,26 @@ static void sync_dir(const char *path)
 	}
 }
 
+/* A new regular file at @tmp, ours alone: whatever was left or planted
+ * there (a link, a FIFO that would block the open, a file someone else
+ * owns) is removed first, and O_EXCL fails rather than open one put back. */
+static int open_new(const char *tmp)
+{
+	struct stat st;
+	int fd;
+
+	if (unlink(tmp) && errno != ENOENT)
+		return -errno;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EEXIST;
+	}
+	return fd;
+}
+
 int textfile_write(const char *path, const char *text, size_t len, char *why, size_t wlen)
 {
 	char tmp[PATH_MAX];
@@ -96,10 +116,9 @@ int textfile_write(const char *path, const char *text, size_t len, char *why, si
 
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
 		return fail(why, wlen, ENAMETOOLONG, "cannot write", path);
-	/* a link planted at PATH.tmp is not followed */
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	fd = open_new(tmp);
 	if (fd < 0)
-		return fail(why, wlen, errno, "cannot write", tmp);
+		return fail(why, wlen, -fd, "cannot write", tmp);
 	fchmod(fd, 0644);	/* node_exporter runs as its own user: it must read it */
 	err = write_all(fd, text, len);
 	if (!err && fsync(fd))

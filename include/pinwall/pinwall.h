@@ -254,6 +254,9 @@ int pw_status_walk(struct pw_ctx *ctx, const char *ifname,
 		   int (*cb)(const struct pw_status *st, void *arg), void *arg);
 
 /* ---- stats follower (stats.c) ---- */
+/* A class's name ("tcp"); an action's ("drop", or "XDP_DROP" with @xdp). */
+const char *pw_class_name(__u32 k);
+const char *pw_action_name(__u32 k, bool xdp);
 struct pw_counter { __u64 packets, bytes; };
 
 struct pw_stats_map {

@@ -162,6 +162,15 @@ test_sigkill_lease_bad_arguments() {
 	ASSERT_EQ "$(cap until)" 0 "the program turned capture off"
 	REFUSED 1 "cannot write pcap file '/nonexistent/x.pcap'" pw "$NS" drops veth0 --pcap /nonexistent/x.pcap
 	ASSERT_EQ "$(cap until)" 0 "capture off after a refused pcap file"
+	# a symlink at the pcap path is not followed: its target is untouched
+	echo keep >"$T_TMP/target"
+	ln -s "$T_TMP/target" "$T_TMP/link.pcap"
+	REFUSED 1 "cannot write pcap file '$T_TMP/link.pcap': a symbolic link \\(not followed\\)" \
+		pw "$NS" drops veth0 --pcap "$T_TMP/link.pcap"
+	ASSERT_EQ "$(cat "$T_TMP/target")" keep "the symlink's target"
+	REFUSED 1 "cannot write pcap file '/dev/null': not a regular file or a FIFO" \
+		pw "$NS" drops veth0 --pcap /dev/null
+	ASSERT_EQ "$(cap until)" 0 "capture off after a refused symlink"
 	# and the next capture works
 	bg_pw "$NS" drops veth0 --count 1 --json >"$T_TMP/out"
 	p=$BG_PID

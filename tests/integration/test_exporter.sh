@@ -132,13 +132,18 @@ test_prometheus_scrapes_known_traffic() {
 	kill -0 "$EXP_PID" 2>/dev/null || fail "the exporter exited"
 }
 
-# a veth named with a quote and a backslash: the label is escaped
+# a veth named with a quote and a backslash: the label is escaped; a name
+# with the text \xff and one with the byte 0xff have distinct labels
 test_http_paths_and_escaping() {
 	ns_new NS h || { fail setup; return; }
 	local name='q"x\y'
 	ip -n "$NS" link add name "$name" type veth peer name p1 && ip -n "$NS" link set "$name" up &&
 		ip -n "$NS" link set p1 up || { fail "veth named $name"; return; }
 	ASSERT_OK pw "$NS" load "$name"
+	# a name with the four characters \xff and one with the byte 0xff: two labels
+	ip -n "$NS" link add name 'a\xff' type veth peer name "$(printf 'a\xff')" || { fail "veths a\\xff"; return; }
+	ASSERT_OK pw "$NS" load 'a\xff'
+	ASSERT_OK pw "$NS" load "$(printf 'a\xff')"
 	exporter --listen "127.0.0.1:$EXP_PORT" || return
 	ASSERT_EQ "$(http_code /metrics)" 200 "/metrics"
 	ASSERT_EQ "$(http_code /)" 404 "/"
@@ -149,7 +154,9 @@ test_http_paths_and_escaping() {
 	ASSERT_MATCH "$(nsenter --net="/run/netns/$NS" curl -sI "http://127.0.0.1:$EXP_PORT/metrics")" \
 		'Content-Type: text/plain; version=0\.0\.4; charset=utf-8' "content type"
 	scrape >"$T_TMP/page"
-	ASSERT_MATCH "$(cat "$T_TMP/page")" '^pinwall_interface_present\{interface="q\\"x\\\\y"\} 1$' "escaped label"
+	ASSERT_MATCH "$(cat "$T_TMP/page")" '^pinwall_interface_present\{interface="q\\"x\\\\\\\\y"\} 1$' "escaped label"
+	ASSERT_EQ "$(grep -c '^pinwall_interface_present{interface="a\\\\\\\\xff"} 1$' "$T_TMP/page")" 1 "label of the name a\\xff"
+	ASSERT_EQ "$(grep -c '^pinwall_interface_present{interface="a\\\\xff"} 1$' "$T_TMP/page")" 1 "label of a and the byte 0xff"
 	promtool check metrics <"$T_TMP/page" >"$T_TMP/lint" 2>&1 || fail "promtool check metrics: $(cat "$T_TMP/lint")"
 	# every family has HELP and TYPE; every counter ends in _total
 	ASSERT_EQ "$(grep -c '^# TYPE pinwall_' "$T_TMP/page")" "$(grep -c '^# HELP pinwall_' "$T_TMP/page")" "HELP per TYPE"
@@ -163,7 +170,7 @@ test_http_paths_and_escaping() {
 		curl -sf --max-time 5 "http://127.0.0.1:$port/metrics" >"$T_TMP/host" && break
 		sleep 0.1
 	done
-	ASSERT_MATCH "$(cat "$T_TMP/host")" '^pinwall_interface_present\{interface="q\\"x\\\\y"\} 1$' "-n NS: NS's metrics on the host's loopback"
+	ASSERT_MATCH "$(cat "$T_TMP/host")" '^pinwall_interface_present\{interface="q\\"x\\\\\\\\y"\} 1$' "-n NS: NS's metrics on the host's loopback"
 }
 
 test_follows_replaced_maps_and_rule_cap() {
@@ -256,6 +263,34 @@ test_textfile_is_replaced_atomically() {
 	wait "$pid"
 	ASSERT_EQ "$?" 0 "exit status on SIGTERM"
 	ASSERT_EQ "$(ls "$T_TMP/prom")" pinwall.prom "files in the textfile directory after SIGTERM"
+}
+
+# what is left or planted at PATH.tmp is replaced, never opened: a FIFO
+# would block the exporter (and its /metrics) for ever, someone else's file
+# would become the textfile still owned by them
+test_textfile_tmp_planted_is_replaced() {
+	setup_loaded || { fail setup; return; }
+	local f=$T_TMP/prom/pinwall.prom rc
+	mkdir "$T_TMP/prom"
+	send "$NS" veth1 5
+	settle "$NS" veth0 5 >/dev/null
+	mkfifo "$f.tmp"
+	timeout 20 nsenter --net="/run/netns/$NS" "$PW" --pin-root "$ROOT" exporter --textfile "$f" \
+		>"$T_TMP/out" 2>"$T_TMP/err"
+	rc=$?
+	ASSERT_EQ "$rc" 0 "exit status with a FIFO at PATH.tmp (124: blocked; stderr: $(cat "$T_TMP/err"))"
+	ASSERT_EQ "$(sample "$(cat "$f" 2>/dev/null)" 'pinwall_packets_total{interface="veth0",action="pass"}')" 5 \
+		"pass packets in the textfile written past a FIFO"
+	ASSERT_EQ "$(stat -c %F "$f")" "regular file" "type of the textfile"
+	rm -f "$f"
+	# a file of another user at PATH.tmp: the textfile is root's own
+	rm -f "$f.tmp"
+	echo planted >"$f.tmp"
+	chown 65534:65534 "$f.tmp"
+	ASSERT_EQ "$(stat -c %u "$f.tmp")" 65534 "owner of the planted file"
+	ASSERT_OK pwn exporter --textfile "$f"
+	ASSERT_EQ "$(stat -c %u:%a "$f")" 0:644 "owner and mode of the textfile"
+	ASSERT_EQ "$(ls "$T_TMP/prom")" pinwall.prom "files in the textfile directory"
 }
 
 # nothing loaded: a refusal must not even make the pin root

@@ -132,6 +132,15 @@ test_completion() {
 	ASSERT_EQ "$(COMP -n "$NS" --pin-root "$ROOT" set add b)" "backup block" "set names (add)"
 	ASSERT_EQ "$(COMP -n "$NS" --pin-root "$ROOT" rule add drop src @)" "@backup @block" "@SET in a rule"
 	ASSERT_EQ "$(COMP -n "$NS" --pin-root "$ROOT" rule add drop src @ba)" "@backup" "@SET prefix"
+	# interface names are the system's: offered quoted, never run nor globbed
+	# (a name has no white space, but '$', '(', '`', '>' and '*' are allowed)
+	ip -n "$NS" link add '$(id>pwX)' type veth peer name '*' &&
+		ip -n "$NS" link add '`id>pwY`' type veth peer name pwq1 || { fail "odd interfaces"; return; }
+	ASSERT_EQ "$(cd "$T_TMP" && COMP -n "$NS" stats '$')" '\$\(id\>pwX\)' "a name with \$(...)"
+	ASSERT_EQ "$(cd "$T_TMP" && COMP -n "$NS" stats '`')" '\`id\>pwY\`' "a name with backquotes"
+	ASSERT_EQ "$(cd "$T_TMP" && COMP -n "$NS" stats '*')" '\*' "a name '*'"
+	ASSERT_EQ "$(cd "$T_TMP" && COMP -n "$NS" stats "" | wc -w)" 7 "all interfaces ($(COMP -n "$NS" stats ""))"
+	ASSERT_EQ "$(ls "$T_TMP" | grep -c '^pwX$\|^pwY$')" 0 "files made by completing"
 }
 
 # make install PREFIX= DESTDIR=: the binary, the man page, the completion.
