@@ -353,4 +353,9 @@ void pw_obj_close(struct pw_obj *o);
 int pw_unload_core(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
 		   struct pw_intent *in, struct pw_load_report *r);
 
+/* persist_conf.c: one interface appended to a saved state (grown as needed). */
+struct pw_saved;
+struct pw_saved_iface;
+int pw_saved_push(struct pw_ctx *ctx, struct pw_saved *s, const struct pw_saved_iface *i);
+
 #endif

@@ -130,7 +130,7 @@ static int parse_words(struct pw_ctx *ctx, const struct conf_file *cf, char **sa
 	return 0;
 }
 
-static int push_iface(struct pw_ctx *ctx, struct pw_saved *s, const struct pw_saved_iface *i)
+int pw_saved_push(struct pw_ctx *ctx, struct pw_saved *s, const struct pw_saved_iface *i)
 {
 	if (s->n == s->cap) {
 		int cap = s->cap ? s->cap * 2 : 16;
@@ -165,7 +165,7 @@ static int parse_line(struct pw_ctx *ctx, const struct conf_file *cf, char *line
 	snprintf(i.ifname, sizeof(i.ifname), "%s", name);
 	if ((err = parse_words(ctx, cf, &save, &i)))
 		return err;
-	return push_iface(ctx, s, &i);
+	return pw_saved_push(ctx, s, &i);
 }
 
 /* Read the whole file: a read error, a NUL byte or a line too long refuses it. */

@@ -74,17 +74,7 @@ static int collect_iface(const struct pw_status *st, void *arg)
 	if (!word_ok(i.ifname) || !word_ok(i.prog))
 		return pw_fail(ctx, EINVAL, "cannot save '%s': a name with a blank or '#' at its start; nothing was saved",
 			       st->ifname);
-	if (s->n == s->cap) {
-		int cap = s->cap ? s->cap * 2 : 16;
-		struct pw_saved_iface *n = realloc(s->ifs, cap * sizeof(*n));
-
-		if (!n)
-			return pw_fail(ctx, ENOMEM, "out of memory");
-		s->ifs = n;
-		s->cap = cap;
-	}
-	s->ifs[s->n++] = i;
-	return 0;
+	return pw_saved_push(ctx, s, &i);
 }
 
 /* The rule set in force; none configured is no rule and policy allow
