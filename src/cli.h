@@ -29,6 +29,7 @@ struct cli {
 	bool stdin_closed;	/* fd 0 was closed at start (now /dev/null) */
 	const char *group;	/* "rule" while a rule subcommand runs: for usage */
 	const struct cmd *cmd;	/* the table entry being run */
+	const struct cmd *root;	/* the top-level table (main.c): .family names its entries */
 };
 
 /* A command: its options in one table (opts.h), from which parsing, --help
@@ -89,7 +90,6 @@ int cli_parse_double(const char *s, double *out);
 
 /* Report a getopt failure ('?' unknown, ':' missing argument) as usage. */
 int cli_opt_err(struct cli *cli, const struct cmd *cmd, int c, char **argv);
-const struct cmd *cli_cmd(const char *name);
 /* The command called @name in the table @cmds, or NULL. */
 const struct cmd *cli_find(const struct cmd *cmds, const char *name);
 /* The subcommands of the groups (cmd_rule.c, cmd_set.c). */

@@ -1,17 +1,15 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * pinwall: the command table, common options and the one error path.
+ * pinwall: the command table, help, and main() (the top floor of the CLI:
+ * commands and opts.c below it, cli.c at the bottom).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <net/if.h>
 #include "cli.h"
 #include "pinwall/persist.h"
 
@@ -173,259 +171,6 @@ static int do_help(struct cli *cli, int argc, char **argv)
 	return 0;
 }
 
-void cli_print_json(struct cli *cli, struct json_object *o)
-{
-	int flags = JSON_C_TO_STRING_NOSLASHESCAPE |
-		    (cli->pretty ? JSON_C_TO_STRING_PRETTY : JSON_C_TO_STRING_PLAIN);
-	char *text = cli_json_utf8(json_object_to_json_string_ext(o, flags));
-
-	/* no memory for the escaped copy: print nothing rather than bad JSON */
-	puts(text ? text : "{\"error\":\"out of memory\"}");
-	free(text);
-	fflush(stdout);
-}
-
-/* One line of an error report, escaped: a value never adds a line (and JSON
- * stays UTF-8). As a JSON string, or printed after @prefix. */
-static struct json_object *json_line(const char *line)
-{
-	char *safe = cli_escape(line);
-	struct json_object *o = json_object_new_string(safe ? safe : "?");
-
-	free(safe);
-	return o;
-}
-
-static void print_line(const char *prefix, const char *line)
-{
-	char *safe = cli_escape(line);
-
-	fprintf(stderr, "%s%s\n", prefix, safe ? safe : "?");
-	free(safe);
-}
-
-/* Detail lines into @arr (JSON), or printed. */
-static void err_detail(struct json_object *arr, const char *detail)
-{
-	char *copy = strdup(detail), *save = NULL;
-
-	for (char *l = copy ? strtok_r(copy, "\n", &save) : NULL; l; l = strtok_r(NULL, "\n", &save)) {
-		if (arr)
-			json_object_array_add(arr, json_line(l));
-		else
-			print_line("", l);
-	}
-	free(copy);
-}
-
-static int verr(struct cli *cli, int status, const char *detail, const char *fmt, va_list ap)
-{
-	char msg[PW_ERR_LEN + 256];
-
-	/* a cut message says so */
-	if (vsnprintf(msg, sizeof(msg), fmt, ap) >= (int)sizeof(msg))
-		strcpy(msg + sizeof(msg) - 4, "...");
-	if (cli->json) {
-		struct json_object *o = json_object_new_object();
-
-		json_object_object_add(o, "error", json_line(msg));
-		if (detail && *detail) {
-			struct json_object *a = json_object_new_array();
-
-			err_detail(a, detail);
-			json_object_object_add(o, "detail", a);
-		}
-		cli_print_json(cli, o);
-		json_object_put(o);
-	} else {
-		print_line("pinwall: error: ", msg);
-		if (detail && *detail)
-			err_detail(NULL, detail);
-	}
-	return status;
-}
-
-int cli_err(struct cli *cli, const char *fmt, ...)
-{
-	va_list ap;
-	int ret;
-
-	va_start(ap, fmt);
-	ret = verr(cli, 1, NULL, fmt, ap);
-	va_end(ap);
-	return ret;
-}
-
-static int lib_err_fmt(struct cli *cli, const char *fmt, ...)
-{
-	va_list ap;
-	int ret;
-
-	va_start(ap, fmt);
-	ret = verr(cli, 1, cli->ctx.detail, fmt, ap);
-	va_end(ap);
-	return ret;
-}
-
-int cli_lib_err(struct cli *cli)
-{
-	return lib_err_fmt(cli, "%s", cli->ctx.err);
-}
-
-int cli_usage(struct cli *cli, const struct cmd *cmd, const char *fmt, ...)
-{
-	char msg[PW_ERR_LEN];
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vsnprintf(msg, sizeof(msg), fmt, ap) >= (int)sizeof(msg))
-		strcpy(msg + sizeof(msg) - 4, "...");
-	va_end(ap);
-	if (cmd && !cmd->sub) {
-		char usage[1024];
-
-		cli_usage_line(cmd, usage, sizeof(usage));
-		return cli_err(cli, "%s (usage: pinwall %s%s%s %s)", msg, cli->group ? cli->group : "",
-			       cli->group ? " " : "", cmd->name, usage) + 1;
-	}
-	if (cmd && cmd->name)	/* a group's own options */
-		return cli_err(cli, "%s (see 'pinwall %s --help')", msg, cmd->name) + 1;
-	return cli_err(cli, "%s (see 'pinwall %s')", msg, cli->group ? cli->group : "help") + 1;
-}
-
-int cli_check_len(struct cli *cli, const struct cmd *cmd, const char *what, const char *value,
-		  size_t max)
-{
-	size_t len = strlen(value);
-
-	if (len <= max)
-		return 0;
-	return cli_usage(cli, cmd, "%s '%.40s%s' is longer than %zu characters", what, value,
-			 len > 40 ? "..." : "", max);
-}
-
-int cli_check_ifname(struct cli *cli, const struct cmd *cmd, const char *ifname)
-{
-	return cli_check_len(cli, cmd, "interface name", ifname, IFNAMSIZ - 1);
-}
-
-int cli_parse_u32(const char *s, unsigned int *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || v > 0xffffffffUL || *s == '-')
-		return -1;
-	*out = (unsigned int)v;
-	return 0;
-}
-
-int cli_parse_double(const char *s, double *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtod(s, &end);
-	return errno || end == s || *end ? -1 : 0;
-}
-
-int cli_opt_err(struct cli *cli, const struct cmd *cmd, int c, char **argv)
-{
-	if (c == ':')
-		return cli_usage(cli, cmd, "option '%s' needs an argument", argv[optind - 1]);
-	if (optopt)
-		return cli_usage(cli, cmd, "unknown option '-%c'", optopt);
-	return cli_usage(cli, cmd, "unknown option '%s'", argv[optind - 1]);
-}
-
-const struct cmd *cli_find(const struct cmd *cmds, const char *name)
-{
-	for (const struct cmd *c = cmds; c->name; c++)
-		if (!strcmp(c->name, name))
-			return c;
-	return NULL;
-}
-
-const struct cmd *cli_cmd(const char *name)
-{
-	return cli_find(pw_cmds, name);
-}
-
-int cli_common_opt(struct cli *cli, int c, const char *arg)
-{
-	switch (c) {
-	case 'j': cli->json = true; return 0;
-	case 'P': cli->json = cli->pretty = true; return 0;
-	case 'd': cli->ctx.debug = true; return 0;
-	case 'R': cli->pin_root = arg; return 0;
-	case 'n': cli->netns = arg; return 0;
-	default: return 1;
-	}
-}
-
-/* Only the network namespace changes: unlike 'ip netns exec', the mounts
- * (and so the bpffs holding the pins) stay those of the caller. */
-static int enter_netns(struct cli *cli)
-{
-	char path[PW_PATH_LEN];
-	int fd;
-
-	if ((size_t)snprintf(path, sizeof(path), strchr(cli->netns, '/') ? "%s" : "/run/netns/%s",
-			     cli->netns) >= sizeof(path))
-		return cli_usage(cli, NULL, "network namespace '%.40s...' is longer than %zu characters",
-				 cli->netns, sizeof(path) - sizeof("/run/netns/"));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return cli_err(cli, "network namespace '%s': %s: %s (see 'ip netns list')",
-			       cli->netns, path, strerror(errno));
-	if (setns(fd, CLONE_NEWNET)) {
-		int err = errno;
-
-		close(fd);
-		return cli_err(cli, "cannot enter network namespace '%s': %s", cli->netns,
-			       strerror(err));
-	}
-	close(fd);
-	return 0;
-}
-
-int cli_setup(struct cli *cli)
-{
-	bool debug = cli->ctx.debug;
-
-	if (cli->netns && enter_netns(cli))
-		return 1;
-	if (pw_ctx_init(&cli->ctx, cli->pin_root))
-		return cli_lib_err(cli);
-	cli->ctx.debug = debug;
-	pw_log_setup(&cli->ctx);
-	return 0;
-}
-
-int cli_dispatch(struct cli *cli, const struct cmd *cmds, int argc, char **argv)
-{
-	const struct cmd *match = NULL;
-	size_t len = strlen(argv[0]);
-
-	for (const struct cmd *c = cmds; c->name; c++) {
-		if (!strcmp(c->name, argv[0])) {
-			cli->cmd = c;
-			return c->fn(cli, argc, argv);
-		}
-		if (!strncmp(c->name, argv[0], len)) {
-			if (match)
-				return cli_usage(cli, NULL, "command '%s' is ambiguous", argv[0]);
-			match = c;
-		}
-	}
-	if (!match)
-		return cli_usage(cli, NULL, "unknown command '%s'", argv[0]);
-	cli->cmd = match;
-	return match->fn(cli, argc, argv);
-}
-
 /*
  * A closed 0, 1 or 2 is held by /dev/null: else the next file opened (a
  * pin, the lock) would take its number, and output or a rule read from
@@ -451,6 +196,7 @@ int main(int argc, char **argv)
 
 	if (guard_std_fds(&cli))
 		return 1;
+	cli.root = pw_cmds;
 	cli.cmd = &pw_root;
 	return do_root(&cli, argc, argv);
 }

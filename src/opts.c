@@ -2,9 +2,11 @@
 /* Option tables: parsing, usage lines and --help from one declaration. */
 #include <ctype.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
 #include "cli.h"
 
 #define MAX_OPTS 48	/* a command's own plus the common ones */
@@ -39,13 +41,14 @@ static bool has_long(const struct option *longs, int k, const char *name)
 }
 
 /* The options of @cmd's siblings (.family) it does not take. */
-static int add_family(const struct cmd *cmd, struct getopt_tables *t, int k)
+static int add_family(const struct cmd *root, const struct cmd *cmd, struct getopt_tables *t,
+		      int k)
 {
 	char names[128], *save = NULL;
 
 	snprintf(names, sizeof(names), "%s", cmd->family ? cmd->family : "");
 	for (char *w = strtok_r(names, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
-		const struct cmd *sib = cli_cmd(w);
+		const struct cmd *sib = cli_find(root, w);
 
 		for (int i = 0; sib && i < n_opts(sib); i++) {
 			const struct cli_opt *op = &sib->opts[i];
@@ -63,7 +66,7 @@ static int add_family(const struct cmd *cmd, struct getopt_tables *t, int k)
 	return k;
 }
 
-static int build_getopt(const struct cmd *cmd, struct getopt_tables *t)
+static int build_getopt(const struct cmd *root, const struct cmd *cmd, struct getopt_tables *t)
 {
 	int n = n_opts(cmd), k = 0;
 	size_t o, slen = sizeof(t->shorts);
@@ -91,7 +94,7 @@ static int build_getopt(const struct cmd *cmd, struct getopt_tables *t)
 		t->refused[k] = NULL;
 		t->longs[k++] = common_longs[i];
 	}
-	k = add_family(cmd, t, k);
+	k = add_family(root, cmd, t, k);
 	if (k < 0)
 		return -1;
 	t->longs[k] = (struct option){ 0 };
@@ -306,7 +309,7 @@ int cli_parse(struct cli *cli, const struct cmd *cmd, int argc, char **argv, voi
 	struct getopt_tables t;
 	int c, ret;
 
-	if (build_getopt(cmd, &t))
+	if (build_getopt(cli->root, cmd, &t))
 		return cli_usage(cli, cmd, "too many options in the table of '%s'", cmd->name);
 	optind = 0;
 	opterr = 0;
@@ -516,4 +519,80 @@ int cli_run_group(struct cli *cli, int argc, char **argv)
 	if (g->name)
 		cli->group = g->name;	/* usage lines say 'pinwall GROUP CMD' */
 	return cli_dispatch(cli, g->sub, npos, pos);
+}
+
+int cli_usage(struct cli *cli, const struct cmd *cmd, const char *fmt, ...)
+{
+	char msg[PW_ERR_LEN];
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vsnprintf(msg, sizeof(msg), fmt, ap) >= (int)sizeof(msg))
+		strcpy(msg + sizeof(msg) - 4, "...");
+	va_end(ap);
+	if (cmd && !cmd->sub) {
+		char usage[1024];
+
+		cli_usage_line(cmd, usage, sizeof(usage));
+		return cli_err(cli, "%s (usage: pinwall %s%s%s %s)", msg, cli->group ? cli->group : "",
+			       cli->group ? " " : "", cmd->name, usage) + 1;
+	}
+	if (cmd && cmd->name)	/* a group's own options */
+		return cli_err(cli, "%s (see 'pinwall %s --help')", msg, cmd->name) + 1;
+	return cli_err(cli, "%s (see 'pinwall %s')", msg, cli->group ? cli->group : "help") + 1;
+}
+
+int cli_check_len(struct cli *cli, const struct cmd *cmd, const char *what, const char *value,
+		  size_t max)
+{
+	size_t len = strlen(value);
+
+	if (len <= max)
+		return 0;
+	return cli_usage(cli, cmd, "%s '%.40s%s' is longer than %zu characters", what, value,
+			 len > 40 ? "..." : "", max);
+}
+
+int cli_check_ifname(struct cli *cli, const struct cmd *cmd, const char *ifname)
+{
+	return cli_check_len(cli, cmd, "interface name", ifname, IFNAMSIZ - 1);
+}
+
+int cli_opt_err(struct cli *cli, const struct cmd *cmd, int c, char **argv)
+{
+	if (c == ':')
+		return cli_usage(cli, cmd, "option '%s' needs an argument", argv[optind - 1]);
+	if (optopt)
+		return cli_usage(cli, cmd, "unknown option '-%c'", optopt);
+	return cli_usage(cli, cmd, "unknown option '%s'", argv[optind - 1]);
+}
+
+const struct cmd *cli_find(const struct cmd *cmds, const char *name)
+{
+	for (const struct cmd *c = cmds; c->name; c++)
+		if (!strcmp(c->name, name))
+			return c;
+	return NULL;
+}
+
+int cli_dispatch(struct cli *cli, const struct cmd *cmds, int argc, char **argv)
+{
+	const struct cmd *match = NULL;
+	size_t len = strlen(argv[0]);
+
+	for (const struct cmd *c = cmds; c->name; c++) {
+		if (!strcmp(c->name, argv[0])) {
+			cli->cmd = c;
+			return c->fn(cli, argc, argv);
+		}
+		if (!strncmp(c->name, argv[0], len)) {
+			if (match)
+				return cli_usage(cli, NULL, "command '%s' is ambiguous", argv[0]);
+			match = c;
+		}
+	}
+	if (!match)
+		return cli_usage(cli, NULL, "unknown command '%s'", argv[0]);
+	cli->cmd = match;
+	return match->fn(cli, argc, argv);
 }
