@@ -56,6 +56,9 @@ static int load_tc(struct pw_ctx *ctx, struct pw_backstop *b, const struct pw_ob
 		if (!s || bpf_map__fd(s) < 0)
 			return pw_fail(ctx, ENOENT, "the staged program has no map '%s'",
 				       bpf_map__name(m));
+		/* the live maps are pinned already, below the pin root: libbpf must
+		 * not pin them again at its default /sys/fs/bpf/NAME */
+		bpf_map__set_pin_path(m, NULL);
 		if ((err = bpf_map__reuse_fd(m, bpf_map__fd(s))))
 			return pw_fail(ctx, err, "cannot share map '%s': %s", bpf_map__name(m),
 				       strerror(-err));
