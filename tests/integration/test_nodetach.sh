@@ -238,8 +238,9 @@ mark() {
 # drop rule) and ICMP echo requests (passed). Every frame is counted once by
 # the new program, and no frame of the dropped flow reaches the stack.
 convert_under_traffic() { # MODE
-	local d p0 p1 mac udp icmp u0 i0 genu geni
+	local d p0 p1 mac udp icmp u0 i0 genu geni top
 	setup || { fail setup; return; }
+	top=$(ls /sys/fs/bpf | grep -v "^$T_ID")	# nothing pinned outside the pin root
 	d=$(ifdir "$NS" veth0)
 	ASSERT_OK ip -n "$NS" addr add 10.11.0.1/24 dev veth0
 	ip netns exec "$NS" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.veth0.rp_filter=0
@@ -272,6 +273,7 @@ convert_under_traffic() { # MODE
 		"no bpf_link holds it: netlink"
 	ASSERT_EQ "$(pw "$NS" status veth0 --json | jq '.[0].drift | length')" 0 "no drift"
 	assert_no_backstop "$1"
+	ASSERT_EQ "$(ls /sys/fs/bpf | grep -v "^$T_ID")" "$top" "$1: nothing new pinned directly below /sys/fs/bpf"
 	# counters migrate at reload: the new program's map holds every count
 	echo "    conversion ($1) under 2 x 10 kpps: sent $((udp + icmp)), counted $(total "$p1")"
 	ASSERT_EQ "$(total "$p1")" "$((udp + icmp))" "$1: every frame counted exactly once"
