@@ -28,7 +28,7 @@ HDRS     := $(wildcard include/pinwall/*.h lib/*.h src/*.h)
 
 .SECONDARY:
 .PHONY: all deps demo check test unit integration bench install deb clean
-all: $(BUILD)/pinwall $(BUILD)/pwgen
+all: $(BUILD)/pinwall $(BUILD)/pwgen $(BUILD)/udpsink
 
 deps:
 	@bash scripts/deps.sh
@@ -79,6 +79,11 @@ $(BUILD)/pinwall-test: $(HOOK_OBJ)
 	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/pwgen: tools/pwgen.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< -o $@
+
+# The receiving application of the steering test and bench.
+$(BUILD)/udpsink: tools/udpsink.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $< -o $@
 

@@ -12,6 +12,7 @@
 #include "parse.h"
 #include "rules.h"
 #include "capture.h"
+#include "steer.h"
 
 /*
  * The verdict for frames no rule decides when the policy allows them.
@@ -188,7 +189,7 @@ static __always_inline __u32 pw_decide(struct pw_pkt *pkt, __u64 bytes, struct p
  * pw_parse_tags().
  */
 static __always_inline __u32 pw_filter(void *data, void *data_end, __u64 bytes,
-				       __u32 tags_before, struct pw_why *why)
+				       __u32 tags_before, struct pw_why *why, bool xdp)
 {
 	struct pw_pkt pkt = {};
 	__u32 verdict;
@@ -213,6 +214,8 @@ static __always_inline __u32 pw_filter(void *data, void *data_end, __u64 bytes,
 #endif
 
 	verdict = pw_decide(&pkt, bytes, why);
+	if (xdp && verdict == XDP_PASS)
+		verdict = pw_steer_verdict(&pkt);	/* bpf/steer.h: XDP_REDIRECT when steered */
 	pw_count_if(&xdp_stats_map, verdict, bytes);
 	return verdict;
 }
@@ -247,12 +250,12 @@ int pinwall_xdp(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 	/* otherwise: the default verdict decided */
 	struct pw_why why = { .reason = PW_DROP_DEFAULT };
-	__u32 verdict = pw_filter(data, data_end, data_end - data, 0, &why);
+	__u32 verdict = pw_filter(data, data_end, data_end - data, 0, &why, true);
 	__u64 mark;
 
 	if (verdict == XDP_DROP)
 		pw_capture_drop(ctx, &why);
-	else if (verdict == XDP_PASS && (mark = PW_READ_MARK()))
+	else if ((verdict == XDP_PASS || verdict == XDP_REDIRECT) && (mark = PW_READ_MARK()))
 		pw_mark_passed(ctx, mark);
 	return verdict;
 }
@@ -285,7 +288,7 @@ int pinwall_tc(struct __sk_buff *skb)
 	 * failed pull leaves it short, so it is dropped as truncated */
 	bpf_skb_pull_data(skb, skb->len);
 	verdict = pw_filter((void *)(long)skb->data, (void *)(long)skb->data_end, bytes, tags,
-			    &why);
+			    &why, false);
 	return verdict == XDP_DROP ? PW_TC_ACT_SHOT : PW_TC_ACT_UNSPEC;
 }
 

@@ -358,4 +358,8 @@ struct pw_saved;
 struct pw_saved_iface;
 int pw_saved_push(struct pw_ctx *ctx, struct pw_saved *s, const struct pw_saved_iface *i);
 
+/* ---- CPU steering (steer.c) ---- */
+int pw_steer_check_obj(struct pw_ctx *ctx, struct bpf_object *obj);
+int pw_steer_apply(struct pw_ctx *ctx, struct bpf_object *obj, const struct pw_steer_cpus *want);
+
 #endif

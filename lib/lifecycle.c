@@ -339,6 +339,21 @@ static int load_stage(struct pw_ctx *ctx, const struct pw_load_opts *o,
 	return 0;
 }
 
+/* Staged, not running yet: the CPU steering asked for (none without
+ * --steer, also over maps kept by unload --keep-maps). */
+static int load_steer(struct pw_ctx *ctx, const struct pw_load_opts *o,
+		      struct pw_load_report *r, struct load_state *l)
+{
+	static const struct pw_steer_cpus off;
+	int err = pw_steer_apply(ctx, l->obj.obj, o->steer ?: &off);
+
+	if (!err && o->steer) {
+		r->steer_set = true;
+		r->steer = *o->steer;
+	}
+	return err;
+}
+
 /* The switch of a load: attach, over another tool's program with --force. */
 static int load_attach(struct pw_ctx *ctx, const struct pw_load_opts *o,
 		       const struct pw_load_report *r, struct load_state *l, enum pw_mode *used)
@@ -415,6 +430,8 @@ int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_rep
 		return l.ifindex;
 	if ((err = pw_obj_open(ctx, o->obj_path, o->prog_name, &l.obj)))
 		return err;
+	if (o->steer && o->steer->n && (err = pw_steer_check_obj(ctx, l.obj.obj)))
+		goto out;
 	if ((err = load_lock(ctx, o, r, &l)))
 		goto out;
 	r->ifindex = l.ifindex;
@@ -426,7 +443,8 @@ int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_rep
 		goto out;
 	}
 	if ((err = check_hook(ctx, o, r, &l)) || (err = load_plan(ctx, o, r, &l)) ||
-	    (err = load_stage(ctx, o, r, &l)) || (err = load_attach(ctx, o, r, &l, &used)))
+	    (err = load_stage(ctx, o, r, &l)) || (err = load_steer(ctx, o, r, &l)) ||
+	    (err = load_attach(ctx, o, r, &l, &used)))
 		goto out;
 	r->elapsed_ms = now_ms() - t0;
 	err = load_finish(ctx, o, r, &l, used);
@@ -632,6 +650,7 @@ static int reload_plan(struct pw_ctx *ctx, const struct pw_load_opts *o,
 	plan_opts(o, r->ifdir, &po);
 	po.scope = s->meta.pin_scope;	/* chosen at load; unload and load to change it */
 	if ((err = pw_obj_open(ctx, path, prog, &s->obj)) ||
+	    (o->steer && o->steer->n && (err = pw_steer_check_obj(ctx, s->obj.obj))) ||
 	    (err = pw_plan_maps(ctx, s->obj.obj, r->ifdir, &po, &s->plan)))
 		return err;
 	s->old_fd = bpf_prog_get_fd_by_id(s->st.prog_id);
@@ -687,6 +706,22 @@ static int reload_finish(struct pw_ctx *ctx, const struct pw_load_opts *o,
 	return 0;
 }
 
+/* reload --steer: after the switch (the steering is a setting of the
+ * program running; a failure leaves the earlier steering in force). */
+static int reload_steer(struct pw_ctx *ctx, const struct pw_load_opts *o,
+			struct pw_load_report *r, struct reload_state *s)
+{
+	int err = pw_steer_apply(ctx, s->obj.obj, o->steer);
+
+	if (err) {
+		pw_detail(ctx, "the new program runs, with the steering it had");
+		return err;
+	}
+	r->steer_set = true;
+	r->steer = *o->steer;
+	return 0;
+}
+
 static void reload_end(const struct pw_load_report *r, struct reload_state *s, int err)
 {
 	if (err && s->intent)
@@ -730,7 +765,8 @@ int pw_reload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_r
 	if (err)
 		goto out;
 	r->elapsed_ms = now_ms() - t0;
-	err = reload_finish(ctx, o, r, &s);
+	if (!(err = reload_finish(ctx, o, r, &s)) && o->steer)
+		err = reload_steer(ctx, o, r, &s);
 out:
 	reload_end(r, &s, err);
 	return err;

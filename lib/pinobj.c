@@ -51,7 +51,7 @@ static void table_add(struct bpf_object *obj, bool record, int max)
 
 static int table_load(void)
 {
-	const int max = 32;
+	const int max = 48;
 	struct pinwall *skel;
 	struct meta *rec;
 

@@ -12,6 +12,8 @@ struct load_args {
 	int mode, scope;	/* CLI_OPT_ENUM: ints, copied into o */
 	const char *fresh[MAX_FRESH];
 	int n_fresh;
+	const char *steer_text;		/* --steer as written */
+	struct pw_steer_cpus steer;	/* --steer checked */
 };
 
 static const struct cli_word modes[] = {
@@ -29,6 +31,8 @@ static const struct cli_word scopes[] = {
 #define FRESH_OPT CLI_LIST("fresh", 0, struct load_args, fresh, n_fresh, MAX_FRESH, "MAP", \
 			   "start MAP empty, whatever its pin holds", .what = "--fresh maps")
 
+#define STEER_OPT(h) CLI_STR("steer", 0, struct load_args, steer_text, "CPULIST", h)
+
 const struct cli_opt load_opts[] = {
 	CLI_ENUM("mode", 'm', struct load_args, mode, "MODE", modes,
 		 "driver (native) or generic (skb) XDP; auto (the default): native, else skb"),
@@ -41,6 +45,7 @@ const struct cli_opt load_opts[] = {
 	CLI_FLAG("force", 0, struct load_args, o.force, "replace a program attached by another tool"),
 	MIGRATE_OPT,
 	FRESH_OPT,
+	STEER_OPT("spread the traffic passed over these CPUs (e.g. 0-1,3) by flow"),
 	{ NULL },
 };
 
@@ -50,6 +55,7 @@ const struct cli_opt reload_opts[] = {
 		"the XDP program to use (default: the recorded one)"),
 	MIGRATE_OPT,
 	FRESH_OPT,
+	STEER_OPT("spread the traffic passed over these CPUs by flow; none: stop (default: keep)"),
 	{ NULL },
 };
 
@@ -96,7 +102,14 @@ static int parse(struct cli *cli, int argc, char **argv, struct load_args *a)
 		if ((ret = check_lengths(cli, cmd, a)))
 			return ret;
 	}
-	return cli_setup(cli);
+	if ((ret = cli_setup(cli)))
+		return ret;
+	if (a->steer_text) {
+		if (pw_steer_parse(&cli->ctx, a->steer_text, &a->steer))
+			return cli_lib_err(cli);
+		a->o.steer = &a->steer;
+	}
+	return 0;
 }
 
 /* An interrupted operation this command finished or rolled back first. */
@@ -118,6 +131,15 @@ static struct json_object *recovered_json(const struct pw_recovery *rc)
 	json_object_object_add(j, "result",
 			       json_object_new_string(rc->completed ? "completed" : "rolled back"));
 	return j;
+}
+
+static struct json_object *steer_json(const struct pw_steer_cpus *c)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (__u32 i = 0; i < c->n; i++)
+		json_object_array_add(a, json_object_new_int64(c->cpu[i]));
+	return a;
 }
 
 static void report(struct cli *cli, const char *verb, const struct pw_load_opts *o,
@@ -164,6 +186,8 @@ static void report(struct cli *cli, const char *verb, const struct pw_load_opts 
 			json_object_array_add(maps, m);
 		}
 		json_object_object_add(j, "maps", maps);
+		if (r->steer_set)
+			json_object_object_add(j, "steer", steer_json(&r->steer));
 		cli_print_json(cli, j);
 		json_object_put(j);
 		return;
@@ -190,6 +214,13 @@ static void report(struct cli *cli, const char *verb, const struct pw_load_opts 
 			       r->maps[i].reused ? "reused" : "created", r->maps[i].path);
 			if (r->maps[i].why[0])
 				printf("    (%s)\n", r->maps[i].why);
+		}
+		if (r->steer_set) {
+			char cpus[1024];
+
+			pw_steer_str(&r->steer, cpus, sizeof(cpus));
+			printf("  steering %s%s\n", r->steer.n ? "passed traffic over cpus " : "off",
+			       r->steer.n ? cpus : "");
 		}
 	}
 	if (cli->ctx.detail[0])

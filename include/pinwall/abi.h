@@ -108,6 +108,24 @@ struct pw_drop_event {
 };
 
 /*
+ * CPU steering (load --steer, bpf/steer.h): the frames the rules pass are
+ * redirected into a cpumap, one entry per CPU in use, chosen by a flow hash
+ * over the CPUs listed in the one-entry pw_steer_cpus (n == 0: no steering,
+ * the frame passes here as before). Both maps are per interface. A listed
+ * CPU without a cpumap entry makes the redirect fall back to XDP_PASS.
+ */
+#define PW_MAP_STEER       "pw_steer"
+#define PW_MAP_STEER_CPUS  "pw_steer_cpus"
+#define PW_STEER_MAX_CPUS  256	/* cpumap entries: CPUs 0..255 can be listed */
+#define PW_STEER_QSIZE     2048	/* frames queued per CPU before the cpumap drops */
+
+struct pw_steer_cpus {
+	__u32 n;			/* CPUs listed; 0: steering off */
+	__u32 pad;
+	__u32 cpu[PW_STEER_MAX_CPUS];	/* the listed CPUs, ascending */
+};
+
+/*
  * Rules (shared by every interface; pinned by name under the shared dir).
  *
  * A rule has a stable id (1..PW_MAX_RULES-1; 0 means "no rule") that indexes

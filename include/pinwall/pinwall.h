@@ -102,6 +102,8 @@ struct pw_load_opts {
 	enum pw_pin_scope scope;	/* load --obj: where the maps are pinned */
 	const char *const *fresh;	/* maps to start empty */
 	int n_fresh;
+	/* --steer: NULL: load turns steering off, reload keeps it; n == 0: off */
+	const struct pw_steer_cpus *steer;
 };
 
 /* What the recovery of an interrupted operation found and did. */
@@ -136,6 +138,8 @@ struct pw_load_report {
 	double elapsed_ms;		/* start of the call to the new program running */
 	int n_maps;
 	struct pw_map_report maps[PW_MAX_MAPS];
+	bool steer_set;			/* the steering below was written by this call */
+	struct pw_steer_cpus steer;	/* CPU steering in force (n == 0: off) */
 };
 
 const char *pw_op_name(__u32 op);
@@ -145,6 +149,10 @@ const char *pw_step_name(__u32 step);
 int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_report *r);
 int pw_reload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_report *r);
 int pw_unload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_report *r);
+/* ---- CPU steering (steer.c) ---- */
+/* "0-1,3" (or "none": n = 0) into @out, each CPU online; one line if not. */
+int pw_steer_parse(struct pw_ctx *ctx, const char *text, struct pw_steer_cpus *out);
+void pw_steer_str(const struct pw_steer_cpus *c, char *buf, size_t len);
 /* ---- repin (repin.c) ---- */
 enum pw_repin_fate {
 	PW_REPIN_PRESENT,		/* the pin holds the program's object already */
