@@ -12,6 +12,8 @@
 #           stack (skb, IP, UDP, socket) for every datagram
 #   steer   pinwall --steer STEER_CPUS: XDP on the queue's CPU, the rest on
 #           the CPU each flow hashes to (cpumap kthreads)
+#   self    pinwall --steer RX_CPU: every frame through the cpumap back onto
+#           the queue's own CPU: the cost of the hop alone, nothing spread
 # Reported per mode: datagrams the application received per second, the
 # share of them handled by each CPU (SO_INCOMING_CPU), each CPU's busy time
 # (/proc/stat, all of the machine), and the ratios steer / off.
@@ -72,11 +74,10 @@ busy() { awk '/^cpu[0-9]/ { print $1, $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
 # One run: MODE (off|steer). Prints one JSON line.
 run() {
 	local mode=$1 b0 b1 t0 t1 sent sink
-	if [ "$mode" = steer ]; then
-		"$PW" -n "$NR" --pin-root "$ROOT" reload "$IF" --steer "$STEER_CPUS" >/dev/null || return 1
-	else
-		"$PW" -n "$NR" --pin-root "$ROOT" reload "$IF" --steer none >/dev/null || return 1
-	fi
+	local cpus=none
+	[ "$mode" = steer ] && cpus=$STEER_CPUS
+	[ "$mode" = self ] && cpus=$RX_CPU
+	"$PW" -n "$NR" --pin-root "$ROOT" reload "$IF" --steer "$cpus" >/dev/null || return 1
 	nsenter --net="/run/netns/$NR" "$SINK" -p 9000 -d $((DURATION + 3)) -i 0.5 -s 10.11.0.2 \
 		-P 40000 -n "$FLOWS" >"$TMP/sink" &
 	local spid=$!
@@ -108,16 +109,18 @@ pin_napi || { echo "steer: threaded NAPI unavailable" >&2; exit 1; }
 echo "== steering: one receive queue (NAPI on cpu $RX_CPU), sender on cpu $GEN_CPU, $FLOWS UDP flows of $SIZE-byte frames, ${DURATION}s per run, $(nproc) cpus"
 echo "command: DURATION=$DURATION ROUNDS=$ROUNDS GEN_CPU=$GEN_CPU RX_CPU=$RX_CPU STEER_CPUS=$STEER_CPUS FLOWS=$FLOWS SIZE=$SIZE bash bench/steer.sh"
 for r in $(seq "$ROUNDS"); do
-	for m in off steer; do
+	for m in off steer self; do
 		run "$m" | tee -a "$TMP/runs" || { echo "steer: run $m failed" >&2; exit 1; }
 	done
 done
-jq -rs --arg cpus "$STEER_CPUS" --argjson d "$DURATION" '
+jq -rs --arg cpus "$STEER_CPUS" --arg rx "$RX_CPU" --argjson d "$DURATION" '
 	def avg(f): (map(f) | add) / length;
 	def pct: . * 100 | round | tostring + "%";
 	def mode($m): map(select(.mode == $m));
-	(mode("off")) as $o | (mode("steer")) as $s |
+	(mode("off")) as $o | (mode("steer")) as $s | (mode("self")) as $h |
 	def row($n; $r): "\($n | . + "          " | .[:10]) rx \(($r | avg(.rx_pps)) / 1000 | round) kpps of \(($r | avg(.sent / $d)) / 1000 | round) k offered/s;  stack by cpu: \([range(0; ($r[0].by_cpu | length))] | map(. as $i | $r | avg(.by_cpu[$i] // 0) | pct) | join(" / "));  busy by cpu: \([range(0; ($r[0].busy | length))] | map(. as $i | $r | avg(.busy[$i]) | pct) | join(" / "))";
-	row("off"; $o), row("steer " + $cpus; $s),
-	"ratio steer/off: application throughput \((($s | avg(.rx_pps)) / ([($o | avg(.rx_pps)), 1] | max)) * 100 | round / 100)x, received/sent \(($s | avg(.received / .sent)) * 100 | round)% vs \(($o | avg(.received / .sent)) * 100 | round)%"
+	def ratio($r): (($r | avg(.rx_pps)) / ([($o | avg(.rx_pps)), 1] | max)) * 100 | round / 100;
+	row("off"; $o), row("steer " + $cpus; $s), row("self " + $rx; $h),
+	"ratio steer/off: application throughput \(ratio($s))x, received/sent \(($s | avg(.received / .sent)) * 100 | round)% vs \(($o | avg(.received / .sent)) * 100 | round)%",
+	"ratio self/off (the cpumap hop alone): application throughput \(ratio($h))x"
 ' "$TMP/runs"
