@@ -91,6 +91,10 @@ $(BUILD)/udpsink: tools/udpsink.c
 $(BUILD)/test_prog: tests/unit/test_prog.c tests/unit/pktbuild.h $(SKELS)
 	$(CC) $(CFLAGS) -Itests/unit $< -lbpf -lelf -lz -lcmocka -o $@
 
+# Steering (bpf/steer.h): redirect, fallback, symmetry, through the skeleton.
+$(BUILD)/test_steer: tests/unit/test_steer.c tests/unit/pktbuild.h $(SKELS)
+	$(CC) $(CFLAGS) -Itests/unit $< -lbpf -lelf -lz -lcmocka -o $@
+
 # Rule tests: the packet path against the reference classifier in libpinwall.
 $(BUILD)/test_rules: tests/unit/test_rules.c tests/unit/randpkt.h tests/unit/ruleharness.h tests/unit/pktbuild.h tests/unit/scratchroot.h tests/unit/skelrules.h $(BUILD)/libpinwall.a $(SKELS)
 	$(CC) $(CFLAGS) -Itests/unit $< $(BUILD)/libpinwall.a $(LDLIBS) -lcmocka -o $@
@@ -131,7 +135,7 @@ $(BUILD)/bench/%: bench/%.c tests/unit/*.h $(BUILD)/libpinwall.a $(SKELS) $(BENC
 demo: deps all
 	bash scripts/demo.sh
 
-check: deps all $(BUILD)/pinwall-test $(BUILD)/test_prog $(BUILD)/test_rules $(BUILD)/test_ordered $(BUILD)/test_fuzz $(BUILD)/test_migrate $(BUILD)/test_framesum $(TEST_OBJS)
+check: deps all $(BUILD)/pinwall-test $(BUILD)/test_prog $(BUILD)/test_rules $(BUILD)/test_ordered $(BUILD)/test_fuzz $(BUILD)/test_migrate $(BUILD)/test_framesum $(BUILD)/test_steer $(TEST_OBJS)
 	bash tests/run.sh
 
 test: check

@@ -11,7 +11,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -28,8 +27,10 @@ static bool cs_has(const struct cpuset *s, unsigned int cpu)
 	return cpu < PW_STEER_MAX_CPUS && (s->w[cpu / 64] >> (cpu % 64) & 1);
 }
 
-/* A CPU number at *p: digits only, below @lim (else -1, p not moved). */
-static long cpu_num(const char **p, long lim)
+#define CPU_NUM_MAX (1L << 20)	/* far above any kernel's CPU count */
+
+/* A CPU number at *p: digits only (else -1, p not moved). */
+static long cpu_num(const char **p)
 {
 	const char *s = *p;
 	long v = 0;
@@ -38,32 +39,33 @@ static long cpu_num(const char **p, long lim)
 		return -1;
 	while (isdigit((unsigned char)*s)) {
 		v = v * 10 + (*s++ - '0');
-		if (v >= lim)
-			return -2;
+		if (v >= CPU_NUM_MAX)
+			return -1;
 	}
 	*p = s;
 	return v;
 }
 
-/* "0-1,3" into @s. 0, -EINVAL (syntax) or -E2BIG (a CPU >= @lim). */
-static int cs_parse(const char *text, struct cpuset *s, long lim)
+/* "0-1,3" into @s: 0, -EINVAL (syntax) or, when @strict, -E2BIG for a CPU
+ * a cpumap here cannot name; else such CPUs are left out. */
+static int cs_parse(const char *text, struct cpuset *s, bool strict)
 {
 	const char *p = text;
 	long lo, hi;
 
 	memset(s, 0, sizeof(*s));
 	for (;;) {
-		if ((lo = cpu_num(&p, lim)) < 0)
-			return lo == -2 ? -E2BIG : -EINVAL;
+		if ((lo = cpu_num(&p)) < 0)
+			return -EINVAL;
 		hi = lo;
 		if (*p == '-') {
 			p++;
-			if ((hi = cpu_num(&p, lim)) < 0)
-				return hi == -2 ? -E2BIG : -EINVAL;
-			if (hi < lo)
+			if ((hi = cpu_num(&p)) < 0 || hi < lo)
 				return -EINVAL;
 		}
-		for (long c = lo; c <= hi; c++)
+		if (strict && hi >= PW_STEER_MAX_CPUS)
+			return -E2BIG;
+		for (long c = lo; c <= hi && c < PW_STEER_MAX_CPUS; c++)
 			s->w[c / 64] |= 1ULL << (c % 64);
 		if (*p == '\0')
 			return 0;
@@ -85,15 +87,8 @@ static int online_cpus(struct pw_ctx *ctx, struct cpuset *s)
 		return pw_fail(ctx, EIO, "cannot read the online CPUs from /sys/devices/system/cpu/online");
 	buf[n] = '\0';
 	buf[strcspn(buf, "\n")] = '\0';
-	/* CPUs beyond the cpumap are online but cannot be listed: cut there */
-	for (char *c = buf; *c; c++)
-		if (isdigit((unsigned char)*c) && atol(c) >= PW_STEER_MAX_CPUS) {
-			*c = '\0';
-			if (c > buf && (c[-1] == ',' || c[-1] == '-'))
-				c[-1] = '\0';
-			break;
-		}
-	if (cs_parse(buf, s, PW_STEER_MAX_CPUS))
+	/* CPUs beyond the cpumap are online but cannot be listed: left out */
+	if (cs_parse(buf, s, false))
 		return pw_fail(ctx, EIO, "cannot parse the online CPUs '%s'", buf);
 	return 0;
 }
@@ -127,7 +122,7 @@ int pw_steer_parse(struct pw_ctx *ctx, const char *text, struct pw_steer_cpus *o
 	memset(out, 0, sizeof(*out));
 	if (!strcmp(text, "none"))
 		return 0;
-	err = cs_parse(text, &want, PW_STEER_MAX_CPUS);
+	err = cs_parse(text, &want, true);
 	if (err == -E2BIG)
 		return pw_fail(ctx, EINVAL, "invalid cpu list '%s': cpus 0 to %d can be listed",
 			       text, PW_STEER_MAX_CPUS - 1);
