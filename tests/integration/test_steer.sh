@@ -137,6 +137,13 @@ test_steer() {
 	ASSERT_OK pw "$A" unload veth0
 	[ -e "$d/maps/pw_steer" ] && fail "cpumap pin left after unload"
 	bpftool map show id "$id" >/dev/null 2>&1 && fail "cpumap $id still exists after unload"
+
+	# generic XDP steers too (the kernel's cpumap takes skbs as well)
+	ASSERT_OK pw "$A" load veth0 --mode skb --steer 1
+	CPU=0 sink_run 5005 eval 'send 100 5005; send 10 7'
+	ASSERT_EQ "$(sink '[.packets, .cpus[1]]')" "[100,100]" "skb mode: steered to cpu 1"
+	ASSERT_EQ "$(action_count "$A" veth0 XDP_REDIRECT | cut -d' ' -f1)" 100 "skb mode: counted as XDP_REDIRECT"
+	ASSERT_EQ "$(action_count "$A" veth0 XDP_DROP | cut -d' ' -f1)" 10 "skb mode: drops dropped"
 }
 
 test_steer_refused() {
