@@ -8,8 +8,9 @@
  * The hash is symmetric (both directions of a flow give the same value): a
  * host forwarding between two steered interfaces handles both directions of
  * a connection on one CPU, where its conntrack entry is warm; on a single
- * interface it costs nothing. Fragments hash without ports (later ones
- * carry none), so every piece of a datagram meets on the same CPU.
+ * interface it costs nothing. Fragments hash by their addresses alone
+ * (later ones carry no ports), so every piece of a datagram meets on the
+ * same CPU.
  */
 #ifndef PINWALL_BPF_STEER_H
 #define PINWALL_BPF_STEER_H
@@ -50,12 +51,13 @@ static __always_inline __u32 pw_steer_end(const __u32 *addr, __u16 port)
 /* Symmetric: the two ends are added, so swapping them changes nothing. */
 static __always_inline __u32 pw_steer_hash(const struct pw_pkt *pkt)
 {
-	bool ports = pkt->has_ports && pkt->frag == PW_FRAG_NONE;
+	/* fragments: addresses only (a later one has no ports, nor here a protocol) */
+	bool whole = pkt->frag == PW_FRAG_NONE, ports = whole && pkt->has_ports;
 	__u32 h;
 
 	h = pw_steer_end(pkt->saddr, ports ? pkt->sport : 0) +
 	    pw_steer_end(pkt->daddr, ports ? pkt->dport : 0);
-	h = pw_steer_mix(h, pkt->frag == PW_FRAG_LATER ? 0 : pkt->l4_proto);
+	h = pw_steer_mix(h, whole ? pkt->l4_proto : 0);
 	return pw_steer_mix(h, pkt->l3);
 }
 

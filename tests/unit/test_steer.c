@@ -3,7 +3,8 @@
  * CPU steering (bpf/steer.h) through BPF_PROG_TEST_RUN: a passed frame is
  * redirected when its CPU has a cpumap entry and passes when not (never
  * dropped), a dropped frame stays dropped, the redirect is counted in the
- * XDP_REDIRECT slot, and the flow hash is symmetric and spreads flows.
+ * XDP_REDIRECT slot, and the flow hash is symmetric, spreads flows and
+ * keeps the fragments of a datagram together.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -170,6 +171,39 @@ static void t_symmetric_spread(void **state)
 	pinwall__destroy(s);
 }
 
+/* The pieces of one fragmented datagram go to one CPU, whatever its ports. */
+static void t_fragments_together(void **state)
+{
+	struct pinwall *s = open_load(XDP_PASS);
+	__u32 cpus[2] = { 0, 1 }, first = 0;
+
+	(void)state;
+	assert_non_null(s);
+	steer(s, 2, cpus, 1, &first);
+	for (__u32 i = 0; i < 32; i++) {
+		__u32 sa = htonl(0x0a000001 + i * 104729);
+		__u32 v[2];
+
+		for (int k = 0; k < 2; k++) {
+			struct pb b;
+			size_t ip;
+
+			pb_init(&b);
+			pb_eth(&b, ETH_P_IP);
+			/* first fragment (MF, offset 0, with the UDP header), then a later one */
+			ip = pb_ipv4(&b, IPPROTO_UDP, 5, k ? 185 : IP_MF);
+			memcpy(b.buf + ip + 12, &sa, 4);
+			if (!k)
+				pb_udp(&b, 40000 + i, 53);
+			pb_payload(&b, 64);
+			pb_finish(&b);
+			v[k] = run(s, &b);
+		}
+		assert_int_equal(v[0], v[1]);
+	}
+	pinwall__destroy(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -177,6 +211,7 @@ int main(void)
 		cmocka_unit_test(t_redirect_counted_fallback_pass),
 		cmocka_unit_test(t_drop_before_redirect),
 		cmocka_unit_test(t_symmetric_spread),
+		cmocka_unit_test(t_fragments_together),
 	};
 
 	return cmocka_run_group_tests_name("test_steer", tests, NULL, NULL);
