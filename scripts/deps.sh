@@ -11,7 +11,7 @@ pkgs=(
 	iproute2 jq libcap2-bin util-linux procps	# tests: netns, JSON, capsh, setpriv, sysctl
 	xdp-tools nftables iptables ethtool	# peers and baselines for tests and benchmarks
 	python3-scapy				# crafted frames of the bypass tests
-	tcpdump tshark				# tests: read what pinwall drops --pcap wrote
+	tcpdump tshark				# tests: read what pinwall drops --pcap wrote; tcpdump on a veth (test_steer)
 	prometheus curl				# the exporter test: a real scrape, its HTTP API
 	python3-matplotlib			# make bench: the plot docs/bench.png
 	systemd					# tests: systemd-analyze verify of the unit
