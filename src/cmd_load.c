@@ -6,12 +6,15 @@
 #include "cli.h"
 
 #define MAX_FRESH 16
+#define MAX_BINDS PW_BINDS_MAX
 
 struct load_args {
 	struct pw_load_opts o;
 	int mode, scope;	/* CLI_OPT_ENUM: ints, copied into o */
 	const char *fresh[MAX_FRESH];
 	int n_fresh;
+	const char *binds[MAX_BINDS];
+	int n_binds;
 };
 
 static const struct cli_word modes[] = {
@@ -29,6 +32,11 @@ static const struct cli_word scopes[] = {
 #define FRESH_OPT CLI_LIST("fresh", 0, struct load_args, fresh, n_fresh, MAX_FRESH, "MAP", \
 			   "start MAP empty, whatever its pin holds", .what = "--fresh maps")
 
+#define MAP_OPT(why) CLI_LIST("map", 0, struct load_args, binds, n_binds, MAX_BINDS, "NAME=PATH", \
+				why, .what = "--map bindings")
+#define FLAT_OPT CLI_FLAG("flat-path", 0, struct load_args, o.flat_path, \
+			  "link <bpffs root>/IFACE to the maps (the tutorial's stats path)")
+
 const struct cli_opt load_opts[] = {
 	CLI_ENUM("mode", 'm', struct load_args, mode, "MODE", modes,
 		 "driver (native) or generic (skb) XDP; auto (the default): native, else skb"),
@@ -41,6 +49,10 @@ const struct cli_opt load_opts[] = {
 	CLI_FLAG("force", 0, struct load_args, o.force, "replace a program attached by another tool"),
 	MIGRATE_OPT,
 	FRESH_OPT,
+	CLI_LIST("map", 0, struct load_args, binds, n_binds, MAX_BINDS, "NAME=PATH",
+		 "use the map pinned at PATH as the object's map NAME", .what = "--map bindings",
+		 .needs = "obj", .needs_why = "the built-in program's maps are pinwall's own"),
+	FLAT_OPT,
 	{ NULL },
 };
 
@@ -50,6 +62,8 @@ const struct cli_opt reload_opts[] = {
 		"the XDP program to use (default: the recorded one)"),
 	MIGRATE_OPT,
 	FRESH_OPT,
+	MAP_OPT("bind (NAME=PATH) or unbind (NAME=) a map; the others stay bound"),
+	FLAT_OPT,
 	{ NULL },
 };
 
@@ -91,6 +105,8 @@ static int parse(struct cli *cli, int argc, char **argv, struct load_args *a)
 	a->o.scope = (enum pw_pin_scope)a->scope;
 	a->o.fresh = a->fresh;
 	a->o.n_fresh = a->n_fresh;
+	a->o.binds = a->binds;
+	a->o.n_binds = a->n_binds;
 	if (npos) {
 		a->o.ifname = pos[0];
 		if ((ret = check_lengths(cli, cmd, a)))
