@@ -252,8 +252,8 @@ static void unpin_unbound(const struct pw_ctx *ctx, const char *ifdir, const str
 {
 	char path[PW_PATH_LEN];
 
-	if (!snprintf(path, sizeof(path), "%s/%s/%s", ifdir, PW_DIR_MAPS, bd->name) ||
-	    strlen(path) >= sizeof(path) - 1)
+	if (snprintf(path, sizeof(path), "%s/%s/%s", ifdir, PW_DIR_MAPS, bd->name) >=
+	    (int)sizeof(path))
 		return;
 	pw_unlink_below(path, strlen(ctx->pin_root));
 }

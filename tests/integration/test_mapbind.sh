@@ -5,7 +5,7 @@
 # the bound map through reload, repin, save/restore; unload leaves it;
 # every bad binding is one line and changes nothing. The flat path sits at
 # the bpffs root: its test runs in a private mount namespace on a bpffs of
-# its own, never on the host's.
+# its own, never on the host's (through reload, unload + load, repin, clean).
 . "$(dirname "$0")/lib.sh"
 
 TUT="$OBJS/tutorial.o"
@@ -173,8 +173,13 @@ test_flat_path_tutorial_reader() {
 		ln -s /sys/fs/bpf/elsewhere /sys/fs/bpf/veth1
 		pwt $NS load veth1 --flat-path 2>&1 >/dev/null | sed "s/^/foreign: /"
 		echo "foreign link: $(readlink /sys/fs/bpf/veth1)"
-		pwt $NS unload veth0 >/dev/null
-		[ -L /sys/fs/bpf/veth0 ] && echo "unload left the link"
+		rm -rf $ROOT
+		echo "pins gone $(reader veth0)"
+		pwt $NS repin veth0 >/dev/null || echo "repin failed"
+		gen $NS -i veth1 -c 3 -q; echo "after repin $(reader veth0)"
+		ip -n $NS link del veth0
+		pwt $NS clean --yes >/dev/null || echo "clean failed"
+		[ -L /sys/fs/bpf/veth0 ] && echo "clean left the link"
 		echo done')
 	ASSERT_MATCH "$out" "^link pwt[0-9]+/ns[0-9]+/veth0/maps$" "a relative bpffs link to the maps"
 	ASSERT_MATCH "$out" "after load 30$" "the reader counts after load"
@@ -185,7 +190,9 @@ test_flat_path_tutorial_reader() {
 	ASSERT_MATCH "$out" "other ns: nothing attached" "the refused load changed nothing"
 	ASSERT_MATCH "$out" "foreign: pinwall: error: --flat-path: '/sys/fs/bpf/veth1' is a link pinwall did not make \(to '/sys/fs/bpf/elsewhere'\): left alone; nothing was changed$" "a foreign link is refused"
 	ASSERT_MATCH "$out" "foreign link: /sys/fs/bpf/elsewhere" "and left alone"
-	ASSERT_NOMATCH "$out" "failed|left the link|unreadable|wrong shape" "no step failed"
+	ASSERT_MATCH "$out" "pins gone unreadable$" "the link leads nowhere with every pin gone"
+	ASSERT_MATCH "$out" "after repin 10$" "repin: the reader counts again, on the same map"
+	ASSERT_NOMATCH "$out" "failed|left the link|wrong shape" "no step failed"
 	ASSERT_MATCH "$out" "^done$" "the script ran to its end"
 	ASSERT_EQ "$(stat -f -c %T /sys/fs/bpf)" bpf_fs "the host's bpffs is still there"
 }
