@@ -145,7 +145,7 @@ reader() {
 # /sys/fs/bpf (the flat path is at its root): the host's bpffs is untouched.
 in_private_bpffs() {
 	unshare -m --propagation private env PINWALL_TEST_PRIVATE_BPFFS=1 \
-		PWT="$PWT" GEN="$GEN" NS="$NS" NS2="${NS2:-}" ROOT="$ROOT" SUM_PASSED="$SUM_PASSED" \
+		PWT="$PWT" GEN="$GEN" NS="$NS" NS2="${NS2:-}" ROOT="$ROOT" SUM_PASSED="$SUM_PASSED" T_TMP="$T_TMP" \
 		bash -c "
 		mount -t bpf bpf /sys/fs/bpf || exit 1
 		pwt() { local n=\$1; shift; \"\$PWT\" -n \"\$n\" --pin-root \"\$ROOT\" \"\$@\"; }
@@ -168,6 +168,11 @@ test_flat_path_tutorial_reader() {
 		[ -e /sys/fs/bpf/veth0 ] || [ -L /sys/fs/bpf/veth0 ] && echo "unload left the link"
 		pwt $NS load veth0 --flat-path >/dev/null || echo "load failed"
 		gen $NS -i veth1 -c 7 -q; echo "after unload+load $(reader veth0)"
+		pwt $NS save --config $T_TMP/conf >/dev/null || echo "save failed"
+		grep "^veth0 " $T_TMP/conf/interfaces | sed "s/^/saved /"
+		pwt $NS unload veth0 >/dev/null
+		pwt $NS restore --config $T_TMP/conf >/dev/null || echo "restore failed"
+		echo "restored link $(readlink /sys/fs/bpf/veth0)"
 		pwt $NS2 load veth0 --flat-path 2>&1 >/dev/null | sed "s/^/other ns: /"
 		[ -z "$(ip -n $NS2 -j link show veth0 | jq -r ".[0].xdp // empty")" ] && echo "other ns: nothing attached"
 		ln -s /sys/fs/bpf/elsewhere /sys/fs/bpf/veth1
@@ -176,7 +181,7 @@ test_flat_path_tutorial_reader() {
 		rm -rf $ROOT
 		echo "pins gone $(reader veth0)"
 		pwt $NS repin veth0 >/dev/null || echo "repin failed"
-		gen $NS -i veth1 -c 3 -q; echo "after repin $(reader veth0)"
+		gen $NS -i veth1 -c 10 -q; echo "after repin $(reader veth0)"
 		ip -n $NS link del veth0
 		pwt $NS clean --yes >/dev/null || echo "clean failed"
 		[ -L /sys/fs/bpf/veth0 ] && echo "clean left the link"
@@ -186,12 +191,14 @@ test_flat_path_tutorial_reader() {
 	ASSERT_MATCH "$out" "after reload 42$" "the reader follows the reload"
 	ASSERT_MATCH "$out" "status /sys/fs/bpf/veth0$" "status shows the flat path"
 	ASSERT_MATCH "$out" "after unload\+load 7$" "the reader follows unload + load"
+	ASSERT_MATCH "$out" "^saved veth0 mode [a-z]+ flat on$" "save keeps the flat path"
+	ASSERT_MATCH "$out" "^restored link pwt[0-9]+/ns[0-9]+/veth0/maps$" "restore makes it again"
 	ASSERT_MATCH "$out" "other ns: pinwall: error: --flat-path: '/sys/fs/bpf/veth0' is taken by 'veth0' of network namespace [0-9]+ \(one namespace per interface name can have it\); nothing was changed$" "another namespace is refused with one line"
 	ASSERT_MATCH "$out" "other ns: nothing attached" "the refused load changed nothing"
 	ASSERT_MATCH "$out" "foreign: pinwall: error: --flat-path: '/sys/fs/bpf/veth1' is a link pinwall did not make \(to '/sys/fs/bpf/elsewhere'\): left alone; nothing was changed$" "a foreign link is refused"
 	ASSERT_MATCH "$out" "foreign link: /sys/fs/bpf/elsewhere" "and left alone"
 	ASSERT_MATCH "$out" "pins gone unreadable$" "the link leads nowhere with every pin gone"
-	ASSERT_MATCH "$out" "after repin 10$" "repin: the reader counts again, on the same map"
+	ASSERT_MATCH "$out" "after repin 10$" "repin: the reader counts again (the restored load's map)"
 	ASSERT_NOMATCH "$out" "failed|left the link|wrong shape" "no step failed"
 	ASSERT_MATCH "$out" "^done$" "the script ran to its end"
 	ASSERT_EQ "$(stat -f -c %T /sys/fs/bpf)" bpf_fs "the host's bpffs is still there"
