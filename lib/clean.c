@@ -157,7 +157,11 @@ static int clean_ns(struct pw_ctx *ctx, int nsfd, const char *nsdir, __u64 ino, 
 		else
 			judge(&it, ns_live, ino == ctx->netns_ino, root_len);
 		if (it.stale && remove) {
-			int e1 = pw_rm_tree_at(dirfd(d), ifd->d_name);
+			int e1;
+
+			/* its flat path (load --flat-path) goes with it, only if ours */
+			pw_flat_remove(ctx, it.ifname, it.path);
+			e1 = pw_rm_tree_at(dirfd(d), ifd->d_name);
 
 			it.removed = e1 == 0;
 			if (e1)

@@ -93,6 +93,7 @@ struct pw_plan_map {
 	bool shared;		/* pinned by name below shared/ */
 	bool unpinned;		/* --pin-scope none: never pinned */
 	bool pinned_now;	/* created and pinned by this call */
+	bool bound;		/* load --map: the user's pin at path, used as it is */
 };
 
 struct pw_plan {
@@ -115,6 +116,7 @@ struct pw_plan_opts {
 	int n_fresh;
 	const char *ifdir;		/* the interface (shared-map users are others) */
 	enum pw_pin_scope scope;
+	struct pw_binds *binds;		/* load --map: maps bound to others' pins */
 };
 
 /* ---- the pin root: privileges, bpffs, layout, lock (pins.c) ---- */
@@ -352,6 +354,30 @@ void pw_obj_close(struct pw_obj *o);
 /* ---- the unload steps (unload.c) ---- */
 int pw_unload_core(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
 		   struct pw_intent *in, struct pw_load_report *r);
+
+/* ---- load --map (mapbind.c) ---- */
+struct pw_bind *pw_bind_find(struct pw_binds *b, const char *name);
+/* The command's NAME=PATH specs applied to @b (the recorded bindings on
+ * reload, where an empty PATH drops one). */
+int pw_binds_resolve(struct pw_ctx *ctx, const char *const *specs, int n, bool reload,
+		     struct pw_binds *b);
+/* The pin a binding names, checked (bpffs, no link, a map): its fd. */
+int pw_bind_open(struct pw_ctx *ctx, const struct pw_bind *bd);
+int pw_binds_check_names(struct pw_ctx *ctx, struct bpf_object *obj, const struct pw_binds *b,
+			 bool reload);
+int pw_binds_recorded(struct pw_ctx *ctx, const char *ifdir, struct pw_binds *b);
+/* After the switch: ids, the record (bound to @prog_fd), old maps/ pins. */
+int pw_binds_commit(struct pw_ctx *ctx, const char *ifdir, struct bpf_object *obj, int prog_fd,
+		    struct pw_binds *b);
+void pw_binds_unpin(const struct pw_ctx *ctx, const char *ifdir);
+/* repin: the record the program holds (@ids: its maps), its bound maps at
+ * their free paths, the flat path. */
+int pw_binds_repin(struct pw_ctx *ctx, struct pw_repin_report *r, const __u32 *ids, __u32 n);
+
+/* ---- load --flat-path (flatpath.c) ---- */
+int pw_flat_check(struct pw_ctx *ctx, const char *ifname, const char *ifdir);
+int pw_flat_make(struct pw_ctx *ctx, const char *ifname, const char *ifdir);
+void pw_flat_remove(struct pw_ctx *ctx, const char *ifname, const char *ifdir);
 
 /* persist_conf.c: one interface appended to a saved state (grown as needed). */
 struct pw_saved;

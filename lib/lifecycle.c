@@ -87,6 +87,8 @@ static void meta_shared(struct pw_meta *m, const struct pw_plan *plan)
 		struct pw_meta_map *mm = &m->maps[m->n_maps];
 		struct bpf_map_info info;
 
+		if (pm->bound)
+			continue;	/* the user's pin: not pinwall's to pin or remove */
 		if (pm->shared && m->n_shared < PW_META_SHARED)
 			snprintf(m->shared[m->n_shared++], PW_MAP_NAME_LEN, "%s", name);
 		if (pm->unpinned || m->n_maps == PW_META_MAPS ||
@@ -160,6 +162,30 @@ static int stage(struct pw_ctx *ctx, const char *ifdir, struct pw_obj *obj,
 	return 0;
 }
 
+/* The bindings a command uses: the built-in program's maps are pinwall's
+ * own (shared rule maps, counters other commands read): never bound. */
+static int binds_fit(struct pw_ctx *ctx, const struct pw_obj *obj, const struct pw_binds *b)
+{
+	if (obj->skel && b->n)
+		return pw_fail(ctx, EINVAL, "--map '%s=%s': the built-in program's maps are pinwall's own and are never bound (bind the maps of an --obj program); nothing was changed",
+			       b->map[0].name, b->map[0].path);
+	return 0;
+}
+
+/* After the switch: the binding record, the old pins of bound maps, the
+ * flat path. The program runs: a failure is reported, not undone. */
+static int binds_after(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
+		       const struct pw_obj *obj, struct pw_binds *b)
+{
+	int err = pw_binds_commit(ctx, ifdir, obj->obj, bpf_program__fd(obj->prog), b);
+
+	if (!err && (b->flags & PW_BINDS_FLAT))
+		err = pw_flat_make(ctx, ifname, ifdir);
+	if (err)
+		pw_detail(ctx, "the new program runs; run the command again to finish");
+	return err;
+}
+
 static void plan_opts(const struct pw_load_opts *o, const char *ifdir, struct pw_plan_opts *po)
 {
 	memset(po, 0, sizeof(*po));
@@ -219,6 +245,7 @@ struct load_state {
 	struct pw_xdp_state st;	/* what the hook held before */
 	struct pw_intent in;
 	struct made_dirs made;
+	struct pw_binds binds;	/* --map, --flat-path */
 	bool foreign;		/* --force over another tool's program */
 	bool intent;		/* the intent record is there to undo */
 	int ifindex, lock_fd, foreign_fd;
@@ -302,6 +329,7 @@ static int load_plan(struct pw_ctx *ctx, const struct pw_load_opts *o,
 		     const struct pw_load_report *r, struct load_state *l)
 {
 	struct pw_meta kept;
+	int err;
 
 	plan_opts(o, r->ifdir, &l->po);
 	/* maps kept by unload --keep-maps were pinned under a scope: the
@@ -312,6 +340,9 @@ static int load_plan(struct pw_ctx *ctx, const struct pw_load_opts *o,
 				       o->ifname, pw_scope_name(kept.pin_scope));
 		l->po.scope = kept.pin_scope;
 	}
+	l->po.binds = &l->binds;
+	if (l->binds.flags && (err = pw_flat_check(ctx, o->ifname, r->ifdir)))
+		return err;
 	return pw_plan_maps(ctx, l->obj.obj, r->ifdir, &l->po, &l->plan);
 }
 
@@ -428,9 +459,14 @@ int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_rep
 		return err;
 	if ((l.ifindex = pw_ifindex(ctx, o->ifname)) < 0)
 		return l.ifindex;
+	if ((err = pw_binds_resolve(ctx, o->binds, o->n_binds, false, &l.binds)))
+		return err;
+	l.binds.flags = o->flat_path ? PW_BINDS_FLAT : 0;
 	if ((err = pw_obj_open(ctx, o->obj_path, o->prog_name, &l.obj)))
 		return err;
 	if (o->steer && o->steer->n && (err = pw_steer_check_obj(ctx, l.obj.obj)))
+		goto out;
+	if ((err = binds_fit(ctx, &l.obj, &l.binds)))
 		goto out;
 	if ((err = load_lock(ctx, o, r, &l)))
 		goto out;
@@ -448,6 +484,8 @@ int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_rep
 		goto out;
 	r->elapsed_ms = now_ms() - t0;
 	err = load_finish(ctx, o, r, &l, used);
+	if (!err)
+		err = binds_after(ctx, o->ifname, r->ifdir, &l.obj, &l.binds);
 out:
 	load_end(ctx, r, &l, err);
 	return err;
@@ -627,6 +665,7 @@ struct reload_state {
 	struct pw_link_pin lp;
 	struct pw_xdp_state st;	/* pinwall's program, running */
 	struct pw_meta meta;	/* its load record */
+	struct pw_binds binds;	/* recorded, changed by --map, --flat-path */
 	struct pw_intent in;
 	bool intent;		/* the intent record is there to undo */
 	int ifindex, lock_fd, old_fd, link_fd;
@@ -649,8 +688,14 @@ static int reload_plan(struct pw_ctx *ctx, const struct pw_load_opts *o,
 	}
 	plan_opts(o, r->ifdir, &po);
 	po.scope = s->meta.pin_scope;	/* chosen at load; unload and load to change it */
+	po.binds = &s->binds;
+	if (o->flat_path)
+		s->binds.flags |= PW_BINDS_FLAT;
 	if ((err = pw_obj_open(ctx, path, prog, &s->obj)) ||
 	    (o->steer && o->steer->n && (err = pw_steer_check_obj(ctx, s->obj.obj))) ||
+	    (err = binds_fit(ctx, &s->obj, &s->binds)) ||
+	    (err = pw_binds_check_names(ctx, s->obj.obj, &s->binds, true)) ||
+	    (s->binds.flags && (err = pw_flat_check(ctx, o->ifname, r->ifdir))) ||
 	    (err = pw_plan_maps(ctx, s->obj.obj, r->ifdir, &po, &s->plan)))
 		return err;
 	s->old_fd = bpf_prog_get_fd_by_id(s->st.prog_id);
@@ -754,6 +799,8 @@ int pw_reload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_r
 	if ((err = pw_recover_locked(ctx, o->ifname, r->ifdir, &r->recovered, false)) ||
 	    (err = open_managed(ctx, o->ifname, s.ifindex, r->ifdir, &s.lp, &s.st, &s.meta,
 				&s.link_fd)) ||
+	    (err = pw_binds_recorded(ctx, r->ifdir, &s.binds)) ||
+	    (err = pw_binds_resolve(ctx, o->binds, o->n_binds, true, &s.binds)) ||
 	    (err = reload_plan(ctx, o, r, &s)) || (err = reload_stage(ctx, o, r, &s)))
 		goto out;
 	/* atomic: the interface runs the old program until this returns */
@@ -767,6 +814,8 @@ int pw_reload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_r
 	r->elapsed_ms = now_ms() - t0;
 	if (!(err = reload_finish(ctx, o, r, &s)) && o->steer)
 		err = reload_steer(ctx, o, r, &s);
+	if (!err)
+		err = binds_after(ctx, o->ifname, r->ifdir, &s.obj, &s.binds);
 out:
 	reload_end(r, &s, err);
 	return err;

@@ -35,8 +35,13 @@ void pw_saved_iface_format(const struct pw_saved_iface *i, char *buf, size_t len
 		if (i->prog[0] && o < len)
 			o += snprintf(buf + o, len - o, " prog %s", i->prog);
 		if (o < len)
-			snprintf(buf + o, len - o, " scope %s", pw_scope_name(i->scope));
+			o += snprintf(buf + o, len - o, " scope %s", pw_scope_name(i->scope));
 	}
+	for (__u32 k = 0; k < i->binds.n && k < PW_BINDS_MAX && o < len; k++)
+		o += snprintf(buf + o, len - o, " map %s=%s", i->binds.map[k].name,
+			      i->binds.map[k].path);
+	if ((i->binds.flags & PW_BINDS_FLAT) && o < len)
+		snprintf(buf + o, len - o, " flat on");
 }
 
 /* What the kernel takes as a device name, and a word of this format. */
@@ -90,21 +95,42 @@ static const char *value_of(struct pw_ctx *ctx, const struct conf_file *cf, cons
 	return *err ? NULL : v;
 }
 
-/* KEY VALUE pairs after the interface name, in any order, each once. */
+/* map NAME=PATH (load --map): one more binding of @i. */
+static int bind_word(struct pw_ctx *ctx, const struct conf_file *cf, const char *v,
+		     struct pw_saved_iface *i)
+{
+	const char *eq = strchr(v, '=');
+	struct pw_bind *bd = &i->binds.map[i->binds.n];
+
+	if (!eq || eq == v || !eq[1] || eq[1] != '/')
+		return conf_fail(ctx, cf, "invalid map '%s': use NAME=PATH with an absolute PATH", v);
+	if ((size_t)(eq - v) >= sizeof(bd->name) || strlen(eq + 1) >= sizeof(bd->path))
+		return conf_fail(ctx, cf, "map '%.40s...' is too long", v);
+	if (i->binds.n >= PW_BINDS_MAX)
+		return conf_fail(ctx, cf, "more than %d maps bound", PW_BINDS_MAX);
+	snprintf(bd->name, sizeof(bd->name), "%.*s", (int)(eq - v), v);
+	snprintf(bd->path, sizeof(bd->path), "%s", eq + 1);
+	i->binds.n++;
+	i->binds.version = PW_BINDS_VERSION;
+	return 0;
+}
+
+/* KEY VALUE pairs after the interface name, in any order, each once
+ * (map: as often as maps are bound). */
 static int parse_words(struct pw_ctx *ctx, const struct conf_file *cf, char **save,
 		       struct pw_saved_iface *i)
 {
-	bool seen[4] = { false };
-	static const char *const keys[] = { "mode", "obj", "prog", "scope" };
+	bool seen[6] = { false };
+	static const char *const keys[] = { "mode", "obj", "prog", "scope", "map", "flat" };
 	const char *w, *v;
 	int err = 0, k;
 
 	while (!err && (w = strtok_r(NULL, " \t\r", save)) && *w != '#') {
-		for (k = 0; k < 4 && strcmp(w, keys[k]); k++)
+		for (k = 0; k < 6 && strcmp(w, keys[k]); k++)
 			;
-		if (k == 4)
-			return conf_fail(ctx, cf, "unknown keyword '%s': use mode, obj, prog or scope", w);
-		if (seen[k])
+		if (k == 6)
+			return conf_fail(ctx, cf, "unknown keyword '%s': use mode, obj, prog, scope, map or flat", w);
+		if (seen[k] && k != 4)
 			return conf_fail(ctx, cf, "'%s' given twice", w);
 		seen[k] = true;
 		if (!(v = value_of(ctx, cf, w, save, &err)))
@@ -116,6 +142,12 @@ static int parse_words(struct pw_ctx *ctx, const struct conf_file *cf, char **sa
 					 "object path '%.40s...' is too long", v);
 		if (k == 2 && strlen(v) >= sizeof(i->prog))
 			return conf_fail(ctx, cf, "program name '%.40s...' is too long", v);
+		if (k == 4 && (err = bind_word(ctx, cf, v, i)))
+			return err;
+		if (k == 5 && strcmp(v, "on"))
+			return conf_fail(ctx, cf, "invalid flat '%s': use 'flat on'", v);
+		if (k == 5)
+			i->binds.flags |= PW_BINDS_FLAT;
 		if (k == 3 && scope_parse(v, &i->scope))
 			return conf_fail(ctx, cf, "invalid scope '%s': use object, global, iface or none", v);
 		if (k == 1)
@@ -124,9 +156,9 @@ static int parse_words(struct pw_ctx *ctx, const struct conf_file *cf, char **sa
 			snprintf(i->prog, sizeof(i->prog), "%s", v);
 	}
 	i->builtin = !seen[1];
-	if (i->builtin && (seen[2] || seen[3]))
+	if (i->builtin && (seen[2] || seen[3] || seen[4]))
 		return conf_fail(ctx, cf, "'%s' needs 'obj PATH' (the built-in program has one program and shared rule maps)",
-				 seen[2] ? "prog" : "scope");
+				 seen[2] ? "prog" : seen[3] ? "scope" : "map");
 	return 0;
 }
 

@@ -240,8 +240,19 @@ static void restore_iface(struct pw_ctx *ctx, const struct pw_saved_iface *w, bo
 		.ifname = w->ifname, .obj_path = w->builtin ? NULL : w->object,
 		.prog_name = w->prog[0] ? w->prog : NULL, .mode = w->mode,
 		.scope = w->builtin ? PW_SCOPE_OBJECT : w->scope,
+		.flat_path = w->binds.flags & PW_BINDS_FLAT,
 	};
+	char specs[PW_BINDS_MAX][PW_NAME_LEN + PW_PATH_LEN + 2];
+	const char *spec[PW_BINDS_MAX];
 	int err;
+
+	/* load --map NAME=PATH, as saved */
+	for (__u32 k = 0; k < w->binds.n && k < PW_BINDS_MAX; k++) {
+		snprintf(specs[k], sizeof(specs[k]), "%s=%s", w->binds.map[k].name,
+			 w->binds.map[k].path);
+		spec[o.n_binds++] = specs[k];
+	}
+	o.binds = spec;
 
 	snprintf(out->ifname, sizeof(out->ifname), "%s", w->ifname);
 	out->mode = w->mode;

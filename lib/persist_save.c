@@ -71,6 +71,13 @@ static int collect_iface(const struct pw_status *st, void *arg)
 			return pw_fail(ctx, ENOENT, "cannot save '%s': its object '%s' is gone (restore would need it): reload it from a file that stays; nothing was saved",
 				       st->ifname, i.object);
 	}
+	/* load --map, --flat-path: kept as the record says */
+	if (pw_binds_read(ctx, st->ifdir, &i.binds))
+		memset(&i.binds, 0, sizeof(i.binds));
+	for (__u32 k = 0; k < i.binds.n; k++)
+		if (!word_ok(i.binds.map[k].path) || !word_ok(i.binds.map[k].name))
+			return pw_fail(ctx, EINVAL, "cannot save '%s': its bound map '%s' has a blank or control character (the interfaces file is words); nothing was saved",
+				       st->ifname, i.binds.map[k].path);
 	if (!word_ok(i.ifname) || !word_ok(i.prog))
 		return pw_fail(ctx, EINVAL, "cannot save '%s': a name with a blank or '#' at its start; nothing was saved",
 			       st->ifname);
@@ -266,7 +273,7 @@ static int write_ifaces(struct pw_ctx *ctx, int dirfd, const char *dir, const st
 		return err;
 	header(t.f, "interfaces", writer);
 	fprintf(t.f, "# One interface a line, as it ran: IFACE mode MODE [obj PATH [prog NAME]\n"
-		     "# scope SCOPE] (without obj: the built-in program).\n");
+		     "# scope SCOPE [map NAME=PATH]...] [flat on] (without obj: the built-in program).\n");
 	for (int k = 0; k < s->n; k++) {
 		pw_saved_iface_format(&s->ifs[k], line, sizeof(line));
 		fprintf(t.f, "%s\n", line);

@@ -259,6 +259,42 @@ static int decide_pinned(struct pw_ctx *ctx, struct pw_plan_map *pm, int fd, con
 	return 1;
 }
 
+/* A bound map (load --map): the user's pin, reused as it is or refused
+ * with one line; never migrated, never replaced. */
+static int plan_bound(struct pw_ctx *ctx, struct pw_plan_map *pm, const struct pw_bind *bd,
+		      const struct btf *btf, struct pw_map_desc *desc)
+{
+	size_t mark = strlen(ctx->detail);
+	struct bpf_map_info info;
+	char why[400];
+	int fd = pw_bind_open(ctx, bd), d;
+
+	if (fd < 0)
+		return fd;
+	pm->pinned_fd = fd;
+	pm->bound = true;
+	pm->unpinned = pm->shared = false;
+	snprintf(pm->path, sizeof(pm->path), "%s", bd->path);
+	if ((d = pw_map_info(fd, &info)))
+		return pw_fail(ctx, d, "--map '%s=%s': cannot read the map: %s", bd->name,
+			       bd->path, strerror(-d));
+	pw_map_desc_from_info(&info, &desc[0]);
+	pw_map_desc_from_map(pm->map, btf, &desc[1]);
+	d = pw_map_decide(ctx, bd->name, bd->path, &desc[0], &desc[1], &pm->mig);
+	if (d < 0)
+		return pw_fail(ctx, d, "out of memory");
+	pm->fate = PW_FATE_REUSE;
+	if (d == PW_MAP_REUSE)
+		return 0;
+	if (pm->mig)
+		snprintf(why, sizeof(why), "%s", pm->mig->why);
+	else
+		first_reason(ctx, mark, why, sizeof(why));
+	ctx->detail[mark] = '\0';	/* one line: the first difference */
+	return pw_fail(ctx, EEXIST, "--map '%s=%s': the pinned map does not fit the program's map '%s': %s; nothing was changed",
+		       bd->name, bd->path, bd->name, why);
+}
+
 /* One map: its paths, then, when a pin is there, its fate and whether a
  * program on another interface shares it (and would keep the old map). */
 static int plan_one(struct pw_ctx *ctx, struct pw_plan_map *pm, const struct plan_dirs *dirs,
@@ -270,8 +306,12 @@ static int plan_one(struct pw_ctx *ctx, struct pw_plan_map *pm, const struct pla
 	char user[32] = "";
 	int fd, err;
 
-	if ((err = plan_paths(ctx, pm, dirs, po)) || pm->unpinned)
+	if ((err = plan_paths(ctx, pm, dirs, po)))
 		return err;
+	if (po->binds && pw_bind_find(po->binds, name))
+		return plan_bound(ctx, pm, pw_bind_find(po->binds, name), btf, desc);
+	if (pm->unpinned)
+		return 0;
 	fd = pw_open_map_pin(ctx, pm->path, false);
 	if (fd == -ENOENT)
 		return 0;		/* new in this version: created at load */
@@ -358,7 +398,8 @@ int pw_plan_maps(struct pw_ctx *ctx, struct bpf_object *obj, const char *ifdir,
 		po = &none;
 	if (!desc)
 		return pw_fail(ctx, ENOMEM, "out of memory");
-	if ((err = plan_dirs(ctx, ifdir, &dirs)) || (err = check_fresh(ctx, obj, po)))
+	if ((err = plan_dirs(ctx, ifdir, &dirs)) || (err = check_fresh(ctx, obj, po)) ||
+	    (po->binds && (err = pw_binds_check_names(ctx, obj, po->binds, false))))
 		goto fail;
 	bpf_object__for_each_map(map, obj) {
 		struct pw_plan_map *pm;
@@ -404,7 +445,7 @@ void pw_plan_report(const struct pw_plan *plan, struct pw_load_report *r)
 		snprintf(mr->name, sizeof(mr->name), "%s", bpf_map__name(pm->map));
 		snprintf(mr->path, sizeof(mr->path), "%s", pm->path);
 		mr->reused = pm->fate == PW_FATE_REUSE;
-		snprintf(mr->fate, sizeof(mr->fate), "%s",
+		snprintf(mr->fate, sizeof(mr->fate), "%s", pm->bound ? "bound" :
 			 pm->unpinned ? "unpinned" : fate_names[pm->fate]);
 		if (pm->mig)
 			snprintf(mr->why, sizeof(mr->why), "%s", pm->mig->why);

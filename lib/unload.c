@@ -141,6 +141,9 @@ int pw_unload_core(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
 	if ((err = pw_link_pin_open(ctx, ifdir, &lp)) ||
 	    (err = detach_prog(ctx, ifname, &lp, &in->next, r)))
 		goto out;
+	/* the flat path and the binding record go; bound maps are the user's */
+	pw_flat_remove(ctx, ifname, ifdir);
+	pw_binds_unpin(ctx, ifdir);
 	if (in->keep_maps) {
 		keep_maps(ctx, ifdir, &in->next);
 		goto out;

@@ -6,6 +6,7 @@
 #include "cli.h"
 
 #define MAX_FRESH 16
+#define MAX_BINDS PW_BINDS_MAX
 
 struct load_args {
 	struct pw_load_opts o;
@@ -14,6 +15,8 @@ struct load_args {
 	int n_fresh;
 	const char *steer_text;		/* --steer as written */
 	struct pw_steer_cpus steer;	/* --steer checked */
+	const char *binds[MAX_BINDS];
+	int n_binds;
 };
 
 static const struct cli_word modes[] = {
@@ -32,6 +35,10 @@ static const struct cli_word scopes[] = {
 			   "start MAP empty, whatever its pin holds", .what = "--fresh maps")
 
 #define STEER_OPT(h) CLI_STR("steer", 0, struct load_args, steer_text, "CPULIST", h)
+#define MAP_OPT(why) CLI_LIST("map", 0, struct load_args, binds, n_binds, MAX_BINDS, "NAME=PATH", \
+				why, .what = "--map bindings")
+#define FLAT_OPT CLI_FLAG("flat-path", 0, struct load_args, o.flat_path, \
+			  "link <bpffs root>/IFACE to the maps (the tutorial's stats path)")
 
 const struct cli_opt load_opts[] = {
 	CLI_ENUM("mode", 'm', struct load_args, mode, "MODE", modes,
@@ -46,6 +53,10 @@ const struct cli_opt load_opts[] = {
 	MIGRATE_OPT,
 	FRESH_OPT,
 	STEER_OPT("spread the traffic passed over these CPUs (e.g. 0-1,3) by flow"),
+	CLI_LIST("map", 0, struct load_args, binds, n_binds, MAX_BINDS, "NAME=PATH",
+		 "use the map pinned at PATH as the object's map NAME", .what = "--map bindings",
+		 .needs = "obj", .needs_why = "the built-in program's maps are pinwall's own"),
+	FLAT_OPT,
 	{ NULL },
 };
 
@@ -56,6 +67,8 @@ const struct cli_opt reload_opts[] = {
 	MIGRATE_OPT,
 	FRESH_OPT,
 	STEER_OPT("spread the traffic passed over these CPUs by flow; none: stop (default: keep)"),
+	MAP_OPT("bind (NAME=PATH) or unbind (NAME=) a map; the others stay bound"),
+	FLAT_OPT,
 	{ NULL },
 };
 
@@ -97,6 +110,8 @@ static int parse(struct cli *cli, int argc, char **argv, struct load_args *a)
 	a->o.scope = (enum pw_pin_scope)a->scope;
 	a->o.fresh = a->fresh;
 	a->o.n_fresh = a->n_fresh;
+	a->o.binds = a->binds;
+	a->o.n_binds = a->n_binds;
 	if (npos) {
 		a->o.ifname = pos[0];
 		if ((ret = check_lengths(cli, cmd, a)))

@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "cli.h"
 
@@ -172,16 +174,73 @@ static void status_text(const struct pw_status *st)
 		printf("  note     %s\n", st->notes[i]);
 }
 
+/* What the pin of a binding holds now: the map bound (its id), another
+ * one, or nothing. */
+static const char *bind_state(const struct pw_bind *bd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int fd = bpf_obj_get(bd->path);
+	bool same;
+
+	if (fd < 0)
+		return "pin missing";
+	same = !bpf_obj_get_info_by_fd(fd, &info, &len) && info.id == bd->id;
+	close(fd);
+	return same ? "ok" : "pin holds another object";
+}
+
+/* load --map, --flat-path: the interface's binding record. */
+static void binds_out(struct cli *cli, const struct pw_status *st, struct json_object *j)
+{
+	struct json_object *arr = j ? json_object_new_array() : NULL;
+	char flat[PW_PATH_LEN] = "";
+	struct pw_binds b;
+
+	if (!st->managed || pw_binds_read(&cli->ctx, st->ifdir, &b))
+		memset(&b, 0, sizeof(b));
+	if (b.flags & PW_BINDS_FLAT)
+		pw_flat_path(&cli->ctx, st->ifname, flat, sizeof(flat));
+	for (__u32 i = 0; i < b.n; i++) {
+		const struct pw_bind *bd = &b.map[i];
+		struct json_object *o;
+
+		if (!j) {
+			printf("  bound    %-16s id %-6u %s (%s)\n", bd->name, bd->id, bd->path,
+			       bind_state(bd));
+			continue;
+		}
+		o = json_object_new_object();
+		json_object_object_add(o, "name", json_object_new_string(bd->name));
+		json_object_object_add(o, "path", json_object_new_string(bd->path));
+		json_object_object_add(o, "id", json_object_new_int64(bd->id));
+		json_object_object_add(o, "state", json_object_new_string(bind_state(bd)));
+		json_object_array_add(arr, o);
+	}
+	if (!j) {
+		if (flat[0])
+			printf("  flat     %s -> maps/\n", flat);
+		return;
+	}
+	json_object_object_add(j, "bindings", arr);
+	json_object_object_add(j, "flat_path", flat[0] ? json_object_new_string(flat) : NULL);
+}
+
 static int one(const struct pw_status *st, void *arg)
 {
 	struct status_out *out = arg;
 
 	out->n++;
 	out->n_drift += st->state >= PW_STATE_DRIFT;
-	if (out->cli->json)
-		json_object_array_add(out->arr, status_json(st));
-	else
+	if (out->cli->json) {
+		struct json_object *j = status_json(st);
+
+		binds_out(out->cli, st, j);
+		json_object_array_add(out->arr, j);
+	} else {
 		status_text(st);
+		binds_out(out->cli, st, NULL);
+	}
 	return 0;
 }
 

@@ -413,6 +413,31 @@ struct pw_meta {
 };
 
 /*
+ * Map bindings and the flat tutorial path of an interface (load --map,
+ * --flat-path): a one-entry array map pinned as "binds" in the interface
+ * directory and bound to the program (bpf_prog_bind_map), like the load
+ * record, so repin finds it from the running program. A bound map is the
+ * user's pin: pinwall never pins it below its root nor removes it.
+ */
+#define PW_MAP_BINDS      "pw_binds"
+#define PW_BINDS_VERSION  1
+#define PW_BINDS_MAX      8
+#define PW_BINDS_FLAT     1u	/* flags: <bpffs root>/<ifname> links to maps/ */
+
+struct pw_binds {
+	__u32 version;
+	__u32 flags;		/* PW_BINDS_* */
+	__u32 n;
+	__u32 pad;
+	struct pw_bind {
+		__u32 id;		/* the bound map's kernel id at the last load/reload */
+		__u32 pad;
+		char name[PW_NAME_LEN];	/* the object's map */
+		char path[PW_PATH_LEN];	/* the pin it is bound to */
+	} map[PW_BINDS_MAX];
+};
+
+/*
  * An operation under way on an interface (load, reload, unload), kept in a
  * one-entry array map pinned as "intent" in the interface directory while
  * it runs; the pins it makes wait below "pending/" until the switch. A

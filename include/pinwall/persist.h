@@ -29,6 +29,7 @@ struct pw_saved_iface {
 	char prog[PW_NAME_LEN];		/* empty: the object's only XDP program */
 	enum pw_pin_scope scope;
 	int line;			/* in the interfaces file (0: from save) */
+	struct pw_binds binds;		/* load --map, --flat-path */
 };
 
 /* The desired state: interfaces and the rule set with its policy. */

@@ -24,6 +24,7 @@
 #define PW_DIR_MAPS     "maps"		/* per interface: the program's own maps */
 #define PW_PIN_LINK     "link"		/* per interface: the bpf_link of earlier versions (reload converts it) */
 #define PW_PIN_META     "meta"		/* per interface: the load record (struct pw_meta) */
+#define PW_PIN_BINDS    "binds"		/* per interface: map bindings, flat path (struct pw_binds) */
 
 #define PW_ERR_LEN    1024
 #define PW_DETAIL_LEN 8192
@@ -104,6 +105,9 @@ struct pw_load_opts {
 	int n_fresh;
 	/* --steer: NULL: load turns steering off, reload keeps it; n == 0: off */
 	const struct pw_steer_cpus *steer;
+	const char *const *binds;	/* NAME=PATH: the object's map NAME is the pin at PATH */
+	int n_binds;
+	bool flat_path;			/* <bpffs root>/<ifname> links to the maps/ directory */
 };
 
 /* What the recovery of an interrupted operation found and did. */
@@ -153,6 +157,11 @@ int pw_unload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_r
 /* "0-1,3" (or "none": n = 0) into @out, each CPU online; one line if not. */
 int pw_steer_parse(struct pw_ctx *ctx, const char *text, struct pw_steer_cpus *out);
 void pw_steer_str(const struct pw_steer_cpus *c, char *buf, size_t len);
+/* ---- map bindings and the flat path (mapbind.c, flatpath.c) ---- */
+/* The bindings recorded for the interface directory @ifdir; -ENOENT: none. */
+int pw_binds_read(const struct pw_ctx *ctx, const char *ifdir, struct pw_binds *b);
+/* <bpffs root>/<ifname>: where the flat path of @ifname is. */
+int pw_flat_path(const struct pw_ctx *ctx, const char *ifname, char *buf, size_t len);
 /* ---- repin (repin.c) ---- */
 enum pw_repin_fate {
 	PW_REPIN_PRESENT,		/* the pin holds the program's object already */

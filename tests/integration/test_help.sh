@@ -105,7 +105,7 @@ test_completion() {
 	ASSERT_EQ "$(COMP set list --sort "")" "hits prefix" "set list --sort words"
 	ASSERT_EQ "$(COMP rule policy "")" "allow deny" "policy words"
 	ASSERT_EQ "$(COMP unload veth0 --k)" "--keep-maps" "unload options"
-	ASSERT_MATCH "$(COMP load veth0 --)" "--force --fresh .*--json --migrate --mode " "load options"
+	ASSERT_MATCH "$(COMP load veth0 --)" "--flat-path --force --fresh .*--json --map --migrate --mode " "load options"
 	ASSERT_EQ "$(COMP --ver)" "--version" "pinwall's own option"
 	ASSERT_EQ "$(COMP help rule "")" "add apply del flush list policy" "help's subcommands"
 	# rule words

@@ -155,7 +155,7 @@ bad_configs() {
 	QUICK=$(quick)
 	n=$(($(wc -l <"$T_TMP/conf/interfaces") + 1))
 	bad_conf && echo "veth3 mood skb" >>"$T_TMP/bad/interfaces"
-	REFUSED_CONF "/bad/interfaces:$n: unknown keyword 'mood': use mode, obj, prog or scope"
+	REFUSED_CONF "/bad/interfaces:$n: unknown keyword 'mood': use mode, obj, prog, scope, map or flat"
 	bad_conf && echo "veth3 mode skb obj /nonexistent/x.o" >>"$T_TMP/bad/interfaces"
 	REFUSED_CONF "/bad/interfaces:$n: object file '/nonexistent/x.o': No such file"
 	bad_conf && echo "veth3/x mode skb" >>"$T_TMP/bad/interfaces"
