@@ -12,6 +12,7 @@
 #include "parse.h"
 #include "rules.h"
 #include "capture.h"
+#include "chain.h"
 
 /*
  * The verdict for frames no rule decides when the policy allows them.
@@ -252,8 +253,11 @@ int pinwall_xdp(struct xdp_md *ctx)
 
 	if (verdict == XDP_DROP)
 		pw_capture_drop(ctx, &why);
-	else if (verdict == XDP_PASS && (mark = PW_READ_MARK()))
+	if (verdict != XDP_PASS)
+		return verdict;
+	if ((mark = PW_READ_MARK()))
 		pw_mark_passed(ctx, mark);
+	pw_chain_pass(ctx);	/* passed: the chained program, if any, decides */
 	return verdict;
 }
 

@@ -175,13 +175,21 @@ static void status_text(const struct pw_status *st)
 static int one(const struct pw_status *st, void *arg)
 {
 	struct status_out *out = arg;
+	struct pw_chain_info ci = { 0 };
+	struct json_object *j;
 
 	out->n++;
 	out->n_drift += st->state >= PW_STATE_DRIFT;
-	if (out->cli->json)
-		json_object_array_add(out->arr, status_json(st));
-	else
+	if (st->managed)
+		pw_chain_info(&out->cli->ctx, st->ifdir, &ci);
+	if (out->cli->json) {
+		j = status_json(st);
+		json_object_object_add(j, "chain", chain_status_json(&ci));
+		json_object_array_add(out->arr, j);
+	} else {
 		status_text(st);
+		chain_status_text(&ci);
+	}
 	return 0;
 }
 

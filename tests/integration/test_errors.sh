@@ -588,7 +588,7 @@ test_foreign_program_iproute2() {
 test_usage_unknown_option() {
 	setup || { fail setup; return; }
 	USAGE "unknown option '--bogus' \(see 'pinwall help'\)$" pw "$NS" --bogus status
-	USAGE "unknown option '--bogus' \(usage: pinwall load IFACE \[--mode MODE\] \[--obj FILE \[--prog NAME\] \[--pin-scope SCOPE\]\] \[--force\] \[--migrate\] \[--fresh MAP\]...\)$" \
+	USAGE "unknown option '--bogus' \(usage: pinwall load IFACE \[--mode MODE\] \[--obj FILE \[--pin-scope SCOPE\]\] \[--prog NAME\] \[--then OBJ\] \[--force\] \[--migrate\] \[--fresh MAP\]...\)$" \
 		pw "$NS" load veth0 --bogus
 	USAGE "unknown option '-x' \(usage: pinwall load " pw "$NS" load veth0 -x
 	USAGE "unknown option '--bogus' \(usage: pinwall stats " pw "$NS" stats --bogus
@@ -610,7 +610,7 @@ test_usage_missing_argument() {
 	USAGE "option '--count' needs an argument \(usage: pinwall stats " pw "$NS" stats veth0 --count
 	USAGE "option '--pin-root' needs an argument \(see 'pinwall help'\)$" "$PW" --pin-root
 	USAGE "option '-n' needs an argument" "$PW" -n
-	USAGE "--prog 'x' needs --obj FILE \(usage: pinwall load " pw "$NS" load veth0 --prog x
+	USAGE "--prog 'x' needs --obj FILE or --then OBJ \(usage: pinwall load " pw "$NS" load veth0 --prog x
 	# no command at all: the help text, on stderr, exit 2
 	"$PW" >"$T_TMP/out" 2>"$T_TMP/err"
 	ASSERT_EQ "$?" 2 "exit status without a command"

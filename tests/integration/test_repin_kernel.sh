@@ -150,7 +150,7 @@ test_fresh_bpffs_in_private_mount_ns() {
 	ASSERT_MATCH "$out" "^after 0$" "status after repin"
 	ASSERT_MATCH "$out" "^rule drop dport 7 120$" "rule and its counter"
 	ASSERT_MATCH "$out" "^again present$" "second repin"
-	ASSERT_MATCH "$out" "ns[0-9]+/veth0/maps/pw_capture ns[0-9]+/veth0/maps/pw_classes ns[0-9]+/veth0/maps/pw_drops ns[0-9]+/veth0/maps/pw_frags ns[0-9]+/veth0/maps/xdp_stats_map ns[0-9]+/veth0/meta " \
+	ASSERT_MATCH "$out" "ns[0-9]+/veth0/maps/pw_capture ns[0-9]+/veth0/maps/pw_chain ns[0-9]+/veth0/maps/pw_classes ns[0-9]+/veth0/maps/pw_drops ns[0-9]+/veth0/maps/pw_frags ns[0-9]+/veth0/maps/xdp_stats_map ns[0-9]+/veth0/meta " \
 		"interface pins"
 	ASSERT_MATCH "$out" "shared/pw_config shared/pw_elem_hits shared/pw_node_pfx shared/pw_nodes shared/pw_ord shared/pw_ord_rules shared/pw_ports shared/pw_protos shared/pw_rule_stats shared/pw_rules shared/pw_set_elems shared/pw_sets " \
 		"shared pins"
