@@ -58,6 +58,15 @@ static int check_prog(struct pw_ctx *ctx, const struct pw_obj *o)
 	return 0;
 }
 
+/* IFDIR/chain/maps/NAME; non-zero when it does not fit. */
+static int map_path(const struct pw_chain *c, const char *name, char *path, size_t len)
+{
+	char dir[PW_PATH_LEN];
+
+	pw_chain_path(dir, sizeof(dir), c->ifdir, PW_DIR_MAPS);
+	return (size_t)snprintf(path, len, "%s/%s", dir, name) >= len;
+}
+
 /* One map: reuse its pin below chain/maps/ when it matches, else refuse;
  * no pin: created at load, pinned by the switch. */
 static int match_map(struct pw_ctx *ctx, struct pw_chain *c, struct bpf_map *map)
@@ -70,11 +79,12 @@ static int match_map(struct pw_ctx *ctx, struct pw_chain *c, struct bpf_map *map
 	int fd, err = 0;
 
 	bpf_map__set_pin_path(map, NULL);	/* never libbpf's own pinning */
-	pw_chain_path(path, sizeof(path), c->ifdir, PW_DIR_MAPS);
-	if (!d || strlen(path) + strlen(name) + 2 > sizeof(path))
-		return free(d), pw_fail(ctx, ENAMETOOLONG, "map name '%s' is too long to pin", name);
-	snprintf(path + strlen(path), sizeof(path) - strlen(path), "/%s", name);
-	fd = pw_open_map_pin(ctx, path, false);
+	if (map_path(c, name, path, sizeof(path)))
+		fd = pw_fail(ctx, ENAMETOOLONG, "map name '%s' is too long to pin", name);
+	else if (!d)
+		fd = pw_fail(ctx, ENOMEM, "out of memory");
+	else
+		fd = pw_open_map_pin(ctx, path, false);
 	if (fd == -ENOENT && c->n_new < 16) {
 		c->new[c->n_new++] = map;
 	} else if (fd == -ENOENT) {
@@ -184,7 +194,7 @@ static int pin_new(struct pw_ctx *ctx, struct pw_chain *c, struct pw_chain_rec *
 	if ((err = pw_chain_rec_write(ctx, c->ifdir, rec)))
 		return err;
 	for (int i = 0; i < c->n_new; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(c->new[i]));
+		map_path(c, bpf_map__name(c->new[i]), path, sizeof(path));
 		if (bpf_obj_pin(bpf_map__fd(c->new[i]), path))
 			return pw_fail(ctx, errno, "cannot pin map '%s' at '%s': %s",
 				       bpf_map__name(c->new[i]), path, strerror(errno));

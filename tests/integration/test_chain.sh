@@ -51,14 +51,20 @@ test_verdicts_counted() {
 	ASSERT_MATCH "$(pw "$NS" status veth0)" "chained  drop_port id [0-9]+ tag [0-9a-f]{16} from $CH" \
 		"status text"
 
+	# a reload of pinwall alone keeps pw_chain, so the chained program too
+	ASSERT_OK pw "$NS" reload veth0
+	send 5 9
+	ASSERT_EQ "$(st '.chain | [.prog_name, .verdicts.drop] | @csv')" '"drop_port",205' \
+		"still chained after a plain reload"
+
 	# another program of the object: its map `seen` is the same pin, reused
 	id=$(bpftool -j map show pinned "$d/chain/maps/seen" | jq .id)
 	ASSERT_OK pw "$NS" reload veth0 --then "$CH" --prog reflect
 	ASSERT_EQ "$(bpftool -j map show pinned "$d/chain/maps/seen" | jq .id)" "$id" "seen reused"
 	send 50 7		# reflected: XDP_TX
-	ASSERT_EQ "$(seen)" 550 "seen continues across the reload"
+	ASSERT_EQ "$(seen)" 555 "seen continues across the reload"
 	ASSERT_EQ "$(st '.chain | [.prog_name, .verdicts.tx, .verdicts.drop] | @csv')" \
-		'"reflect",50,200' "XDP_TX counted, earlier counts kept"
+		'"reflect",50,205' "XDP_TX counted, earlier counts kept"
 
 	# none: nothing chained, no chain pins; pinwall still filters
 	ASSERT_OK pw "$NS" reload veth0 --then none
@@ -66,7 +72,7 @@ test_verdicts_counted() {
 	ASSERT_EQ "$(st .chain)" null "status after --then none"
 	ASSERT_EQ "$(bpftool -j map dump pinned "$d/maps/pw_chain" | jq length)" 0 "empty slot"
 	send 10 9
-	ASSERT_EQ "$(action_count "$NS" veth0 XDP_PASS)" "560 35840" "passes with nothing chained"
+	ASSERT_EQ "$(action_count "$NS" veth0 XDP_PASS)" "565 36160" "passes with nothing chained"
 
 	ASSERT_OK pw "$NS" reload veth0 --then "$CH" --prog count_pass
 	ASSERT_OK pw "$NS" unload veth0
@@ -148,6 +154,14 @@ test_killed_change() {
 	ASSERT_EQ "$(st '.chain | [.prog_name, .interrupted] | @csv')" '"noop",false' \
 		"the new program is chained"
 	[ -e "$d/chain/maps/seen" ] || fail "the finished change lost its map"
+	ASSERT_OK pw "$NS" unload veth0
+	# a load --then killed after the switch: the next command finishes it
+	PINWALL_TEST_KILL_AT=load:chain-switched pwt "$NS" load veth0 --then "$CH" --prog noop \
+		>/dev/null 2>&1
+	ASSERT_EQ "$?" 137 "load killed at chain-switched"
+	ASSERT_MATCH "$(pw "$NS" recover veth0 2>&1)" "finished the interrupted change of the chained program" \
+		"recover finishes the load's chain change"
+	ASSERT_EQ "$(st '.chain | [.prog_name, .interrupted] | @csv')" '"noop",false' "chained after load"
 	ASSERT_OK pw "$NS" unload veth0
 	[ -e "$d" ] && fail "unload left $(find "$d")"
 }
