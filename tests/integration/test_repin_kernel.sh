@@ -60,8 +60,8 @@ test_wipe_under_traffic() {
 	gen "$NS" -i veth1 -c 300 --dport 9 -q
 	gen "$NS" -i veth1 -c 200 --dport 7 -q
 	ids=$(sorted_ids "$NS" veth0)
-	ASSERT_EQ "$(bpftool -j prog show id "$(xdp_prog "$NS" veth0)" | jq '.map_ids | length')" 24 \
-		"the program holds its 21 maps, .rodata, .bss (the backstop mark) and the load record"
+	ASSERT_EQ "$(bpftool -j prog show id "$(xdp_prog "$NS" veth0)" | jq '.map_ids | length')" 25 \
+		"the program holds its 22 maps, .rodata, .bss (the backstop mark) and the load record"
 	hold_links "$NS" veth0
 	# frames to the dropped port keep coming while the pins go and come back
 	gen "$NS" -i veth1 -c 3000 -r 3000 --dport 7 --json >"$T_TMP/gen" &
@@ -109,7 +109,7 @@ test_wipe_under_traffic() {
 	gen "$NS" -i veth1 -c 50 --dport 8 -q
 	ASSERT_EQ "$(rule_packets "$NS" "drop dport 8")" 50 "a rule added after repin is in force"
 	# a second repin changes nothing and says so
-	ASSERT_MATCH "$(pw "$NS" repin veth0)" "^veth0: nothing to repin, all 22 pins present" "second repin"
+	ASSERT_MATCH "$(pw "$NS" repin veth0)" "^veth0: nothing to repin, all 23 pins present" "second repin"
 	ASSERT_EQ "$(pw "$NS" repin veth0 --json | jq -r '[.pins[].result] | unique | join(",")')" present \
 		"second repin: all present"
 	# the next reload keeps the repinned maps
