@@ -50,7 +50,7 @@ test_pin_layout_and_status() {
 	ASSERT_EQ "$(jq -r '.[0].object' <<<"$j")" built-in "status object"
 	ASSERT_EQ "$(jq -r '.[0].pin_dir' <<<"$j")" "$d" "status pin dir"
 	ASSERT_EQ "$(jq -r '.[0].drift | length' <<<"$j")" 0 "no drift"
-	ASSERT_EQ "$(jq -r '[.[0].maps[] | select(.shared | not)] | length' <<<"$j")" 5 "five interface maps"
+	ASSERT_EQ "$(jq -r '[.[0].maps[] | select(.shared | not)] | length' <<<"$j")" 6 "six interface maps (pw_chain for --then)"
 	[ -e "$d/maps/pw_frags" ] || fail "missing pin $d/maps/pw_frags (first fragments' verdicts)"
 	for p in pw_drops pw_capture; do
 		[ -e "$d/maps/$p" ] || fail "missing pin $d/maps/$p (captured drops)"
