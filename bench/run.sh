@@ -14,6 +14,8 @@ bash bench/controlplane.sh | tee "$out/controlplane.txt"
 echo
 bash bench/capture.sh | tee "$out/capture.txt"
 echo
+bash bench/chain.sh | tee "$out/chain.txt"
+echo
 bash bench/ladder.sh "$out/ladder.jsonl" | tee "$out/ladder.txt"
 echo
 bash bench/exporter.sh | tee "$out/exporter.txt"

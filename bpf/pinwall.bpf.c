@@ -13,6 +13,7 @@
 #include "rules.h"
 #include "capture.h"
 #include "steer.h"
+#include "chain.h"
 
 /*
  * The verdict for frames no rule decides when the policy allows them.
@@ -255,8 +256,13 @@ int pinwall_xdp(struct xdp_md *ctx)
 
 	if (verdict == XDP_DROP)
 		pw_capture_drop(ctx, &why);
-	else if ((verdict == XDP_PASS || verdict == XDP_REDIRECT) && (mark = PW_READ_MARK()))
+	if (verdict != XDP_PASS && verdict != XDP_REDIRECT)
+		return verdict;
+	if ((mark = PW_READ_MARK()))
 		pw_mark_passed(ctx, mark);
+	/* passed, not steered (load refuses both): the chained program decides */
+	if (verdict == XDP_PASS)
+		pw_chain_pass(ctx);
 	return verdict;
 }
 

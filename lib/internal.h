@@ -332,6 +332,23 @@ int pw_intent_finish(struct pw_ctx *ctx, const char *ifdir, struct pw_intent *in
 /* A map staged as new whose pin path was taken since: its path in @what. */
 bool pw_staged_conflict(const struct pw_ctx *ctx, const char *ifdir, char *what, size_t len);
 
+/* ---- chaining (chain.c, chain_rec.c, chain_count.c) ---- */
+#define PW_DIR_CHAIN      "chain"	/* per interface: the chained program's pins */
+#define PW_PIN_CHAIN_REC  "record"	/* chain/record: struct pw_chain_rec */
+/* IFDIR/chain/NAME (@name NULL: the directory). */
+void pw_chain_path(char *buf, size_t len, const char *ifdir, const char *name);
+int pw_chain_open_pin(struct pw_ctx *ctx, const char *path, __u32 type, __u32 vsize, __u32 max);
+int pw_chain_rec_read(struct pw_ctx *ctx, const char *ifdir, struct pw_chain_rec *rec);
+int pw_chain_rec_write(struct pw_ctx *ctx, const char *ifdir, const struct pw_chain_rec *rec);
+__u32 pw_chain_slot_id(int array_fd);
+int pw_chain_array(struct pw_ctx *ctx, const char *ifdir);
+void pw_chain_unpin(const struct pw_ctx *ctx, const char *ifdir);
+int pw_chain_settle(struct pw_ctx *ctx, const char *ifdir, struct pw_chain_rec *rec,
+		    bool switched);
+int pw_chain_recover(struct pw_ctx *ctx, const char *ifdir, const char **what);
+/* Count @prog's verdicts in @stats_fd: call before the object is loaded. */
+int pw_chain_count_insns(struct pw_ctx *ctx, struct bpf_program *prog, int stats_fd);
+
 /* ---- recovery of a killed operation (recover.c) ---- */
 /* With the lock held: finish or roll back what an intent record describes. */
 int pw_recover_locked(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
@@ -387,5 +404,6 @@ int pw_saved_push(struct pw_ctx *ctx, struct pw_saved *s, const struct pw_saved_
 /* ---- CPU steering (steer.c) ---- */
 int pw_steer_check_obj(struct pw_ctx *ctx, struct bpf_object *obj);
 int pw_steer_apply(struct pw_ctx *ctx, struct bpf_object *obj, const struct pw_steer_cpus *want);
+int pw_steer_read(const struct pw_ctx *ctx, const char *ifdir, struct pw_steer_cpus *out);
 
 #endif

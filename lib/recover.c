@@ -230,8 +230,15 @@ int pw_recover_locked(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
 		      struct pw_recovery *rec, bool undo_load)
 {
 	struct pw_intent in;
-	int err = pw_intent_read(ifdir, &in);
+	const char *chain;
+	int err = pw_chain_recover(ctx, ifdir, &chain);
 
+	if (err)
+		return err;
+	if (chain)
+		pw_detail(ctx, "%s the interrupted change of the chained program on %s first",
+			  chain, ifname);
+	err = pw_intent_read(ifdir, &in);
 	memset(rec, 0, sizeof(*rec));
 	if (err == -ENOENT)
 		return 0;

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "internal.h"
@@ -230,4 +231,25 @@ int pw_steer_apply(struct pw_ctx *ctx, struct bpf_object *obj, const struct pw_s
 	}
 	remove_entries(cpumap, want);
 	return 0;
+}
+
+/* The CPU list in force for the interface directory @ifdir (n == 0: off,
+ * also when nothing is pinned there). */
+int pw_steer_read(const struct pw_ctx *ctx, const char *ifdir, struct pw_steer_cpus *out)
+{
+	char path[PW_PATH_LEN];
+	__u32 zero = 0;
+	int fd, err = 0;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(path, sizeof(path), "%s/%s/%s", ifdir, PW_DIR_MAPS, PW_MAP_STEER_CPUS);
+	fd = pw_obj_get_below(path, strlen(ctx->pin_root), BPF_F_RDONLY);
+	if (fd < 0)
+		return fd == -ENOENT ? 0 : fd;
+	if (bpf_map_lookup_elem(fd, &zero, out) || out->n > PW_STEER_MAX_CPUS) {
+		err = -EINVAL;
+		memset(out, 0, sizeof(*out));
+	}
+	close(fd);
+	return err;
 }

@@ -149,6 +149,7 @@ int pw_unload_core(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
 		goto out;
 	}
 	unpin_iface_maps(ctx, ifdir, r);
+	pw_chain_unpin(ctx, ifdir);	/* the chained program went with pw_chain */
 	pw_step(PW_OP_UNLOAD, "unpinned");
 	unpin_record(ctx, ifdir);
 	unpin_shared(ctx, ifdir, &in->next, r);

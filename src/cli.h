@@ -118,4 +118,8 @@ extern const struct cmd pw_cmds[];
 int report_change(struct cli *cli, int err, const struct pw_change_result *res, const char *what);
 const char *policy_name(int p);
 
+/* chain_out.c: the chained program in status */
+struct json_object *chain_status_json(const struct pw_chain_info *ci);
+void chain_status_text(const struct pw_chain_info *ci);
+
 #endif

@@ -17,6 +17,7 @@ struct load_args {
 	struct pw_steer_cpus steer;	/* --steer checked */
 	const char *binds[MAX_BINDS];
 	int n_binds;
+	struct pw_chain_opts then;	/* --then OBJ: obj_path NULL when not given */
 };
 
 static const struct cli_word modes[] = {
@@ -31,6 +32,8 @@ static const struct cli_word scopes[] = {
 			"a BPF ELF object's XDP program instead of the built-in one")
 #define MIGRATE_OPT CLI_FLAG("migrate", 0, struct load_args, o.migrate, \
 			     "allow migrations that drop fields of a map's value")
+#define THEN_OPT CLI_STR("then", 0, struct load_args, then.obj_path, "OBJ", \
+			 "chain OBJ's XDP program after pinwall's: it sees what pinwall passes (none: remove it)")
 #define FRESH_OPT CLI_LIST("fresh", 0, struct load_args, fresh, n_fresh, MAX_FRESH, "MAP", \
 			   "start MAP empty, whatever its pin holds", .what = "--fresh maps")
 
@@ -44,11 +47,12 @@ const struct cli_opt load_opts[] = {
 	CLI_ENUM("mode", 'm', struct load_args, mode, "MODE", modes,
 		 "driver (native) or generic (skb) XDP; auto (the default): native, else skb"),
 	OBJ_OPT,
-	CLI_STR("prog", 0, struct load_args, o.prog_name, "NAME",
-		"the object's XDP program to use (default: its first)", .needs = "obj"),
 	CLI_ENUM("pin-scope", 0, struct load_args, scope, "SCOPE", scopes,
 		 "where the object's maps are pinned", .what = "pin scope", .needs = "obj",
 		 .needs_why = "the built-in program's rule maps are always shared"),
+	CLI_STR("prog", 0, struct load_args, o.prog_name, "NAME",
+		"the XDP program of --obj, or of --then (default: the object's only one)"),
+	THEN_OPT,
 	CLI_FLAG("force", 0, struct load_args, o.force, "replace a program attached by another tool"),
 	MIGRATE_OPT,
 	FRESH_OPT,
@@ -63,7 +67,8 @@ const struct cli_opt load_opts[] = {
 const struct cli_opt reload_opts[] = {
 	OBJ_OPT,
 	CLI_STR("prog", 0, struct load_args, o.prog_name, "NAME",
-		"the XDP program to use (default: the recorded one)"),
+		"the XDP program to use (default: the recorded one); with --then, the chained one"),
+	THEN_OPT,
 	MIGRATE_OPT,
 	FRESH_OPT,
 	STEER_OPT("spread the traffic passed over these CPUs by flow; none: stop (default: keep)"),
@@ -88,10 +93,33 @@ static int check_lengths(struct cli *cli, const struct cmd *cmd, const struct lo
 		ret = cli_check_len(cli, cmd, "object file path", abs, PW_PATH_LEN - 1);
 	if (!ret && a->o.prog_name)
 		ret = cli_check_len(cli, cmd, "program name", a->o.prog_name, PW_NAME_LEN - 1);
+	if (!ret && a->then.obj_path && strcmp(a->then.obj_path, "none"))
+		ret = cli_check_len(cli, cmd, "object file path", a->then.obj_path, PW_PATH_LEN - 1);
 	for (int i = 0; !ret && i < a->n_fresh; i++)
 		ret = cli_check_len(cli, cmd, "map name", a->fresh[i], PW_NAME_LEN - 1);
 	free(abs);
 	return ret;
+}
+
+/* --then chains after pinwall's built-in program, and --prog then names
+ * the chained program; on load, --prog needs one object or the other. */
+static int then_args(struct cli *cli, const struct cmd *cmd, struct load_args *a)
+{
+	bool load = cmd->opts == load_opts;
+
+	if (a->then.obj_path && a->o.obj_path)
+		return cli_usage(cli, cmd, "--then chains after pinwall's built-in program: not with --obj");
+	if (a->then.obj_path && a->o.prog_name && !strcmp(a->then.obj_path, "none"))
+		return cli_usage(cli, cmd, "--prog '%s' with --then none: nothing is chained to name",
+				 a->o.prog_name);
+	if (load && a->o.prog_name && !a->o.obj_path && !a->then.obj_path)
+		return cli_usage(cli, cmd, "--prog '%s' needs --obj FILE or --then OBJ",
+				 a->o.prog_name);
+	if (a->then.obj_path) {
+		a->then.prog_name = a->o.prog_name;
+		a->o.prog_name = NULL;
+	}
+	return 0;
 }
 
 /* The options by the command's table, the interface, the lengths. */
@@ -112,6 +140,8 @@ static int parse(struct cli *cli, int argc, char **argv, struct load_args *a)
 	a->o.n_fresh = a->n_fresh;
 	a->o.binds = a->binds;
 	a->o.n_binds = a->n_binds;
+	if ((ret = then_args(cli, cmd, a)))
+		return ret;
 	if (npos) {
 		a->o.ifname = pos[0];
 		if ((ret = check_lengths(cli, cmd, a)))
@@ -157,9 +187,34 @@ static struct json_object *steer_json(const struct pw_steer_cpus *c)
 	return a;
 }
 
-static void report(struct cli *cli, const char *verb, const struct pw_load_opts *o,
-		   const struct pw_load_report *r)
+static struct json_object *chain_json(const struct pw_chain_report *cr)
 {
+	struct json_object *j = json_object_new_object();
+
+	json_object_object_add(j, "prog_id", json_object_new_int64(cr->prog_id));
+	json_object_object_add(j, "old_prog_id", json_object_new_int64(cr->old_prog_id));
+	if (cr->recovered)
+		json_object_object_add(j, "recovered", json_object_new_string(cr->recovered));
+	return j;
+}
+
+static void chain_text(const struct pw_chain_report *cr, const struct pw_chain_opts *t)
+{
+	if (cr->prog_id)
+		printf("  chained program '%s' from %s: id %u", t->prog_name ?: "(its only one)",
+		       t->obj_path, cr->prog_id);
+	else
+		printf("  no chained program");
+	if (cr->old_prog_id)
+		printf(" (was %u)", cr->old_prog_id);
+	printf("\n");
+}
+
+static void report(struct cli *cli, const char *verb, const struct load_args *a,
+		   const struct pw_load_report *r, const struct pw_chain_report *cr)
+{
+	const struct pw_load_opts *o = &a->o;
+
 	if (cli->json) {
 		struct json_object *j = json_object_new_object(), *maps = json_object_new_array();
 
@@ -203,6 +258,8 @@ static void report(struct cli *cli, const char *verb, const struct pw_load_opts 
 		json_object_object_add(j, "maps", maps);
 		if (r->steer_set)
 			json_object_object_add(j, "steer", steer_json(&r->steer));
+		if (cr)
+			json_object_object_add(j, "chain", chain_json(cr));
 		cli_print_json(cli, j);
 		json_object_put(j);
 		return;
@@ -237,6 +294,8 @@ static void report(struct cli *cli, const char *verb, const struct pw_load_opts 
 			printf("  steering %s%s\n", r->steer.n ? "passed traffic over cpus " : "off",
 			       r->steer.n ? cpus : "");
 		}
+		if (cr)
+			chain_text(cr, &a->then);
 	}
 	if (cli->ctx.detail[0])
 		fputs(cli->ctx.detail, stderr);
@@ -246,15 +305,34 @@ static int run(struct cli *cli, int argc, char **argv,
 	       int (*fn)(struct pw_ctx *, const struct pw_load_opts *, struct pw_load_report *),
 	       const char *verb)
 {
+	struct pw_chain_report cr = { 0 };
+	struct pw_chain *chain = NULL;
 	struct pw_load_report r;
 	struct load_args a;
 	int ret = parse(cli, argc, argv, &a);
 
 	if (ret)
 		return ret;
-	if (fn(&cli->ctx, &a.o, &r))
+	if (fn != pw_unload && (a.o.steer || a.then.obj_path) &&
+	    pw_chain_steer_check(&cli->ctx, a.o.ifname, fn == pw_load, a.o.steer,
+				 a.then.obj_path ? &a.then : NULL))
 		return cli_lib_err(cli);
-	report(cli, verb, &a.o, &r);
+	/* everything --then can refuse, before pinwall changes anything */
+	if (a.then.obj_path && pw_chain_prepare(&cli->ctx, a.o.ifname, &a.then, &chain))
+		return cli_lib_err(cli);
+	if (fn(&cli->ctx, &a.o, &r)) {
+		pw_chain_free(chain);
+		return cli_lib_err(cli);
+	}
+	ret = chain ? pw_chain_switch(&cli->ctx, chain, fn == pw_load ? PW_OP_LOAD : PW_OP_RELOAD,
+				      &cr) : 0;
+	pw_chain_free(chain);
+	if (ret) {
+		pw_detail(&cli->ctx, "%s %s (program id %u); the chained program is unchanged",
+			  verb, a.o.ifname, r.prog_id);
+		return cli_lib_err(cli);
+	}
+	report(cli, verb, &a, &r, chain ? &cr : NULL);
 	return 0;
 }
 

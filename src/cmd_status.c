@@ -229,17 +229,22 @@ static void binds_out(struct cli *cli, const struct pw_status *st, struct json_o
 static int one(const struct pw_status *st, void *arg)
 {
 	struct status_out *out = arg;
+	struct pw_chain_info ci = { 0 };
+	struct json_object *j;
 
 	out->n++;
 	out->n_drift += st->state >= PW_STATE_DRIFT;
+	if (st->managed)
+		pw_chain_info(&out->cli->ctx, st->ifdir, &ci);
 	if (out->cli->json) {
-		struct json_object *j = status_json(st);
-
+		j = status_json(st);
 		binds_out(out->cli, st, j);
+		json_object_object_add(j, "chain", chain_status_json(&ci));
 		json_object_array_add(out->arr, j);
 	} else {
 		status_text(st);
 		binds_out(out->cli, st, NULL);
+		chain_status_text(&ci);
 	}
 	return 0;
 }

@@ -56,6 +56,21 @@ enum pw_class {
 #define PW_MAP_FRAGS     "pw_frags"
 
 /*
+ * Chaining (`load --then`, docs/CHAINING.md): pw_chain is the per-interface
+ * program array pinwall tail-calls into after it passed a frame (slot 0).
+ * The chained program's verdicts are counted per CPU in pw_chain_stats
+ * (__u64 packets per slot: XDP_ABORTED..XDP_REDIRECT, then any other value),
+ * pinned in the interface's chain/ directory with the program's own maps
+ * (chain/maps/NAME) and struct pw_chain_rec (chain/record).
+ */
+#define PW_MAP_CHAIN        "pw_chain"
+#define PW_MAP_CHAIN_STATS  "pw_chain_stats"
+#define PW_CHAIN_SLOTS      1
+#define PW_CHAIN_VERDICTS   (PW_ACTION_MAX + 1)
+#define PW_CHAIN_VERSION    1
+
+
+/*
  * Captured drops (`pinwall drops`, bpf/capture.h): per interface, a ring
  * buffer of struct pw_drop_event and a one-entry config (mmap-able: user
  * space and the program share its words through atomics). While nobody
@@ -478,6 +493,23 @@ struct pw_intent {
 /* pw_intent.backstop: the conversion's tc backstop (lib/backstop.c) */
 #define PW_BACKSTOP_ON    1u	/* the tc filter may be attached: recovery removes it */
 #define PW_BACKSTOP_QDISC 2u	/* pinwall created the clsact qdisc: recovery deletes it */
+
+/* Chaining: what is chained, and a change under way (PW_MAP_CHAIN above). */
+struct pw_chain_rec {
+	__u32 version;
+	__u32 prog_id;		/* the program in pw_chain when last written (0: none) */
+	__u32 next_prog_id;	/* a change under way: the program it puts there; 0: none */
+	__u32 pid;		/* the process making that change */
+	char prog[PW_NAME_LEN];		/* of prog_id */
+	char object[PW_PATH_LEN];
+	char next_prog[PW_NAME_LEN];	/* of next_prog_id */
+	char next_object[PW_PATH_LEN];
+	/* maps the change under way pinned anew below chain/maps/: a change
+	 * that never switched removes them again */
+	__u32 n_new;
+	__u32 pad;
+	char new_maps[16][PW_NAME_LEN];
+};
 
 /* Arguments of the merge helper (bpf/merge.bpf.c): for one key, add to
  * (or set) up to PW_MERGE_OPS integer fields of its value. */

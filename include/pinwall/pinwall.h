@@ -162,6 +162,45 @@ void pw_steer_str(const struct pw_steer_cpus *c, char *buf, size_t len);
 int pw_binds_read(const struct pw_ctx *ctx, const char *ifdir, struct pw_binds *b);
 /* <bpffs root>/<ifname>: where the flat path of @ifname is. */
 int pw_flat_path(const struct pw_ctx *ctx, const char *ifname, char *buf, size_t len);
+/* ---- chaining a user's XDP program after pinwall's (chain.c) ---- */
+struct pw_chain_opts {
+	const char *obj_path;		/* "none": take the chained program away */
+	const char *prog_name;		/* NULL: the object's only XDP program */
+};
+
+struct pw_chain_report {
+	__u32 prog_id;			/* chained now (0: none) */
+	__u32 old_prog_id;		/* chained before (0: none) */
+	const char *recovered;		/* a killed chain change was "finished"/"rolled back" first */
+};
+
+/* What is chained on an interface (status). */
+struct pw_chain_info {
+	__u32 prog_id;			/* 0: nothing chained */
+	char name[PW_NAME_LEN];
+	char tag[17];
+	char object[PW_PATH_LEN];	/* from the chain record ("" if unknown) */
+	bool interrupted;		/* a chain change was killed halfway */
+	__u64 verdicts[PW_CHAIN_VERDICTS];	/* per XDP action, then any other value */
+};
+
+struct pw_chain;
+/* Everything that can be refused, before any change: the object, its
+ * program, its maps against their pins, the kernel's verifier. */
+int pw_chain_prepare(struct pw_ctx *ctx, const char *ifname, const struct pw_chain_opts *o,
+		     struct pw_chain **out);
+/* Put the prepared program in the interface's chain slot (one atomic
+ * update), under the lock; @op (PW_OP_LOAD/RELOAD) names the test steps. */
+int pw_chain_switch(struct pw_ctx *ctx, struct pw_chain *c, __u32 op, struct pw_chain_report *r);
+void pw_chain_free(struct pw_chain *c);
+/* --then and --steer both say where a passed frame goes: refused when
+ * @ifname would have both after a command with @steer (NULL: kept, or off
+ * for a load) and @then (NULL: kept). */
+int pw_chain_steer_check(struct pw_ctx *ctx, const char *ifname, bool load,
+			 const struct pw_steer_cpus *steer, const struct pw_chain_opts *then);
+/* What interface directory @ifdir has chained; 0 with prog_id 0: nothing. */
+int pw_chain_info(struct pw_ctx *ctx, const char *ifdir, struct pw_chain_info *ci);
+
 /* ---- repin (repin.c) ---- */
 enum pw_repin_fate {
 	PW_REPIN_PRESENT,		/* the pin holds the program's object already */
