@@ -11,7 +11,11 @@
 #include "pinwall/abi.h"
 #include "parse.h"
 #include "rules.h"
+#ifndef PW_NO_BLOCK
 #include "block.h"
+#else
+#define pw_blocked(pkt) false
+#endif
 #include "capture.h"
 
 /*

@@ -120,6 +120,21 @@ test_survive_reload_and_repin() {
 	ASSERT_EQ "$(settle "$NS" veth0 5)" "5 320 0 0" "a block added after repin drops"
 }
 
+# A program of the version before blocks would not see them: block add
+# refuses, naming the interface to reload; after the reload blocks work.
+test_older_program_refused() {
+	setup || { fail setup; return; }
+	ASSERT_OK pw "$NS" load veth0 --obj "$OBJS/pinwall_noblock.o"
+	ERR1 "the program on 'veth0' \(id [0-9]+\) predates blocks and would not see them: 'pinwall reload veth0' first; nothing was changed" \
+		pw "$NS" block add 10.9.0.1
+	ASSERT_EQ "$(blocks "$NS")" "" "no block added"
+	# (reload keeps the recorded object: name today's program as one)
+	ASSERT_OK pw "$NS" reload veth0 --obj "$OBJS/pinwall_v1.o"
+	ASSERT_OK pw "$NS" block add 10.9.0.1
+	send "$NS" veth1 2 --src 10.9.0.1
+	ASSERT_EQ "$(settle "$NS" veth0 2)" "2 128 0 0" "dropped after the reload"
+}
+
 # fail2ban's own server (not the system's) with the installed action: a
 # jail over a log this test writes bans by a timed block; unban deletes it.
 test_fail2ban_end_to_end() {
