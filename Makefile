@@ -106,6 +106,10 @@ $(BUILD)/test_migrate: tests/unit/test_migrate.c $(BUILD)/libpinwall.a $(SKELS)
 $(BUILD)/test_framesum: tests/unit/test_framesum.c $(BUILD)/libpinwall.a
 	$(CC) $(CFLAGS) -Itests/unit $< $(BUILD)/libpinwall.a $(LDLIBS) -lcmocka -o $@
 
+# The CrowdSec stream parser and decisions table (no kernel, no HTTP).
+$(BUILD)/test_crowdsec: tests/unit/test_crowdsec.c $(BUILD)/libpinwall.a
+	$(CC) $(CFLAGS) -Itests/unit $< $(BUILD)/libpinwall.a $(LDLIBS) -lcmocka -o $@
+
 # Benchmarks: bench/NAME.c (+ optional bench/NAME.bpf.c, as a skeleton).
 BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(filter-out %.bpf.c,$(wildcard bench/*.c)))
 BENCH_SKELS := $(patsubst bench/%.bpf.c,$(BUILD)/bench/%.skel.h,$(wildcard bench/*.bpf.c))
@@ -126,7 +130,7 @@ $(BUILD)/bench/%: bench/%.c tests/unit/*.h $(BUILD)/libpinwall.a $(SKELS) $(BENC
 demo: deps all
 	bash scripts/demo.sh
 
-check: deps all $(BUILD)/pinwall-test $(BUILD)/test_prog $(BUILD)/test_rules $(BUILD)/test_ordered $(BUILD)/test_fuzz $(BUILD)/test_migrate $(BUILD)/test_framesum $(TEST_OBJS)
+check: deps all $(BUILD)/pinwall-test $(BUILD)/test_prog $(BUILD)/test_rules $(BUILD)/test_ordered $(BUILD)/test_fuzz $(BUILD)/test_migrate $(BUILD)/test_framesum $(BUILD)/test_crowdsec $(TEST_OBJS)
 	bash tests/run.sh
 
 test: check
