@@ -11,6 +11,7 @@
 #include "pinwall/abi.h"
 #include "parse.h"
 #include "rules.h"
+#include "block.h"
 #include "capture.h"
 
 /*
@@ -154,7 +155,8 @@ static __always_inline __u32 pw_decide_ip(struct pw_pkt *pkt, struct pw_config *
 
 /*
  * Malformed (or beyond the parser's bounds): dropped whatever the policy.
- * Not IP: the policy decides, but ARP always passes. IP: rules, then policy.
+ * Not IP: the policy decides, but ARP always passes. IP: blocked sources
+ * (block.h), then rules, then policy.
  */
 static __always_inline __u32 pw_decide(struct pw_pkt *pkt, __u64 bytes, struct pw_why *why)
 {
@@ -165,6 +167,11 @@ static __always_inline __u32 pw_decide(struct pw_pkt *pkt, __u64 bytes, struct p
 		dflt = XDP_PASS;
 	if (pkt->malformed) {
 		why->reason = PW_DROP_MALFORMED;
+		return XDP_DROP;
+	}
+	/* blocks before the rules; ND/RD control is exempt as from the policy */
+	if (pkt->l3 != PW_C_L3_OTHER && !pkt->link_ctl && pw_blocked(pkt)) {
+		why->reason = PW_DROP_BLOCK;
 		return XDP_DROP;
 	}
 	cfg = bpf_map_lookup_elem(&pw_config, &zero);

@@ -78,17 +78,30 @@ static void fill_meta(struct pw_meta *m, const struct pw_obj *o, const struct pw
 
 /* The maps the record names: shared ones by name, and (once the program is
  * loaded) every pinned one by kernel id, for repin. */
+static void meta_shared_names(struct pw_meta *m, const struct pw_plan *plan)
+{
+	/* others' maps first: pinwall's own (pw_*) may not all fit, and unload
+	 * keeps those whatever the record says */
+	for (int own = 0; own < 2; own++)
+		for (int i = 0; i < plan->n; i++) {
+			const char *name = bpf_map__name(plan->m[i].map);
+
+			if (plan->m[i].shared && m->n_shared < PW_META_SHARED &&
+			    (strncmp(name, "pw_", 3) == 0) == own)
+				snprintf(m->shared[m->n_shared++], PW_MAP_NAME_LEN, "%s", name);
+		}
+}
+
 static void meta_shared(struct pw_meta *m, const struct pw_plan *plan)
 {
 	m->n_shared = m->n_maps = 0;
+	meta_shared_names(m, plan);
 	for (int i = 0; i < plan->n; i++) {
 		const struct pw_plan_map *pm = &plan->m[i];
 		const char *name = bpf_map__name(pm->map);
 		struct pw_meta_map *mm = &m->maps[m->n_maps];
 		struct bpf_map_info info;
 
-		if (pm->shared && m->n_shared < PW_META_SHARED)
-			snprintf(m->shared[m->n_shared++], PW_MAP_NAME_LEN, "%s", name);
 		if (pm->unpinned || m->n_maps == PW_META_MAPS ||
 		    pw_map_info(bpf_map__fd(pm->map), &info))
 			continue;

@@ -81,6 +81,7 @@ enum pw_drop_reason {
 	PW_DROP_MALFORMED,	/* truncated, inconsistent, beyond the parser's bounds */
 	PW_DROP_FRAGMENT,	/* a later fragment: its first fragment was dropped */
 	PW_DROP_DEFAULT,	/* the program's default verdict is drop (test builds) */
+	PW_DROP_BLOCK,		/* the source is blocked (pinwall block) */
 	PW_DROP_REASON_MAX,
 };
 
@@ -341,6 +342,39 @@ struct pw_config {
  * it lives as long as that program: with every pin gone, the running
  * program still leads to its record, and the record to the pin tree.
  */
+/*
+ * Timed blocks (shared by every interface; pinned by name under the shared
+ * dir, like the rule maps). Checked after the malformed check, before the
+ * rules: exact IPv4 /32 and IPv6 /128 sources in two hashes (one probe),
+ * true prefixes in a small LPM trie keyed by family then address. expires_ns
+ * is CLOCK_BOOTTIME (the packet path's clock, bpf_ktime_get_boot_ns());
+ * expires is the same instant in seconds since the epoch, for list and
+ * save/restore. 0 in both: never expires.
+ */
+#define PW_BLOCK_EXACT     2097152	/* exact entries per family */
+#define PW_BLOCK_PREFIXES  65536	/* prefix entries, both families */
+#define PW_MAP_BLOCK4      "pw_block4"
+#define PW_MAP_BLOCK6      "pw_block6"
+#define PW_MAP_BLOCK_PFX   "pw_block_pfx"
+
+struct pw_block_key6 {
+	__u32 addr[4];		/* network byte order */
+};
+
+struct pw_block_pfx_key {
+	__u32 prefixlen;	/* 32 + prefix length: the family word always matches */
+	__u32 family;		/* 4 or 6 */
+	__u32 addr[4];		/* network byte order, masked; IPv4 in [0] */
+};
+
+struct pw_block_val {
+	__u64 expires_ns;	/* CLOCK_BOOTTIME ns; 0: never */
+	__u64 expires;		/* seconds since the epoch; 0: never */
+	__u64 hits;		/* packets dropped (atomic add) */
+	__u32 origin;		/* enum pw_block_origin (pinwall/block.h) */
+	__u32 pad;
+};
+
 #define PW_META_VERSION  3
 #define PW_PATH_LEN      256
 #define PW_NAME_LEN      64

@@ -14,6 +14,7 @@
 #define PINWALL_BLOCK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <linux/types.h>
 #include "pinwall/pinwall.h"
 
@@ -53,6 +54,8 @@ int pw_block_origin_parse(const char *s, __u32 *origin);
  * host bits must be zero). On error the message names the value.
  */
 int pw_block_parse(struct pw_ctx *ctx, const char *s, struct pw_block *b);
+/* "ADDR" for a full-length entry, else "ADDR/LEN". */
+void pw_block_text(const struct pw_block *b, char *buf, size_t len);
 /* Parse a duration: "90", "90s", "10m", "2h", "7d" (> 0) into seconds. */
 int pw_block_duration_parse(struct pw_ctx *ctx, const char *s, __u64 *secs);
 /*
