@@ -14,7 +14,7 @@ ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-format-truncation -Iinclude -Ilib -I$(BUILD)
-LDLIBS   += -lbpf -lelf -lz -ljson-c -lcap -lpcap -lm -lmicrohttpd
+LDLIBS   += -lbpf -lelf -lz -ljson-c -lcap -lpcap -lm -lmicrohttpd -lcurl
 BPFFLAGS := -target bpf -g -O2 -D__TARGET_ARCH_$(ARCH) -Wall -Wextra -Werror \
             -Iinclude -Ibpf -I$(BUILD)
 
