@@ -203,22 +203,75 @@ static int check_entries(struct pw_ctx *ctx, const struct pw_block *e, int n,
 	return 0;
 }
 
-/* Add one entry, keeping the hits of the entry it replaces. */
-static int add_one(struct pw_ctx *ctx, const struct pw_block_maps *m, const struct pw_block *b,
-		   const struct pw_block_now *now)
+/* The value of @b, keeping the hits of a live entry it replaces. */
+static void add_val(const struct pw_block_maps *m, int map, const void *key,
+		    const struct pw_block *b, const struct pw_block_now *now, struct pw_block_val *v)
 {
-	struct pw_block_pfx_key key;
-	struct pw_block_val v, old;
-	char text[64];
-	int map = pw_block_key(b, &key);
+	struct pw_block_val old;
 
-	pw_block_val_of(b, now, &v);
-	if (!bpf_map_lookup_elem(m->fd[map], &key, &old) && !pw_block_val_expired(&old, now))
-		v.hits = old.hits;
-	if (bpf_map_update_elem(m->fd[map], &key, &v, BPF_ANY)) {
-		pw_block_text(b, text, sizeof(text));
-		return pw_fail(ctx, errno, "cannot add block '%s': %s%s", text, strerror(errno),
-			       errno == E2BIG ? " (the block map is full)" : "");
+	pw_block_val_of(b, now, v);
+	if (!bpf_map_lookup_elem(m->fd[map], key, &old) && !pw_block_val_expired(&old, now))
+		v->hits = old.hits;
+}
+
+static int add_fail(struct pw_ctx *ctx, const struct pw_block *b, int err)
+{
+	char text[64];
+
+	pw_block_text(b, text, sizeof(text));
+	return pw_fail(ctx, err, "cannot add block '%s': %s%s", text, strerror(err),
+		       err == E2BIG || err == ENOSPC ? " (the block map is full)" : "");
+}
+
+#define ADD_CHUNK 4096
+
+/* The entries of one exact map, in batches of ADD_CHUNK (one syscall each). */
+static int add_exact(struct pw_ctx *ctx, const struct pw_block_maps *m, int map,
+		     const struct pw_block *e, int n, const struct pw_block_now *now, int *added)
+{
+	size_t ksz = map == PW_BM_V4 ? 4 : 16;
+	char *keys = malloc(ADD_CHUNK * 16);
+	struct pw_block_val *vals = malloc(ADD_CHUNK * sizeof(*vals));
+	struct pw_block_pfx_key k;
+	int err = 0, i = 0;
+
+	if (!keys || !vals)
+		err = pw_fail(ctx, ENOMEM, "out of memory");
+	while (!err && i < n) {
+		LIBBPF_OPTS(bpf_map_batch_opts, bo);
+		const struct pw_block *first = NULL;
+		__u32 c = 0;
+
+		for (; i < n && c < ADD_CHUNK; i++) {
+			if (pw_block_key(&e[i], &k) != map)
+				continue;
+			first = first ?: &e[i];
+			memcpy(keys + c * ksz, &k, ksz);
+			add_val(m, map, &k, &e[i], now, &vals[c++]);
+		}
+		if (c && bpf_map_update_batch(m->fd[map], keys, vals, &c, &bo))
+			err = add_fail(ctx, first, errno);
+		*added += (int)c;
+	}
+	free(keys);
+	free(vals);
+	return err;
+}
+
+static int add_prefixes(struct pw_ctx *ctx, const struct pw_block_maps *m,
+			const struct pw_block *e, int n, const struct pw_block_now *now,
+			int *added)
+{
+	struct pw_block_pfx_key k;
+	struct pw_block_val v;
+
+	for (int i = 0; i < n; i++) {
+		if (pw_block_key(&e[i], &k) != PW_BM_PFX)
+			continue;
+		add_val(m, PW_BM_PFX, &k, &e[i], now, &v);
+		if (bpf_map_update_elem(m->fd[PW_BM_PFX], &k, &v, BPF_ANY))
+			return add_fail(ctx, &e[i], errno);
+		(*added)++;
 	}
 	return 0;
 }
@@ -227,7 +280,7 @@ int pw_block_add(struct pw_ctx *ctx, const struct pw_block *e, int n, int *added
 {
 	struct pw_block_maps m;
 	struct pw_block_now now;
-	int lock_fd, err, i = 0;
+	int lock_fd, err, count = 0;
 
 	if (added)
 		*added = 0;
@@ -236,13 +289,17 @@ int pw_block_add(struct pw_ctx *ctx, const struct pw_block *e, int n, int *added
 		return err;
 	if ((err = locked_begin(ctx, &lock_fd)))
 		goto unlock;
-	if ((err = pw_block_maps_open(ctx, &m, true)))
+	if ((err = pw_block_maps_open(ctx, &m, true, false)))
 		goto unlock;
 	err = remove_where(ctx, &m, false, 0, NULL);
-	for (; !err && i < n; i++)
-		err = add_one(ctx, &m, &e[i], &now);
+	if (!err)
+		err = add_exact(ctx, &m, PW_BM_V4, e, n, &now, &count);
+	if (!err)
+		err = add_exact(ctx, &m, PW_BM_V6, e, n, &now, &count);
+	if (!err)
+		err = add_prefixes(ctx, &m, e, n, &now, &count);
 	if (added)
-		*added = err ? i - 1 : i;
+		*added = count;
 	pw_block_maps_close(&m);
 unlock:
 	pw_unlock(lock_fd);
@@ -259,7 +316,7 @@ int pw_block_del(struct pw_ctx *ctx, const struct pw_block *e, int n, int *missi
 		*missing = 0;
 	if ((err = locked_begin(ctx, &lock_fd)))
 		goto unlock;
-	if ((err = pw_block_maps_open(ctx, &m, false))) {
+	if ((err = pw_block_maps_open(ctx, &m, false, false))) {
 		if (err == -ENOENT) {
 			err = 0;
 			miss = n;
@@ -290,7 +347,7 @@ static int flush_or_sweep(struct pw_ctx *ctx, bool flush, __u32 origin, int *rem
 		*removed = 0;
 	if ((err = locked_begin(ctx, &lock_fd)))
 		goto unlock;
-	if ((err = pw_block_maps_open(ctx, &m, false))) {
+	if ((err = pw_block_maps_open(ctx, &m, false, false))) {
 		err = err == -ENOENT ? 0 : err;
 		goto unlock;
 	}
@@ -355,7 +412,7 @@ int pw_block_list(struct pw_ctx *ctx, struct pw_block_list *out)
 	memset(out, 0, sizeof(*out));
 	if ((err = pw_check_caps_read(ctx)))
 		return err;
-	if ((err = pw_block_maps_open(ctx, &m, false)))
+	if ((err = pw_block_maps_open(ctx, &m, false, true)))
 		return err == -ENOENT ? 0 : err;
 	pw_block_now(&l.now);
 	err = pw_block_walk(ctx, &m, list_one, &l);

@@ -14,8 +14,8 @@ struct pw_block_maps {
 /* Open the pinned block maps. @create: make them when missing, and check
  * that every running program uses these very maps (else refuse, naming the
  * interface to reload or repin). Without @create, missing pins give
- * -ENOENT quietly (no block was ever added). */
-int pw_block_maps_open(struct pw_ctx *ctx, struct pw_block_maps *m, bool create);
+ * -ENOENT quietly (no block was ever added). @rdonly: for reading only. */
+int pw_block_maps_open(struct pw_ctx *ctx, struct pw_block_maps *m, bool create, bool rdonly);
 void pw_block_maps_close(struct pw_block_maps *m);
 
 /* The clocks: now in epoch seconds and CLOCK_BOOTTIME ns. */

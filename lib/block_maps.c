@@ -127,7 +127,7 @@ static bool pins_missing(struct pw_ctx *ctx)
 	return false;
 }
 
-int pw_block_maps_open(struct pw_ctx *ctx, struct pw_block_maps *m, bool create)
+int pw_block_maps_open(struct pw_ctx *ctx, struct pw_block_maps *m, bool create, bool rdonly)
 {
 	char shared[PW_PATH_LEN], path[PW_PATH_LEN];
 	int err;
@@ -143,7 +143,7 @@ int pw_block_maps_open(struct pw_ctx *ctx, struct pw_block_maps *m, bool create)
 	pw_shared_dir(ctx, shared, sizeof(shared));
 	for (int i = 0; i < PW_BM_COUNT; i++) {
 		pw_join(path, sizeof(path), shared, bm_names[i]);
-		m->fd[i] = pw_open_own_pin(ctx, path, bm_names[i], create ? 0 : PW_PIN_RDONLY);
+		m->fd[i] = pw_open_own_pin(ctx, path, bm_names[i], rdonly ? PW_PIN_RDONLY : 0);
 		if (m->fd[i] < 0) {
 			err = m->fd[i];
 			m->fd[i] = 0;
@@ -151,7 +151,7 @@ int pw_block_maps_open(struct pw_ctx *ctx, struct pw_block_maps *m, bool create)
 			return err;
 		}
 	}
-	if (create && (err = check_users(ctx, m)))
+	if (!rdonly && (err = check_users(ctx, m)))
 		pw_block_maps_close(m);
 	return err;
 }

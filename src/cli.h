@@ -93,7 +93,7 @@ int cli_opt_err(struct cli *cli, const struct cmd *cmd, int c, char **argv);
 /* The command called @name in the table @cmds, or NULL. */
 const struct cmd *cli_find(const struct cmd *cmds, const char *name);
 /* The subcommands of the groups (cmd_rule.c, cmd_set.c). */
-extern const struct cmd rule_cmds[], set_cmds[];
+extern const struct cmd rule_cmds[], set_cmds[], block_cmds[];
 /* The option tables of the commands (in their files). */
 extern const struct cli_opt clean_opts[], load_opts[], reload_opts[], unload_opts[],
 	stats_opts[], help_opts[], drops_opts[], save_opts[], restore_opts[], exporter_opts[],

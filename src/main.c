@@ -42,6 +42,8 @@ const struct cmd pw_cmds[] = {
 	  .help = "the rules shared by every interface" },
 	{ .name = "set", .fn = cli_run_group, .sub = set_cmds,
 	  .help = "the named prefix sets rules use" },
+	{ .name = "block", .fn = cli_run_group, .sub = block_cmds,
+	  .help = "timed blocks of source addresses and prefixes, checked before the rules" },
 	{ .name = "repin", .fn = do_repin, .args = "[IFACE]", .max_args = 1,
 	  .help = "rebuild the pins of pinwall's running program from the kernel alone\n"
 	  "(default: every pinwall program in this network namespace)" },
