@@ -144,6 +144,8 @@ install: all
 	install -D -m 0644 docs/man/pinwall.8 $(DESTDIR)$(PREFIX)/share/man/man8/pinwall.8
 	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' systemd/pinwall.service.in > $(BUILD)/pinwall.service
 	install -D -m 0644 $(BUILD)/pinwall.service $(DESTDIR)$(UNITDIR)/pinwall.service
+	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' systemd/pinwall-crowdsec.service.in > $(BUILD)/pinwall-crowdsec.service
+	install -D -m 0644 $(BUILD)/pinwall-crowdsec.service $(DESTDIR)$(UNITDIR)/pinwall-crowdsec.service
 	install -D -m 0644 completion/pinwall \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/pinwall
 

@@ -170,7 +170,8 @@ static void report(struct bouncer *b, bool startup, const struct pw_cs_batch *bt
 	if (bt->n_warn > PW_CS_WARN_KEEP)
 		fprintf(stderr, "pinwall: warning: crowdsec: %u more bad decisions skipped\n",
 			bt->n_warn - PW_CS_WARN_KEEP);
-	if (!startup && !ap->added && !ap->removed && !skipped && !ap->other_origin)
+	if (!startup && !ap->added && !ap->removed && !skipped && !ap->other_origin && !ap->gone &&
+	    !plan->stale_deletions)
 		return;
 	if (b->cli->json) {
 		struct json_object *o = json_object_new_object();
@@ -191,10 +192,11 @@ static void report(struct bouncer *b, bool startup, const struct pw_cs_batch *bt
 		cli_print_json(b->cli, o);
 		json_object_put(o);
 	} else {
-		printf("crowdsec: %s%u added, %u removed, %u left to other origins; skipped %u "
-		       "(type %u, scope %u, bad %u, expired %u); %zu decisions held\n",
-		       startup ? "full set: " : "", ap->added, ap->removed, ap->other_origin,
-		       skipped, bt->other_type, bt->other_scope, bt->bad, bt->expired,
+		printf("crowdsec: %s%u added, %u removed (%u already gone), %u left to other origins, "
+		       "%u stale deletions; skipped %u (type %u, scope %u, bad %u, expired %u); "
+		       "%zu decisions held\n",
+		       startup ? "full set: " : "", ap->added, ap->removed, ap->gone, ap->other_origin,
+		       plan->stale_deletions, skipped, bt->other_type, bt->other_scope, bt->bad, bt->expired,
 		       pw_cs_table_count(b->table));
 	}
 	fflush(stdout);
