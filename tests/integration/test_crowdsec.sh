@@ -224,6 +224,40 @@ test_restart_resumes() {
 	ASSERT_EQ "$(jq -r .failures_in_a_row "$T_TMP/state.json")" 0 "failures in --state after"
 }
 
+# A hostile local API: bad decisions skipped with warnings, bad answers
+# (not JSON, mistyped, over 64 MiB, HTTP 500) warned about and retried; the
+# bouncer keeps running and the good ban stays a block.
+test_hostile_lapi() {
+	setup_loaded || return
+	CS="$T_TMP"
+	printf 'k3y\n' >"$CS/key"
+	chmod 600 "$CS/key"
+	bg nsenter --net="/run/netns/$NS" python3 "$(dirname "$0")/crowdsec_hostile.py" $CS_PORT k3y
+	for _ in $(seq 1 50); do
+		nsenter --net="/run/netns/$NS" curl -s -o /dev/null --max-time 1 \
+			"http://127.0.0.1:$CS_PORT/" && break
+		sleep 0.1
+	done
+	bouncer
+	wait_blocks "10.11.0.88 crowdsec"
+	# each bad answer is followed by a full pull: the last one comes 4th
+	for _ in $(seq 1 200); do
+		grep -q "HTTP 500" "$T_TMP/bn.err" && break
+		sleep 0.1
+	done
+	kill -0 "$BN_PID" 2>/dev/null || fail "the bouncer ended under a hostile local API"
+	ASSERT_EQ "$(blocks)" "10.11.0.88 crowdsec" "blocks under a hostile local API"
+	local err
+	err=$(cat "$T_TMP/bn.err")
+	ASSERT_MATCH "$(cat "$T_TMP/bn.out")" "full set: 1 added.*bad 9" "the full set's report"
+	ASSERT_MATCH "$err" "decision 2 skipped: bad Ip value '10.11.0.300'" "a bad address"
+	ASSERT_MATCH "$err" "decision 4 skipped: bad duration 'forever'" "a bad duration"
+	ASSERT_MATCH "$err" "is not JSON; blocks kept" "an answer that is not JSON"
+	ASSERT_MATCH "$err" "'new' that is not a list; blocks kept" "a mistyped answer"
+	ASSERT_MATCH "$err" "over 67108864 bytes; blocks kept" "an answer over the cap"
+	ASSERT_MATCH "$err" "answered HTTP 500; blocks kept" "an HTTP error"
+}
+
 test_bad_input() {
 	setup_loaded || return
 	local k="$T_TMP/key" lapi=(--lapi http://127.0.0.1:1)
