@@ -5,6 +5,8 @@ PREFIX   ?= /usr/local
 DESTDIR  ?=
 # systemd reads units from $(PREFIX)/lib/systemd/system for /usr and /usr/local
 UNITDIR  ?= $(PREFIX)/lib/systemd/system
+# fail2ban reads its actions from /etc/fail2ban/action.d whatever PREFIX is
+SYSCONFDIR ?= /etc
 BUILD    ?= build
 
 CC       ?= gcc
@@ -148,6 +150,8 @@ install: all
 	install -D -m 0644 $(BUILD)/pinwall-crowdsec.service $(DESTDIR)$(UNITDIR)/pinwall-crowdsec.service
 	install -D -m 0644 completion/pinwall \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/pinwall
+	install -D -m 0644 fail2ban/action.d/pinwall.conf \
+		$(DESTDIR)$(SYSCONFDIR)/fail2ban/action.d/pinwall.conf
 
 # The Debian package, built by dpkg-buildpackage in a copy of the tree, then
 # lintian (slow: a whole build; not part of check).

@@ -21,7 +21,8 @@ echo "deb: built in $(($(date +%s) - start)) s"
 deb=$(ls "$tmp"/pinwall_*.deb)
 contents=$(dpkg-deb -c "$deb" | awk '{print $6}')
 for f in ./usr/sbin/pinwall ./usr/share/man/man8/pinwall.8.gz ./usr/lib/systemd/system/pinwall.service \
-	 ./usr/share/bash-completion/completions/pinwall ./usr/share/doc/pinwall/copyright; do
+	 ./usr/share/bash-completion/completions/pinwall ./usr/share/doc/pinwall/copyright \
+	 ./etc/fail2ban/action.d/pinwall.conf; do
 	grep -qx -- "$f" <<<"$contents" || { echo "deb: $f missing from the package" >&2; exit 1; }
 done
 lintian --tag-display-limit 0 "$tmp"/pinwall_*.changes | tee "$tmp/lintian" || true

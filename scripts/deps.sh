@@ -16,6 +16,7 @@ pkgs=(
 	prometheus curl				# the exporter test: a real scrape, its HTTP API
 	python3-matplotlib			# make bench: the plot docs/bench.png
 	systemd					# tests: systemd-analyze verify of the unit
+	fail2ban				# tests: the fail2ban action end to end
 )
 missing=()
 for p in "${pkgs[@]}"; do

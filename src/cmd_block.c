@@ -11,9 +11,14 @@
 struct block_args {
 	const char *dur;
 	const char *file;
-	const char *origin;
+	int origin;		/* enum pw_block_origin; -1: not given */
 	int argc;
 	char **argv;
+};
+
+static const struct cli_word origins[] = {
+	{ "manual", PW_BO_MANUAL }, { "fail2ban", PW_BO_FAIL2BAN }, { "crowdsec", PW_BO_CROWDSEC },
+	{ "file", PW_BO_FILE }, { "other", PW_BO_OTHER }, { NULL },
 };
 
 static const struct cli_opt add_opts[] = {
@@ -21,13 +26,20 @@ static const struct cli_opt add_opts[] = {
 		"expire after DURATION (90, 90s, 10m, 2h, 7d, 1w; default: never)"),
 	CLI_STR("file", 'f', struct block_args, file, "FILE",
 		"also add the entries of FILE (- for stdin): ADDR[/LEN] [DURATION] a line"),
-	CLI_STR("origin", 0, struct block_args, origin, "NAME",
-		"who adds them: manual, fail2ban, crowdsec, file, other (default: manual)"),
+	CLI_ENUM("origin", 0, struct block_args, origin, "NAME", origins,
+		 "who adds them (default: manual; file for --file entries)", .what = "origin"),
+	{ NULL },
+};
+
+static const struct cli_opt del_opts[] = {
+	CLI_STR("file", 'f', struct block_args, file, "FILE",
+		"also delete the entries of FILE (- for stdin), as add reads it"),
 	{ NULL },
 };
 
 static const struct cli_opt flush_opts[] = {
-	CLI_STR("origin", 0, struct block_args, origin, "NAME", "only the entries of this origin"),
+	CLI_ENUM("origin", 0, struct block_args, origin, "NAME", origins,
+		 "only the entries of this origin", .what = "origin"),
 	{ NULL },
 };
 
@@ -38,18 +50,10 @@ static int parse(struct cli *cli, int argc, char **argv, struct block_args *a)
 	int ret;
 
 	memset(a, 0, sizeof(*a));
+	a->origin = -1;
 	if ((ret = cli_parse(cli, cli->cmd, argc, argv, a, &a->argc, &a->argv)))
 		return ret;
 	return cli_setup(cli);
-}
-
-static int parse_origin(struct cli *cli, const char *s, __u32 dflt, __u32 *origin)
-{
-	*origin = dflt;
-	if (s && pw_block_origin_parse(s, origin))
-		return cli_err(cli, "invalid origin '%s': use manual, fail2ban, crowdsec, file or other",
-			       s);
-	return 0;
 }
 
 /* Every word, then the file, checked before anything changes. */
@@ -57,19 +61,17 @@ static int gather(struct cli *cli, const struct block_args *a, bool add,
 		  struct pw_block_list *l)
 {
 	__u64 secs = 0, expires = 0;
-	__u32 origin = PW_BO_MANUAL;
+	__u32 origin = a->origin >= 0 ? (__u32)a->origin : PW_BO_MANUAL;
 	struct pw_block b;
 
 	memset(l, 0, sizeof(*l));
-	if (add && (parse_origin(cli, a->origin, PW_BO_MANUAL, &origin)))
-		return 1;
 	if (a->dur) {
 		if (pw_block_duration_parse(&cli->ctx, a->dur, &secs))
 			return cli_lib_err(cli);
 		expires = (__u64)time(NULL) + secs;
 	}
 	if (a->file) {
-		__u32 forig = a->origin ? origin : PW_BO_FILE;
+		__u32 forig = a->origin >= 0 ? origin : PW_BO_FILE;
 
 		if (pw_block_file_read(&cli->ctx, a->file, expires, forig, l))
 			return cli_lib_err(cli);
@@ -144,13 +146,11 @@ static int do_block_del(struct cli *cli, int argc, char **argv)
 static int do_block_flush(struct cli *cli, int argc, char **argv)
 {
 	struct block_args a;
-	__u32 origin = PW_BO_ALL;
 	int ret, removed = 0;
 
-	if ((ret = parse(cli, argc, argv, &a)) ||
-	    (ret = parse_origin(cli, a.origin, PW_BO_ALL, &origin)))
+	if ((ret = parse(cli, argc, argv, &a)))
 		return ret;
-	if (pw_block_flush(&cli->ctx, origin, &removed))
+	if (pw_block_flush(&cli->ctx, a.origin >= 0 ? (__u32)a.origin : PW_BO_ALL, &removed))
 		return cli_lib_err(cli);
 	report(cli, "deleted", removed, NULL, 0);
 	return 0;
@@ -221,7 +221,7 @@ const struct cmd block_cmds[] = {
 	{ .name = "add", .fn = do_block_add, .args = "[ADDR|PREFIX...]", .max_args = -1,
 	  .opts = add_opts, .help = "block sources (until --for runs out), all or nothing" },
 	{ .name = "del", .fn = do_block_del, .args = "[ADDR|PREFIX...]", .max_args = -1,
-	  .opts = add_opts, .help = "unblock sources (the same words as add)" },
+	  .opts = del_opts, .help = "unblock sources (the same words as add)" },
 	{ .name = "list", .fn = do_block_list, .opts = no_opts,
 	  .help = "blocks in force: origin, seconds remaining, hits" },
 	{ .name = "flush", .fn = do_block_flush, .opts = flush_opts,

@@ -100,7 +100,7 @@ test_refusals() {
 	printf '10.9.0.5\n# x\nfd00::1/129\n' >"$T_TMP/bad"
 	ERR1 "$T_TMP/bad:3: invalid prefix length in 'fd00::1/129'" pw "$NS" block add --file "$T_TMP/bad"
 	ERR1 "cannot read '$T_TMP/none'" pw "$NS" block add --file "$T_TMP/none"
-	ERR1 "invalid origin 'me'" pw "$NS" block add 10.9.0.2 --origin me
+	ERR1 "'me'.*--origin" pw "$NS" block add 10.9.0.2 --origin me
 	ASSERT_EQ "$(blocks "$NS")" "$before" "blocks after the refusals"
 }
 
@@ -118,6 +118,51 @@ test_survive_reload_and_repin() {
 	ASSERT_OK pw "$NS" block add 10.9.0.2
 	send "$NS" veth1 2 --src 10.9.0.2
 	ASSERT_EQ "$(settle "$NS" veth0 5)" "5 320 0 0" "a block added after repin drops"
+}
+
+# fail2ban's own server (not the system's) with the installed action: a
+# jail over a log this test writes bans by a timed block; unban deletes it.
+test_fail2ban_end_to_end() {
+	command -v fail2ban-server >/dev/null || { fail "fail2ban not installed (scripts/deps.sh)"; return; }
+	setup_loaded || { fail setup; return; }
+	local d=$T_TMP/f2b ip=10.9.0.7 f2b
+	mkdir -p "$d/action.d" "$d/filter.d" || { fail "mkdir $d"; return; }
+	cp "$TOP/fail2ban/action.d/pinwall.conf" "$d/action.d/"
+	: >"$d/auth.log"
+	printf '[Definition]\nloglevel = INFO\nlogtarget = %s\nsocket = %s\npidfile = %s\ndbfile = :memory:\nallowipv6 = auto\nsyslogsocket = auto\ndbpurgeage = 1d\n' \
+		"$d/server.log" "$d/sock" "$d/pid" >"$d/fail2ban.conf"
+	printf '[Definition]\nfailregex = ^\\s*auth failure from <HOST>\\s*$\n' >"$d/filter.d/pwtest.conf"
+	printf '%s\n' "[pwtest]" "enabled = true" "backend = polling" "filter = pwtest" \
+		"logpath = $d/auth.log" "maxretry = 2" "findtime = 600" "bantime = 3600" \
+		"action = pinwall[pinwall=\"$PW -n $NS --pin-root $ROOT\"]" >"$d/jail.conf"
+	bg fail2ban-client -c "$d" -s "$d/sock" -p "$d/pid" -x -f start
+	f2b=$BG_PID
+	for _ in $(seq 1 100); do f2b_client "$d" status pwtest >/dev/null 2>&1 && break; sleep 0.1; done
+	ASSERT_OK f2b_client "$d" status pwtest
+	# fail2ban takes only lines with a time
+	local now
+	now=$(date '+%Y-%m-%d %H:%M:%S')
+	printf "$now auth failure from %s\n" $ip $ip $ip >>"$d/auth.log"
+	for _ in $(seq 1 100); do blocks "$NS" | grep -q "^$ip " && break; sleep 0.1; done
+	ASSERT_EQ "$(pw "$NS" block list --json | jq -r --arg ip $ip '.blocks[] | select(.prefix == $ip) | "\(.origin) \(.remaining > 3500 and .remaining <= 3600)"')" \
+		"fail2ban true" "the ban as a block (origin, remaining)"
+	send "$NS" veth1 4 --src $ip
+	ASSERT_EQ "$(settle "$NS" veth0 4)" "4 256 0 0" "frames from the banned address"
+	ASSERT_OK f2b_client "$d" set pwtest unbanip $ip
+	for _ in $(seq 1 100); do blocks "$NS" | grep -q "^$ip " || break; sleep 0.1; done
+	ASSERT_EQ "$(blocks "$NS")" "" "no block after unban"
+	grep -q "Unban $ip" "$d/server.log" || fail "fail2ban's log: $(tail -n 5 "$d/server.log")"
+	send "$NS" veth1 3 --src $ip
+	ASSERT_EQ "$(settle "$NS" veth0 7)" "4 256 3 192" "frames after unban"
+	f2b_client "$d" stop >/dev/null 2>&1
+	for _ in $(seq 1 50); do kill -0 "$f2b" 2>/dev/null || break; sleep 0.1; done
+}
+
+# f2b_client DIR ARGS...: the client of this test's fail2ban server
+f2b_client() {
+	local d=$1
+	shift
+	fail2ban-client -c "$d" -s "$d/sock" -p "$d/pid" "$@"
 }
 
 run_tests
