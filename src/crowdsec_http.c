@@ -84,6 +84,8 @@ struct cs_http *cs_http_new(const char *url, const char *key, unsigned int timeo
 	curl_easy_setopt(h->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h->curl, CURLOPT_TIMEOUT, (long)timeout_s);
 	curl_easy_setopt(h->curl, CURLOPT_CONNECTTIMEOUT, (long)timeout_s);
+	/* an announced length over the cap is refused before a byte is read */
+	curl_easy_setopt(h->curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)PW_CS_MAX_BODY);
 	curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, on_data);
 	return h;
 fail:
@@ -115,7 +117,7 @@ int cs_http_stream(struct cs_http *h, bool startup, char **body, size_t *len, ch
 	curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, &b);
 	rc = curl_easy_perform(h->curl);
 	curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &code);
-	if (b.too_big)
+	if (b.too_big || rc == CURLE_FILESIZE_EXCEEDED)
 		snprintf(err, errlen, "the local API's answer is over %u bytes", PW_CS_MAX_BODY);
 	else if (rc != CURLE_OK)
 		snprintf(err, errlen, "cannot reach the local API: %s", curl_easy_strerror(rc));
