@@ -16,7 +16,7 @@ ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-format-truncation -Iinclude -Ilib -I$(BUILD)
-LDLIBS   += -lbpf -lelf -lz -ljson-c -lcap -lpcap -lm -lmicrohttpd
+LDLIBS   += -lbpf -lelf -lz -ljson-c -lcap -lpcap -lm -lmicrohttpd -lcurl
 BPFFLAGS := -target bpf -g -O2 -D__TARGET_ARCH_$(ARCH) -Wall -Wextra -Werror \
             -Iinclude -Ibpf -I$(BUILD)
 
@@ -117,6 +117,10 @@ $(BUILD)/test_migrate: tests/unit/test_migrate.c $(BUILD)/libpinwall.a $(SKELS)
 $(BUILD)/test_framesum: tests/unit/test_framesum.c $(BUILD)/libpinwall.a
 	$(CC) $(CFLAGS) -Itests/unit $< $(BUILD)/libpinwall.a $(LDLIBS) -lcmocka -o $@
 
+# The CrowdSec stream parser and decisions table (no kernel, no HTTP).
+$(BUILD)/test_crowdsec: tests/unit/test_crowdsec.c $(BUILD)/libpinwall.a
+	$(CC) $(CFLAGS) -Itests/unit $< $(BUILD)/libpinwall.a $(LDLIBS) -lcmocka -o $@
+
 # Benchmarks: bench/NAME.c (+ optional bench/NAME.bpf.c, as a skeleton).
 BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(filter-out %.bpf.c,$(wildcard bench/*.c)))
 BENCH_SKELS := $(patsubst bench/%.bpf.c,$(BUILD)/bench/%.skel.h,$(wildcard bench/*.bpf.c))
@@ -137,7 +141,7 @@ $(BUILD)/bench/%: bench/%.c tests/unit/*.h $(BUILD)/libpinwall.a $(SKELS) $(BENC
 demo: deps all
 	bash scripts/demo.sh
 
-check: deps all $(BUILD)/pinwall-test $(BUILD)/test_prog $(BUILD)/test_rules $(BUILD)/test_ordered $(BUILD)/test_fuzz $(BUILD)/test_migrate $(BUILD)/test_framesum $(BUILD)/test_steer $(TEST_OBJS)
+check: deps all $(BUILD)/pinwall-test $(BUILD)/test_prog $(BUILD)/test_rules $(BUILD)/test_ordered $(BUILD)/test_fuzz $(BUILD)/test_migrate $(BUILD)/test_framesum $(BUILD)/test_steer $(BUILD)/test_crowdsec $(TEST_OBJS)
 	bash tests/run.sh
 
 test: check
@@ -151,6 +155,8 @@ install: all
 	install -D -m 0644 docs/man/pinwall.8 $(DESTDIR)$(PREFIX)/share/man/man8/pinwall.8
 	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' systemd/pinwall.service.in > $(BUILD)/pinwall.service
 	install -D -m 0644 $(BUILD)/pinwall.service $(DESTDIR)$(UNITDIR)/pinwall.service
+	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' systemd/pinwall-crowdsec.service.in > $(BUILD)/pinwall-crowdsec.service
+	install -D -m 0644 $(BUILD)/pinwall-crowdsec.service $(DESTDIR)$(UNITDIR)/pinwall-crowdsec.service
 	install -D -m 0644 completion/pinwall \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/pinwall
 	install -D -m 0644 fail2ban/action.d/pinwall.conf \

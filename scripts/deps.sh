@@ -7,6 +7,7 @@ pkgs=(
 	libbpf-dev libelf-dev zlib1g-dev libjson-c-dev libcap-dev libcmocka-dev
 	libpcap-dev			# pinwall drops --pcap
 	libmicrohttpd-dev			# the exporter's HTTP server
+	libcurl4-openssl-dev			# the CrowdSec bouncer's HTTP client
 	bpftool				# vmlinux.h and skeletons
 	iproute2 jq libcap2-bin util-linux procps	# tests: netns, JSON, capsh, setpriv, sysctl
 	xdp-tools nftables iptables ethtool	# peers and baselines for tests and benchmarks

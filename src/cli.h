@@ -96,7 +96,8 @@ const struct cmd *cli_find(const struct cmd *cmds, const char *name);
 extern const struct cmd rule_cmds[], set_cmds[], block_cmds[];
 /* The option tables of the commands (in their files). */
 extern const struct cli_opt clean_opts[], load_opts[], reload_opts[], unload_opts[],
-	stats_opts[], help_opts[], drops_opts[], save_opts[], restore_opts[], exporter_opts[];
+	stats_opts[], help_opts[], drops_opts[], save_opts[], restore_opts[], exporter_opts[],
+	crowdsec_opts[];
 
 int do_load(struct cli *cli, int argc, char **argv);
 int do_reload(struct cli *cli, int argc, char **argv);
@@ -110,6 +111,7 @@ int do_recover(struct cli *cli, int argc, char **argv);
 int do_drops(struct cli *cli, int argc, char **argv);
 int do_save(struct cli *cli, int argc, char **argv);
 int do_restore(struct cli *cli, int argc, char **argv);
+int do_crowdsec(struct cli *cli, int argc, char **argv);
 
 extern const struct cmd pw_cmds[];
 

@@ -62,6 +62,12 @@ const struct cmd pw_cmds[] = {
 	  "already as saved is left alone, and with nothing to do restore says so." },
 	{ .name = "clean", .fn = do_clean, .opts = clean_opts,
 	  .help = "list (or remove) pins whose namespace, interface or program is gone" },
+	{ .name = "crowdsec", .fn = do_crowdsec, .opts = crowdsec_opts,
+	  .help = "a CrowdSec bouncer: follow a local API's decisions as timed blocks",
+	  .more = "\nBan decisions on Ip and Range become blocks with origin crowdsec that\n"
+	  "expire with the decision; deleted decisions remove them. At start (and after\n"
+	  "any failure) the full set is pulled and crowdsec blocks not in it are removed;\n"
+	  "other origins' blocks are never touched. See docs/CROWDSEC.md." },
 	{ .name = "help", .fn = do_help, .args = "[COMMAND [SUBCOMMAND]]", .max_args = 2,
 	  .opts = help_opts, .help = "this text, or a command's" },
 	{ 0 },

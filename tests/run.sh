@@ -17,7 +17,7 @@ leaks() {
 	} | paste -sd, - | sed 's/,/, /g'
 }
 
-for u in test_prog test_rules test_ordered test_fuzz test_migrate test_framesum test_steer; do
+for u in test_prog test_rules test_ordered test_fuzz test_migrate test_framesum test_steer test_crowdsec; do
 	[ -n "${1:-}" ] && [ "$1" != unit ] && [ "$1" != all ] && [ "$1" != "$u" ] && continue
 	[ -x "./build/$u" ] || continue
 	echo "== unit: $u (BPF_PROG_TEST_RUN)"

@@ -94,7 +94,7 @@ test_completion() {
 	local f=$T_TMP/rules maps
 	# shellcheck disable=SC1090
 	. "$COMPLETION" || { fail "source $COMPLETION"; return; }
-	ASSERT_EQ "$(COMP "")" "block clean drops exporter help load recover reload repin restore rule save set stats status unload" "commands"
+	ASSERT_EQ "$(COMP "")" "block clean crowdsec drops exporter help load recover reload repin restore rule save set stats status unload" "commands"
 	ASSERT_EQ "$(COMP re)" "recover reload repin restore" "command prefix"
 	ASSERT_EQ "$(COMP rule "")" "add apply del flush list policy" "rule subcommands"
 	ASSERT_EQ "$(COMP --json set "")" "add del flush list" "set subcommands after an option"
