@@ -17,6 +17,8 @@ echo
 bash bench/ladder.sh "$out/ladder.jsonl" | tee "$out/ladder.txt"
 echo
 bash bench/exporter.sh | tee "$out/exporter.txt"
+echo
+bash bench/limit.sh | tee "$out/limit.txt"
 if /usr/bin/python3 -c "import matplotlib" 2>/dev/null; then
 	/usr/bin/python3 bench/plot.py "$out" docs/bench.png && echo "plot: docs/bench.png"
 else
