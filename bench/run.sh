@@ -22,6 +22,7 @@ bash bench/exporter.sh | tee "$out/exporter.txt"
 echo
 bash bench/steer.sh | tee "$out/steer.txt"
 bash bench/block.sh | tee "$out/block.txt"
+bash bench/limit.sh | tee "$out/limit.txt"
 if /usr/bin/python3 -c "import matplotlib" 2>/dev/null; then
 	/usr/bin/python3 bench/plot.py "$out" docs/bench.png && echo "plot: docs/bench.png"
 else

@@ -141,12 +141,18 @@ static __always_inline __u32 pw_decide_ip(struct pw_pkt *pkt, struct pw_config *
 		}
 	}
 	/* a later fragment without its first: addresses only (pw_classify) */
-	rule = pw_classify(set, pkt);
+	rule = pw_classify(set, pkt, bytes);
 	r = rule ? bpf_map_lookup_elem(&pw_rules, &rule) : NULL;
 	if (r && (r->action == XDP_DROP || r->action == XDP_PASS)) {
 		verdict = r->action;
 		why->rule = rule;
 		why->reason = PW_DROP_RULE;
+		pw_count(&pw_rule_stats, rule, bytes);
+	} else if (r && r->action == PW_ACT_LIMIT) {
+		/* over the limit (a conforming packet went on: limit.h) */
+		verdict = XDP_DROP;
+		why->rule = rule;
+		why->reason = PW_DROP_LIMIT;
 		pw_count(&pw_rule_stats, rule, bytes);
 	} else if (cfg->policy[set] == PW_POLICY_DENY && !pkt->link_ctl) {
 		verdict = XDP_DROP;

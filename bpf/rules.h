@@ -352,6 +352,8 @@ static __always_inline __u32 pw_ffs64(__u64 x)
 	return pw_fls64(x & -x);
 }
 
+#include "limit.h"
+
 /* The prefix table alone (no ordered rule): lookups stop at the first hit. */
 static __always_inline __u32 pw_classify_table(__u32 set, const struct pw_pkt *p, bool v6)
 {
@@ -380,7 +382,7 @@ static __always_inline __u32 pw_classify_table(__u32 set, const struct pw_pkt *p
  * bitmaps ANDed; the first ordered rule decides unless the table, placed
  * before it, has a rule. */
 static __always_inline __u32 pw_classify_ordered(__u32 set, const struct pw_pkt *p, bool v6,
-						 const struct pw_ord_set *os)
+						 const struct pw_ord_set *os, __u64 bytes)
 {
 	__u64 acc[PW_ORD_WORDS] = { ~0ULL, ~0ULL };
 	__u32 r_src, r_dst, r_dp = 0, r_sp = 0, r_pr = 0, rule, i, v_src, v_dst;
@@ -416,6 +418,9 @@ static __always_inline __u32 pw_classify_ordered(__u32 set, const struct pw_pkt 
 		return rule;
 	if (i >= os->n || (rule && os->table_pos <= i))
 		return rule;
+	/* limit rules the packet conforms to are passed over (limit.h) */
+	if ((i = pw_limit_hook(set, os, acc, i, rule, p, bytes)) >= PW_ORD_MAX)
+		return rule;
 	i &= PW_ORD_MAX - 1;
 	if (os->set_bits[0][i / 64] & (1ULL << (i % 64)))
 		pw_count_elem(v_src, os->ids[i], PW_SIDE_SRC);
@@ -450,7 +455,7 @@ static __always_inline void pw_user_maps(void)
 	bpf_map_lookup_elem(&pw_set_elems, &k);
 }
 
-__noinline __u32 pw_classify(__u32 set, const struct pw_pkt *p)
+__noinline __u32 pw_classify(__u32 set, const struct pw_pkt *p, __u64 bytes)
 {
 	struct pw_ord_set *os;
 
@@ -462,7 +467,7 @@ __noinline __u32 pw_classify(__u32 set, const struct pw_pkt *p)
 	set &= 1;
 	os = bpf_map_lookup_elem(&pw_ord, &set);
 	if (os && os->n)
-		return pw_classify_ordered(set, p, p->l3 != PW_C_IPV4, os);
+		return pw_classify_ordered(set, p, p->l3 != PW_C_IPV4, os, bytes);
 	return pw_classify_table(set, p, p->l3 != PW_C_IPV4);
 }
 

@@ -43,8 +43,7 @@ struct pw_capture {
 static const char *const reason_names[PW_DROP_REASON_MAX] = {
 	[PW_DROP_NONE] = "none", [PW_DROP_RULE] = "rule", [PW_DROP_POLICY] = "policy",
 	[PW_DROP_MALFORMED] = "malformed", [PW_DROP_FRAGMENT] = "fragment",
-	[PW_DROP_BLOCK] = "block",
-	[PW_DROP_DEFAULT] = "default",
+	[PW_DROP_DEFAULT] = "default", [PW_DROP_BLOCK] = "block", [PW_DROP_LIMIT] = "limit",
 };
 
 const char *pw_drop_reason_name(__u32 reason)

@@ -132,6 +132,11 @@ int pw_plan_maps(struct pw_ctx *ctx, struct bpf_object *obj, const char *ifdir,
 		 const struct pw_plan_opts *po, struct pw_plan *plan);
 bool pw_shared_in_use(const struct pw_ctx *ctx, const char *skip_dir, const char *name,
 		      char *user, size_t len);
+bool pw_meta_names_shared(const struct pw_meta *m, const char *name);
+
+/* Removed rule ids: their limit counters and buckets go (limit_state.c). */
+struct pw_rules_maps;
+int pw_limit_forget(const struct pw_rules_maps *m, const __u32 *ids, int n);
 void pw_plan_free(struct pw_plan *plan);
 void pw_plan_report(const struct pw_plan *plan, struct pw_load_report *r);
 

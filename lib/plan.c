@@ -17,6 +17,20 @@
 #include <bpf/libbpf.h>
 #include "internal.h"
 
+/* Does the record name shared map @name? The first PW_META_SHARED by
+ * name; beyond them, a version-3 record's map list (with its shared flag)
+ * names the rest. */
+bool pw_meta_names_shared(const struct pw_meta *m, const char *name)
+{
+	for (__u32 i = 0; i < m->n_shared && i < PW_META_SHARED; i++)
+		if (!strncmp(m->shared[i], name, PW_MAP_NAME_LEN))
+			return true;
+	for (__u32 i = 0; m->version >= 3 && i < m->n_maps && i < PW_META_MAPS; i++)
+		if (m->maps[i].shared && !strncmp(m->maps[i].name, name, PW_NAME_LEN))
+			return true;
+	return false;
+}
+
 /* Is shared map @name recorded by an interface other than @skip_dir? */
 bool pw_shared_in_use(const struct pw_ctx *ctx, const char *skip_dir, const char *name,
 		      char *user, size_t len)
@@ -42,16 +56,14 @@ bool pw_shared_in_use(const struct pw_ctx *ctx, const char *skip_dir, const char
 			    (skip_dir && !strcmp(dir, skip_dir)))
 				continue;
 			if (!pw_meta_read(dir, &m)) {
-				for (__u32 i = 0; i < m.n_shared && i < PW_META_SHARED; i++)
-					used |= !strncmp(m.shared[i], name, PW_MAP_NAME_LEN);
+				used = pw_meta_names_shared(&m, name);
 				if (used && user)
 					snprintf(user, len, "%s", m.ifname);
 			}
 			/* a killed load or reload that staged a program using it */
 			if (!used && !pw_intent_read(dir, &in) && in.step >= PW_STEP_STAGED &&
 			    in.op != PW_OP_UNLOAD) {
-				for (__u32 i = 0; i < in.next.n_shared && i < PW_META_SHARED; i++)
-					used |= !strncmp(in.next.shared[i], name, PW_MAP_NAME_LEN);
+				used = pw_meta_names_shared(&in.next, name);
 				if (used && user)
 					snprintf(user, len, "%s", in.next.ifname);
 			}

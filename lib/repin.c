@@ -183,8 +183,7 @@ static bool map_place(struct pw_ctx *ctx, const struct repin_src *src, __u32 id,
 	close(fd);
 	snprintf(name, len, "%s", info.name);
 	*shared = m->pin_scope == PW_SCOPE_GLOBAL;
-	for (__u32 k = 0; k < m->n_shared && k < PW_META_SHARED; k++)
-		*shared |= !strncmp(m->shared[k], info.name, BPF_OBJ_NAME_LEN);
+	*shared |= pw_meta_names_shared(m, info.name);
 	return true;
 }
 

@@ -113,6 +113,8 @@ static int zero_ids(const struct pw_rules_maps *m, __u32 *ids, int n)
 	for (int i = 0; !err && m->fd[PW_RM_ORD_RULES] > 0 && i < n; i++)
 		if (bpf_map_delete_elem(m->fd[PW_RM_ORD_RULES], &ids[i]) && errno != ENOENT)
 			err = -errno;
+	if (!err)
+		err = pw_limit_forget(m, ids, n);
 	free(zs);
 	free(none);
 	return err;
@@ -442,6 +444,20 @@ static int write_sets(struct apply *a)
 	return err;
 }
 
+/* The limit of each ordered rule of buffer @set, by its bit (abi.h:
+ * pw_limits); every entry written, so a bit that is no limit reads 0. */
+static int write_limits(struct apply *a, const struct pw_tables *t)
+{
+	struct pw_limit lim[PW_ORD_MAX];
+
+	memset(lim, 0, sizeof(lim));
+	for (__u32 k = 0; k < t->ord.n && k < PW_ORD_MAX; k++)
+		for (int i = 0; i < a->want->n; i++)
+			if (a->want->ids[i] == t->ord.ids[k] && a->want->r[i].action == PW_ACT_LIMIT)
+				pw_limit_compile(&a->want->r[i], a->want->ids[i], &lim[k]);
+	return write_array(a->m->fd[PW_RM_LIMITS], a->set * PW_ORD_MAX, lim, PW_ORD_MAX);
+}
+
 /* 1. the inactive buffer gets the new tables, nodes, order and sets */
 static int apply_tables(struct apply *a)
 {
@@ -478,6 +494,8 @@ static int apply_tables(struct apply *a)
 		err = bpf_map_update_elem(m->fd[PW_RM_ORD], &set, &t.ord, BPF_ANY) ? -errno : 0;
 	if (!err && m->fd[PW_RM_ORD] > 0)
 		err = write_sets(a);
+	if (!err && m->fd[PW_RM_LIMITS] > 0)
+		err = write_limits(a, &t);
 	pw_tables_free(&t);
 	if (err)
 		return pw_fail(a->ctx, err, err == -E2BIG || err == -ENOSPC ?
@@ -658,6 +676,24 @@ static int hits_clean(const struct pw_rules_maps *m, const struct pw_ruleset *wa
 	return err;
 }
 
+/* Limit rules need the limit maps and a program that reads them: an older
+ * one would take a limit rule for no rule at all. */
+static int apply_limits_supported(struct apply *a)
+{
+	bool limits = false;
+
+	for (int i = 0; i < a->want->n && !limits; i++)
+		limits = a->want->r[i].action == PW_ACT_LIMIT;
+	if (!limits)
+		return 0;
+	if (a->m->fd[PW_RM_LIMITS] <= 0 || a->m->fd[PW_RM_LIM_STATE] <= 0 || a->m->fd[PW_RM_LIM_PASS] <= 0)
+		return pw_fail(a->ctx, ENOTSUP, "the rule maps have no room for limit rules; nothing was changed");
+	if (a->m->old_lim_prog_id)
+		return pw_fail(a->ctx, ENOTSUP, "the program on '%s' (id %u) predates limit rules and would not apply them: 'pinwall reload %s' first; nothing was changed",
+			       a->m->old_lim_user, a->m->old_lim_prog_id, a->m->old_lim_user);
+	return 0;
+}
+
 /* Ordered rules and sets need maps (and a program) that know them. */
 static int apply_supported(struct apply *a)
 {
@@ -672,7 +708,7 @@ static int apply_supported(struct apply *a)
 	if (a->m->old_prog_id)
 		return pw_fail(a->ctx, ENOTSUP, "the program on '%s' (id %u) predates ordered rules and sets and would not see them: 'pinwall reload %s' first; nothing was changed",
 			       a->m->old_user, a->m->old_prog_id, a->m->old_user);
-	return 0;
+	return apply_limits_supported(a);
 }
 
 int pw_rules_apply(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_ruleset *want,

@@ -274,7 +274,8 @@ static int check_ordered(struct pw_ctx *ctx, struct pw_ruleset *rs, const char *
 		for (int j = 0; j < i; j++) {
 			char a[256], b[256];
 
-			if (PW_RK_KIND(rs->r[j].kind) != PW_RK_ORDERED ||
+			/* a limit rule lets conforming packets on: it shadows nothing */
+			if (PW_RK_KIND(rs->r[j].kind) != PW_RK_ORDERED || rs->r[j].action == PW_ACT_LIMIT ||
 			    !rule_covers(&rs->ord[j], &rs->ord[i]))
 				continue;
 			pw_ruleset_format(rs, i, a, sizeof(a));

@@ -125,7 +125,8 @@ static bool ordered_match(const struct pw_ruleset *rs, int i, const struct pw_re
 
 /* Rules in order, the first match deciding; the single-match rules decide
  * together, as one table, at the place of the first of them. */
-__u32 pw_ruleset_classify(const struct pw_ruleset *rs, const struct pw_ref_pkt *p, int *rule_idx)
+__u32 pw_ruleset_classify_lim(const struct pw_ruleset *rs, const struct pw_ref_pkt *p, int *rule_idx,
+			      pw_limit_conform_cb conform, void *arg)
 {
 	int table = table_winner(rs, p), hit = -1;
 	bool table_seen = false;
@@ -136,12 +137,19 @@ __u32 pw_ruleset_classify(const struct pw_ruleset *rs, const struct pw_ref_pkt *
 				hit = table;
 			table_seen = true;
 		} else if (ordered_match(rs, i, p)) {
-			hit = i;
+			/* a limit rule: within the rate, on to the next rule */
+			if (rs->r[i].action != PW_ACT_LIMIT || (conform && !conform(rs, i, p, arg)))
+				hit = i;
 		}
 	}
 	if (rule_idx)
 		*rule_idx = hit;
 	if (hit >= 0)
-		return rs->r[hit].action;
+		return rs->r[hit].action == PW_ACT_LIMIT ? XDP_DROP : rs->r[hit].action;
 	return rs->policy == PW_POLICY_DENY && !p->link_ctl ? XDP_DROP : XDP_PASS;
+}
+
+__u32 pw_ruleset_classify(const struct pw_ruleset *rs, const struct pw_ref_pkt *p, int *rule_idx)
+{
+	return pw_ruleset_classify_lim(rs, p, rule_idx, NULL, NULL);
 }

@@ -415,6 +415,33 @@ static bool single_match(const struct pw_ord_rule *o, unsigned seen, struct pw_r
 	return false;
 }
 
+/* `limit RATE [burst N] [per /LEN] MATCH...`: always an ordered rule (a
+ * conforming packet goes on to the next rule, in the order written). */
+static int parse_limit_rule(const char *text, char **tok, int n, struct pw_rule *r,
+			    struct pw_ord_rule *o, char *err, size_t errlen)
+{
+	struct pw_limit_spec s;
+	unsigned seen = 0;
+	int used, per4, per6;
+
+	if ((used = pw_limit_parse(tok, n, &s, &per4, &per6, err, errlen)) < 0)
+		return used;
+	if (used >= n) {
+		snprintf(err, errlen, "incomplete rule '%s': a limit needs matches: limit RATE [burst N] [per /LEN] MATCH VALUE...",
+			 text);
+		return -EINVAL;
+	}
+	/* the matches as if they followed the action word */
+	tok[used - 1] = tok[0];
+	if (parse_matches(tok + used - 1, n - used + 1, o, &seen, err, errlen) ||
+	    check_matches(o, err, errlen) || pw_limit_resolve(&s, per4, per6, o, err, errlen))
+		return -EINVAL;
+	r->kind = PW_RK_ORDERED;
+	pw_rule_limit_set(r, &s);
+	o->action = PW_ACT_LIMIT;
+	return 0;
+}
+
 int pw_rule_parse_full(const char *text, struct pw_rule *r, struct pw_ord_rule *o,
 		       char *err, size_t errlen)
 {
@@ -431,12 +458,14 @@ int pw_rule_parse_full(const char *text, struct pw_rule *r, struct pw_ord_rule *
 			 text);
 		return -EINVAL;
 	}
+	if (!strcmp(tok[0], "limit"))
+		return parse_limit_rule(text, tok, n, r, o, err, errlen);
 	if (!strcmp(tok[0], "drop"))
 		r->action = XDP_DROP;
 	else if (!strcmp(tok[0], "pass"))
 		r->action = XDP_PASS;
 	else {
-		snprintf(err, errlen, "unknown action '%s': use drop or pass", tok[0]);
+		snprintf(err, errlen, "unknown action '%s': use drop, pass or limit", tok[0]);
 		return -EINVAL;
 	}
 	o->action = r->action;
@@ -509,7 +538,10 @@ void pw_rule_format_full(const struct pw_rule *r, const struct pw_ord_rule *o, c
 		pw_rule_format(r, buf, len);
 		return;
 	}
-	snprintf(buf, len, "%s", r->action == XDP_DROP ? "drop" : "pass");
+	if (r->action == PW_ACT_LIMIT)
+		pw_limit_format(r, o, buf, len);
+	else
+		snprintf(buf, len, "%s", r->action == XDP_DROP ? "drop" : "pass");
 	if (o->has_proto) {
 		const char *pn = proto_name((int)o->proto);
 
@@ -522,7 +554,8 @@ void pw_rule_format_full(const struct pw_rule *r, const struct pw_ord_rule *o, c
 	format_addr("src", &o->src, buf, len);
 	format_addr("dst", &o->dst, buf, len);
 	/* a lone port range in braces: without them it reads as a single-match rule */
-	braces = !o->src.family && !o->dst.family && !o->sport.n != !o->dport.n;
+	braces = !o->src.family && !o->dst.family && !o->sport.n != !o->dport.n &&
+		 r->action != PW_ACT_LIMIT;
 	format_ports("sport", &o->sport, braces, buf, len);
 	format_ports("dport", &o->dport, braces, buf, len);
 }

@@ -137,8 +137,7 @@ static void list_maps(struct pw_ctx *ctx, struct pw_status *st, const char *dir,
 		if (shared && !m->in_prog) {
 			bool named = false;
 
-			for (__u32 i = 0; st->have_meta && i < st->meta.n_shared && i < PW_META_SHARED; i++)
-				named |= !strncmp(st->meta.shared[i], e->d_name, PW_MAP_NAME_LEN);
+			named = st->have_meta && pw_meta_names_shared(&st->meta, e->d_name);
 			if (!named)
 				st->n_maps--;
 		}

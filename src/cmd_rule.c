@@ -324,7 +324,8 @@ static int do_rule_policy(struct cli *cli, int argc, char **argv)
 
 struct listed {
 	int idx;		/* place in the evaluation order */
-	struct pw_counter c;
+	struct pw_counter c;	/* a limit rule: what it dropped */
+	struct pw_counter passed;	/* a limit rule: what it let on */
 	__u32 id;
 };
 
@@ -388,6 +389,13 @@ static void list_json(struct cli *cli, const struct listing *ls)
 		json_object_object_add(o, "rule", json_object_new_string(text));
 		json_object_object_add(o, "packets", json_object_new_int64((int64_t)l->c.packets));
 		json_object_object_add(o, "bytes", json_object_new_int64((int64_t)l->c.bytes));
+		if (ls->cur.r[l->idx].action == PW_ACT_LIMIT) {
+			struct json_object *p = json_object_new_object();
+
+			json_object_object_add(p, "packets", json_object_new_int64((int64_t)l->passed.packets));
+			json_object_object_add(p, "bytes", json_object_new_int64((int64_t)l->passed.bytes));
+			json_object_object_add(o, "passed", p);
+		}
 		json_object_array_add(arr, o);
 	}
 	json_object_object_add(j, "rules", arr);
@@ -411,6 +419,10 @@ static void list_text(const struct listing *ls, bool filtered)
 		pw_ruleset_format(&ls->cur, ls->l[i].idx, text, sizeof(text));
 		printf("%-7u %-44s %14llu %16llu\n", ls->l[i].id, text,
 		       (unsigned long long)ls->l[i].c.packets, (unsigned long long)ls->l[i].c.bytes);
+		if (ls->cur.r[ls->l[i].idx].action == PW_ACT_LIMIT)
+			printf("%-7s %-44s %14llu %16llu\n", "", "  (passed on; the counts above: dropped)",
+			       (unsigned long long)ls->l[i].passed.packets,
+			       (unsigned long long)ls->l[i].passed.bytes);
 	}
 	printf("%-7s %-44s %14llu %16llu\n", "total", "", (unsigned long long)ls->total.packets,
 	       (unsigned long long)ls->total.bytes);
@@ -440,7 +452,13 @@ static int list_collect(struct cli *cli, const struct pw_rules_maps *m, const st
 	for (int i = 0; i < ls->cur.n; i++) {
 		if (filter && !in_prefix(&ls->cur.r[i], filter))
 			continue;
-		ls->l[ls->n++] = (struct listed){ .idx = i, .c = cnt[i], .id = ls->cur.ids[i] };
+		ls->l[ls->n] = (struct listed){ .idx = i, .c = cnt[i], .id = ls->cur.ids[i] };
+		if (ls->cur.r[i].action == PW_ACT_LIMIT &&
+		    pw_limit_passed(m, ls->cur.ids[i], &ls->l[ls->n].passed)) {
+			free(cnt);
+			return cli_err(cli, "out of memory");
+		}
+		ls->n++;
 		ls->total.packets += cnt[i].packets;
 		ls->total.bytes += cnt[i].bytes;
 	}

@@ -97,6 +97,7 @@ enum pw_drop_reason {
 	PW_DROP_FRAGMENT,	/* a later fragment: its first fragment was dropped */
 	PW_DROP_DEFAULT,	/* the program's default verdict is drop (test builds) */
 	PW_DROP_BLOCK,		/* the source is blocked (pinwall block) */
+	PW_DROP_LIMIT,		/* over a limit rule's rate (its id in rule) */
 	PW_DROP_REASON_MAX,
 };
 
@@ -357,6 +358,63 @@ struct pw_hit_key {
 	struct pw_prefix_key pfx;	/* the table entry the address fell in */
 };
 #define PW_ELEM_META(buf, slot, family) (((buf) << 16) | ((slot) << 8) | (family))
+
+/*
+ * Rate limits (`limit RATE [burst N] [per /LEN] MATCH...`): an ordered rule
+ * whose action is PW_ACT_LIMIT. A packet within the rate of its source
+ * key goes on to the next rule; excess is dropped (PW_DROP_LIMIT, counted
+ * in pw_rule_stats under the rule's id; passed-on packets in
+ * pw_limit_pass). In pw_rules, a limit rule keeps its parameters in the
+ * fields an ordered rule leaves unused (struct pw_rule_limit, the same
+ * size and first two words), so the pinned state says what it is.
+ *
+ * pw_limits, per buffer like pw_ord: entry S * PW_ORD_MAX + bit says
+ * whether ordered rule `bit` of set S is a limit, with its cost per packet
+ * or byte. pw_limit_state (LRU): per (rule, source key) the theoretical
+ * arrival time of the next conforming packet (GCRA): a packet of cost c
+ * conforms when max(tat, now) + c <= now + burst_ns, and then moves tat
+ * there with one compare-and-swap, so every CPU draws from one bucket.
+ */
+#define PW_ACT_LIMIT      0x4c494du	/* pw_rule.action of a limit rule */
+#define PW_LIM_BYTES      1u		/* rate and burst in bytes, else packets */
+#define PW_LIM_BITS       2u		/* pw_rules only: the rate was written in bits */
+#define PW_LIM_RATE_MAX   10000000000ULL	/* per second: packets or bytes */
+#define PW_LIM_SOURCES    65536		/* source keys tracked (LRU) */
+#define PW_LIM_Q          16		/* cost_q: ns per unit << PW_LIM_Q */
+#define PW_MAP_LIMITS     "pw_limits"
+#define PW_MAP_LIM_STATE  "pw_limit_state"
+#define PW_MAP_LIM_PASS   "pw_limit_pass"
+
+struct pw_rule_limit {
+	__u32 action;		/* PW_ACT_LIMIT */
+	__u32 kind;		/* PW_RK_ORDERED (and the apply's marks) */
+	__u32 flags;		/* PW_LIM_BYTES */
+	__u32 per;		/* source prefix lengths: IPv4 | IPv6 << 8 */
+	__u32 rate[2];		/* per second: low, high word */
+	__u32 burst[2];		/* packets or bytes: low, high word */
+	__u32 pad[3];
+};
+
+struct pw_limit {
+	__u32 rule;		/* the limit rule's id; 0: not a limit rule */
+	__u32 flags;		/* PW_LIM_BYTES */
+	__u64 cost_q;		/* ns per packet or byte, << PW_LIM_Q */
+	__u64 burst_ns;		/* how far ahead of now tat may run */
+	/* the source prefix of a bucket, as masks (network byte order) */
+	__u32 mask4[4];		/* IPv4: [0] only */
+	__u32 mask6[4];
+};
+
+struct pw_limit_key {
+	__u32 rule;
+	__u32 family;		/* 4 or 6 */
+	__u32 addr[4];		/* source, masked to per4/per6 */
+};
+
+struct pw_limit_pass_rec {	/* per CPU, by rule id */
+	__u64 packets;
+	__u64 bytes;
+};
 
 struct pw_config {
 	__u32 active;		/* set the packet path reads: 0 or 1 */

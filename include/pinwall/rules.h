@@ -64,6 +64,8 @@ enum pw_rule_map {
 	/* ordered rules and sets (rules 2): a program older than them has none */
 	PW_RM_ORD, PW_RM_NODES, PW_RM_ORD_RULES, PW_RM_SETS, PW_RM_SET_ELEMS,
 	PW_RM_NODE_PFX, PW_RM_ELEM_HITS,
+	/* rate limits: a program older than them has none */
+	PW_RM_LIMITS, PW_RM_LIM_STATE, PW_RM_LIM_PASS,
 	PW_RM_COUNT,
 };
 #define PW_RM_FIRST_ORD PW_RM_ORD
@@ -73,6 +75,9 @@ struct pw_rules_maps {
 	/* a running program uses the rule maps but predates ordered rules */
 	char old_user[16];
 	__u32 old_prog_id;
+	/* ... or predates rate limits */
+	char old_lim_user[16];
+	__u32 old_lim_prog_id;
 };
 
 struct pw_apply_report {
@@ -82,6 +87,24 @@ struct pw_apply_report {
 	double switch_ms;	/* start to the new set in force */
 	double total_ms;	/* including the clean-up of removed rules */
 };
+
+/* A limit rule's parameters (kept in its pw_rule: abi.h, PW_ACT_LIMIT). */
+struct pw_limit_spec {
+	__u32 flags;		/* PW_LIM_BYTES, PW_LIM_BITS */
+	__u32 per4, per6;	/* source prefix lengths of a bucket */
+	__u64 rate;		/* per second: packets or bytes */
+	__u64 burst;		/* packets or bytes */
+};
+
+void pw_rule_limit_get(const struct pw_rule *r, struct pw_limit_spec *s);
+void pw_rule_limit_set(struct pw_rule *r, const struct pw_limit_spec *s);
+/* tok[0] is "limit": returns the words taken (or -EINVAL with @err) */
+int pw_limit_parse(char **tok, int n, struct pw_limit_spec *s, int *per4, int *per6,
+		   char *err, size_t errlen);
+int pw_limit_resolve(struct pw_limit_spec *s, int per4, int per6, const struct pw_ord_rule *o,
+		     char *err, size_t errlen);
+void pw_limit_format(const struct pw_rule *r, const struct pw_ord_rule *o, char *buf, size_t len);
+void pw_limit_compile(const struct pw_rule *r, __u32 id, struct pw_limit *out);
 
 /* Longest rule text pw_rule_parse takes; longer text is refused, never cut. */
 #define PW_RULE_TEXT_MAX 1023
@@ -137,6 +160,13 @@ void pw_ruleset_free(struct pw_ruleset *rs);
  * reference for tests and the lock-out guard. *rule_idx: deciding rule or -1.
  * Protocol 1 matches only IPv4 and 58 only IPv6 (each family's ICMP). */
 __u32 pw_ruleset_classify(const struct pw_ruleset *rs, const struct pw_ref_pkt *p, int *rule_idx);
+/* The same with limit rules (PW_ACT_LIMIT) modelled: @conform says whether
+ * rule i's bucket lets the packet on (NULL: always); excess drops it, with
+ * *rule_idx the limit rule. pw_ruleset_classify: every bucket conforms. */
+typedef bool (*pw_limit_conform_cb)(const struct pw_ruleset *rs, int i, const struct pw_ref_pkt *p,
+				    void *arg);
+__u32 pw_ruleset_classify_lim(const struct pw_ruleset *rs, const struct pw_ref_pkt *p, int *rule_idx,
+			      pw_limit_conform_cb conform, void *arg);
 
 int pw_rules_open(struct pw_ctx *ctx, struct pw_rules_maps *m, bool create, bool rdonly);
 void pw_rules_close(struct pw_rules_maps *m);
@@ -181,6 +211,9 @@ int pw_rules_change(struct pw_ctx *ctx, const struct pw_rule_change *c, struct p
  * holding the address (abi.h). out[i] for s->e[i]. */
 int pw_set_hits(struct pw_ctx *ctx, const struct pw_rules_maps *m, const struct pw_ruleset *rs,
 		const struct pw_set *s, __u64 *out);
+/* Packets and bytes limit rule @id let on to the next rule (its drops are
+ * its hits, pw_rules_counters). */
+int pw_limit_passed(const struct pw_rules_maps *m, __u32 id, struct pw_counter *out);
 /* Make @want (with @policy) the rule set, atomically; assigns want->ids. */
 int pw_rules_apply(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_ruleset *want,
 		   int policy, struct pw_apply_report *rep);

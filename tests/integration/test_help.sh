@@ -109,7 +109,8 @@ test_completion() {
 	ASSERT_EQ "$(COMP --ver)" "--version" "pinwall's own option"
 	ASSERT_EQ "$(COMP help rule "")" "add apply del flush list policy" "help's subcommands"
 	# rule words
-	ASSERT_EQ "$(COMP rule add "")" "drop pass" "rule action"
+	ASSERT_EQ "$(COMP rule add "")" "drop limit pass" "rule action"
+	ASSERT_EQ "$(COMP rule add limit 100 "")" "burst dport dst per proto sport src" "limit words"
 	ASSERT_EQ "$(COMP rule add drop "")" "dport dst proto sport src" "rule matches"
 	ASSERT_EQ "$(COMP rule del drop proto tcp "")" "dport dst sport src" "unused rule matches"
 	ASSERT_EQ "$(COMP rule add pass proto icmp)" "icmp icmpv6" "protocols"

@@ -368,7 +368,7 @@ test_bad_rules() {
 		pw "$NS" rule add drop dport 15-30
 	REFUSED "conflicting rule 'pass proto udp dport 5-10': its ports partly overlap 'drop dport 10-20'" \
 		pw "$NS" rule add pass proto udp dport 5-10
-	REFUSED "unknown action 'block': use drop or pass" pw "$NS" rule add block src 10.12.0.0/16
+	REFUSED "unknown action 'block': use drop, pass or limit" pw "$NS" rule add block src 10.12.0.0/16
 	REFUSED "unknown match 'port'" pw "$NS" rule add drop port 9
 	REFUSED "unexpected '9' after 'sport 1-5'" pw "$NS" rule add drop sport 1-5 9
 	REFUSED "no such rule 'drop dport 99'" pw "$NS" rule del drop dport 99

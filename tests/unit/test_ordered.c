@@ -19,6 +19,13 @@
  *                         round applies A, a modified B (rules, order, table
  *                         place and set contents), C, then C again (nothing
  *                         to do).
+ *                         Limit rules among them (`limit ... MATCH`): each
+ *                         (rule, source key) bucket is made to conform or
+ *                         not by a hash of the key (its pinned state
+ *                         deleted, or set far ahead), and the reference
+ *                         is told the same; a conforming packet goes on to
+ *                         the next rule, excess is dropped by the limit
+ *                         rule and counted for it.
  *  old_grammar_agrees_NN  today's grammar only: BPF, pw_ruleset_classify and
  *                         a small longest-prefix/precedence classifier
  *                         written here agree on verdict and deciding rule;
@@ -572,6 +579,57 @@ static size_t build(const struct pkt *p, struct pb *b, struct pw_ref_pkt *ref)
  * no other counter may move. @prev holds the counters before (updated).
  * Returns the problems found (printed).
  */
+/* ---- limit rules: a bucket per (rule, source key) that conforms or not
+ * by a hash of the key, for the program and the reference alike ---- */
+
+static void lim_key(const struct pw_ruleset *rs, int i, const struct pw_ref_pkt *p,
+		    struct pw_limit_key *k)
+{
+	struct pw_limit_spec s;
+	int bits;
+
+	pw_rule_limit_get(&rs->r[i], &s);
+	memset(k, 0, sizeof(*k));
+	k->rule = rs->ids[i];
+	k->family = (__u32)p->family;
+	memcpy(k->addr, p->saddr, p->family == 4 ? 4 : 16);
+	bits = (int)(p->family == 4 ? s.per4 : s.per6);
+	for (int w = 0; w < 4; w++, bits -= 32)
+		k->addr[w] = bits >= 32 ? k->addr[w] : bits <= 0 ? 0 :
+			     htonl(ntohl(k->addr[w]) & ~(0xffffffffu >> bits));
+}
+
+static bool lim_conform(const struct pw_ruleset *rs, int i, const struct pw_ref_pkt *p, void *arg)
+{
+	struct pw_limit_key k;
+	uint64_t h = g_seed ^ 0x9e3779b97f4a7c15ull;
+
+	(void)arg;
+	lim_key(rs, i, p, &k);
+	for (size_t b = 0; b < sizeof(k) / 4; b++)
+		h = (h ^ ((const uint32_t *)&k)[b]) * 0x100000001b3ull;
+	return (h >> 29) % 3 != 0;
+}
+
+/* The pinned buckets of every limit rule for @p's source: deleted (a fresh
+ * bucket conforms) or far ahead of now (excess), as lim_conform says. */
+static void lim_prepare(const struct pw_ruleset *rs, const struct pw_ref_pkt *p)
+{
+	__u64 far = 1ull << 62;
+
+	for (int i = 0; i < rs->n; i++) {
+		struct pw_limit_key k;
+
+		if (rs->r[i].action != PW_ACT_LIMIT)
+			continue;
+		lim_key(rs, i, p, &k);
+		if (lim_conform(rs, i, p, NULL))
+			bpf_map_delete_elem(g_maps.fd[PW_RM_LIM_STATE], &k);
+		else
+			assert_int_equal(bpf_map_update_elem(g_maps.fd[PW_RM_LIM_STATE], &k, &far, BPF_ANY), 0);
+	}
+}
+
 static int check_pkt(const char *label, const struct pkt *p, __u32 want_verdict, int want_rule,
 		     struct pw_datarec *prev, struct pw_datarec *now, int *ref_idx)
 {
@@ -583,7 +641,8 @@ static int check_pkt(const char *label, const struct pkt *p, __u32 want_verdict,
 	char desc[400], rf[400];
 
 	build(p, &f, &ref);
-	exp = pw_ruleset_classify(rs, &ref, &idx);
+	exp = pw_ruleset_classify_lim(rs, &ref, &idx, lim_conform, NULL);
+	lim_prepare(rs, &ref);
 	exp_id = idx >= 0 ? rs->ids[idx] : 0;
 	if (ref_idx)
 		*ref_idx = idx;
@@ -776,7 +835,12 @@ static void gen_ord_rule(const struct pw_ruleset *rs, const struct pools *pl, ch
 	if (!s && !d && chance(80))
 		*(chance(50) ? &s : &d) = true;
 
-	snprintf(out, len, "%s", act_txt());
+	/* some limit rules: a packet within the rate goes on to the next rule */
+	if (chance(15))
+		snprintf(out, len, "limit %s", chance(30) ? "1000 burst 60000 per /24,/64" :
+			 chance(50) ? "1000 burst 60000" : "10mbit");
+	else
+		snprintf(out, len, "%s", act_txt());
 	if (pr) {
 		o = strlen(out);
 		if (sp || dp) {
@@ -964,7 +1028,7 @@ static void modify(struct pw_ruleset *out, const struct pools *pl)
 
 		if (r < 15) {
 			pw_ruleset_remove(out, i);
-		} else if (r < 25) {
+		} else if (r < 25 && out->r[i].action != PW_ACT_LIMIT) {	/* a limit stays */
 			out->r[i].action = out->r[i].action == DROP ? PASS : DROP;
 			if (out->r[i].kind == PW_RK_ORDERED)
 				out->ord[i].action = out->r[i].action;
