@@ -81,14 +81,22 @@ static void fill_meta(struct pw_meta *m, const struct pw_obj *o, const struct pw
 static void meta_shared(struct pw_meta *m, const struct pw_plan *plan)
 {
 	m->n_shared = m->n_maps = 0;
+	/* other maps first: pinwall's own (pw_*) outlive every unload anyway,
+	 * and are named only while room is left (plan.c: check_shared_count) */
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < plan->n; i++) {
+			const char *name = bpf_map__name(plan->m[i].map);
+
+			if (plan->m[i].shared && m->n_shared < PW_META_SHARED &&
+			    (strncmp(name, "pw_", 3) == 0) == (pass == 1))
+				snprintf(m->shared[m->n_shared++], PW_MAP_NAME_LEN, "%s", name);
+		}
 	for (int i = 0; i < plan->n; i++) {
 		const struct pw_plan_map *pm = &plan->m[i];
 		const char *name = bpf_map__name(pm->map);
 		struct pw_meta_map *mm = &m->maps[m->n_maps];
 		struct bpf_map_info info;
 
-		if (pm->shared && m->n_shared < PW_META_SHARED)
-			snprintf(m->shared[m->n_shared++], PW_MAP_NAME_LEN, "%s", name);
 		if (pm->unpinned || m->n_maps == PW_META_MAPS ||
 		    pw_map_info(bpf_map__fd(pm->map), &info))
 			continue;

@@ -295,13 +295,16 @@ static int plan_one(struct pw_ctx *ctx, struct pw_plan_map *pm, const struct pla
 	return 0;
 }
 
-/* The load record names every shared map, so unload knows who uses what. */
+/* The load record names every shared map, so unload knows who uses what;
+ * pinwall's own maps (named pw_*) are configuration that unload never
+ * removes: they are recorded while room is left (meta_shared), and do not
+ * count against the limit. */
 static int check_shared_count(struct pw_ctx *ctx, const struct pw_plan *plan)
 {
 	int n_shared = 0;
 
 	for (int i = 0; i < plan->n; i++)
-		n_shared += plan->m[i].shared;
+		n_shared += plan->m[i].shared && strncmp(bpf_map__name(plan->m[i].map), "pw_", 3);
 	if (n_shared > PW_META_SHARED)
 		return pw_fail(ctx, E2BIG, "the program has %d maps to pin by name; pinwall records at most %d: use --pin-scope iface; nothing was changed",
 			       n_shared, PW_META_SHARED);

@@ -56,6 +56,7 @@ struct pw_ref_pkt {
 	__u32 sport, dport;
 	bool frag_later;	/* a later fragment whose first was not seen: addresses only */
 	bool link_ctl;		/* IPv6 ND/RD: the policy does not drop it */
+	bool ct_reply;		/* a reply to a flow the host opened, in time (`ct established`) */
 };
 
 enum pw_rule_map {
@@ -64,6 +65,8 @@ enum pw_rule_map {
 	/* ordered rules and sets (rules 2): a program older than them has none */
 	PW_RM_ORD, PW_RM_NODES, PW_RM_ORD_RULES, PW_RM_SETS, PW_RM_SET_ELEMS,
 	PW_RM_NODE_PFX, PW_RM_ELEM_HITS,
+	/* `ct established`: a program older than it has none */
+	PW_RM_CT_RULES,
 	PW_RM_COUNT,
 };
 #define PW_RM_FIRST_ORD PW_RM_ORD
@@ -73,6 +76,9 @@ struct pw_rules_maps {
 	/* a running program uses the rule maps but predates ordered rules */
 	char old_user[16];
 	__u32 old_prog_id;
+	/* ... or predates `ct established` */
+	char ct_old_user[16];
+	__u32 ct_old_prog_id;
 };
 
 struct pw_apply_report {
