@@ -76,7 +76,10 @@ static __always_inline bool pw_ct_reply(const struct pw_pkt *p)
 	if (!v)
 		return false;
 	to = pw_ct_timeout_ns(v->state);
-	return bpf_ktime_get_ns() - v->seen < to;
+	/* the coarse clock (a tick's resolution, ample for these timeouts) costs
+	 * less; it may be a tick behind a time written from the precise one,
+	 * so the difference is signed */
+	return (__s64)(bpf_ktime_get_coarse_ns() - v->seen) < (__s64)to;
 }
 
 /* The ordered rules with the match leave the candidates @acc unless @p is

@@ -98,7 +98,7 @@ static __always_inline __u32 pw_ct_l4(struct __sk_buff *skb, __u32 off, struct p
 static __always_inline void pw_ct_record(const struct pw_ct_key *k, __u32 state, bool create)
 {
 	struct pw_ct_val *v = bpf_map_lookup_elem(&pw_ct, k), nv = {};
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = bpf_ktime_get_coarse_ns();
 
 	if (v) {
 		/* the ACKs after our FIN keep the flow closing */

@@ -115,6 +115,20 @@ out:
 	return err;
 }
 
+/* Before a load or reload's first change: the recorder's slot must be free
+ * or pinwall's, when the object (@obj) has the match at all. */
+int pw_ct_egress_check(struct pw_ctx *ctx, int ifindex, const char *ifname,
+		       const struct bpf_object *obj)
+{
+	__u32 id;
+	bool ours;
+
+	if (!bpf_object__find_map_by_name(obj, PW_MAP_CT) || slot_prog(ifindex, &id, &ours) || ours)
+		return 0;
+	return pw_fail(ctx, EEXIST, "tc egress of '%s' has program id %u in pinwall's slot (priority %d, handle 0x%x): remove it for the flow recorder of `ct established`; nothing was changed",
+		       ifname, id, PW_CT_PRIO, PW_CT_HANDLE);
+}
+
 int pw_ct_egress_ensure(struct pw_ctx *ctx, int ifindex, const char *ifname, __u32 xdp_prog_id)
 {
 	__u32 ct = prog_map_id(xdp_prog_id, PW_MAP_CT), id;

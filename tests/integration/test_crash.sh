@@ -7,18 +7,18 @@
 # counted frame is lost.
 . "$(dirname "$0")/lib.sh"
 
-RELOAD_STEPS="planned staged switched merged repinned recorded"
-LOAD_STEPS="planned staged attached switched merged repinned recorded"
-UNLOAD_STEPS="planned detached unpinned"
+RELOAD_STEPS="planned staged switched merged recorder repinned recorded"
+LOAD_STEPS="planned staged attached switched merged recorder repinned recorded"
+UNLOAD_STEPS="planned detached recorder unpinned"
 # the step each kill point leaves in the intent record (status shows it):
 # hooks sit between the record's coarser steps
 declare -A RECORDED=(
 	[reload:planned]=planned [reload:staged]=staged [reload:switched]=staged
-	[reload:merged]=switched [reload:repinned]=merged [reload:recorded]=merged
+	[reload:merged]=switched [reload:recorder]=merged [reload:repinned]=merged [reload:recorded]=merged
 	[load:planned]=planned [load:staged]=staged [load:attached]=staged
-	[load:switched]=staged [load:merged]=switched [load:repinned]=merged
+	[load:switched]=staged [load:merged]=switched [load:recorder]=merged [load:repinned]=merged
 	[load:recorded]=merged
-	[unload:planned]=planned [unload:detached]=planned [unload:unpinned]=planned
+	[unload:planned]=planned [unload:detached]=planned [unload:recorder]=planned [unload:unpinned]=planned
 )
 
 setup() {

@@ -29,6 +29,7 @@ static inline void skel_rule_maps(const struct pinwall *s, struct pw_rules_maps 
 	m->fd[PW_RM_SET_ELEMS] = bpf_map__fd(s->maps.pw_set_elems);
 	m->fd[PW_RM_NODE_PFX] = bpf_map__fd(s->maps.pw_node_pfx);
 	m->fd[PW_RM_ELEM_HITS] = bpf_map__fd(s->maps.pw_elem_hits);
+	m->fd[PW_RM_CT_RULES] = bpf_map__fd(s->maps.pw_ct_rules);
 }
 
 #endif
