@@ -167,10 +167,21 @@ test_kill_recovered() {
 	done
 }
 
-test_bad_ct() {
+test_grammar() {
 	setup_ct || { fail setup; return; }
 	ERR1 "'ct' needs 'established', not 'new'" pw "$A" rule add "pass ct new"
 	ERR1 "'ct' given twice" pw "$A" rule add "pass ct established ct established"
+	ERR1 "'ct' needs 'established': replies" pw "$A" rule add "pass proto udp ct"
+	# a rule with ct shadows only rules with ct; printed as written
+	local f
+	f=$(rulefile 'pass ct established' 'drop proto tcp src 10.0.0.0/8')
+	ASSERT_EQ "$(pw "$A" rule apply "$f" 2>&1 >/dev/null)" "" "no shadow warning after a ct rule"
+	f=$(rulefile 'drop proto tcp' 'pass proto tcp ct established')
+	ASSERT_MATCH "$(pw "$A" rule apply "$f" 2>&1 >/dev/null)" \
+		"warning: .*rule 'pass proto tcp ct established' can never match: the prefix table.*'drop proto tcp'" \
+		"a ct rule shadowed"
+	ASSERT_EQ "$(pw "$A" rule list --json | jq -r '[.rules[].rule] | join("|")')" \
+		"drop proto tcp|pass proto tcp ct established" "rule list"
 }
 
 run_tests

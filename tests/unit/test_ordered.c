@@ -7,7 +7,10 @@
  * against hand-written expectations.
  *
  *  differential_ordered_round_NN  12 rounds of random rule lists: up to 128 ordered rules
- *                         (random combinations of proto/src/dst/sport/dport,
+ *                         (random combinations of proto/src/dst/sport/dport/
+ *                         ct established, packets with their reply flow
+ *                         recorded in pw_ct, expired, or on another port/id;
+ *                         TCP flags SYN, ACK, SYN-ACK, PSH-ACK;
  *                         inline prefixes or @sets, port lists) with the
  *                         single-match rules (the prefix table) written
  *                         together at a random place; several sets, IPv4
