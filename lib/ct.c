@@ -68,6 +68,11 @@ static int slot_prog(int ifindex, __u32 *prog_id, bool *ours)
 	return 0;
 }
 
+bool pw_ct_egress_wanted(__u32 xdp_prog_id)
+{
+	return prog_map_id(xdp_prog_id, PW_MAP_CT) != 0;
+}
+
 bool pw_ct_egress_running(int ifindex, __u32 xdp_prog_id)
 {
 	__u32 id, ct = prog_map_id(xdp_prog_id, PW_MAP_CT);
@@ -189,7 +194,7 @@ int pw_ct_supported(struct pw_ctx *ctx, const struct pw_rules_maps *m, const str
 		    !prog_map_id(st.prog_id, PW_MAP_CT_RULES))
 			continue;
 		if (!pw_ct_egress_running((int)i->if_index, st.prog_id))
-			err = pw_fail(ctx, ENOTSUP, "'%s' has no egress flow recorder for `ct established`: 'pinwall reload %s' attaches it; nothing was changed",
+			err = pw_fail(ctx, ENOTSUP, "'%s' has no egress flow recorder for `ct established`: 'pinwall repin %s' attaches it; nothing was changed",
 				      i->if_name, i->if_name);
 	}
 	if (ifs)

@@ -318,6 +318,8 @@ int pw_ct_egress_ensure(struct pw_ctx *ctx, int ifindex, const char *ifname, __u
 /* pinwall's recorder out of its tc egress slot (anything else stays). */
 int pw_ct_egress_remove(struct pw_ctx *ctx, int ifindex, const char *ifname);
 bool pw_ct_egress_running(int ifindex, __u32 xdp_prog_id);
+/* The program has the match (a pw_ct map): it needs the recorder. */
+bool pw_ct_egress_wanted(__u32 xdp_prog_id);
 int pw_ct_egress_check(struct pw_ctx *ctx, int ifindex, const char *ifname,
 		       const struct bpf_object *obj);
 struct pw_rules_maps;

@@ -55,7 +55,7 @@ test_pin_layout_and_status() {
 	for p in pw_drops pw_capture; do
 		[ -e "$d/maps/$p" ] || fail "missing pin $d/maps/$p (captured drops)"
 	done
-	ASSERT_EQ "$(jq -r '[.[0].maps[] | select(.shared)] | length' <<<"$j")" 16 "sixteen shared rule maps"
+	ASSERT_EQ "$(jq -r '[.[0].maps[] | select(.shared)] | length' <<<"$j")" 18 "eighteen shared maps (rules, ct)"
 	ASSERT_EQ "$(jq -r '.[0].link_id // "none"' <<<"$j")" none "no link in status"
 	ASSERT_EQ "$(jq -r '.[0].prog_id' <<<"$j")" "$(bpftool map dump pinned "$d/meta" -j | jq '.[0].formatted.value.prog_id')" "status: the recorded program runs"
 	ASSERT_MATCH "$(pw "$NS" status)" 'program +pinwall_xdp id [0-9]+ tag [0-9a-f]{16}, skb mode' "text status"

@@ -85,7 +85,7 @@ test_reload_killed_at_every_step() {
 		ASSERT_OK pw "$NS" unload veth0
 		n=$((n + 1))
 	done
-	ASSERT_EQ "$KILLS" 6 "kills injected"
+	ASSERT_EQ "$KILLS" 7 "kills injected"
 	echo "    reload: $KILLS kills, $n recoveries"
 }
 
@@ -112,7 +112,7 @@ test_load_killed_at_every_step() {
 		ASSERT_EQ "$(action_count "$NS" veth0 XDP_PASS | cut -d' ' -f1)" 100 "counts after the load killed at $step"
 		ASSERT_OK pw "$NS" unload veth0
 	done
-	ASSERT_EQ "$KILLS" 7 "kills injected"
+	ASSERT_EQ "$KILLS" 8 "kills injected"
 }
 
 # --force over another tool's program (attached through netlink: replaced in
@@ -193,9 +193,9 @@ test_unload_killed_at_every_step() {
 		ASSERT_MATCH "$out" "^finished the interrupted unload of veth0 first" "the next unload finishes it ($step)"
 		ASSERT_EQ "$(xdp_id "$NS" veth0)" "" "detached ($step)"
 		[ -e "$d" ] && fail "interface directory left ($step)"
-		ASSERT_EQ "$(ls "$ROOT/shared" | grep -c '^pw_')" 16 "rule maps kept ($step)"
+		ASSERT_EQ "$(ls "$ROOT/shared" | grep -c '^pw_')" 18 "rule maps kept ($step)"
 	done
-	ASSERT_EQ "$KILLS" 3 "kills injected"
+	ASSERT_EQ "$KILLS" 4 "kills injected"
 }
 
 # a migration killed between the switch and the merge, while the old

@@ -145,10 +145,12 @@ test_recorder_lifecycle() {
 	# a set with the match is refused while the recorder is missing
 	ASSERT_OK pw "$A" load veth0
 	tc -n "$A" filter del dev veth0 egress prio 1 handle 0x7063 bpf
-	ERR1 "'veth0' has no egress flow recorder.*'pinwall reload veth0'" \
+	ERR1 "'veth0' has no egress flow recorder.*'pinwall repin veth0'" \
 		pw "$A" rule apply "$(rulefile 'policy deny' 'pass ct established' 'pass proto tcp')"
-	ASSERT_OK pw "$A" reload veth0
-	ASSERT_EQ "$(recorder "$A")" pinwall_ct_out "recorder after reload puts it back"
+	ASSERT_MATCH "$(pw "$A" status veth0)" "egress flow recorder of .ct established. is not attached: 'pinwall repin veth0'" "status"
+	ASSERT_OK pw "$A" repin veth0
+	ASSERT_EQ "$(recorder "$A")" pinwall_ct_out "recorder after repin puts it back"
+	ASSERT_NOMATCH "$(pw "$A" status veth0)" "recorder" "status after repin"
 }
 
 test_kill_recovered() {
