@@ -60,8 +60,8 @@ test_wipe_under_traffic() {
 	gen "$NS" -i veth1 -c 300 --dport 9 -q
 	gen "$NS" -i veth1 -c 200 --dport 7 -q
 	ids=$(sorted_ids "$NS" veth0)
-	ASSERT_EQ "$(bpftool -j prog show id "$(xdp_prog "$NS" veth0)" | jq '.map_ids | length')" 24 \
-		"the program holds its 21 maps, .rodata, .bss (the backstop mark) and the load record"
+	ASSERT_EQ "$(bpftool -j prog show id "$(xdp_prog "$NS" veth0)" | jq '.map_ids | length')" 26 \
+		"the program holds its 23 maps, .rodata, .bss (the backstop mark) and the load record"
 	hold_links "$NS" veth0
 	# frames to the dropped port keep coming while the pins go and come back
 	gen "$NS" -i veth1 -c 3000 -r 3000 --dport 7 --json >"$T_TMP/gen" &
@@ -89,7 +89,7 @@ test_wipe_under_traffic() {
 	for p in meta maps/xdp_stats_map maps/pw_classes maps/pw_frags; do
 		[ -e "$d/$p" ] || fail "missing pin $d/$p"
 	done
-	ASSERT_EQ "$(find "$ROOT/shared" -type f | wc -l)" 16 "sixteen shared rule maps"
+	ASSERT_EQ "$(find "$ROOT/shared" -type f | wc -l)" 18 "eighteen shared maps (rules, ct)"
 	ASSERT_MATCH "$(bpftool map dump pinned "$d/meta")" '"ifname": "veth0"' "load record pinned"
 	wait "$gpid"
 	sent7=$(jq .sent "$T_TMP/gen")
@@ -199,7 +199,7 @@ test_conflicting_pin_left_alone() {
 	ASSERT_EQ "$?" 3 "repin exit status with a symlinked shared/"
 	ASSERT_EQ "$(jq -c '[.pins[] | select(.kind == "shared") | .result] | unique' <<<"$j")" '["conflict"]' \
 		"shared maps: conflicts"
-	ASSERT_EQ "$(jq .conflicts <<<"$j")" 16 "sixteen conflicts"
+	ASSERT_EQ "$(jq .conflicts <<<"$j")" 18 "eighteen conflicts"
 	ASSERT_EQ "$(jq -c .notes <<<"$j")" "[\"'$ROOT/shared' is not a directory: nothing pinned below it\"]" "JSON notes"
 	ASSERT_EQ "$(ls -A "$T_TMP/elsewhere")" "" "nothing pinned outside the pin root"
 	ASSERT_EQ "$(pw "$NS" repin veth0 2>&1 >/dev/null)" "'$ROOT/shared' is not a directory: nothing pinned below it" \
