@@ -109,7 +109,7 @@ test_wipe_under_traffic() {
 	gen "$NS" -i veth1 -c 50 --dport 8 -q
 	ASSERT_EQ "$(rule_packets "$NS" "drop dport 8")" 50 "a rule added after repin is in force"
 	# a second repin changes nothing and says so
-	ASSERT_MATCH "$(pw "$NS" repin veth0)" "^veth0: nothing to repin, all 22 pins present" "second repin"
+	ASSERT_MATCH "$(pw "$NS" repin veth0)" "^veth0: nothing to repin, all 24 pins present" "second repin"
 	ASSERT_EQ "$(pw "$NS" repin veth0 --json | jq -r '[.pins[].result] | unique | join(",")')" present \
 		"second repin: all present"
 	# the next reload keeps the repinned maps
@@ -152,7 +152,7 @@ test_fresh_bpffs_in_private_mount_ns() {
 	ASSERT_MATCH "$out" "^again present$" "second repin"
 	ASSERT_MATCH "$out" "ns[0-9]+/veth0/maps/pw_capture ns[0-9]+/veth0/maps/pw_classes ns[0-9]+/veth0/maps/pw_drops ns[0-9]+/veth0/maps/pw_frags ns[0-9]+/veth0/maps/xdp_stats_map ns[0-9]+/veth0/meta " \
 		"interface pins"
-	ASSERT_MATCH "$out" "shared/pw_config shared/pw_elem_hits shared/pw_node_pfx shared/pw_nodes shared/pw_ord shared/pw_ord_rules shared/pw_ports shared/pw_protos shared/pw_rule_stats shared/pw_rules shared/pw_set_elems shared/pw_sets " \
+	ASSERT_MATCH "$out" "shared/pw_config shared/pw_ct shared/pw_ct_rules shared/pw_elem_hits shared/pw_node_pfx shared/pw_nodes shared/pw_ord shared/pw_ord_rules shared/pw_ports shared/pw_protos shared/pw_rule_stats shared/pw_rules shared/pw_set_elems shared/pw_sets " \
 		"shared pins"
 	# the host's bpffs was not touched
 	status_rc "$NS" veth0 --json
