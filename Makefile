@@ -24,7 +24,7 @@ LIB_SRC  := $(wildcard lib/*.c)
 CLI_SRC  := $(wildcard src/*.c)
 LIB_OBJ  := $(LIB_SRC:lib/%.c=$(BUILD)/lib/%.o)
 CLI_OBJ  := $(CLI_SRC:src/%.c=$(BUILD)/src/%.o)
-SKELS    := $(BUILD)/pinwall.skel.h $(BUILD)/meta.skel.h $(BUILD)/merge.skel.h
+SKELS    := $(BUILD)/pinwall.skel.h $(BUILD)/meta.skel.h $(BUILD)/merge.skel.h $(BUILD)/ct_egress.skel.h
 TEST_OBJS := $(patsubst tests/objs/%.bpf.c,$(BUILD)/objs/%.o,$(wildcard tests/objs/*.bpf.c))
 HDRS     := $(wildcard include/pinwall/*.h lib/*.h src/*.h)
 

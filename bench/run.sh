@@ -12,6 +12,8 @@ bash bench/cost.sh --json "$out/cost.jsonl" | tee "$out/cost.txt"
 echo
 bash bench/controlplane.sh | tee "$out/controlplane.txt"
 echo
+bash bench/ct.sh | tee "$out/ct.txt"
+echo
 bash bench/capture.sh | tee "$out/capture.txt"
 echo
 bash bench/chain.sh | tee "$out/chain.txt"

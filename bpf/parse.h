@@ -60,6 +60,10 @@ struct pw_pkt {
 	__u32 frag_id;		/* fragments: the IP identification (IPv4: 16 bits) */
 	__u32 saddr[4];		/* network byte order; IPv4 in [0] */
 	__u32 daddr[4];
+	/* for the ct match (bpf/ct.h) */
+	__u8 tcp_flags;		/* TCP: the flags byte (FIN 0x01, SYN 0x02, RST 0x04, ACK 0x10) */
+	__u8 icmp_type;		/* own-family ICMP: type */
+	__u16 icmp_id;		/* own-family ICMP: the echo identifier (network byte order) */
 };
 
 /*
@@ -80,6 +84,7 @@ static __always_inline int pw_parse_l4(void *cur, void *end, void *lim, struct p
 		p->l4 = PW_C_TCP;
 		p->sport = bpf_ntohs(th->source);
 		p->dport = bpf_ntohs(th->dest);
+		p->tcp_flags = ((__u8 *)th)[13];
 		p->has_ports = 1;
 		return 0;
 	}
@@ -104,6 +109,8 @@ static __always_inline int pw_parse_l4(void *cur, void *end, void *lim, struct p
 		if (cur + 8 > end || cur + 8 > lim)
 			return -1;
 		p->l4 = PW_C_ICMP;
+		p->icmp_type = ((__u8 *)cur)[0];
+		p->icmp_id = ((__u16 *)cur)[2];
 		return 0;
 	}
 }

@@ -10,6 +10,7 @@
 #include <bpf/bpf_endian.h>
 #include "pinwall/abi.h"
 #include "parse.h"
+#include "ct.h"
 #include "rules.h"
 #ifndef PW_NO_BLOCK
 #include "block.h"

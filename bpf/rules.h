@@ -407,6 +407,7 @@ static __always_inline __u32 pw_classify_ordered(__u32 set, const struct pw_pkt 
 	else
 		r_pr = pw_field(pw_lookup_u32(&pw_protos, PW_PROTO_INDEX(set, p->l4_proto)),
 				os->any[PW_F_PROTO], acc);
+	pw_ct_filter(set, p, acc);	/* bpf/ct.h: `ct established` */
 	rule = r_src ?: r_dst;
 	if (!rule && p->frag != PW_FRAG_LATER)
 		rule = r_dp ?: r_sp ?: r_pr;

@@ -332,6 +332,11 @@ int pw_intent_finish(struct pw_ctx *ctx, const char *ifdir, struct pw_intent *in
 		if ((err = pw_intent_step(ctx, ifdir, in, PW_STEP_MERGED)))
 			return err;
 	}
+	/* the egress flow recorder follows the program now running */
+	if ((err = pw_ct_egress_ensure(ctx, (int)in->next.ifindex, in->next.ifname,
+				       in->new_prog_id)))
+		return err;
+	pw_step(in->op, "recorder");
 	if ((err = move_staged_pins(ctx, ifdir, pending, in->op)))
 		return err;
 	pw_step(in->op, "repinned");

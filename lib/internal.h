@@ -312,10 +312,26 @@ struct pw_tables {
 	bool full;			/* more than PW_NODES distinct nodes */
 	int *ord_idx;			/* while building: rule index -> ordered bit, or -1 */
 	struct pw_ord_set ord;
+	struct pw_ct_set ct;		/* ordered rules with `ct established` */
 };
 /* -ENOMEM, or -E2BIG when the nodes do not fit. */
 int pw_tables_build(const struct pw_ruleset *rs, __u32 set, struct pw_tables *t);
 void pw_tables_free(struct pw_tables *t);
+
+/* ---- `ct established`: the egress flow recorder (ct.c) ---- */
+/* The recorder on the pw_ct map of XDP program @xdp_prog_id, attached when
+ * missing; removed when that program has no such map. Safe to repeat. */
+int pw_ct_egress_ensure(struct pw_ctx *ctx, int ifindex, const char *ifname, __u32 xdp_prog_id);
+/* pinwall's recorder out of its tc egress slot (anything else stays). */
+int pw_ct_egress_remove(struct pw_ctx *ctx, int ifindex, const char *ifname);
+bool pw_ct_egress_running(int ifindex, __u32 xdp_prog_id);
+/* The program has the match (a pw_ct map): it needs the recorder. */
+bool pw_ct_egress_wanted(__u32 xdp_prog_id);
+int pw_ct_egress_check(struct pw_ctx *ctx, int ifindex, const char *ifname,
+		       const struct bpf_object *obj);
+struct pw_rules_maps;
+struct pw_ruleset;
+int pw_ct_supported(struct pw_ctx *ctx, const struct pw_rules_maps *m, const struct pw_ruleset *rs);
 
 /* ---- crash safety (intent.c) ---- */
 #ifdef PW_TEST_HOOKS

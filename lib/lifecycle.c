@@ -491,9 +491,10 @@ int pw_load(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_rep
 		report_finished_load(ctx, o, r, &l.obj);
 		goto out;
 	}
-	if ((err = check_hook(ctx, o, r, &l)) || (err = load_plan(ctx, o, r, &l)) ||
-	    (err = load_stage(ctx, o, r, &l)) || (err = load_steer(ctx, o, r, &l)) ||
-	    (err = load_attach(ctx, o, r, &l, &used)))
+	if ((err = check_hook(ctx, o, r, &l)) ||
+	    (err = pw_ct_egress_check(ctx, l.ifindex, o->ifname, l.obj.obj)) ||
+	    (err = load_plan(ctx, o, r, &l)) || (err = load_stage(ctx, o, r, &l)) ||
+	    (err = load_steer(ctx, o, r, &l)) || (err = load_attach(ctx, o, r, &l, &used)))
 		goto out;
 	r->elapsed_ms = now_ms() - t0;
 	err = load_finish(ctx, o, r, &l, used);
@@ -814,7 +815,9 @@ int pw_reload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_r
 				&s.link_fd)) ||
 	    (err = pw_binds_recorded(ctx, r->ifdir, &s.binds)) ||
 	    (err = pw_binds_resolve(ctx, o->binds, o->n_binds, true, &s.binds)) ||
-	    (err = reload_plan(ctx, o, r, &s)) || (err = reload_stage(ctx, o, r, &s)))
+	    (err = reload_plan(ctx, o, r, &s)) ||
+	    (err = pw_ct_egress_check(ctx, s.ifindex, o->ifname, s.obj.obj)) ||
+	    (err = reload_stage(ctx, o, r, &s)))
 		goto out;
 	/* atomic: the interface runs the old program until this returns */
 	err = reload_switch(ctx, o->ifname, s.ifindex, r->ifdir, &s.in, &s.st, s.link_fd, s.old_fd,

@@ -251,7 +251,8 @@ static int repin_locked(struct pw_ctx *ctx, struct pw_repin_report *r,
 			return err;
 	}
 	return repin_link(ctx, r) ?: repin_maps(ctx, r, src) ?:
-	       pw_binds_repin(ctx, r, src->ids, src->n_ids);
+	       pw_binds_repin(ctx, r, src->ids, src->n_ids) ?:
+	       pw_ct_egress_ensure(ctx, (int)r->ifindex, r->ifname, r->prog_id);
 }
 
 static int prepare(struct pw_ctx *ctx, int *lock_fd)

@@ -496,6 +496,9 @@ static int apply_tables(struct apply *a)
 		err = write_sets(a);
 	if (!err && m->fd[PW_RM_LIMITS] > 0)
 		err = write_limits(a, &t);
+	/* every apply writes its buffer's ct bits, none left from before */
+	if (!err && m->fd[PW_RM_CT_RULES] > 0)
+		err = bpf_map_update_elem(m->fd[PW_RM_CT_RULES], &set, &t.ct, BPF_ANY) ? -errno : 0;
 	pw_tables_free(&t);
 	if (err)
 		return pw_fail(a->ctx, err, err == -E2BIG || err == -ENOSPC ?
@@ -708,7 +711,7 @@ static int apply_supported(struct apply *a)
 	if (a->m->old_prog_id)
 		return pw_fail(a->ctx, ENOTSUP, "the program on '%s' (id %u) predates ordered rules and sets and would not see them: 'pinwall reload %s' first; nothing was changed",
 			       a->m->old_user, a->m->old_prog_id, a->m->old_user);
-	return apply_limits_supported(a);
+	return apply_limits_supported(a) ?: pw_ct_supported(a->ctx, a->m, a->want);
 }
 
 int pw_rules_apply(struct pw_ctx *ctx, const struct pw_rules_maps *m, struct pw_ruleset *want,

@@ -286,6 +286,24 @@ static int parse_ports(const char *key, const char *text, struct pw_port_match *
 
 static const char *const match_keys[] = { "proto", "src", "dst", "sport", "dport" };
 
+/* `ct established`: seen bit 6, and always an ordered rule. */
+static int parse_ct(char **tok, int n, int i, struct pw_ord_rule *o, unsigned *seen,
+		    char *err, size_t errlen)
+{
+	if (*seen & (1u << 6)) {
+		snprintf(err, errlen, "'ct' given twice: one ct a rule");
+		return -EINVAL;
+	}
+	*seen |= 1u << 6;
+	if (i + 1 >= n || strcmp(tok[i + 1], "established")) {
+		snprintf(err, errlen, "'ct' needs 'established'%s%s%s: replies to connections the host opened",
+			 i + 1 < n ? ", not '" : "", i + 1 < n ? tok[i + 1] : "", i + 1 < n ? "'" : "");
+		return -EINVAL;
+	}
+	o->flags |= PW_ORD_F_CT;
+	return 0;
+}
+
 /* The MATCH words into @o; @seen gets a bit per key. */
 static int parse_matches(char **tok, int n, struct pw_ord_rule *o, unsigned *seen,
 			 char *err, size_t errlen)
@@ -293,16 +311,21 @@ static int parse_matches(char **tok, int n, struct pw_ord_rule *o, unsigned *see
 	for (int i = 1; i < n; i += 2) {
 		int k = -1, proto;
 
+		if (!strcmp(tok[i], "ct")) {
+			if (parse_ct(tok, n, i, o, seen, err, errlen))
+				return -EINVAL;
+			continue;
+		}
 		for (int j = 0; j < 5; j++)
 			if (!strcmp(tok[i], match_keys[j]))
 				k = j;
 		if (k < 0 && i > 1) {
-			snprintf(err, errlen, "unexpected '%s' after '%s %s': another match (proto, src, dst, sport, dport) or the end of the rule",
+			snprintf(err, errlen, "unexpected '%s' after '%s %s': another match (proto, src, dst, sport, dport, ct) or the end of the rule",
 				 tok[i], tok[i - 2], tok[i - 1]);
 			return -EINVAL;
 		}
 		if (k < 0) {
-			snprintf(err, errlen, "unknown match '%s': expected proto, src, dst, sport or dport",
+			snprintf(err, errlen, "unknown match '%s': expected proto, src, dst, sport, dport or ct",
 				 tok[i]);
 			return -EINVAL;
 		}
@@ -454,7 +477,7 @@ int pw_rule_parse_full(const char *text, struct pw_rule *r, struct pw_ord_rule *
 	if ((n = rule_words(text, buf, tok, err, errlen)) < 0)
 		return n;
 	if (n < 3) {
-		snprintf(err, errlen, "incomplete rule '%s': expected ACTION MATCH VALUE..., MATCH one of proto, src, dst, sport, dport",
+		snprintf(err, errlen, "incomplete rule '%s': expected ACTION MATCH VALUE..., MATCH one of proto, src, dst, sport, dport, ct",
 			 text);
 		return -EINVAL;
 	}
@@ -555,9 +578,12 @@ void pw_rule_format_full(const struct pw_rule *r, const struct pw_ord_rule *o, c
 	format_addr("dst", &o->dst, buf, len);
 	/* a lone port range in braces: without them it reads as a single-match rule */
 	braces = !o->src.family && !o->dst.family && !o->sport.n != !o->dport.n &&
-		 r->action != PW_ACT_LIMIT;
+		 r->action != PW_ACT_LIMIT && !(o->flags & PW_ORD_F_CT);
 	format_ports("sport", &o->sport, braces, buf, len);
 	format_ports("dport", &o->dport, braces, buf, len);
+	n = strlen(buf);
+	if (o->flags & PW_ORD_F_CT)
+		snprintf(buf + n, len - n, " ct established");
 }
 
 void pw_ruleset_format(const struct pw_ruleset *rs, int i, char *buf, size_t len)

@@ -37,6 +37,7 @@ static const char *const map_names[PW_RM_COUNT] = {
 	[PW_RM_SET_ELEMS] = PW_MAP_SET_ELEMS, [PW_RM_NODE_PFX] = PW_MAP_NODE_PFX,
 	[PW_RM_ELEM_HITS] = PW_MAP_ELEM_HITS, [PW_RM_LIMITS] = PW_MAP_LIMITS,
 	[PW_RM_LIM_STATE] = PW_MAP_LIM_STATE, [PW_RM_LIM_PASS] = PW_MAP_LIM_PASS,
+	[PW_RM_CT_RULES] = PW_MAP_CT_RULES,
 };
 
 void pw_rules_close(struct pw_rules_maps *m)
@@ -133,6 +134,10 @@ static int rules_in_use_check(struct pw_ctx *ctx, struct pw_rules_maps *m,
 		if (m && u.id[PW_RM_RULES] && !u.id[PW_RM_LIMITS] && !m->old_lim_prog_id) {
 			snprintf(((struct pw_rules_maps *)m)->old_lim_user, sizeof(m->old_lim_user), "%s", i->if_name);
 			((struct pw_rules_maps *)m)->old_lim_prog_id = st.prog_id;
+		}
+		if (m && u.id[PW_RM_RULES] && !u.id[PW_RM_CT_RULES] && !m->ct_old_prog_id) {
+			snprintf(((struct pw_rules_maps *)m)->ct_old_user, sizeof(m->ct_old_user), "%s", i->if_name);
+			((struct pw_rules_maps *)m)->ct_old_prog_id = st.prog_id;
 		}
 		for (int k = 0; !err && k < PW_RM_COUNT; k++) {
 			struct bpf_map_info mi;

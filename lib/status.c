@@ -308,6 +308,10 @@ static void check_pins(struct pw_status *st, const __u32 *prog_maps, int n_prog_
 			drift(st, PW_STATE_PINS_MISSING, "map '%s' (id %u) of the attached program is not pinned (pinwall repin %s)",
 			      name, prog_maps[i], st->ifname);
 	}
+	if (pw_ct_egress_wanted(st->xdp.prog_id) &&
+	    !pw_ct_egress_running(st->ifindex, st->xdp.prog_id))
+		drift(st, PW_STATE_PINS_MISSING, "the egress flow recorder of `ct established` is not attached: 'pinwall repin %s' attaches it",
+		      st->ifname);
 	for (int j = 0; j < st->n_maps; j++) {
 		if (!st->maps[j].id)
 			drift(st, PW_STATE_PINS_CONFLICT, "pin '%s' does not hold a readable map",

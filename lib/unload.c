@@ -141,6 +141,10 @@ int pw_unload_core(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
 	if ((err = pw_link_pin_open(ctx, ifdir, &lp)) ||
 	    (err = detach_prog(ctx, ifname, &lp, &in->next, r)))
 		goto out;
+	/* after XDP: a flow recorder without a reader is harmless */
+	if ((err = pw_ct_egress_remove(ctx, if_nametoindex(ifname), ifname)))
+		goto out;
+	pw_step(PW_OP_UNLOAD, "recorder");
 	/* the flat path and the binding record go; bound maps are the user's */
 	pw_flat_remove(ctx, ifname, ifdir);
 	pw_binds_unpin(ctx, ifdir);

@@ -11,7 +11,8 @@ pkgs=(
 	bpftool				# vmlinux.h and skeletons
 	iproute2 jq libcap2-bin util-linux procps	# tests: netns, JSON, capsh, setpriv, sysctl
 	xdp-tools nftables iptables ethtool	# peers and baselines for tests and benchmarks
-	python3-scapy				# crafted frames of the bypass tests
+	python3-scapy				# crafted frames of the bypass and ct tests
+	iputils-ping				# the ct test: the host's own ping through a deny policy
 	tcpdump tshark				# tests: read what pinwall drops --pcap wrote; tcpdump on a veth (test_steer)
 	prometheus curl				# the exporter test: a real scrape, its HTTP API
 	python3-matplotlib			# make bench: the plot docs/bench.png

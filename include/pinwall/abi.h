@@ -312,9 +312,60 @@ struct pw_ord_rule {
 	__u32 action;
 	__u32 has_proto;
 	__u32 proto;
-	__u32 pad;
+	__u32 flags;		/* PW_ORD_F_*; was padding (zero) before `ct` */
 	struct pw_addr_match src, dst;
 	struct pw_port_match sport, dport;
+};
+
+#define PW_ORD_F_CT       1u	/* `ct established`: only replies to the host's own flows */
+
+/*
+ * Replies to the host's own connections (`ct established`, bpf/ct.h). A tc
+ * program at each interface's egress records the flows the host opens in
+ * pw_ct (shared by all interfaces, LRU): TCP from its SYN, UDP from any
+ * datagram, ICMP/ICMPv6 from echo requests. pw_ct_rules[S] marks the
+ * ordered rules of buffer S that carry the match (bit i: ordered rule i):
+ * when a packet is no reply to a known, unexpired flow, their bits leave
+ * the candidate bitmap. The timeouts (seconds) are checked in the packet
+ * path, so an expired flow never lets a packet in.
+ */
+#define PW_MAP_CT         "pw_ct"
+#define PW_MAP_CT_RULES   "pw_ct_rules"
+#define PW_CT_FLOWS       65536
+#define PW_CT_PROG_NAME   "pinwall_ct_out"
+
+enum pw_ct_state {
+	PW_CT_SYN_SENT = 1,	/* TCP: our SYN went out */
+	PW_CT_ESTABLISHED,	/* TCP: we sent more than a SYN */
+	PW_CT_CLOSING,		/* TCP: we sent a FIN or a RST */
+	PW_CT_UDP,
+	PW_CT_ICMP,		/* an echo request */
+};
+
+#define PW_CT_TO_SYN_SENT    120
+#define PW_CT_TO_ESTABLISHED 432000	/* 5 days */
+#define PW_CT_TO_CLOSING     120
+#define PW_CT_TO_UDP         120
+#define PW_CT_TO_ICMP        30
+
+struct pw_ct_key {
+	__u32 local[4];		/* the host's address (network order; IPv4 in [0]) */
+	__u32 remote[4];
+	__u16 lport;		/* TCP/UDP: host byte order; ICMP: the echo id (wire order) */
+	__u16 rport;		/* ICMP: 0 */
+	__u8 family;		/* 4 or 6 */
+	__u8 proto;		/* 6, 17, 1 or 58 */
+	__u16 pad;
+};
+
+struct pw_ct_val {
+	__u64 seen;		/* CLOCK_MONOTONIC ns of the last outbound packet */
+	__u32 state;		/* enum pw_ct_state */
+	__u32 pad;
+};
+
+struct pw_ct_set {
+	__u64 bits[PW_ORD_WORDS];	/* ordered rules with `ct established` */
 };
 
 /*

@@ -56,6 +56,7 @@ struct pw_ref_pkt {
 	__u32 sport, dport;
 	bool frag_later;	/* a later fragment whose first was not seen: addresses only */
 	bool link_ctl;		/* IPv6 ND/RD: the policy does not drop it */
+	bool ct_reply;		/* a reply to a flow the host opened, in time (`ct established`) */
 };
 
 enum pw_rule_map {
@@ -66,6 +67,8 @@ enum pw_rule_map {
 	PW_RM_NODE_PFX, PW_RM_ELEM_HITS,
 	/* rate limits: a program older than them has none */
 	PW_RM_LIMITS, PW_RM_LIM_STATE, PW_RM_LIM_PASS,
+	/* `ct established`: a program older than it has none */
+	PW_RM_CT_RULES,
 	PW_RM_COUNT,
 };
 #define PW_RM_FIRST_ORD PW_RM_ORD
@@ -78,6 +81,9 @@ struct pw_rules_maps {
 	/* ... or predates rate limits */
 	char old_lim_user[16];
 	__u32 old_lim_prog_id;
+	/* ... or predates `ct established` */
+	char ct_old_user[16];
+	__u32 ct_old_prog_id;
 };
 
 struct pw_apply_report {

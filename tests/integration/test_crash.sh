@@ -7,18 +7,18 @@
 # counted frame is lost.
 . "$(dirname "$0")/lib.sh"
 
-RELOAD_STEPS="planned staged switched merged repinned recorded"
-LOAD_STEPS="planned staged attached switched merged repinned recorded"
-UNLOAD_STEPS="planned detached unpinned"
+RELOAD_STEPS="planned staged switched merged recorder repinned recorded"
+LOAD_STEPS="planned staged attached switched merged recorder repinned recorded"
+UNLOAD_STEPS="planned detached recorder unpinned"
 # the step each kill point leaves in the intent record (status shows it):
 # hooks sit between the record's coarser steps
 declare -A RECORDED=(
 	[reload:planned]=planned [reload:staged]=staged [reload:switched]=staged
-	[reload:merged]=switched [reload:repinned]=merged [reload:recorded]=merged
+	[reload:merged]=switched [reload:recorder]=merged [reload:repinned]=merged [reload:recorded]=merged
 	[load:planned]=planned [load:staged]=staged [load:attached]=staged
-	[load:switched]=staged [load:merged]=switched [load:repinned]=merged
+	[load:switched]=staged [load:merged]=switched [load:recorder]=merged [load:repinned]=merged
 	[load:recorded]=merged
-	[unload:planned]=planned [unload:detached]=planned [unload:unpinned]=planned
+	[unload:planned]=planned [unload:detached]=planned [unload:recorder]=planned [unload:unpinned]=planned
 )
 
 setup() {
@@ -85,7 +85,7 @@ test_reload_killed_at_every_step() {
 		ASSERT_OK pw "$NS" unload veth0
 		n=$((n + 1))
 	done
-	ASSERT_EQ "$KILLS" 6 "kills injected"
+	ASSERT_EQ "$KILLS" 7 "kills injected"
 	echo "    reload: $KILLS kills, $n recoveries"
 }
 
@@ -112,7 +112,7 @@ test_load_killed_at_every_step() {
 		ASSERT_EQ "$(action_count "$NS" veth0 XDP_PASS | cut -d' ' -f1)" 100 "counts after the load killed at $step"
 		ASSERT_OK pw "$NS" unload veth0
 	done
-	ASSERT_EQ "$KILLS" 7 "kills injected"
+	ASSERT_EQ "$KILLS" 8 "kills injected"
 }
 
 # --force over another tool's program (attached through netlink: replaced in
@@ -195,7 +195,7 @@ test_unload_killed_at_every_step() {
 		[ -e "$d" ] && fail "interface directory left ($step)"
 		ASSERT_EQ "$(ls "$ROOT/shared" | grep -c '^pw_')" 19 "rule maps kept ($step)"
 	done
-	ASSERT_EQ "$KILLS" 3 "kills injected"
+	ASSERT_EQ "$KILLS" 4 "kills injected"
 }
 
 # a migration killed between the switch and the merge, while the old

@@ -110,9 +110,11 @@ test_completion() {
 	ASSERT_EQ "$(COMP help rule "")" "add apply del flush list policy" "help's subcommands"
 	# rule words
 	ASSERT_EQ "$(COMP rule add "")" "drop limit pass" "rule action"
-	ASSERT_EQ "$(COMP rule add limit 100 "")" "burst dport dst per proto sport src" "limit words"
-	ASSERT_EQ "$(COMP rule add drop "")" "dport dst proto sport src" "rule matches"
-	ASSERT_EQ "$(COMP rule del drop proto tcp "")" "dport dst sport src" "unused rule matches"
+	ASSERT_EQ "$(COMP rule add limit 100 "")" "burst ct dport dst per proto sport src" "limit words"
+	ASSERT_EQ "$(COMP rule add drop "")" "ct dport dst proto sport src" "rule matches"
+	ASSERT_EQ "$(COMP rule del drop proto tcp "")" "ct dport dst sport src" "unused rule matches"
+	ASSERT_EQ "$(COMP rule add pass ct "")" "established" "ct's word"
+	ASSERT_EQ "$(COMP rule add pass ct established "")" "dport dst proto sport src" "matches after ct"
 	ASSERT_EQ "$(COMP rule add pass proto icmp)" "icmp icmpv6" "protocols"
 	# files, interfaces
 	touch "$T_TMP/rules.txt"

@@ -89,7 +89,7 @@ test_wipe_under_traffic() {
 	for p in meta maps/xdp_stats_map maps/pw_classes maps/pw_frags; do
 		[ -e "$d/$p" ] || fail "missing pin $d/$p"
 	done
-	ASSERT_EQ "$(find "$ROOT/shared" -type f | wc -l)" 16 "sixteen shared rule maps"
+	ASSERT_EQ "$(find "$ROOT/shared" -type f | wc -l)" 18 "eighteen shared maps (rules, ct)"
 	ASSERT_MATCH "$(bpftool map dump pinned "$d/meta")" '"ifname": "veth0"' "load record pinned"
 	wait "$gpid"
 	sent7=$(jq .sent "$T_TMP/gen")
@@ -152,7 +152,7 @@ test_fresh_bpffs_in_private_mount_ns() {
 	ASSERT_MATCH "$out" "^again present$" "second repin"
 	ASSERT_MATCH "$out" "ns[0-9]+/veth0/maps/pw_capture ns[0-9]+/veth0/maps/pw_classes ns[0-9]+/veth0/maps/pw_drops ns[0-9]+/veth0/maps/pw_frags ns[0-9]+/veth0/maps/pw_steer ns[0-9]+/veth0/maps/pw_steer_cpus ns[0-9]+/veth0/maps/xdp_stats_map ns[0-9]+/veth0/meta " \
 		"interface pins"
-	ASSERT_MATCH "$out" "shared/pw_config shared/pw_elem_hits shared/pw_node_pfx shared/pw_nodes shared/pw_ord shared/pw_ord_rules shared/pw_ports shared/pw_protos shared/pw_rule_stats shared/pw_rules shared/pw_set_elems shared/pw_sets " \
+	ASSERT_MATCH "$out" "shared/pw_config shared/pw_ct shared/pw_ct_rules shared/pw_elem_hits shared/pw_node_pfx shared/pw_nodes shared/pw_ord shared/pw_ord_rules shared/pw_ports shared/pw_protos shared/pw_rule_stats shared/pw_rules shared/pw_set_elems shared/pw_sets " \
 		"shared pins"
 	# the host's bpffs was not touched
 	status_rc "$NS" veth0 --json
@@ -199,7 +199,7 @@ test_conflicting_pin_left_alone() {
 	ASSERT_EQ "$?" 3 "repin exit status with a symlinked shared/"
 	ASSERT_EQ "$(jq -c '[.pins[] | select(.kind == "shared") | .result] | unique' <<<"$j")" '["conflict"]' \
 		"shared maps: conflicts"
-	ASSERT_EQ "$(jq .conflicts <<<"$j")" 16 "sixteen conflicts"
+	ASSERT_EQ "$(jq .conflicts <<<"$j")" 18 "eighteen conflicts"
 	ASSERT_EQ "$(jq -c .notes <<<"$j")" "[\"'$ROOT/shared' is not a directory: nothing pinned below it\"]" "JSON notes"
 	ASSERT_EQ "$(ls -A "$T_TMP/elsewhere")" "" "nothing pinned outside the pin root"
 	ASSERT_EQ "$(pw "$NS" repin veth0 2>&1 >/dev/null)" "'$ROOT/shared' is not a directory: nothing pinned below it" \

@@ -32,6 +32,7 @@ static inline void skel_rule_maps(const struct pinwall *s, struct pw_rules_maps 
 	m->fd[PW_RM_LIMITS] = bpf_map__fd(s->maps.pw_limits);
 	m->fd[PW_RM_LIM_STATE] = bpf_map__fd(s->maps.pw_limit_state);
 	m->fd[PW_RM_LIM_PASS] = bpf_map__fd(s->maps.pw_limit_pass);
+	m->fd[PW_RM_CT_RULES] = bpf_map__fd(s->maps.pw_ct_rules);
 }
 
 #endif

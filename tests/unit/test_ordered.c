@@ -7,7 +7,10 @@
  * against hand-written expectations.
  *
  *  differential_ordered_round_NN  12 rounds of random rule lists: up to 128 ordered rules
- *                         (random combinations of proto/src/dst/sport/dport,
+ *                         (random combinations of proto/src/dst/sport/dport/
+ *                         ct established, packets with their reply flow
+ *                         recorded in pw_ct, expired, or on another port/id;
+ *                         TCP flags SYN, ACK, SYN-ACK, PSH-ACK;
  *                         inline prefixes or @sets, port lists) with the
  *                         single-match rules (the prefix table) written
  *                         together at a random place; several sets, IPv4
@@ -466,6 +469,9 @@ struct pkt {
 	int ihl;		/* IPv4 header words (0: 5) */
 	int payload;
 	bool nd;		/* ICMPv6 neighbour solicitation, hop limit 255 */
+	int ct;			/* `ct established`: 0 no flow, 1 its reply flow recorded,
+				 * 2 recorded but expired, 3 a flow on another port/id */
+	uint8_t tflags;		/* TCP flags (0: SYN alone, as pb_tcp writes) */
 };
 
 static uint32_t g_frag_id = 0x20000;	/* fresh fragment ids: none repeats */
@@ -474,12 +480,12 @@ static void describe(const struct pkt *p, char *buf, size_t len)
 {
 	char s[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN];
 
-	snprintf(buf, len, "IPv%d proto %d %s sport %u -> %s dport %u%s%s%s ext=%d vlan=%d ihl=%d payload=%d",
+	snprintf(buf, len, "IPv%d proto %d %s sport %u -> %s dport %u%s%s%s ext=%d vlan=%d ihl=%d payload=%d ct=%d tcp-flags=0x%02x",
 		 p->family, p->proto, astr(p->family, p->src, s), p->sport,
 		 astr(p->family, p->dst, d), p->dport,
 		 p->frag == 1 ? " first-fragment" : p->frag == 3 ? " DF" : "",
 		 p->frag == 2 ? " LATER-fragment" : "", p->nd ? " ND" : "",
-		 p->ext, p->vlan, p->ihl ? p->ihl : 5, p->payload);
+		 p->ext, p->vlan, p->ihl ? p->ihl : 5, p->payload, p->ct, p->tflags ?: 0x02);
 }
 
 static void build_v4(const struct pkt *p, struct pb *b, uint32_t fid)
@@ -531,6 +537,56 @@ static void build_v6(const struct pkt *p, struct pb *b, uint32_t fid)
 	}
 }
 
+/* Could @p be a reply at all: TCP but a bare SYN, UDP, an echo reply of
+ * its own family, not a later fragment. */
+static bool ct_reply_kind(const struct pkt *p)
+{
+	if (p->frag == 2)
+		return false;
+	if (p->proto == IPPROTO_TCP)
+		return (p->tflags ?: 0x02) != 0x02;
+	if (p->proto == IPPROTO_UDP)
+		return true;
+	return !p->nd && (p->family == 4 ? p->proto == IPPROTO_ICMP : p->proto == IPPROTO_ICMPV6);
+}
+
+/* The flow @p->ct asks for, put into (@add) or taken out of pw_ct. */
+static void ct_flow(const struct pkt *p, bool add)
+{
+	struct pw_ct_key k = { .family = (__u8)p->family, .proto = (__u8)p->proto };
+	struct pw_ct_val v = { .state = PW_CT_ESTABLISHED };
+	int fd = bpf_map__fd(g_skel->maps.pw_ct);
+	struct timespec ts;
+
+	if (!p->ct)
+		return;
+	memcpy(k.local, p->dst, p->family == 4 ? 4 : 16);
+	memcpy(k.remote, p->src, p->family == 4 ? 4 : 16);
+	if (p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP) {
+		k.lport = p->dport;
+		k.rport = p->sport;
+	} else {
+		k.lport = htons(1);	/* the echo id build() writes */
+	}
+	if (p->ct == 3)
+		k.lport++;		/* another port or id: no reply to it */
+	if (!add) {
+		bpf_map_delete_elem(fd, &k);
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	v.seen = (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
+	if (p->proto == IPPROTO_UDP)
+		v.state = PW_CT_UDP;
+	else if (p->proto != IPPROTO_TCP)
+		v.state = PW_CT_ICMP;
+	if (p->ct == 2) {	/* a SYN sent just over its timeout ago */
+		v.state = PW_CT_SYN_SENT;
+		v.seen -= (PW_CT_TO_SYN_SENT + 1) * 1000000000ull;
+	}
+	assert_int_equal(bpf_map_update_elem(fd, &k, &v, BPF_ANY), 0);
+}
+
 /* Build the frame; fills @ref (the reference's view). Returns the length. */
 static size_t build(const struct pkt *p, struct pb *b, struct pw_ref_pkt *ref)
 {
@@ -548,6 +604,7 @@ static size_t build(const struct pkt *p, struct pb *b, struct pw_ref_pkt *ref)
 	ref->dport = p->dport;
 	ref->frag_later = p->frag == 2;
 	ref->link_ctl = p->nd;
+	ref->ct_reply = p->ct == 1 && ct_reply_kind(p);
 
 	put_l2(b, p->vlan, v6 ? ETH_P_IPV6 : ETH_P_IP);
 	if (v6)
@@ -560,11 +617,15 @@ static size_t build(const struct pkt *p, struct pb *b, struct pw_ref_pkt *ref)
 
 		pb_put(b, fake, sizeof(fake));
 	} else if (p->proto == IPPROTO_TCP) {
-		pb_tcp(b, p->sport, p->dport, 5 + (p->payload & 1));
+		size_t th = pb_tcp(b, p->sport, p->dport, 5 + (p->payload & 1));
+
+		if (p->tflags)
+			b->buf[th + 13] = p->tflags;
 	} else if (p->proto == IPPROTO_UDP) {
 		pb_udp(b, p->sport, p->dport);
 	} else if ((p->proto == IPPROTO_ICMP && !v6) || (p->proto == IPPROTO_ICMPV6 && v6)) {
-		pb_icmp_common(b, v6 ? (p->nd ? 135 : 128) : 8, 0);
+		/* with a flow: an echo reply (id 1), else a request */
+		pb_icmp_common(b, v6 ? (p->nd ? 135 : p->ct ? 129 : 128) : p->ct ? 0 : 8, 0);
 	}
 	if (p->payload)
 		pb_payload(b, (size_t)p->payload);
@@ -653,7 +714,9 @@ static int check_pkt(const char *label, const struct pkt *p, __u32 want_verdict,
 			    vname(exp), idx, rf, vname(want_verdict), want_rule, desc);
 		bad++;
 	}
+	ct_flow(p, true);
 	got = run_frame(&f);
+	ct_flow(p, false);
 	stats_snap(n, now);
 	if (got != exp) {
 		rs_fmt(rs, idx, rf, sizeof(rf));
@@ -865,6 +928,10 @@ static void gen_ord_rule(const struct pw_ruleset *rs, const struct pools *pl, ch
 		gen_addr_match(rs, pl, fam, w, sizeof(w));
 		o = strlen(out);
 		snprintf(out + o, len - o, " dst %s", w);
+	}
+	if (chance(20)) {
+		o = strlen(out);
+		snprintf(out + o, len - o, " ct established");
 	}
 	if (sp) {
 		gen_ports(pl, w, sizeof(w));
@@ -1248,6 +1315,9 @@ static void gen_pkt(struct pkt *p, const struct pkt_env *e, const struct pools *
 	if (p->family == 4 && chance(8))
 		p->ihl = 6 + (int)rn(4);
 	p->payload = (int)rn(48);
+	r = (int)rn(100);
+	p->ct = r < 30 ? 1 : r < 38 ? 2 : r < 44 ? 3 : 0;
+	p->tflags = (uint8_t[]){ 0, 0x10, 0x12, 0x18 }[rn(4)];
 }
 
 /* An address inside @m (of family @fam), or near it with @miss. */
