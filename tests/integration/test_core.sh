@@ -50,12 +50,12 @@ test_pin_layout_and_status() {
 	ASSERT_EQ "$(jq -r '.[0].object' <<<"$j")" built-in "status object"
 	ASSERT_EQ "$(jq -r '.[0].pin_dir' <<<"$j")" "$d" "status pin dir"
 	ASSERT_EQ "$(jq -r '.[0].drift | length' <<<"$j")" 0 "no drift"
-	ASSERT_EQ "$(jq -r '[.[0].maps[] | select(.shared | not)] | length' <<<"$j")" 7 "seven interface maps"
+	ASSERT_EQ "$(jq -r '[.[0].maps[] | select(.shared | not)] | length' <<<"$j")" 8 "eight interface maps (steering: 2, the chain: 1)"
 	[ -e "$d/maps/pw_frags" ] || fail "missing pin $d/maps/pw_frags (first fragments' verdicts)"
 	for p in pw_drops pw_capture; do
 		[ -e "$d/maps/$p" ] || fail "missing pin $d/maps/$p (captured drops)"
 	done
-	ASSERT_EQ "$(jq -r '[.[0].maps[] | select(.shared)] | length' <<<"$j")" 19 "nineteen shared maps (rules and blocks)"
+	ASSERT_EQ "$(jq -r '[.[0].maps[] | select(.shared)] | length' <<<"$j")" 24 "24 shared maps (rules 16, blocks 3, limits 3, ct 2)"
 	ASSERT_EQ "$(jq -r '.[0].link_id // "none"' <<<"$j")" none "no link in status"
 	ASSERT_EQ "$(jq -r '.[0].prog_id' <<<"$j")" "$(bpftool map dump pinned "$d/meta" -j | jq '.[0].formatted.value.prog_id')" "status: the recorded program runs"
 	ASSERT_MATCH "$(pw "$NS" status)" 'program +pinwall_xdp id [0-9]+ tag [0-9a-f]{16}, skb mode' "text status"

@@ -193,7 +193,7 @@ test_unload_killed_at_every_step() {
 		ASSERT_MATCH "$out" "^finished the interrupted unload of veth0 first" "the next unload finishes it ($step)"
 		ASSERT_EQ "$(xdp_id "$NS" veth0)" "" "detached ($step)"
 		[ -e "$d" ] && fail "interface directory left ($step)"
-		ASSERT_EQ "$(ls "$ROOT/shared" | grep -c '^pw_')" 19 "rule maps kept ($step)"
+		ASSERT_EQ "$(ls "$ROOT/shared" | grep -c '^pw_')" 24 "rule maps kept ($step)"
 	done
 	ASSERT_EQ "$KILLS" 4 "kills injected"
 }

@@ -588,7 +588,7 @@ test_foreign_program_iproute2() {
 test_usage_unknown_option() {
 	setup || { fail setup; return; }
 	USAGE "unknown option '--bogus' \(see 'pinwall help'\)$" pw "$NS" --bogus status
-	USAGE "unknown option '--bogus' \(usage: pinwall load IFACE \[--mode MODE\] \[--obj FILE \[--prog NAME\] \[--pin-scope SCOPE\] \[--map NAME=PATH\]...\] \[--force\] \[--migrate\] \[--fresh MAP\]... \[--flat-path\]\)$" \
+	USAGE "unknown option '--bogus' \(usage: pinwall load IFACE \[--mode MODE\] \[--obj FILE \[--pin-scope SCOPE\] \[--map NAME=PATH\]...\] \[--prog NAME\] \[--then OBJ\] \[--force\] \[--migrate\] \[--fresh MAP\]... \[--steer CPULIST\] \[--flat-path\]\)$" \
 		pw "$NS" load veth0 --bogus
 	USAGE "unknown option '-x' \(usage: pinwall load " pw "$NS" load veth0 -x
 	USAGE "unknown option '--bogus' \(usage: pinwall stats " pw "$NS" stats --bogus

@@ -60,8 +60,8 @@ test_wipe_under_traffic() {
 	gen "$NS" -i veth1 -c 300 --dport 9 -q
 	gen "$NS" -i veth1 -c 200 --dport 7 -q
 	ids=$(sorted_ids "$NS" veth0)
-	ASSERT_EQ "$(bpftool -j prog show id "$(xdp_prog "$NS" veth0)" | jq '.map_ids | length')" 26 \
-		"the program holds its 23 maps, .rodata, .bss (the backstop mark) and the load record"
+	ASSERT_EQ "$(bpftool -j prog show id "$(xdp_prog "$NS" veth0)" | jq '.map_ids | length')" 35 \
+		"the program holds its 32 maps, .rodata, .bss (the backstop mark) and the load record"
 	hold_links "$NS" veth0
 	# frames to the dropped port keep coming while the pins go and come back
 	gen "$NS" -i veth1 -c 3000 -r 3000 --dport 7 --json >"$T_TMP/gen" &
@@ -89,7 +89,7 @@ test_wipe_under_traffic() {
 	for p in meta maps/xdp_stats_map maps/pw_classes maps/pw_frags; do
 		[ -e "$d/$p" ] || fail "missing pin $d/$p"
 	done
-	ASSERT_EQ "$(find "$ROOT/shared" -type f | wc -l)" 18 "eighteen shared maps (rules, ct)"
+	ASSERT_EQ "$(find "$ROOT/shared" -type f | wc -l)" 24 "24 shared maps (rules, blocks, limits, ct)"
 	ASSERT_MATCH "$(bpftool map dump pinned "$d/meta")" '"ifname": "veth0"' "load record pinned"
 	wait "$gpid"
 	sent7=$(jq .sent "$T_TMP/gen")
@@ -109,7 +109,7 @@ test_wipe_under_traffic() {
 	gen "$NS" -i veth1 -c 50 --dport 8 -q
 	ASSERT_EQ "$(rule_packets "$NS" "drop dport 8")" 50 "a rule added after repin is in force"
 	# a second repin changes nothing and says so
-	ASSERT_MATCH "$(pw "$NS" repin veth0)" "^veth0: nothing to repin, all 24 pins present" "second repin"
+	ASSERT_MATCH "$(pw "$NS" repin veth0)" "^veth0: nothing to repin, all 33 pins present" "second repin"
 	ASSERT_EQ "$(pw "$NS" repin veth0 --json | jq -r '[.pins[].result] | unique | join(",")')" present \
 		"second repin: all present"
 	# the next reload keeps the repinned maps
@@ -150,9 +150,9 @@ test_fresh_bpffs_in_private_mount_ns() {
 	ASSERT_MATCH "$out" "^after 0$" "status after repin"
 	ASSERT_MATCH "$out" "^rule drop dport 7 120$" "rule and its counter"
 	ASSERT_MATCH "$out" "^again present$" "second repin"
-	ASSERT_MATCH "$out" "ns[0-9]+/veth0/maps/pw_capture ns[0-9]+/veth0/maps/pw_classes ns[0-9]+/veth0/maps/pw_drops ns[0-9]+/veth0/maps/pw_frags ns[0-9]+/veth0/maps/pw_steer ns[0-9]+/veth0/maps/pw_steer_cpus ns[0-9]+/veth0/maps/xdp_stats_map ns[0-9]+/veth0/meta " \
+	ASSERT_MATCH "$out" "ns[0-9]+/veth0/maps/pw_capture ns[0-9]+/veth0/maps/pw_chain ns[0-9]+/veth0/maps/pw_classes ns[0-9]+/veth0/maps/pw_drops ns[0-9]+/veth0/maps/pw_frags ns[0-9]+/veth0/maps/pw_steer ns[0-9]+/veth0/maps/pw_steer_cpus ns[0-9]+/veth0/maps/xdp_stats_map ns[0-9]+/veth0/meta " \
 		"interface pins"
-	ASSERT_MATCH "$out" "shared/pw_config shared/pw_ct shared/pw_ct_rules shared/pw_elem_hits shared/pw_node_pfx shared/pw_nodes shared/pw_ord shared/pw_ord_rules shared/pw_ports shared/pw_protos shared/pw_rule_stats shared/pw_rules shared/pw_set_elems shared/pw_sets " \
+	ASSERT_MATCH "$out" "shared/pw_block4 shared/pw_block6 shared/pw_block_pfx shared/pw_config shared/pw_ct shared/pw_ct_rules shared/pw_elem_hits shared/pw_limit_pass shared/pw_limit_state shared/pw_limits shared/pw_node_pfx shared/pw_nodes shared/pw_ord shared/pw_ord_rules shared/pw_ports shared/pw_protos shared/pw_rule_stats shared/pw_rules shared/pw_set_elems shared/pw_sets " \
 		"shared pins"
 	# the host's bpffs was not touched
 	status_rc "$NS" veth0 --json
@@ -199,7 +199,7 @@ test_conflicting_pin_left_alone() {
 	ASSERT_EQ "$?" 3 "repin exit status with a symlinked shared/"
 	ASSERT_EQ "$(jq -c '[.pins[] | select(.kind == "shared") | .result] | unique' <<<"$j")" '["conflict"]' \
 		"shared maps: conflicts"
-	ASSERT_EQ "$(jq .conflicts <<<"$j")" 18 "eighteen conflicts"
+	ASSERT_EQ "$(jq .conflicts <<<"$j")" 24 "24 conflicts"
 	ASSERT_EQ "$(jq -c .notes <<<"$j")" "[\"'$ROOT/shared' is not a directory: nothing pinned below it\"]" "JSON notes"
 	ASSERT_EQ "$(ls -A "$T_TMP/elsewhere")" "" "nothing pinned outside the pin root"
 	ASSERT_EQ "$(pw "$NS" repin veth0 2>&1 >/dev/null)" "'$ROOT/shared' is not a directory: nothing pinned below it" \
