@@ -610,7 +610,7 @@ test_usage_missing_argument() {
 	USAGE "option '--count' needs an argument \(usage: pinwall stats " pw "$NS" stats veth0 --count
 	USAGE "option '--pin-root' needs an argument \(see 'pinwall help'\)$" "$PW" --pin-root
 	USAGE "option '-n' needs an argument" "$PW" -n
-	USAGE "--prog 'x' needs --obj FILE \(usage: pinwall load " pw "$NS" load veth0 --prog x
+	USAGE "--prog 'x' needs --obj FILE or --then OBJ \(usage: pinwall load " pw "$NS" load veth0 --prog x
 	# no command at all: the help text, on stderr, exit 2
 	"$PW" >"$T_TMP/out" 2>"$T_TMP/err"
 	ASSERT_EQ "$?" 2 "exit status without a command"

@@ -136,7 +136,13 @@ test_steer() {
 	ASSERT_EQ "$(steer_list)" "" "--steer none: empty list"
 	ASSERT_OK pw "$A" unload veth0
 	[ -e "$d/maps/pw_steer" ] && fail "cpumap pin left after unload"
-	bpftool map show id "$id" >/dev/null 2>&1 && fail "cpumap $id still exists after unload"
+	# the kernel frees a cpumap after an RCU grace period and its kthreads
+	local i
+	for i in $(seq 40); do
+		bpftool map show id "$id" >/dev/null 2>&1 || break
+		sleep 0.05
+	done
+	bpftool map show id "$id" >/dev/null 2>&1 && fail "cpumap $id still exists 2 s after unload"
 
 	# generic XDP steers too (the kernel's cpumap takes skbs as well)
 	ASSERT_OK pw "$A" load veth0 --mode skb --steer 1
