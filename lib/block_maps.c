@@ -13,7 +13,6 @@
 #include <bpf/libbpf.h>
 #include "internal.h"
 #include "block_int.h"
-#include "pinwall.skel.h"
 
 static const char *const bm_names[PW_BM_COUNT] = {
 	[PW_BM_V4] = PW_MAP_BLOCK4, [PW_BM_V6] = PW_MAP_BLOCK6, [PW_BM_PFX] = PW_MAP_BLOCK_PFX,
@@ -25,29 +24,6 @@ void pw_block_maps_close(struct pw_block_maps *m)
 		if (m->fd[i] > 0)
 			close(m->fd[i]);
 	memset(m, 0, sizeof(*m));
-}
-
-/* Create the shared maps still missing (no program is loaded) and pin them. */
-static int block_create(struct pw_ctx *ctx)
-{
-	struct pinwall *skel = pinwall__open();
-	struct pw_plan plan;
-	int err;
-
-	if (!skel)
-		return pw_fail(ctx, errno, "cannot open the built-in object: %s", strerror(errno));
-	bpf_program__set_autoload(skel->progs.pinwall_xdp, false);
-	err = pw_plan_maps(ctx, skel->obj, ctx->pin_root, NULL, &plan);
-	if (!err) {
-		err = bpf_object__load(skel->obj);
-		if (err)
-			err = pw_fail(ctx, err, "cannot create the block maps: %s", strerror(-err));
-		else
-			err = pw_plan_pin_shared(ctx, &plan);
-		pw_plan_free(&plan);
-	}
-	pinwall__destroy(skel);
-	return err;
 }
 
 /* The ids of pw_rules and the block maps program @prog_id uses (0: none). */
@@ -137,7 +113,7 @@ int pw_block_maps_open(struct pw_ctx *ctx, struct pw_block_maps *m, bool create,
 		if (!create)
 			return -ENOENT;
 		/* a program runs on block maps whose pins are gone: never new ones */
-		if ((err = check_users(ctx, NULL)) || (err = block_create(ctx)))
+		if ((err = check_users(ctx, NULL)) || (err = pw_shared_maps_create(ctx, "block maps")))
 			return err;
 	}
 	pw_shared_dir(ctx, shared, sizeof(shared));

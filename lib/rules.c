@@ -48,8 +48,12 @@ void pw_rules_close(struct pw_rules_maps *m)
 	memset(m, 0, sizeof(*m));
 }
 
-/* Create the rule maps (no program is loaded) and pin them by name. */
-static int rules_create(struct pw_ctx *ctx)
+/*
+ * Create the built-in object's shared maps still missing (no program is
+ * loaded) and pin them by name: the rule maps, the block maps. @what names
+ * them in the error.
+ */
+int pw_shared_maps_create(struct pw_ctx *ctx, const char *what)
 {
 	struct pinwall *skel = pinwall__open();
 	struct pw_plan plan;
@@ -62,7 +66,7 @@ static int rules_create(struct pw_ctx *ctx)
 	if (!err) {
 		err = bpf_object__load(skel->obj);
 		if (err)
-			err = pw_fail(ctx, err, "cannot create the rule maps: %s", strerror(-err));
+			err = pw_fail(ctx, err, "cannot create the %s: %s", what, strerror(-err));
 		else
 			err = pw_plan_pin_shared(ctx, &plan);
 		pw_plan_free(&plan);
@@ -173,14 +177,14 @@ int pw_rules_open(struct pw_ctx *ctx, struct pw_rules_maps *m, bool create, bool
 			return err;
 		if (!create)
 			return pw_fail(ctx, ENOENT, "no rules configured (no pin at '%s')", path);
-		if ((err = rules_create(ctx)))
+		if ((err = pw_shared_maps_create(ctx, "rule maps")))
 			return err;
 	}
 	/* rule maps pinned by a version before ordered rules: add theirs */
 	for (int i = PW_RM_FIRST_ORD; i < PW_RM_COUNT && !rdonly; i++) {
 		pw_join(path, sizeof(path), shared, map_names[i]);
 		if (!pw_path_exists(path)) {
-			if ((err = rules_create(ctx)))
+			if ((err = pw_shared_maps_create(ctx, "rule maps")))
 				return err;
 			break;
 		}
