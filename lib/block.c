@@ -203,15 +203,32 @@ static int check_entries(struct pw_ctx *ctx, const struct pw_block *e, int n,
 	return 0;
 }
 
-/* The value of @b, keeping the hits of a live entry it replaces. */
+/* Does expiry @a (0: never) end later than @b? */
+static bool later(__u64 a, __u64 b)
+{
+	return b && (!a || a > b);
+}
+
+/*
+ * The value of @b over a live entry it replaces: the hits kept, and never a
+ * shorter block than the one in force. The later expiry wins with its origin
+ * (a tie keeps the old one), so a fail2ban or crowdsec ban never shortens an
+ * operator's block, and their unban (del --origin) leaves it.
+ */
 static void add_val(const struct pw_block_maps *m, int map, const void *key,
 		    const struct pw_block *b, const struct pw_block_now *now, struct pw_block_val *v)
 {
 	struct pw_block_val old;
 
 	pw_block_val_of(b, now, v);
-	if (!bpf_map_lookup_elem(m->fd[map], key, &old) && !pw_block_val_expired(&old, now))
-		v->hits = old.hits;
+	if (bpf_map_lookup_elem(m->fd[map], key, &old) || pw_block_val_expired(&old, now))
+		return;
+	v->hits = old.hits;
+	if (!later(v->expires, old.expires)) {
+		v->expires = old.expires;
+		v->expires_ns = old.expires_ns;
+		v->origin = old.origin;
+	}
 }
 
 static int add_fail(struct pw_ctx *ctx, const struct pw_block *b, int err)
@@ -306,7 +323,24 @@ unlock:
 	return err;
 }
 
+/* Delete @key from @fd if its origin is @origin (PW_BO_ALL: any). */
+static int del_one(int fd, const void *key, __u32 origin)
+{
+	struct pw_block_val v;
+
+	if (origin != PW_BO_ALL &&
+	    (bpf_map_lookup_elem(fd, key, &v) || v.origin != origin))
+		return -ENOENT;
+	return bpf_map_delete_elem(fd, key) ? -errno : 0;
+}
+
 int pw_block_del(struct pw_ctx *ctx, const struct pw_block *e, int n, int *missing)
+{
+	return pw_block_del_origin(ctx, e, n, PW_BO_ALL, missing);
+}
+
+int pw_block_del_origin(struct pw_ctx *ctx, const struct pw_block *e, int n, __u32 origin,
+			int *missing)
 {
 	struct pw_block_pfx_key key;
 	struct pw_block_maps m;
@@ -327,7 +361,7 @@ int pw_block_del(struct pw_ctx *ctx, const struct pw_block *e, int n, int *missi
 	for (int i = 0; !err && i < n; i++) {
 		int map = pw_block_key(&e[i], &key);
 
-		if (bpf_map_delete_elem(m.fd[map], &key))
+		if (del_one(m.fd[map], &key, origin))
 			miss++;
 	}
 	pw_block_maps_close(&m);

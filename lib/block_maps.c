@@ -147,6 +147,7 @@ void pw_block_val_of(const struct pw_block *b, const struct pw_block_now *now,
 {
 	memset(v, 0, sizeof(*v));
 	v->origin = b->origin;
+	v->len = b->len;
 	v->expires = b->expires;
 	if (b->expires)
 		v->expires_ns = now->boot_ns + (b->expires > now->real ?

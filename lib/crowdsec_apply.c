@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include "pinwall/block.h"
 #include "pinwall/crowdsec.h"
@@ -100,6 +101,8 @@ static void split(const struct pw_cs_plan *plan, const struct held *h, size_t nh
 
 		if (now && now->origin != PW_BO_CROWDSEC)
 			out->other_origin++;
+		else if (op->add && op->expiry_ms && op->expiry_ms / 1000 <= (__u64)time(NULL) + 1)
+			out->gone++;	/* ends within a second: it would be refused, and the batch */
 		else if (op->add)
 			to_block(&op->pfx, op->expiry_ms, &adds[(*na)++]);
 		else if (!now)
@@ -132,7 +135,7 @@ int pw_cs_apply(struct pw_ctx *ctx, const struct pw_cs_plan *plan, struct pw_cs_
 	}
 	split(plan, h, nh, dels, &nd, adds, &na, out);
 	/* removals first: a plan may remove a prefix's old ban and add its new one */
-	if (nd && (err = pw_block_del(ctx, dels, nd, &done)))
+	if (nd && (err = pw_block_del_origin(ctx, dels, nd, PW_BO_CROWDSEC, &done)))
 		goto out;
 	out->removed = (unsigned int)(nd - done);
 	out->gone += (unsigned int)done;

@@ -34,6 +34,8 @@ static const struct cli_opt add_opts[] = {
 static const struct cli_opt del_opts[] = {
 	CLI_STR("file", 'f', struct block_args, file, "FILE",
 		"also delete the entries of FILE (- for stdin), as add reads it"),
+	CLI_ENUM("origin", 0, struct block_args, origin, "NAME", origins,
+		 "only entries of this origin (an unban leaves others' blocks)", .what = "origin"),
 	{ NULL },
 };
 
@@ -135,7 +137,8 @@ static int do_block_del(struct cli *cli, int argc, char **argv)
 	if ((ret = parse(cli, argc, argv, &a)) || (ret = gather(cli, &a, false, &l)))
 		return ret;
 	n = l.n;
-	ret = pw_block_del(&cli->ctx, l.e, l.n, &missing);
+	ret = pw_block_del_origin(&cli->ctx, l.e, l.n,
+				  a.origin >= 0 ? (__u32)a.origin : PW_BO_ALL, &missing);
 	pw_block_list_free(&l);
 	if (ret)
 		return cli_lib_err(cli);

@@ -514,7 +514,7 @@ struct pw_block_val {
 	__u64 expires;		/* seconds since the epoch; 0: never */
 	__u64 hits;		/* packets dropped (atomic add) */
 	__u32 origin;		/* enum pw_block_origin (pinwall/block.h) */
-	__u32 pad;
+	__u32 len;		/* prefix length: the trie walk goes on below an expired one */
 };
 
 #define PW_META_VERSION  3

@@ -82,6 +82,10 @@ int pw_block_list_push(struct pw_ctx *ctx, struct pw_block_list *l,
 int pw_block_add(struct pw_ctx *ctx, const struct pw_block *e, int n, int *added);
 /* Delete entries; an entry not present is counted in *missing (may be NULL). */
 int pw_block_del(struct pw_ctx *ctx, const struct pw_block *e, int n, int *missing);
+/* The same, only entries of @origin (PW_BO_ALL: any); others count as missing:
+ * an unban by fail2ban or crowdsec never removes another origin's block. */
+int pw_block_del_origin(struct pw_ctx *ctx, const struct pw_block *e, int n, __u32 origin,
+			int *missing);
 /* The live entries (expired ones are swept first), sorted by family/prefix. */
 int pw_block_list(struct pw_ctx *ctx, struct pw_block_list *out);
 /* Delete every entry (@origin < PW_BO_COUNT: only that origin's); *removed counts. */

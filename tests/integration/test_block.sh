@@ -43,8 +43,30 @@ test_block_expires_under_traffic() {
 	ASSERT_GE "$((drop - 20))" 100 "frames dropped while the block held"
 	ASSERT_GE "$((pass - 5))" 500 "frames passed before and after it"
 	ASSERT_EQ "$(blocks "$NS" | sort)" "$(printf '%s\n' "10.77.0.0/16 manual 4" "fd00:9::1 manual 6")" "blocks after the expiry"
-	# the packet path deleted the expired exact entry it met
+	# the next block command swept the expired entry away
+	ASSERT_OK pw "$NS" block del 192.0.2.250
 	ASSERT_EQ "$(bpftool -j map dump pinned "$ROOT/shared/pw_block4" | jq length)" 0 "pw_block4 entries"
+}
+
+# An expired longer prefix hides no live shorter one; a ban of another
+# origin never shortens an operator's block, and its unban leaves it.
+test_nested_and_origins() {
+	setup_loaded || { fail setup; return; }
+	ASSERT_OK pw "$NS" block add 10.0.0.0/8
+	ASSERT_OK pw "$NS" block add 10.1.0.0/16 10.1.2.0/24 --for 1s
+	sleep 2.2
+	send "$NS" veth1 5 --src 10.1.2.3
+	ASSERT_EQ "$(settle "$NS" veth0 5)" "5 320 0 0" "the live /8 drops below the expired /16 and /24"
+	ASSERT_OK pw "$NS" block add 192.0.2.7
+	ASSERT_OK pw "$NS" block add 192.0.2.7 --for 600s --origin fail2ban
+	ASSERT_EQ "$(pw "$NS" block list --json | jq -r '.blocks[] | select(.prefix == "192.0.2.7") | "\(.origin) \(.remaining)"')" \
+		"manual null" "a fail2ban ban keeps the operator's longer block"
+	ASSERT_EQ "$(pw "$NS" block del 192.0.2.7 --origin fail2ban --json | jq -c .)" '{"deleted":0,"not blocked":1}' \
+		"fail2ban's unban leaves it"
+	ASSERT_EQ "$(blocks "$NS" | grep -c '^192.0.2.7 manual')" 1 "still blocked"
+	ASSERT_OK pw "$NS" block add 192.0.2.8 --for 60s --origin fail2ban
+	ASSERT_OK pw "$NS" block add 192.0.2.8
+	ASSERT_EQ "$(blocks "$NS" | grep -c '^192.0.2.8 manual')" 1 "the operator's longer block wins"
 }
 
 test_del_and_flush() {
