@@ -41,7 +41,17 @@ void pw_saved_iface_format(const struct pw_saved_iface *i, char *buf, size_t len
 		o += snprintf(buf + o, len - o, " map %s=%s", i->binds.map[k].name,
 			      i->binds.map[k].path);
 	if ((i->binds.flags & PW_BINDS_FLAT) && o < len)
-		snprintf(buf + o, len - o, " flat on");
+		o += snprintf(buf + o, len - o, " flat on");
+	if (i->steer.n && o < len) {
+		char cpus[256];
+
+		pw_steer_str(&i->steer, cpus, sizeof(cpus));
+		o += snprintf(buf + o, len - o, " steer %s", cpus);
+	}
+	if (i->then[0] && o < len)
+		o += snprintf(buf + o, len - o, " then %s", i->then);
+	if (i->then[0] && i->then_prog[0] && o < len)
+		snprintf(buf + o, len - o, " thenprog %s", i->then_prog);
 }
 
 /* What the kernel takes as a device name, and a word of this format. */
@@ -115,21 +125,40 @@ static int bind_word(struct pw_ctx *ctx, const struct conf_file *cf, const char 
 	return 0;
 }
 
+/* steer CPULIST, then PATH, thenprog NAME (load --steer, --then, --prog). */
+static int chain_steer_word(struct pw_ctx *ctx, const struct conf_file *cf, int k,
+			    const char *v, struct pw_saved_iface *i)
+{
+	if (k == 6 && pw_steer_parse(ctx, v, &i->steer))
+		return conf_fail(ctx, cf, "invalid steer '%.60s': %s", v, ctx->err);
+	if (k == 7 && (*v != '/' || strlen(v) >= sizeof(i->then)))
+		return conf_fail(ctx, cf, *v != '/' ? "chained object path '%s' is not absolute" :
+				 "chained object path '%.40s...' is too long", v);
+	if (k == 8 && strlen(v) >= sizeof(i->then_prog))
+		return conf_fail(ctx, cf, "chained program name '%.40s...' is too long", v);
+	if (k == 7)
+		snprintf(i->then, sizeof(i->then), "%s", v);
+	if (k == 8)
+		snprintf(i->then_prog, sizeof(i->then_prog), "%s", v);
+	return 0;
+}
+
 /* KEY VALUE pairs after the interface name, in any order, each once
  * (map: as often as maps are bound). */
 static int parse_words(struct pw_ctx *ctx, const struct conf_file *cf, char **save,
 		       struct pw_saved_iface *i)
 {
-	bool seen[6] = { false };
-	static const char *const keys[] = { "mode", "obj", "prog", "scope", "map", "flat" };
+	bool seen[9] = { false };
+	static const char *const keys[] = { "mode", "obj", "prog", "scope", "map", "flat",
+					    "steer", "then", "thenprog" };
 	const char *w, *v;
 	int err = 0, k;
 
 	while (!err && (w = strtok_r(NULL, " \t\r", save)) && *w != '#') {
-		for (k = 0; k < 6 && strcmp(w, keys[k]); k++)
+		for (k = 0; k < 9 && strcmp(w, keys[k]); k++)
 			;
-		if (k == 6)
-			return conf_fail(ctx, cf, "unknown keyword '%s': use mode, obj, prog, scope, map or flat", w);
+		if (k == 9)
+			return conf_fail(ctx, cf, "unknown keyword '%s': use mode, obj, prog, scope, map, flat, steer, then or thenprog", w);
 		if (seen[k] && k != 4)
 			return conf_fail(ctx, cf, "'%s' given twice", w);
 		seen[k] = true;
@@ -150,6 +179,8 @@ static int parse_words(struct pw_ctx *ctx, const struct conf_file *cf, char **sa
 			i->binds.flags |= PW_BINDS_FLAT;
 		if (k == 3 && scope_parse(v, &i->scope))
 			return conf_fail(ctx, cf, "invalid scope '%s': use object, global, iface or none", v);
+		if (k >= 6 && (err = chain_steer_word(ctx, cf, k, v, i)))
+			return err;
 		if (k == 1)
 			snprintf(i->object, sizeof(i->object), "%s", v);
 		if (k == 2)
@@ -159,6 +190,10 @@ static int parse_words(struct pw_ctx *ctx, const struct conf_file *cf, char **sa
 	if (i->builtin && (seen[2] || seen[3] || seen[4]))
 		return conf_fail(ctx, cf, "'%s' needs 'obj PATH' (the built-in program has one program and shared rule maps)",
 				 seen[2] ? "prog" : seen[3] ? "scope" : "map");
+	if (seen[8] && !seen[7])
+		return conf_fail(ctx, cf, "'thenprog' needs 'then PATH' (the chained object)");
+	if (seen[6] && seen[7])
+		return conf_fail(ctx, cf, "'steer' and 'then' both say where a passed frame goes: keep one");
 	return 0;
 }
 
@@ -236,6 +271,13 @@ static int check_objects(struct pw_ctx *ctx, const struct pw_saved *s)
 		char msg[PW_ERR_LEN];
 		int err;
 
+		if (i->then[0] &&
+		    (err = pw_obj_open(ctx, i->then, i->then_prog[0] ? i->then_prog : NULL, &o))) {
+			snprintf(msg, sizeof(msg), "%s", ctx->err);
+			return pw_fail(ctx, err, "%s:%d: chained: %s", s->ifaces_path, i->line, msg);
+		}
+		if (i->then[0])
+			pw_obj_close(&o);
 		if (i->builtin)
 			continue;
 		if ((err = pw_obj_open(ctx, i->object, i->prog[0] ? i->prog : NULL, &o))) {

@@ -41,12 +41,45 @@ struct collect {
 	struct pw_saved *s;
 };
 
+/* load --steer and --then as in force (the chain record names the object
+ * and program of what sits in the slot). */
+static int collect_chain_steer(struct pw_ctx *ctx, const struct pw_status *st,
+			       struct pw_saved_iface *i)
+{
+	struct pw_chain_rec rec;
+	__u32 slot = 0;
+	int fd;
+
+	if (pw_steer_read(ctx, st->ifdir, &i->steer))
+		memset(&i->steer, 0, sizeof(i->steer));
+	ctx->err[0] = '\0';
+	fd = pw_chain_array(ctx, st->ifdir);
+	if (fd >= 0) {
+		slot = pw_chain_slot_id(fd);
+		close(fd);
+	}
+	ctx->err[0] = '\0';
+	if (!slot)
+		return 0;
+	if (pw_chain_rec_read(ctx, st->ifdir, &rec) || rec.prog_id != slot || !rec.object[0])
+		return pw_fail(ctx, ENOENT, "cannot save '%s': the record of its chained program (id %u) is missing ('pinwall reload %s --then OBJ' rewrites it); nothing was saved",
+			       st->ifname, slot, st->ifname);
+	snprintf(i->then, sizeof(i->then), "%.*s", (int)sizeof(i->then) - 1, rec.object);
+	snprintf(i->then_prog, sizeof(i->then_prog), "%.*s", (int)sizeof(i->then_prog) - 1,
+		 rec.prog);
+	if (!word_ok(i->then) || (i->then_prog[0] && !word_ok(i->then_prog)))
+		return pw_fail(ctx, EINVAL, "cannot save '%s': its chained object '%s' has a blank or control character (the interfaces file is words); nothing was saved",
+			       st->ifname, i->then);
+	return 0;
+}
+
 static int collect_iface(const struct pw_status *st, void *arg)
 {
 	struct pw_ctx *ctx = ((struct collect *)arg)->ctx;
 	struct pw_saved *s = ((struct collect *)arg)->s;
 	struct pw_saved_iface i = { 0 };
 	struct stat sb;
+	int err;
 
 	if (!st->ours)
 		return 0;	/* not loaded (kept maps, stale pins, another tool's) */
@@ -78,6 +111,8 @@ static int collect_iface(const struct pw_status *st, void *arg)
 		if (!word_ok(i.binds.map[k].path) || !word_ok(i.binds.map[k].name))
 			return pw_fail(ctx, EINVAL, "cannot save '%s': its bound map '%s' has a blank or control character (the interfaces file is words); nothing was saved",
 				       st->ifname, i.binds.map[k].path);
+	if ((err = collect_chain_steer(ctx, st, &i)))
+		return err;
 	if (!word_ok(i.ifname) || !word_ok(i.prog))
 		return pw_fail(ctx, EINVAL, "cannot save '%s': a name with a blank or '#' at its start; nothing was saved",
 			       st->ifname);
@@ -265,7 +300,7 @@ static int open_dir(struct pw_ctx *ctx, const char *dir, int *fd)
 static int write_ifaces(struct pw_ctx *ctx, int dirfd, const char *dir, const struct pw_saved *s,
 			const char *writer)
 {
-	char line[PW_PATH_LEN + 160];
+	char line[4096];	/* a line the reader takes (CONF_LINE_MAX) */
 	struct text t;
 	int err;
 
@@ -273,7 +308,8 @@ static int write_ifaces(struct pw_ctx *ctx, int dirfd, const char *dir, const st
 		return err;
 	header(t.f, "interfaces", writer);
 	fprintf(t.f, "# One interface a line, as it ran: IFACE mode MODE [obj PATH [prog NAME]\n"
-		     "# scope SCOPE [map NAME=PATH]...] [flat on] (without obj: the built-in program).\n");
+		     "# scope SCOPE [map NAME=PATH]...] [flat on] [steer CPULIST] [then PATH [thenprog NAME]]\n"
+		     "# (without obj: the built-in program).\n");
 	for (int k = 0; k < s->n; k++) {
 		pw_saved_iface_format(&s->ifs[k], line, sizeof(line));
 		fprintf(t.f, "%s\n", line);

@@ -4,6 +4,7 @@
  * plain files (docs/PERSISTENCE.md), written by save and brought back by
  * restore. A config directory holds:
  *   interfaces   one line per interface: IFACE [mode M] [obj PATH [prog NAME] [scope S]]
+ *                [steer CPULIST] [then PATH [thenprog NAME]]
  *   rules        a rule file (docs/RULES.md): policy, sets, rules in order
  *   sets/NAME    the prefixes of a set too large for one line of the rule file
  * Counters are not configuration: never saved.
@@ -30,6 +31,9 @@ struct pw_saved_iface {
 	enum pw_pin_scope scope;
 	int line;			/* in the interfaces file (0: from save) */
 	struct pw_binds binds;		/* load --map, --flat-path */
+	struct pw_steer_cpus steer;	/* load --steer (n == 0: off) */
+	char then[PW_PATH_LEN];		/* load --then (empty: nothing chained) */
+	char then_prog[PW_NAME_LEN];	/* load --prog of --then (empty: the only one) */
 };
 
 /* The desired state: interfaces and the rule set with its policy. */
