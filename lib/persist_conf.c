@@ -23,6 +23,7 @@ void pw_saved_free(struct pw_saved *s)
 {
 	free(s->ifs);
 	pw_ruleset_free(&s->rules);
+	pw_block_list_free(&s->blocks);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -212,7 +213,32 @@ int pw_saved_push(struct pw_ctx *ctx, struct pw_saved *s, const struct pw_saved_
 	return 0;
 }
 
-/* One line: blank, a comment, or an interface. */
+/* blocks: NAME, the blocks file of this save (a name save writes, in the
+ * config directory). */
+static int blocks_line(struct pw_ctx *ctx, const struct conf_file *cf, char **save,
+		       struct pw_saved *s)
+{
+	const char *v, *name;
+	int err = 0;
+
+	if (s->has_blocks)
+		return conf_fail(ctx, cf, "'blocks:' given twice (first on line %d)", s->blocks_line);
+	if (!(v = value_of(ctx, cf, "blocks:", save, &err)))
+		return err;
+	name = v;
+	if (!pw_blocks_name_ok(v))
+		return conf_fail(ctx, cf, "invalid blocks file name '%.60s': '%s@' and digits, as save writes it",
+				 v, PW_CONF_BLOCKS);
+	if ((v = strtok_r(NULL, " \t\r", save)) && *v != '#')
+		return conf_fail(ctx, cf, "unexpected '%.60s' after the blocks file name", v);
+	if (pw_join(s->blocks_path, sizeof(s->blocks_path), s->dir, name))
+		return conf_fail(ctx, cf, "config directory too long");
+	s->has_blocks = true;
+	s->blocks_line = cf->line;
+	return 0;
+}
+
+/* One line: blank, a comment, 'blocks: NAME' or an interface. */
 static int parse_line(struct pw_ctx *ctx, const struct conf_file *cf, char *line,
 		      struct pw_saved *s)
 {
@@ -222,6 +248,8 @@ static int parse_line(struct pw_ctx *ctx, const struct conf_file *cf, char *line
 
 	if (!name || *name == '#')
 		return 0;
+	if (!strcmp(name, "blocks:"))
+		return blocks_line(ctx, cf, &save, s);
 	if (!ifname_ok(name))
 		return conf_fail(ctx, cf, "invalid interface name '%s': 1 to %d characters, no '/', ':' or blanks",
 				 name, IF_NAMESIZE - 1);
@@ -335,6 +363,8 @@ int pw_config_read(struct pw_ctx *ctx, const char *dir, struct pw_saved *s)
 			      s->rules_path);
 	if (!err)
 		err = check_objects(ctx, s);
+	if (!err && s->has_blocks)
+		err = pw_blocks_file_read(ctx, s->blocks_path, &s->blocks);
 	if (err)
 		pw_saved_free(s);
 	return err;

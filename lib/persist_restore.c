@@ -362,7 +362,8 @@ int pw_restore(struct pw_ctx *ctx, const struct pw_saved *s, const struct pw_res
 		goto out;
 	}
 	if ((err = o->dry_run ? pw_check_caps_read(ctx) : pw_check_caps(ctx)) ||
-	    (err = restore_rules(ctx, s, o->dry_run, o->force, r)))
+	    (err = restore_rules(ctx, s, o->dry_run, o->force, r)) ||
+	    (err = pw_blocks_restore(ctx, s, o->dry_run, r)))
 		goto out;
 	for (int k = 0; k < s->n; k++) {
 		restore_iface(ctx, &s->ifs[k], o->dry_run, st, lr, &r->ifs[r->n]);

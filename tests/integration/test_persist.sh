@@ -412,4 +412,44 @@ test_steer_chain_saved() {
 	REFUSED_CONF "$T_TMP/bad/interfaces:[0-9]+: chained: object file '$T_TMP/ch.o'"
 }
 
+# timed blocks kept by save/restore with their absolute expiry and origin:
+# one for an hour, one for ever, one expired by restore time (not brought
+# back); a frame from a blocked prefix dropped after the restore; a bad line
+# of the blocks file refused with FILE:LINE
+test_blocks_saved() {
+	setup2 || { fail setup; return; }
+	local out want bf QUICK
+	pw "$NS" load veth0 --mode skb >/dev/null &&
+		pw "$NS" block add 10.1.1.1 --for 1h --origin fail2ban >/dev/null &&
+		pw "$NS" block add 10.2.0.0/16 >/dev/null &&
+		pw "$NS" block add 10.3.3.3 --for 2 >/dev/null || { fail "load, block add"; return; }
+	want=$(pw "$NS" block list --json | jq -c '[.blocks[] | select(.prefix != "10.3.3.3") | [.prefix, .origin, .expires]]')
+	out=$(pw "$NS" save --config "$T_TMP/conf") || fail "save: $out"
+	ASSERT_MATCH "$out" "3 block\(s\) with their absolute expiry" "save summary: blocks"
+	bf=$(sed -n 's/^blocks: //p' "$T_TMP/conf/interfaces")
+	ASSERT_MATCH "$bf" "^blocks@[0-9]+\.[0-9]+\.[0-9]+$" "the interfaces file names a blocks file of this save"
+	ASSERT_MATCH "$(grep -v '^#' "$T_TMP/conf/$bf" | sort)" "^10\.1\.1\.1 [0-9]{10} fail2ban
+10\.2\.0\.0/16 0 manual
+10\.3\.3\.3 [0-9]{10} manual$" "blocks file: prefix, absolute expiry, origin"
+	pw "$NS" unload veth0 >/dev/null && pw "$NS" block flush >/dev/null || fail "unload, flush"
+	ASSERT_EQ "$(pw "$NS" block list --json | jq '.blocks | length')" 0 "no block before the restore"
+	sleep 2.5	# 10.3.3.3 expires
+	out=$(pw "$NS" restore --config "$T_TMP/conf") || fail "restore: $out"
+	ASSERT_MATCH "$out" "blocks: added 2, 1 expired since the save" "restore summary: blocks"
+	ASSERT_EQ "$(pw "$NS" block list --json | jq -c '[.blocks[] | [.prefix, .origin, .expires]]')" \
+		"$want" "blocks back with their origin and absolute expiry, the expired one gone"
+	gen "$NS" -i veth1 -r 50000 -q -c 20 --src 10.2.5.5
+	gen "$NS" -i veth1 -r 50000 -q -c 10 --src 10.4.4.4
+	ASSERT_EQ "$(settle "$NS" veth0 30)" "20 1280 10 640" "frames from a restored block dropped, others passed"
+
+	QUICK=$(quick)
+	bad_conf && echo "10.5.0.0/16 0 martian" >>"$T_TMP/bad/$bf"
+	REFUSED_CONF "$T_TMP/bad/$bf:[0-9]+: invalid origin 'martian'"
+	bad_conf && sed -i 's/^10\.2\.0\.0\/16 0/10.2.0.0\/16 soon/' "$T_TMP/bad/$bf"
+	REFUSED_CONF "$T_TMP/bad/$bf:[0-9]+: invalid expiry 'soon'"
+	bad_conf && sed -i "s/^blocks: .*/blocks: ..\/x/" "$T_TMP/bad/interfaces"
+	REFUSED_CONF "$T_TMP/bad/interfaces:[0-9]+: invalid blocks file name '../x'"
+	ASSERT_EQ "$(pw "$NS" block list --json | jq '.blocks | length')" 2 "refused restores added no block"
+}
+
 run_tests
