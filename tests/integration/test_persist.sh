@@ -393,6 +393,9 @@ test_steer_chain_saved() {
 	pw "$NS" unload veth0 >/dev/null && pw "$NS" unload veth2 >/dev/null || fail unload
 	out=$(pw "$NS" restore --config "$T_TMP/conf") || fail "restore: $out"
 	ASSERT_EQ "$(steer_list veth0)" 0 "steering back after the restore"
+	ASSERT_EQ "$(pw "$NS" status veth0 --json | jq -c '.[0].steer') $(pw "$NS" status veth2 --json | jq -c '.[0].steer')" \
+		"[0] null" "status --json: steer"
+	ASSERT_MATCH "$(pw "$NS" status veth0)" "steer    cpus 0" "status text: steer"
 	ASSERT_EQ "$(pw "$NS" status veth2 --json | jq -r '.[0].chain.prog_name')" drop_port \
 		"chained program back after the restore"
 	gen "$NS" -i veth3 -c 30 --dport 9 -q
