@@ -23,6 +23,7 @@ void pw_saved_free(struct pw_saved *s)
 {
 	free(s->ifs);
 	pw_ruleset_free(&s->rules);
+	pw_block_list_free(&s->blocks);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -41,7 +42,17 @@ void pw_saved_iface_format(const struct pw_saved_iface *i, char *buf, size_t len
 		o += snprintf(buf + o, len - o, " map %s=%s", i->binds.map[k].name,
 			      i->binds.map[k].path);
 	if ((i->binds.flags & PW_BINDS_FLAT) && o < len)
-		snprintf(buf + o, len - o, " flat on");
+		o += snprintf(buf + o, len - o, " flat on");
+	if (i->steer.n && o < len) {
+		char cpus[256];
+
+		pw_steer_str(&i->steer, cpus, sizeof(cpus));
+		o += snprintf(buf + o, len - o, " steer %s", cpus);
+	}
+	if (i->then[0] && o < len)
+		o += snprintf(buf + o, len - o, " then %s", i->then);
+	if (i->then[0] && i->then_prog[0] && o < len)
+		snprintf(buf + o, len - o, " thenprog %s", i->then_prog);
 }
 
 /* What the kernel takes as a device name, and a word of this format. */
@@ -115,21 +126,40 @@ static int bind_word(struct pw_ctx *ctx, const struct conf_file *cf, const char 
 	return 0;
 }
 
+/* steer CPULIST, then PATH, thenprog NAME (load --steer, --then, --prog). */
+static int chain_steer_word(struct pw_ctx *ctx, const struct conf_file *cf, int k,
+			    const char *v, struct pw_saved_iface *i)
+{
+	if (k == 6 && pw_steer_parse(ctx, v, &i->steer))
+		return conf_fail(ctx, cf, "invalid steer '%.60s': %s", v, ctx->err);
+	if (k == 7 && (*v != '/' || strlen(v) >= sizeof(i->then)))
+		return conf_fail(ctx, cf, *v != '/' ? "chained object path '%s' is not absolute" :
+				 "chained object path '%.40s...' is too long", v);
+	if (k == 8 && strlen(v) >= sizeof(i->then_prog))
+		return conf_fail(ctx, cf, "chained program name '%.40s...' is too long", v);
+	if (k == 7)
+		snprintf(i->then, sizeof(i->then), "%s", v);
+	if (k == 8)
+		snprintf(i->then_prog, sizeof(i->then_prog), "%s", v);
+	return 0;
+}
+
 /* KEY VALUE pairs after the interface name, in any order, each once
  * (map: as often as maps are bound). */
 static int parse_words(struct pw_ctx *ctx, const struct conf_file *cf, char **save,
 		       struct pw_saved_iface *i)
 {
-	bool seen[6] = { false };
-	static const char *const keys[] = { "mode", "obj", "prog", "scope", "map", "flat" };
+	bool seen[9] = { false };
+	static const char *const keys[] = { "mode", "obj", "prog", "scope", "map", "flat",
+					    "steer", "then", "thenprog" };
 	const char *w, *v;
 	int err = 0, k;
 
 	while (!err && (w = strtok_r(NULL, " \t\r", save)) && *w != '#') {
-		for (k = 0; k < 6 && strcmp(w, keys[k]); k++)
+		for (k = 0; k < 9 && strcmp(w, keys[k]); k++)
 			;
-		if (k == 6)
-			return conf_fail(ctx, cf, "unknown keyword '%s': use mode, obj, prog, scope, map or flat", w);
+		if (k == 9)
+			return conf_fail(ctx, cf, "unknown keyword '%s': use mode, obj, prog, scope, map, flat, steer, then or thenprog", w);
 		if (seen[k] && k != 4)
 			return conf_fail(ctx, cf, "'%s' given twice", w);
 		seen[k] = true;
@@ -150,6 +180,8 @@ static int parse_words(struct pw_ctx *ctx, const struct conf_file *cf, char **sa
 			i->binds.flags |= PW_BINDS_FLAT;
 		if (k == 3 && scope_parse(v, &i->scope))
 			return conf_fail(ctx, cf, "invalid scope '%s': use object, global, iface or none", v);
+		if (k >= 6 && (err = chain_steer_word(ctx, cf, k, v, i)))
+			return err;
 		if (k == 1)
 			snprintf(i->object, sizeof(i->object), "%s", v);
 		if (k == 2)
@@ -159,6 +191,10 @@ static int parse_words(struct pw_ctx *ctx, const struct conf_file *cf, char **sa
 	if (i->builtin && (seen[2] || seen[3] || seen[4]))
 		return conf_fail(ctx, cf, "'%s' needs 'obj PATH' (the built-in program has one program and shared rule maps)",
 				 seen[2] ? "prog" : seen[3] ? "scope" : "map");
+	if (seen[8] && !seen[7])
+		return conf_fail(ctx, cf, "'thenprog' needs 'then PATH' (the chained object)");
+	if (seen[6] && seen[7])
+		return conf_fail(ctx, cf, "'steer' and 'then' both say where a passed frame goes: keep one");
 	return 0;
 }
 
@@ -177,7 +213,32 @@ int pw_saved_push(struct pw_ctx *ctx, struct pw_saved *s, const struct pw_saved_
 	return 0;
 }
 
-/* One line: blank, a comment, or an interface. */
+/* blocks: NAME, the blocks file of this save (a name save writes, in the
+ * config directory). */
+static int blocks_line(struct pw_ctx *ctx, const struct conf_file *cf, char **save,
+		       struct pw_saved *s)
+{
+	const char *v, *name;
+	int err = 0;
+
+	if (s->has_blocks)
+		return conf_fail(ctx, cf, "'blocks:' given twice (first on line %d)", s->blocks_line);
+	if (!(v = value_of(ctx, cf, "blocks:", save, &err)))
+		return err;
+	name = v;
+	if (!pw_blocks_name_ok(v))
+		return conf_fail(ctx, cf, "invalid blocks file name '%.60s': '%s@' and digits, as save writes it",
+				 v, PW_CONF_BLOCKS);
+	if ((v = strtok_r(NULL, " \t\r", save)) && *v != '#')
+		return conf_fail(ctx, cf, "unexpected '%.60s' after the blocks file name", v);
+	if (pw_join(s->blocks_path, sizeof(s->blocks_path), s->dir, name))
+		return conf_fail(ctx, cf, "config directory too long");
+	s->has_blocks = true;
+	s->blocks_line = cf->line;
+	return 0;
+}
+
+/* One line: blank, a comment, 'blocks: NAME' or an interface. */
 static int parse_line(struct pw_ctx *ctx, const struct conf_file *cf, char *line,
 		      struct pw_saved *s)
 {
@@ -187,6 +248,8 @@ static int parse_line(struct pw_ctx *ctx, const struct conf_file *cf, char *line
 
 	if (!name || *name == '#')
 		return 0;
+	if (!strcmp(name, "blocks:"))
+		return blocks_line(ctx, cf, &save, s);
 	if (!ifname_ok(name))
 		return conf_fail(ctx, cf, "invalid interface name '%s': 1 to %d characters, no '/', ':' or blanks",
 				 name, IF_NAMESIZE - 1);
@@ -236,6 +299,13 @@ static int check_objects(struct pw_ctx *ctx, const struct pw_saved *s)
 		char msg[PW_ERR_LEN];
 		int err;
 
+		if (i->then[0] &&
+		    (err = pw_obj_open(ctx, i->then, i->then_prog[0] ? i->then_prog : NULL, &o))) {
+			snprintf(msg, sizeof(msg), "%s", ctx->err);
+			return pw_fail(ctx, err, "%s:%d: chained: %s", s->ifaces_path, i->line, msg);
+		}
+		if (i->then[0])
+			pw_obj_close(&o);
 		if (i->builtin)
 			continue;
 		if ((err = pw_obj_open(ctx, i->object, i->prog[0] ? i->prog : NULL, &o))) {
@@ -293,6 +363,8 @@ int pw_config_read(struct pw_ctx *ctx, const char *dir, struct pw_saved *s)
 			      s->rules_path);
 	if (!err)
 		err = check_objects(ctx, s);
+	if (!err && s->has_blocks)
+		err = pw_blocks_file_read(ctx, s->blocks_path, &s->blocks);
 	if (err)
 		pw_saved_free(s);
 	return err;

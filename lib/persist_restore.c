@@ -233,6 +233,27 @@ static int iface_state(struct pw_ctx *ctx, const char *ifname, bool dry_run, str
 	return pw_status_walk(ctx, ifname, copy_status, st);
 }
 
+/* load/reload as saved, with its chained program (load --then): everything
+ * the chained object can refuse is checked before pinwall's load. */
+static int load_chained(struct pw_ctx *ctx, const struct pw_saved_iface *w, bool load,
+			const struct pw_load_opts *o, struct pw_load_report *lr)
+{
+	struct pw_chain_opts then = {
+		.obj_path = w->then, .prog_name = w->then_prog[0] ? w->then_prog : NULL,
+	};
+	struct pw_chain_report cr;
+	struct pw_chain *c = NULL;
+	int err;
+
+	if (w->then[0] && (err = pw_chain_prepare(ctx, w->ifname, &then, &c)))
+		return err;
+	err = load ? pw_load(ctx, o, lr) : pw_reload(ctx, o, lr);
+	if (!err && c)
+		err = pw_chain_switch(ctx, c, load ? PW_OP_LOAD : PW_OP_RELOAD, &cr);
+	pw_chain_free(c);
+	return err;
+}
+
 static void restore_iface(struct pw_ctx *ctx, const struct pw_saved_iface *w, bool dry_run,
 			  struct pw_status *st, struct pw_load_report *lr, struct pw_restore_iface *out)
 {
@@ -241,6 +262,7 @@ static void restore_iface(struct pw_ctx *ctx, const struct pw_saved_iface *w, bo
 		.prog_name = w->prog[0] ? w->prog : NULL, .mode = w->mode,
 		.scope = w->builtin ? PW_SCOPE_OBJECT : w->scope,
 		.flat_path = w->binds.flags & PW_BINDS_FLAT,
+		.steer = &w->steer,
 	};
 	char specs[PW_BINDS_MAX][PW_NAME_LEN + PW_PATH_LEN + 2];
 	const char *spec[PW_BINDS_MAX];
@@ -274,7 +296,7 @@ static void restore_iface(struct pw_ctx *ctx, const struct pw_saved_iface *w, bo
 		out->mode = st->xdp.mode;
 	if (dry_run || (out->fate != PW_RS_LOADED && out->fate != PW_RS_RELOADED))
 		return;
-	err = out->fate == PW_RS_LOADED ? pw_load(ctx, &o, lr) : pw_reload(ctx, &o, lr);
+	err = load_chained(ctx, w, out->fate == PW_RS_LOADED, &o, lr);
 	if (err) {
 		out->fate = PW_RS_FAILED;
 		snprintf(out->why, sizeof(out->why), "%s", ctx->err);
@@ -340,7 +362,8 @@ int pw_restore(struct pw_ctx *ctx, const struct pw_saved *s, const struct pw_res
 		goto out;
 	}
 	if ((err = o->dry_run ? pw_check_caps_read(ctx) : pw_check_caps(ctx)) ||
-	    (err = restore_rules(ctx, s, o->dry_run, o->force, r)))
+	    (err = restore_rules(ctx, s, o->dry_run, o->force, r)) ||
+	    (err = pw_blocks_restore(ctx, s, o->dry_run, r)))
 		goto out;
 	for (int k = 0; k < s->n; k++) {
 		restore_iface(ctx, &s->ifs[k], o->dry_run, st, lr, &r->ifs[r->n]);

@@ -41,12 +41,45 @@ struct collect {
 	struct pw_saved *s;
 };
 
+/* load --steer and --then as in force (the chain record names the object
+ * and program of what sits in the slot). */
+static int collect_chain_steer(struct pw_ctx *ctx, const struct pw_status *st,
+			       struct pw_saved_iface *i)
+{
+	struct pw_chain_rec rec;
+	__u32 slot = 0;
+	int fd;
+
+	if (pw_steer_read(ctx, st->ifdir, &i->steer))
+		memset(&i->steer, 0, sizeof(i->steer));
+	ctx->err[0] = '\0';
+	fd = pw_chain_array(ctx, st->ifdir);
+	if (fd >= 0) {
+		slot = pw_chain_slot_id(fd);
+		close(fd);
+	}
+	ctx->err[0] = '\0';
+	if (!slot)
+		return 0;
+	if (pw_chain_rec_read(ctx, st->ifdir, &rec) || rec.prog_id != slot || !rec.object[0])
+		return pw_fail(ctx, ENOENT, "cannot save '%s': the record of its chained program (id %u) is missing ('pinwall reload %s --then OBJ' rewrites it); nothing was saved",
+			       st->ifname, slot, st->ifname);
+	snprintf(i->then, sizeof(i->then), "%.*s", (int)sizeof(i->then) - 1, rec.object);
+	snprintf(i->then_prog, sizeof(i->then_prog), "%.*s", (int)sizeof(i->then_prog) - 1,
+		 rec.prog);
+	if (!word_ok(i->then) || (i->then_prog[0] && !word_ok(i->then_prog)))
+		return pw_fail(ctx, EINVAL, "cannot save '%s': its chained object '%s' has a blank or control character (the interfaces file is words); nothing was saved",
+			       st->ifname, i->then);
+	return 0;
+}
+
 static int collect_iface(const struct pw_status *st, void *arg)
 {
 	struct pw_ctx *ctx = ((struct collect *)arg)->ctx;
 	struct pw_saved *s = ((struct collect *)arg)->s;
 	struct pw_saved_iface i = { 0 };
 	struct stat sb;
+	int err;
 
 	if (!st->ours)
 		return 0;	/* not loaded (kept maps, stale pins, another tool's) */
@@ -78,6 +111,8 @@ static int collect_iface(const struct pw_status *st, void *arg)
 		if (!word_ok(i.binds.map[k].path) || !word_ok(i.binds.map[k].name))
 			return pw_fail(ctx, EINVAL, "cannot save '%s': its bound map '%s' has a blank or control character (the interfaces file is words); nothing was saved",
 				       st->ifname, i.binds.map[k].path);
+	if ((err = collect_chain_steer(ctx, st, &i)))
+		return err;
 	if (!word_ok(i.ifname) || !word_ok(i.prog))
 		return pw_fail(ctx, EINVAL, "cannot save '%s': a name with a blank or '#' at its start; nothing was saved",
 			       st->ifname);
@@ -127,10 +162,12 @@ int pw_save_collect(struct pw_ctx *ctx, struct pw_saved *s)
 	memset(s, 0, sizeof(*s));
 	if ((err = pw_check_caps_read(ctx)) ||
 	    (err = pw_status_walk(ctx, NULL, collect_iface, &c)) ||
-	    (err = collect_rules(ctx, s))) {
+	    (err = collect_rules(ctx, s)) ||
+	    (err = pw_block_list(ctx, &s->blocks))) {
 		pw_saved_free(s);
 		return err;
 	}
+	s->has_blocks = s->blocks.n > 0;	/* none: no blocks file, no line */
 	/* by name: the same state saves to the same file */
 	if (s->n)
 		qsort(s->ifs, s->n, sizeof(*s->ifs), cmp_iface);
@@ -263,9 +300,9 @@ static int open_dir(struct pw_ctx *ctx, const char *dir, int *fd)
 }
 
 static int write_ifaces(struct pw_ctx *ctx, int dirfd, const char *dir, const struct pw_saved *s,
-			const char *writer)
+			const char *writer, const char *blocks)
 {
-	char line[PW_PATH_LEN + 160];
+	char line[4096];	/* a line the reader takes (CONF_LINE_MAX) */
 	struct text t;
 	int err;
 
@@ -273,13 +310,17 @@ static int write_ifaces(struct pw_ctx *ctx, int dirfd, const char *dir, const st
 		return err;
 	header(t.f, "interfaces", writer);
 	fprintf(t.f, "# One interface a line, as it ran: IFACE mode MODE [obj PATH [prog NAME]\n"
-		     "# scope SCOPE [map NAME=PATH]...] [flat on] (without obj: the built-in program).\n");
+		     "# scope SCOPE [map NAME=PATH]...] [flat on] [steer CPULIST] [then PATH [thenprog NAME]]\n"
+		     "# (without obj: the built-in program).\n");
 	for (int k = 0; k < s->n; k++) {
 		pw_saved_iface_format(&s->ifs[k], line, sizeof(line));
 		fprintf(t.f, "%s\n", line);
 	}
 	if (!s->n)
 		fprintf(t.f, "# (pinwall's program ran on no interface)\n");
+	if (blocks[0])
+		fprintf(t.f, "# The timed blocks (pinwall block), with absolute expiry:\nblocks: %s\n",
+			blocks);
 	if (!(err = text_close(ctx, &t)))
 		err = write_atomic(ctx, dirfd, dir, PW_CONF_IFACES, &t);
 	text_free(&t);
@@ -471,6 +512,49 @@ static int put_rules(struct pw_ctx *ctx, int dirfd, const char *dir, const struc
 	return err;
 }
 
+/* The blocks file of this save, under a name of its own (@name): the
+ * interfaces file names it, so its rename switches both at once. */
+static int write_blocks(struct pw_ctx *ctx, int dirfd, const char *dir, const struct pw_saved *s,
+			const char *writer, const char *name)
+{
+	char p[64];
+	struct text t;
+	int err;
+
+	if ((err = text_open(ctx, &t)))
+		return err;
+	header(t.f, "blocks", writer);
+	fprintf(t.f, "# PREFIX EXPIRES ORIGIN: expiry in seconds since the epoch (0: never).\n");
+	for (int i = 0; i < s->blocks.n; i++) {
+		const struct pw_block *b = &s->blocks.e[i];
+
+		pw_block_text(b, p, sizeof(p));
+		fprintf(t.f, "%s %llu %s\n", p, (unsigned long long)b->expires,
+			pw_block_origin_name(b->origin));
+	}
+	if (!(err = text_close(ctx, &t)) && (err = write_new(dirfd, name, &t)))
+		err = pw_fail(ctx, err, "cannot write '%s/%s': %s; nothing was replaced", dir, name,
+			      strerror(err));
+	text_free(&t);
+	return err;
+}
+
+/* Blocks files of earlier saves: every one but @keep. */
+static void remove_stale_blocks(int dirfd, const char *keep)
+{
+	DIR *d = fdopendir(dup(dirfd));
+	struct dirent *e;
+	struct stat st;
+
+	if (!d)
+		return;
+	while ((e = readdir(d)))
+		if (pw_blocks_name_ok(e->d_name) && strcmp(e->d_name, keep) &&
+		    !fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) && S_ISREG(st.st_mode))
+			unlinkat(dirfd, e->d_name, 0);
+	closedir(d);
+}
+
 /* The order makes every stop leave a rule file whose set files are all
  * there and as it was written: new set files under names of this save
  * only, the rule file (its rename is the switch), the interfaces file,
@@ -479,7 +563,7 @@ static int write_all(struct pw_ctx *ctx, int dirfd, const char *dir, const struc
 		     const char *writer, struct pw_save_report *r)
 {
 	const struct pw_ruleset *rs = &s->rules;
-	char setdir[PW_PATH_LEN], suffix[64];
+	char setdir[PW_PATH_LEN], suffix[64], blocks[80] = "";
 	bool filed[PW_MAX_SETS] = { false }, need = false;
 	int setfd = -1, err;
 	struct timespec ts;
@@ -491,6 +575,11 @@ static int write_all(struct pw_ctx *ctx, int dirfd, const char *dir, const struc
 	pw_join(setdir, sizeof(setdir), dir, PW_CONF_SETS);
 	if ((err = rules_text(ctx, rs, writer, suffix, &t, filed)))
 		goto out;
+	if (s->has_blocks) {
+		snprintf(blocks, sizeof(blocks), "%s%s", PW_CONF_BLOCKS, suffix);
+		if ((err = write_blocks(ctx, dirfd, dir, s, writer, blocks)))
+			goto out;
+	}
 	for (int i = 0; i < rs->n_sets; i++)
 		need |= filed[i];
 	if ((err = open_sets(ctx, dirfd, setdir, need, &setfd)))
@@ -507,8 +596,12 @@ static int write_all(struct pw_ctx *ctx, int dirfd, const char *dir, const struc
 		remove_new_sets(setfd, rs, filed, suffix);
 	save_step("rules");
 	if (!err)
-		err = write_ifaces(ctx, dirfd, dir, s, writer);
+		err = write_ifaces(ctx, dirfd, dir, s, writer, blocks);
 	save_step("interfaces");
+	if (err && blocks[0])
+		unlinkat(dirfd, blocks, 0);
+	else if (!err)
+		remove_stale_blocks(dirfd, blocks);
 	if (!err && setfd >= 0)
 		r->n_stale = remove_stale_sets(setfd, suffix);
 out:
@@ -533,6 +626,7 @@ int pw_save_write(struct pw_ctx *ctx, const char *dir, const struct pw_saved *s,
 	if (err)
 		return err;
 	r->n_ifaces = s->n;
+	r->n_blocks = s->blocks.n;
 	r->n_rules = s->rules.n;
 	r->n_sets = s->rules.n_sets;
 	r->policy = s->rules.policy;

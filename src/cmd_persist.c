@@ -55,6 +55,7 @@ static void save_report(struct cli *cli, const char *dir, const struct pw_save_r
 		json_object_object_add(j, "rules", json_object_new_int(r->n_rules));
 		json_object_object_add(j, "sets", json_object_new_int(r->n_sets));
 		json_object_object_add(j, "set_files", json_object_new_int(r->n_set_files));
+		json_object_object_add(j, "blocks", json_object_new_int(r->n_blocks));
 		json_object_object_add(j, "policy", json_object_new_string(policy_name(r->policy)));
 		for (int i = 0; i < r->n_files; i++)
 			json_object_array_add(f, json_object_new_string(r->files[i]));
@@ -65,6 +66,7 @@ static void save_report(struct cli *cli, const char *dir, const struct pw_save_r
 	}
 	printf("saved %d interface(s), %d rule(s), %d set(s) (%d in set files), policy %s\n",
 	       r->n_ifaces, r->n_rules, r->n_sets, r->n_set_files, policy_name(r->policy));
+	printf("%d block(s) with their absolute expiry\n", r->n_blocks);
 	for (int i = 0; i < r->n_files; i++)
 		printf("  %s\n", r->files[i]);
 	printf("counters are not configuration: not saved\n");
@@ -116,6 +118,13 @@ static struct json_object *restore_json(const struct pw_restore_report *r)
 		json_object_object_add(ru, "kept", json_object_new_int(r->rules.rep.kept));
 	}
 	json_object_object_add(j, "rules", ru);
+	if (r->blocks_saved) {
+		struct json_object *b = json_object_new_object();
+
+		json_object_object_add(b, "added", json_object_new_int(r->n_blocks));
+		json_object_object_add(b, "expired", json_object_new_int(r->n_blocks_expired));
+		json_object_object_add(j, "blocks", b);
+	}
 	for (int i = 0; i < r->n; i++) {
 		const struct pw_restore_iface *f = &r->ifs[i];
 		struct json_object *o = json_object_new_object();
@@ -150,6 +159,9 @@ static void restore_text(const struct pw_restore_report *r, const char *rules_pa
 		printf("rules: applied %s: added %d, removed %d, kept %d; %d rules, policy %s; in force after %.1f ms\n",
 		       rules_path, r->rules.rep.added, r->rules.rep.removed, r->rules.rep.kept,
 		       r->n_rules, policy_name(r->policy), r->rules.rep.switch_ms);
+	if (r->blocks_saved)
+		printf("%sblocks: %s %d, %d expired since the save (not brought back)\n", dry,
+		       r->dry_run ? "would add" : "added", r->n_blocks, r->n_blocks_expired);
 	for (int i = 0; i < r->n; i++) {
 		const struct pw_restore_iface *f = &r->ifs[i];
 

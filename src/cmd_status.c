@@ -226,6 +226,27 @@ static void binds_out(struct cli *cli, const struct pw_status *st, struct json_o
 	json_object_object_add(j, "flat_path", flat[0] ? json_object_new_string(flat) : NULL);
 }
 
+/* load --steer in force: "steer 0-1" or the JSON list (null: off). */
+static void steer_out(struct cli *cli, const struct pw_status *st, struct json_object *j)
+{
+	struct pw_steer_cpus c;
+	struct json_object *arr;
+	char text[256];
+
+	if (!st->managed || pw_steer_read(&cli->ctx, st->ifdir, &c))
+		memset(&c, 0, sizeof(c));
+	if (!j) {
+		pw_steer_str(&c, text, sizeof(text));
+		if (c.n)
+			printf("  steer    cpus %s\n", text);
+		return;
+	}
+	arr = c.n ? json_object_new_array() : NULL;
+	for (__u32 i = 0; i < c.n && i < PW_STEER_MAX_CPUS; i++)
+		json_object_array_add(arr, json_object_new_int64(c.cpu[i]));
+	json_object_object_add(j, "steer", arr);
+}
+
 static int one(const struct pw_status *st, void *arg)
 {
 	struct status_out *out = arg;
@@ -239,11 +260,13 @@ static int one(const struct pw_status *st, void *arg)
 	if (out->cli->json) {
 		j = status_json(st);
 		binds_out(out->cli, st, j);
+		steer_out(out->cli, st, j);
 		json_object_object_add(j, "chain", chain_status_json(&ci));
 		json_object_array_add(out->arr, j);
 	} else {
 		status_text(st);
 		binds_out(out->cli, st, NULL);
+		steer_out(out->cli, st, NULL);
 		chain_status_text(&ci);
 	}
 	return 0;

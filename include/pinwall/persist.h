@@ -4,8 +4,11 @@
  * plain files (docs/PERSISTENCE.md), written by save and brought back by
  * restore. A config directory holds:
  *   interfaces   one line per interface: IFACE [mode M] [obj PATH [prog NAME] [scope S]]
+ *                [steer CPULIST] [then PATH [thenprog NAME]]
  *   rules        a rule file (docs/RULES.md): policy, sets, rules in order
  *   sets/NAME    the prefixes of a set too large for one line of the rule file
+ *   blocks@SAVE  the timed blocks (pinwall block), named by the interfaces
+ *                file's 'blocks: NAME' line
  * Counters are not configuration: never saved.
  */
 #ifndef PINWALL_PERSIST_H
@@ -14,6 +17,7 @@
 #include <net/if.h>
 #include "pinwall/pinwall.h"
 #include "pinwall/rules.h"
+#include "pinwall/block.h"
 
 #define PW_CONFIG_DIR      "/etc/pinwall"
 #define PW_CONF_IFACES     "interfaces"
@@ -30,6 +34,9 @@ struct pw_saved_iface {
 	enum pw_pin_scope scope;
 	int line;			/* in the interfaces file (0: from save) */
 	struct pw_binds binds;		/* load --map, --flat-path */
+	struct pw_steer_cpus steer;	/* load --steer (n == 0: off) */
+	char then[PW_PATH_LEN];		/* load --then (empty: nothing chained) */
+	char then_prog[PW_NAME_LEN];	/* load --prog of --then (empty: the only one) */
 };
 
 /* The desired state: interfaces and the rule set with its policy. */
@@ -40,6 +47,10 @@ struct pw_saved {
 	int n, cap;
 	struct pw_saved_iface *ifs;
 	struct pw_ruleset rules;
+	bool has_blocks;		/* false: a save without blocks file: left alone */
+	char blocks_path[PW_PATH_LEN];
+	int blocks_line;		/* of 'blocks:' in the interfaces file */
+	struct pw_block_list blocks;	/* absolute expiry, origin, prefix */
 };
 
 void pw_saved_free(struct pw_saved *s);
@@ -49,6 +60,7 @@ struct pw_save_report {
 	int n_ifaces, n_rules, n_sets, n_set_files;
 	int policy;
 	int n_stale;			/* set files of an earlier save removed */
+	int n_blocks;
 	char files[4][PW_PATH_LEN];	/* written: interfaces, rules (and sets/ when used) */
 	int n_files;
 };
@@ -69,6 +81,20 @@ int pw_save_write(struct pw_ctx *ctx, const char *dir, const struct pw_saved *s,
 int pw_config_read(struct pw_ctx *ctx, const char *dir, struct pw_saved *s);
 /* The interfaces line of @i (without newline). */
 void pw_saved_iface_format(const struct pw_saved_iface *i, char *buf, size_t len);
+
+/* ---- the blocks file (persist_blocks.c) ---- */
+#define PW_CONF_BLOCKS      "blocks"	/* file name prefix: blocks@SEC.NSEC.PID */
+#define PW_CONF_BLOCKS_MAX  (1 << 20)	/* entries a blocks file may hold */
+/* A blocks file name save writes: "blocks@" then digits and dots. */
+bool pw_blocks_name_ok(const char *name);
+/* Read @path (hostile): "PREFIX EXPIRES ORIGIN" a line, '#' comments. On
+ * error one message naming FILE:LINE and @out empty. */
+int pw_blocks_file_read(struct pw_ctx *ctx, const char *path, struct pw_block_list *out);
+struct pw_restore_report;
+/* Re-add the saved entries not yet expired (one bulk call), each with its
+ * expiry and origin; nothing is removed. */
+int pw_blocks_restore(struct pw_ctx *ctx, const struct pw_saved *s, bool dry_run,
+		      struct pw_restore_report *r);
 
 /* ---- restore (persist_restore.c) ---- */
 enum pw_restore_fate {
@@ -100,6 +126,8 @@ struct pw_restore_report {
 	struct pw_restore_iface *ifs;	/* [n], one per saved interface, in file order */
 	int n_changed, n_missing, n_conflict, n_failed;
 	double waited_ms;		/* spent waiting for missing devices */
+	bool blocks_saved;		/* the save has a blocks file */
+	int n_blocks, n_blocks_expired;	/* re-added (or would be); dropped as expired */
 };
 
 struct pw_restore_opts {

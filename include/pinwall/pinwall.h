@@ -157,6 +157,8 @@ int pw_unload(struct pw_ctx *ctx, const struct pw_load_opts *o, struct pw_load_r
 /* "0-1,3" (or "none": n = 0) into @out, each CPU online; one line if not. */
 int pw_steer_parse(struct pw_ctx *ctx, const char *text, struct pw_steer_cpus *out);
 void pw_steer_str(const struct pw_steer_cpus *c, char *buf, size_t len);
+/* The CPU list in force for the interface directory @ifdir (n == 0: off). */
+int pw_steer_read(const struct pw_ctx *ctx, const char *ifdir, struct pw_steer_cpus *out);
 /* ---- map bindings and the flat path (mapbind.c, flatpath.c) ---- */
 /* The bindings recorded for the interface directory @ifdir; -ENOENT: none. */
 int pw_binds_read(const struct pw_ctx *ctx, const char *ifdir, struct pw_binds *b);

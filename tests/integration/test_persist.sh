@@ -155,7 +155,7 @@ bad_configs() {
 	QUICK=$(quick)
 	n=$(($(wc -l <"$T_TMP/conf/interfaces") + 1))
 	bad_conf && echo "veth3 mood skb" >>"$T_TMP/bad/interfaces"
-	REFUSED_CONF "/bad/interfaces:$n: unknown keyword 'mood': use mode, obj, prog, scope, map or flat"
+	REFUSED_CONF "/bad/interfaces:$n: unknown keyword 'mood': use mode, obj, prog, scope, map, flat, steer, then or thenprog"
 	bad_conf && echo "veth3 mode skb obj /nonexistent/x.o" >>"$T_TMP/bad/interfaces"
 	REFUSED_CONF "/bad/interfaces:$n: object file '/nonexistent/x.o': No such file"
 	bad_conf && echo "veth3/x mode skb" >>"$T_TMP/bad/interfaces"
@@ -368,6 +368,91 @@ test_unit_verify() {
 	sed "s|$p/sbin/pinwall|$p/nonexistent/pinwall|" "$unit" >"$T_TMP/pinwall.service"
 	MANPATH=$p/share/man systemd-analyze verify "$T_TMP/pinwall.service" >/dev/null 2>&1 &&
 		fail "systemd-analyze verify accepted a unit whose ExecStart is missing"
+}
+
+# steer_list IFACE: the CPU list pinned for IFACE's steering ("" when off)
+steer_list() {
+	bpftool -j map lookup pinned "$(ifdir "$NS" "$1")/maps/pw_steer_cpus" key 0 0 0 0 2>/dev/null |
+		jq -r '.formatted.value as $v | $v.cpu[0:$v.n] | map(tostring) | join(",")'
+}
+
+# load --steer and --then kept by save/restore: steering on veth0, a chained
+# program on veth2 that drops port 9 (frames prove it runs after the restore);
+# a chained object gone or a bad steer/then word refused with FILE:LINE
+test_steer_chain_saved() {
+	setup2 || { fail setup; return; }
+	local ch=$OBJS/chained.o out
+	cp "$ch" "$T_TMP/ch.o" || { fail "copy object"; return; }
+	pw "$NS" load veth0 --mode skb --steer 0 >/dev/null &&
+		pw "$NS" load veth2 --mode skb --then "$T_TMP/ch.o" --prog drop_port >/dev/null ||
+		{ fail "load --steer / --then"; return; }
+	pw "$NS" save --config "$T_TMP/conf" >/dev/null || fail save
+	ASSERT_EQ "$(grep -v '^#' "$T_TMP/conf/interfaces")" \
+		"$(printf 'veth0 mode skb steer 0\nveth2 mode skb then %s thenprog drop_port' "$T_TMP/ch.o")" \
+		"interfaces file with steer and then"
+	pw "$NS" unload veth0 >/dev/null && pw "$NS" unload veth2 >/dev/null || fail unload
+	out=$(pw "$NS" restore --config "$T_TMP/conf") || fail "restore: $out"
+	ASSERT_EQ "$(steer_list veth0)" 0 "steering back after the restore"
+	ASSERT_EQ "$(pw "$NS" status veth0 --json | jq -c '.[0].steer') $(pw "$NS" status veth2 --json | jq -c '.[0].steer')" \
+		"[0] null" "status --json: steer"
+	ASSERT_MATCH "$(pw "$NS" status veth0)" "steer    cpus 0" "status text: steer"
+	ASSERT_EQ "$(pw "$NS" status veth2 --json | jq -r '.[0].chain.prog_name')" drop_port \
+		"chained program back after the restore"
+	gen "$NS" -i veth3 -c 30 --dport 9 -q
+	gen "$NS" -i veth3 -c 20 --dport 53 -q
+	settle "$NS" veth2 50 >/dev/null
+	ASSERT_EQ "$(pw "$NS" status veth2 --json | jq -r '.[0].chain.verdicts | "\(.drop) \(.pass)"')" \
+		"30 20" "the restored chained program filters"
+
+	local QUICK
+	pw "$NS" unload veth2 >/dev/null || fail "unload veth2"
+	QUICK=$(quick)
+	bad_conf && sed -i 's/steer 0/steer 0,x/' "$T_TMP/bad/interfaces"
+	REFUSED_CONF "$T_TMP/bad/interfaces:[0-9]+: invalid steer '0,x'"
+	bad_conf && sed -i 's/thenprog drop_port/thenprog/' "$T_TMP/bad/interfaces"
+	REFUSED_CONF "$T_TMP/bad/interfaces:[0-9]+: 'thenprog' needs a value"
+	bad_conf && rm -f "$T_TMP/ch.o"
+	REFUSED_CONF "$T_TMP/bad/interfaces:[0-9]+: chained: object file '$T_TMP/ch.o'"
+}
+
+# timed blocks kept by save/restore with their absolute expiry and origin:
+# one for an hour, one for ever, one expired by restore time (not brought
+# back); a frame from a blocked prefix dropped after the restore; a bad line
+# of the blocks file refused with FILE:LINE
+test_blocks_saved() {
+	setup2 || { fail setup; return; }
+	local out want bf QUICK
+	pw "$NS" load veth0 --mode skb >/dev/null &&
+		pw "$NS" block add 10.1.1.1 --for 1h --origin fail2ban >/dev/null &&
+		pw "$NS" block add 10.2.0.0/16 >/dev/null &&
+		pw "$NS" block add 10.3.3.3 --for 2 >/dev/null || { fail "load, block add"; return; }
+	want=$(pw "$NS" block list --json | jq -c '[.blocks[] | select(.prefix != "10.3.3.3") | [.prefix, .origin, .expires]]')
+	out=$(pw "$NS" save --config "$T_TMP/conf") || fail "save: $out"
+	ASSERT_MATCH "$out" "3 block\(s\) with their absolute expiry" "save summary: blocks"
+	bf=$(sed -n 's/^blocks: //p' "$T_TMP/conf/interfaces")
+	ASSERT_MATCH "$bf" "^blocks@[0-9]+\.[0-9]+\.[0-9]+$" "the interfaces file names a blocks file of this save"
+	ASSERT_MATCH "$(grep -v '^#' "$T_TMP/conf/$bf" | sort)" "^10\.1\.1\.1 [0-9]{10} fail2ban
+10\.2\.0\.0/16 0 manual
+10\.3\.3\.3 [0-9]{10} manual$" "blocks file: prefix, absolute expiry, origin"
+	pw "$NS" unload veth0 >/dev/null && pw "$NS" block flush >/dev/null || fail "unload, flush"
+	ASSERT_EQ "$(pw "$NS" block list --json | jq '.blocks | length')" 0 "no block before the restore"
+	sleep 2.5	# 10.3.3.3 expires
+	out=$(pw "$NS" restore --config "$T_TMP/conf") || fail "restore: $out"
+	ASSERT_MATCH "$out" "blocks: added 2, 1 expired since the save" "restore summary: blocks"
+	ASSERT_EQ "$(pw "$NS" block list --json | jq -c '[.blocks[] | [.prefix, .origin, .expires]]')" \
+		"$want" "blocks back with their origin and absolute expiry, the expired one gone"
+	gen "$NS" -i veth1 -r 50000 -q -c 20 --src 10.2.5.5
+	gen "$NS" -i veth1 -r 50000 -q -c 10 --src 10.4.4.4
+	ASSERT_EQ "$(settle "$NS" veth0 30)" "20 1280 10 640" "frames from a restored block dropped, others passed"
+
+	QUICK=$(quick)
+	bad_conf && echo "10.5.0.0/16 0 martian" >>"$T_TMP/bad/$bf"
+	REFUSED_CONF "$T_TMP/bad/$bf:[0-9]+: invalid origin 'martian'"
+	bad_conf && sed -i 's/^10\.2\.0\.0\/16 0/10.2.0.0\/16 soon/' "$T_TMP/bad/$bf"
+	REFUSED_CONF "$T_TMP/bad/$bf:[0-9]+: invalid expiry 'soon'"
+	bad_conf && sed -i "s/^blocks: .*/blocks: ..\/x/" "$T_TMP/bad/interfaces"
+	REFUSED_CONF "$T_TMP/bad/interfaces:[0-9]+: invalid blocks file name '../x'"
+	ASSERT_EQ "$(pw "$NS" block list --json | jq '.blocks | length')" 2 "refused restores added no block"
 }
 
 run_tests
