@@ -427,6 +427,5 @@ int pw_steer_check_obj(struct pw_ctx *ctx, struct bpf_object *obj);
 int pw_steer_apply(struct pw_ctx *ctx, struct bpf_object *obj, const struct pw_steer_cpus *want);
 /* rules.c: the built-in object's missing shared maps created and pinned */
 int pw_shared_maps_create(struct pw_ctx *ctx, const char *what);
-int pw_steer_read(const struct pw_ctx *ctx, const char *ifdir, struct pw_steer_cpus *out);
 
 #endif
