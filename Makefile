@@ -90,11 +90,11 @@ $(BUILD)/udpsink: tools/udpsink.c
 	$(CC) $(CFLAGS) $< -o $@
 
 # BPF unit tests: BPF_PROG_TEST_RUN on packet tables, through the skeleton.
-$(BUILD)/test_prog: tests/unit/test_prog.c tests/unit/pktbuild.h $(SKELS)
+$(BUILD)/test_prog: tests/unit/test_prog.c tests/unit/pktbuild.h tests/unit/skelrules.h $(SKELS)
 	$(CC) $(CFLAGS) -Itests/unit $< -lbpf -lelf -lz -lcmocka -o $@
 
 # Steering (bpf/steer.h): redirect, fallback, symmetry, through the skeleton.
-$(BUILD)/test_steer: tests/unit/test_steer.c tests/unit/pktbuild.h $(SKELS)
+$(BUILD)/test_steer: tests/unit/test_steer.c tests/unit/pktbuild.h tests/unit/skelrules.h $(SKELS)
 	$(CC) $(CFLAGS) -Itests/unit $< -lbpf -lelf -lz -lcmocka -o $@
 
 # Rule tests: the packet path against the reference classifier in libpinwall.

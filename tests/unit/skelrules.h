@@ -11,6 +11,25 @@
 #include "pinwall/rules.h"
 #include "pinwall.skel.h"
 
+/* The built-in program loaded with private maps (nothing pinned by name on
+ * the host's bpffs) and @default_verdict; NULL if it does not load. */
+static inline struct pinwall *skel_open_private(__u32 default_verdict)
+{
+	struct pinwall *s = pinwall__open();
+	struct bpf_map *m;
+
+	if (!s)
+		return NULL;
+	bpf_object__for_each_map(m, s->obj)
+		bpf_map__set_pin_path(m, NULL);
+	s->rodata->pw_default_verdict = default_verdict;
+	if (pinwall__load(s)) {
+		pinwall__destroy(s);
+		return NULL;
+	}
+	return s;
+}
+
 static inline void skel_rule_maps(const struct pinwall *s, struct pw_rules_maps *m)
 {
 	m->fd[PW_RM_RULES] = bpf_map__fd(s->maps.pw_rules);

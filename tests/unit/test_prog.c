@@ -34,6 +34,7 @@
 
 #include "pinwall/abi.h"
 #include "pinwall.skel.h"
+#include "skelrules.h"
 #include "pktbuild.h"
 
 #define B(c)	(1u << (c))
@@ -176,23 +177,6 @@ static int run_prog(struct pinwall *s, const void *data, size_t len, int repeat,
 	return 0;
 }
 
-static struct pinwall *open_load(__u32 default_verdict)
-{
-	struct pinwall *s = pinwall__open();
-	struct bpf_map *m;
-
-	if (!s)
-		return NULL;
-	/* private maps: nothing pinned by name on the host's bpffs */
-	bpf_object__for_each_map(m, s->obj)
-		bpf_map__set_pin_path(m, NULL);
-	s->rodata->pw_default_verdict = default_verdict;
-	if (pinwall__load(s)) {
-		pinwall__destroy(s);
-		return NULL;
-	}
-	return s;
-}
 
 /* ---- frame builders ----------------------------------------------------- */
 
@@ -1030,7 +1014,7 @@ static void test_verdict(void **state)
 	__u32 retval = 0xdeadbeef;
 	int err;
 
-	s = open_load(vc->set);
+	s = skel_open_private(vc->set);
 	ASSERT_OK_PTR(vc->name, "open+load skeleton", s);
 	pb_init(&b);
 	b_v4(&b, IPPROTO_TCP, 5, 0);
@@ -1176,7 +1160,7 @@ static void test_capture(void **state)
 static int group_setup(void **state)
 {
 	(void)state;
-	g_skel = open_load(XDP_PASS);
+	g_skel = skel_open_private(XDP_PASS);
 	if (!g_skel) {
 		print_error("open+load of the pinwall skeleton failed (errno %d); root?\n",
 			    errno);

@@ -23,25 +23,9 @@
 
 #include "pinwall/abi.h"
 #include "pinwall.skel.h"
+#include "skelrules.h"
 #include "pktbuild.h"
 
-static struct pinwall *open_load(__u32 default_verdict)
-{
-	struct pinwall *s = pinwall__open();
-	struct bpf_map *m;
-
-	if (!s)
-		return NULL;
-	/* private maps: nothing pinned by name on the host's bpffs */
-	bpf_object__for_each_map(m, s->obj)
-		bpf_map__set_pin_path(m, NULL);
-	s->rodata->pw_default_verdict = default_verdict;
-	if (pinwall__load(s)) {
-		pinwall__destroy(s);
-		return NULL;
-	}
-	return s;
-}
 
 /* A UDP/IPv4 frame from saddr:sport to daddr:dport (host byte order). */
 static void flow_frame(struct pb *b, __u32 saddr, __u32 daddr, __u16 sport, __u16 dport)
@@ -96,7 +80,7 @@ static __u64 action_packets(struct pinwall *s, __u32 action)
 
 static void t_off_passes(void **state)
 {
-	struct pinwall *s = open_load(XDP_PASS);
+	struct pinwall *s = skel_open_private(XDP_PASS);
 	struct pb b;
 
 	(void)state;
@@ -108,7 +92,7 @@ static void t_off_passes(void **state)
 
 static void t_redirect_counted_fallback_pass(void **state)
 {
-	struct pinwall *s = open_load(XDP_PASS);
+	struct pinwall *s = skel_open_private(XDP_PASS);
 	__u32 cpu0 = 0;
 	struct pb b;
 
@@ -129,7 +113,7 @@ static void t_redirect_counted_fallback_pass(void **state)
 
 static void t_drop_before_redirect(void **state)
 {
-	struct pinwall *s = open_load(XDP_DROP);
+	struct pinwall *s = skel_open_private(XDP_DROP);
 	__u32 cpu0 = 0;
 	struct pb b;
 
@@ -146,7 +130,7 @@ static void t_drop_before_redirect(void **state)
  * to it, PASS to the other. A flow and its reverse agree; flows spread. */
 static void t_symmetric_spread(void **state)
 {
-	struct pinwall *s = open_load(XDP_PASS);
+	struct pinwall *s = skel_open_private(XDP_PASS);
 	__u32 cpus[2] = { 0, 1 }, first = 0, redirected = 0;
 	struct pb b;
 
@@ -174,7 +158,7 @@ static void t_symmetric_spread(void **state)
 /* The pieces of one fragmented datagram go to one CPU, whatever its ports. */
 static void t_fragments_together(void **state)
 {
-	struct pinwall *s = open_load(XDP_PASS);
+	struct pinwall *s = skel_open_private(XDP_PASS);
 	__u32 cpus[2] = { 0, 1 }, first = 0;
 
 	(void)state;
