@@ -376,6 +376,7 @@ int pw_recover_locked(struct pw_ctx *ctx, const char *ifname, const char *ifdir,
 		      struct pw_recovery *rec, bool undo_load);
 
 /* ---- the object a load brings (object.c) ---- */
+void pw_obj_map_names(struct bpf_object *obj, char *buf, size_t len);
 struct pinwall;
 struct pw_obj {
 	struct pinwall *skel;		/* the built-in program, or NULL */

@@ -140,14 +140,10 @@ int pw_bind_open(struct pw_ctx *ctx, const struct pw_bind *bd)
 int pw_binds_check_names(struct pw_ctx *ctx, struct bpf_object *obj, const struct pw_binds *b,
 			 bool reload)
 {
-	char names[256] = "";
 	struct bpf_map *map;
-	size_t used = 0;
+	char names[256];
 
-	bpf_object__for_each_map(map, obj)
-		if (!bpf_map__is_internal(map) && used < sizeof(names))
-			used += snprintf(names + used, sizeof(names) - used, "%s'%s'",
-					 used ? ", " : "", bpf_map__name(map));
+	pw_obj_map_names(obj, names, sizeof(names));
 	for (__u32 i = 0; i < b->n; i++) {
 		const struct pw_bind *bd = &b->map[i];
 

@@ -99,6 +99,19 @@ static int obj_pick_prog(struct pw_ctx *ctx, struct pw_obj *o, const char *name)
 	return 0;
 }
 
+/* "'a', 'b', ..." of @obj's own maps, for messages (cut at @len). */
+void pw_obj_map_names(struct bpf_object *obj, char *buf, size_t len)
+{
+	struct bpf_map *map;
+	size_t used = 0;
+
+	buf[0] = 0;
+	bpf_object__for_each_map(map, obj)
+		if (!bpf_map__is_internal(map) && used < len)
+			used += snprintf(buf + used, len - used, "%s'%s'", used ? ", " : "",
+					 bpf_map__name(map));
+}
+
 int pw_obj_open(struct pw_ctx *ctx, const char *path, const char *prog, struct pw_obj *o)
 {
 	char shared[PW_PATH_LEN];

@@ -137,14 +137,10 @@ static int plan_dirs(struct pw_ctx *ctx, const char *ifdir, struct plan_dirs *di
 /* Every --fresh name is a map of the program, checked before any pin. */
 static int check_fresh(struct pw_ctx *ctx, struct bpf_object *obj, const struct pw_plan_opts *po)
 {
-	char names[256] = "";
 	struct bpf_map *map;
-	size_t used = 0;
+	char names[256];
 
-	bpf_object__for_each_map(map, obj)
-		if (!bpf_map__is_internal(map) && used < sizeof(names))
-			used += snprintf(names + used, sizeof(names) - used, "%s'%s'",
-					 used ? ", " : "", bpf_map__name(map));
+	pw_obj_map_names(obj, names, sizeof(names));
 	for (int i = 0; i < po->n_fresh; i++) {
 		map = bpf_object__find_map_by_name(obj, po->fresh[i]);
 		if (!map || bpf_map__is_internal(map))
