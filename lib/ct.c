@@ -178,7 +178,7 @@ int pw_ct_supported(struct pw_ctx *ctx, const struct pw_rules_maps *m, const str
 
 	for (int k = 0; k < rs->n && !ct; k++)
 		ct = rs->ord && PW_RK_KIND(rs->r[k].kind) == PW_RK_ORDERED &&
-		     (rs->ord[k].flags & PW_ORD_F_CT);
+		     (PW_ORD_FLAGS(&rs->ord[k]) & PW_ORD_F_CT);
 	if (!ct)
 		return 0;
 	if (m->fd[PW_RM_CT_RULES] <= 0)

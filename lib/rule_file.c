@@ -189,7 +189,7 @@ static bool addr_covers(const struct pw_addr_match *w, const struct pw_addr_matc
 /* Does ordered rule @w match every packet ordered rule @n matches? */
 static bool rule_covers(const struct pw_ord_rule *w, const struct pw_ord_rule *n)
 {
-	return (!(w->flags & PW_ORD_F_CT) || (n->flags & PW_ORD_F_CT)) &&
+	return (!(PW_ORD_FLAGS(w) & PW_ORD_F_CT) || (PW_ORD_FLAGS(n) & PW_ORD_F_CT)) &&
 	       (!w->has_proto || (n->has_proto && n->proto == w->proto)) &&
 	       addr_covers(&w->src, &n->src) && addr_covers(&w->dst, &n->dst) &&
 	       ports_cover(&w->sport, &n->sport) && ports_cover(&w->dport, &n->dport);

@@ -117,7 +117,7 @@ static bool ordered_match(const struct pw_ruleset *rs, int i, const struct pw_re
 {
 	const struct pw_ord_rule *o = &rs->ord[i];
 
-	if ((o->flags & PW_ORD_F_CT) && !p->ct_reply)
+	if ((PW_ORD_FLAGS(o) & PW_ORD_F_CT) && !p->ct_reply)
 		return false;
 	if (o->has_proto && (p->frag_later || o->proto != p->proto || icmp_of_other_family(p)))
 		return false;

@@ -110,7 +110,7 @@ static void build_ord(const struct pw_ruleset *rs, struct pw_tables *t)
 		if (!o->has_proto) os->any[PW_F_PROTO][w] |= bit;
 		if (o->src.family == PW_ADDR_SET) os->set_bits[0][w] |= bit;
 		if (o->dst.family == PW_ADDR_SET) os->set_bits[1][w] |= bit;
-		if (o->flags & PW_ORD_F_CT) t->ct.bits[w] |= bit;
+		if (PW_ORD_FLAGS(o) & PW_ORD_F_CT) t->ct.bits[w] |= bit;
 		os->n++;
 	}
 	if (!single)

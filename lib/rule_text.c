@@ -300,7 +300,7 @@ static int parse_ct(char **tok, int n, int i, struct pw_ord_rule *o, unsigned *s
 			 i + 1 < n ? ", not '" : "", i + 1 < n ? tok[i + 1] : "", i + 1 < n ? "'" : "");
 		return -EINVAL;
 	}
-	o->flags |= PW_ORD_F_CT;
+	PW_ORD_FLAGS(o) |= PW_ORD_F_CT;
 	return 0;
 }
 
@@ -578,11 +578,11 @@ void pw_rule_format_full(const struct pw_rule *r, const struct pw_ord_rule *o, c
 	format_addr("dst", &o->dst, buf, len);
 	/* a lone port range in braces: without them it reads as a single-match rule */
 	braces = !o->src.family && !o->dst.family && !o->sport.n != !o->dport.n &&
-		 r->action != PW_ACT_LIMIT && !(o->flags & PW_ORD_F_CT);
+		 r->action != PW_ACT_LIMIT && !(PW_ORD_FLAGS(o) & PW_ORD_F_CT);
 	format_ports("sport", &o->sport, braces, buf, len);
 	format_ports("dport", &o->dport, braces, buf, len);
 	n = strlen(buf);
-	if (o->flags & PW_ORD_F_CT)
+	if (PW_ORD_FLAGS(o) & PW_ORD_F_CT)
 		snprintf(buf + n, len - n, " ct established");
 }
 

@@ -312,11 +312,15 @@ struct pw_ord_rule {
 	__u32 action;
 	__u32 has_proto;
 	__u32 proto;
-	__u32 flags;		/* PW_ORD_F_*; was padding (zero) before `ct` */
+	/* PW_ORD_F_* (PW_ORD_FLAGS()): zero padding before `ct`. Still named pad:
+	 * pins are compared by field name, and a rename would make every host's
+	 * pinned pw_ord_rules look like another layout at the upgrade. */
+	__u32 pad;
 	struct pw_addr_match src, dst;
 	struct pw_port_match sport, dport;
 };
 
+#define PW_ORD_FLAGS(o)   ((o)->pad)
 #define PW_ORD_F_CT       1u	/* `ct established`: only replies to the host's own flows */
 
 /*
